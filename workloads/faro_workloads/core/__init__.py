@@ -1,0 +1,1 @@
+"""Shared core of every Faro workload: documents, chunking, embeddings, stores, outbox."""

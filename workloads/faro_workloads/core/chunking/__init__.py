@@ -1,0 +1,56 @@
+"""Cutting a document's canonical text into chunks of at most ``size`` tokens.
+
+Strategies (``ChunkingConfig.strategy``): ``fixed`` token windows (the baseline), ``recursive`` cuts at
+paragraphs, lines, sentences and words, ``markdown`` sections under their heading path, and ``sentence``
+packing of whole sentences. Every chunk is a :class:`~faro_workloads.core.documents.ChunkSpan` whose
+``text == source[start:end]``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from faro_workloads.core.chunking.fixed import fixed_chunks
+from faro_workloads.core.chunking.markdown import markdown_chunks
+from faro_workloads.core.chunking.recursive import recursive_chunks
+from faro_workloads.core.chunking.sentence import sentence_chunks
+from faro_workloads.core.config import ChunkingConfig
+from faro_workloads.core.documents import ChunkSpan
+from faro_workloads.core.text_extraction import SourceFormat
+from faro_workloads.core.tokenization import TextMeasure, TokenCounter, load_token_counter
+
+__all__ = ["STRATEGIES", "Chunker"]
+
+Strategy = Callable[[TextMeasure, int, int], list[ChunkSpan]]
+
+STRATEGIES: dict[str, Strategy] = {
+    "fixed": fixed_chunks,
+    "recursive": recursive_chunks,
+    "markdown": markdown_chunks,
+    "sentence": sentence_chunks,
+}
+
+
+class Chunker:
+    """Chunks texts as ``config`` says, measuring sizes with ``counter`` (default: ``config.tokenizer``).
+
+    Chunks come in document order; none is empty or starts or ends with whitespace; each holds at most
+    ``config.size`` tokens (as the whole text's tokenization counts them) and shares at most
+    ``config.overlap`` tokens with its predecessor.
+    """
+
+    def __init__(self, config: ChunkingConfig, counter: TokenCounter | None = None) -> None:
+        self.config = config
+        self.counter = counter if counter is not None else load_token_counter(config.tokenizer)
+        self._strategy = STRATEGIES[config.strategy]
+
+    def chunk(self, text: str, fmt: SourceFormat = "text") -> list[ChunkSpan]:
+        """The chunks of ``text``, the canonical text of a document (see ``extract_text``).
+
+        ``fmt`` is the format the text was extracted from; every strategy works on all of them (HTML
+        extraction writes Markdown heading lines, so the markdown strategy finds HTML headings too).
+        """
+        if not text or text.isspace():
+            return []
+        measure = self.counter.measure(text)
+        return self._strategy(measure, self.config.size, self.config.overlap)

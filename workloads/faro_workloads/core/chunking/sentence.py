@@ -1,0 +1,28 @@
+"""The ``sentence`` strategy: whole sentences packed up to the chunk size, overlapping by whole sentences.
+
+Sentences come from :mod:`~faro_workloads.core.chunking.sentence_boundaries` (Punkt, no downloaded data).
+"""
+
+from __future__ import annotations
+
+from faro_workloads.core.chunking.recursive import LINE, RecursiveSplitter
+from faro_workloads.core.chunking.sentence_boundaries import sentence_spans
+from faro_workloads.core.chunking.span_packing import Span, pack_spans
+from faro_workloads.core.documents import ChunkSpan
+from faro_workloads.core.tokenization import TextMeasure
+
+
+def sentence_chunks(measure: TextMeasure, size: int, overlap: int) -> list[ChunkSpan]:
+    """Chunks of whole sentences; a sentence longer than ``size`` is cut by the recursive strategy."""
+    text, tokens = measure.text, measure.tokens
+    splitter = RecursiveSplitter(measure, size, overlap)
+    pieces: list[Span] = []
+    for sentence in sentence_spans(text, 0, len(text)):
+        if tokens(*sentence) <= size:
+            pieces.append(sentence)
+        else:
+            pieces.extend(splitter.split(*sentence, level=LINE))
+    return [
+        ChunkSpan(text[start:end], start, end, {"strategy": "sentence"})
+        for start, end in pack_spans(measure, pieces, size, overlap)
+    ]
