@@ -1,0 +1,335 @@
+"""Shared fixtures: real parts only.
+
+- ``postgres_dsn`` (session): a real PostgreSQL 16 + pgvector started with ``pgserver``, stopped at the end.
+- ``postgres_config`` / ``collection_config``: a fresh schema and collection name per test, so tests never
+  see each other's tables; the schema is dropped afterwards (``postgres_config_module``: per module).
+- ``pg_store_factory`` / ``pg_store``: :class:`PgVectorStore` objects with their schema ensured, closed
+  afterwards (``pg_store_factory_module``: shared by a module, for module-scoped fixtures).
+- ``qdrant_store_factory`` / ``qdrant_store``: :class:`QdrantStore` objects in qdrant-client local mode
+  (``:memory:``) with their collection ensured, closed afterwards (``qdrant_store_factory_module``: per
+  module).
+- ``dead_qdrant_url`` / ``dead_qdrant_store``: a URL where nothing listens (connections are refused), and a
+  store pointed at it: an unavailable Qdrant.
+- ``make_chunks`` / ``make_record``: deterministic chunks (seeded random unit vectors) and their record.
+- ``assert_stores_equal``: checks that Qdrant holds exactly what Postgres holds.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import tempfile
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from faro_workloads.core.config import CollectionConfig, Distance, PostgresConfig, QdrantConfig
+from faro_workloads.core.documents import Chunk, DocumentRecord
+from faro_workloads.core.repair import same_point
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+# Small vectors keep the tests fast; every fixture defaults to this dimension.
+TEST_DIMENSION = 16
+
+ChunkFactory = Callable[..., list[Chunk]]
+RecordFactory = Callable[..., DocumentRecord]
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn() -> Iterator[str]:
+    """DSN of a real PostgreSQL + pgvector for the whole session (pgserver, embedded binaries).
+
+    The data directory is short and under /tmp because the unix socket lives inside it (107-char limit).
+    """
+    pgserver = pytest.importorskip("pgserver", reason="needs the [local] extra (pgserver)")
+    data_dir = tempfile.mkdtemp(prefix="faro-pg-", dir="/tmp")
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    try:
+        yield server.get_uri()
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _new_collection(
+    dimension: int = TEST_DIMENSION, distance: Distance = Distance.COSINE
+) -> CollectionConfig:
+    return CollectionConfig(name=_unique("c"), dimension=dimension, distance=distance)
+
+
+@contextmanager
+def _own_schema(dsn: str) -> Iterator[PostgresConfig]:
+    """Postgres settings with a fresh schema, dropped (CASCADE) on exit.
+
+    ``ef_search`` is high so HNSW searches over the tests' small collections are exact.
+    """
+    config = PostgresConfig(dsn=dsn, schema_name=_unique("s"), pool_size=4, ef_search=400)
+    try:
+        yield config
+    finally:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(config.schema_name))
+            )
+
+
+class PgStoreFactory:
+    """Builds :class:`PgVectorStore` objects in one schema and closes them all at the end.
+
+    ``factory(collection=None, *, dimension=TEST_DIMENSION, distance=Distance.COSINE, ensure=True)``: without
+    ``collection``, each call gets a new uniquely named collection; ``ensure`` runs ``ensure_schema()``.
+    """
+
+    def __init__(self, config: PostgresConfig) -> None:
+        self.config = config
+        self._stores: list[PgVectorStore] = []
+
+    def __call__(
+        self,
+        collection: CollectionConfig | None = None,
+        *,
+        dimension: int = TEST_DIMENSION,
+        distance: Distance = Distance.COSINE,
+        ensure: bool = True,
+    ) -> PgVectorStore:
+        store = PgVectorStore(self.config, collection or _new_collection(dimension, distance))
+        self._stores.append(store)
+        if ensure:
+            store.ensure_schema()
+        return store
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+
+
+class QdrantStoreFactory:
+    """Builds :class:`QdrantStore` objects and closes them all at the end.
+
+    ``factory(collection=None, config=None, *, dimension=TEST_DIMENSION, distance=Distance.COSINE,
+    ensure=True, store_class=QdrantStore)``: ``config`` defaults to a fresh in-memory local-mode Qdrant (each
+    store its own instance); without ``collection`` each call gets a new uniquely named collection;
+    ``ensure`` runs ``ensure_collection()``; ``store_class`` may be a QdrantStore subclass.
+    """
+
+    def __init__(self) -> None:
+        self._stores: list[QdrantStore] = []
+
+    def __call__(
+        self,
+        collection: CollectionConfig | None = None,
+        config: QdrantConfig | None = None,
+        *,
+        dimension: int = TEST_DIMENSION,
+        distance: Distance = Distance.COSINE,
+        ensure: bool = True,
+        store_class: type[QdrantStore] = QdrantStore,
+    ) -> QdrantStore:
+        store = store_class(
+            config or QdrantConfig(path=":memory:"), collection or _new_collection(dimension, distance)
+        )
+        self._stores.append(store)
+        if ensure:
+            store.ensure_collection()
+        return store
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+
+
+@pytest.fixture
+def postgres_config(postgres_dsn: str) -> Iterator[PostgresConfig]:
+    """Postgres settings with a schema of this test's own, dropped after the test."""
+    with _own_schema(postgres_dsn) as config:
+        yield config
+
+
+@pytest.fixture(scope="module")
+def postgres_config_module(postgres_dsn: str) -> Iterator[PostgresConfig]:
+    """Postgres settings with a schema of this test module's own, dropped after the module."""
+    with _own_schema(postgres_dsn) as config:
+        yield config
+
+
+@pytest.fixture
+def collection_config() -> CollectionConfig:
+    """A collection with a unique name (cosine, ``TEST_DIMENSION`` dimensions): what pg_store and
+    qdrant_store hold."""
+    return _new_collection()
+
+
+@pytest.fixture
+def pg_store_factory(postgres_config: PostgresConfig) -> Iterator[PgStoreFactory]:
+    """A :class:`PgStoreFactory` whose stores are closed (and schema dropped) after the test."""
+    factory = PgStoreFactory(postgres_config)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def pg_store_factory_module(postgres_config_module: PostgresConfig) -> Iterator[PgStoreFactory]:
+    """A :class:`PgStoreFactory` shared by a test module (for module-scoped fixtures)."""
+    factory = PgStoreFactory(postgres_config_module)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def qdrant_store_factory() -> Iterator[QdrantStoreFactory]:
+    """A :class:`QdrantStoreFactory` whose stores are closed after the test."""
+    factory = QdrantStoreFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(scope="module")
+def qdrant_store_factory_module() -> Iterator[QdrantStoreFactory]:
+    """A :class:`QdrantStoreFactory` shared by a test module (for module-scoped fixtures)."""
+    factory = QdrantStoreFactory()
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def pg_store(pg_store_factory: PgStoreFactory, collection_config: CollectionConfig) -> PgVectorStore:
+    """A ready PgVectorStore for ``collection_config``."""
+    return pg_store_factory(collection_config)
+
+
+@pytest.fixture
+def qdrant_store(
+    qdrant_store_factory: QdrantStoreFactory, collection_config: CollectionConfig
+) -> QdrantStore:
+    """A ready in-memory QdrantStore for ``collection_config``."""
+    return qdrant_store_factory(collection_config)
+
+
+@pytest.fixture
+def dead_qdrant_url() -> str:
+    """``http://127.0.0.1:<port>`` where nothing listens: every request is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def dead_qdrant_store(
+    qdrant_store_factory: QdrantStoreFactory, collection_config: CollectionConfig, dead_qdrant_url: str
+) -> QdrantStore:
+    """A QdrantStore for ``collection_config`` pointed at ``dead_qdrant_url`` (0.5 s timeout): an outage."""
+    return qdrant_store_factory(
+        collection_config, QdrantConfig(url=dead_qdrant_url, timeout_seconds=0.5), ensure=False
+    )
+
+
+def unit_vectors(count: int, dimension: int, seed: int) -> np.ndarray:
+    """``count`` deterministic random unit vectors (float32 rows)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.standard_normal((count, dimension)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+@pytest.fixture
+def make_chunks() -> ChunkFactory:
+    """Factory: ``make_chunks(doc_id, count, *, seed=None, dimension=TEST_DIMENSION, metadata=None,
+    content_hash=None, model="test-model")`` -> chunks 0..count-1 of ``doc_id``.
+
+    Vectors are seeded random unit vectors: the same ``doc_id`` and ``seed`` always give the same chunks
+    (``seed`` defaults to a hash of ``doc_id``); change ``seed`` to get a new version of the document.
+    ``metadata`` is a dict for every chunk, or a callable ``seq -> dict``.
+    """
+
+    def make(
+        doc_id: str,
+        count: int,
+        *,
+        seed: int | None = None,
+        dimension: int = TEST_DIMENSION,
+        metadata: dict[str, Any] | Callable[[int], dict[str, Any]] | None = None,
+        content_hash: str | None = None,
+        model: str = "test-model",
+    ) -> list[Chunk]:
+        seed = zlib.crc32(doc_id.encode()) if seed is None else seed
+        vectors = unit_vectors(count, dimension, seed)
+        digest = content_hash or f"hash-{doc_id}-{seed}"
+        chunks = []
+        for seq in range(count):
+            text = f"{doc_id} chunk {seq} (v{seed})"
+            meta = metadata(seq) if callable(metadata) else dict(metadata or {})
+            chunks.append(
+                Chunk(
+                    doc_id=doc_id,
+                    seq=seq,
+                    text=text,
+                    start=seq * 100,
+                    end=seq * 100 + len(text),
+                    metadata=meta,
+                    content_hash=digest,
+                    model=model,
+                    embedding=vectors[seq],
+                )
+            )
+        return chunks
+
+    return make
+
+
+@pytest.fixture
+def make_record() -> RecordFactory:
+    """Factory: ``make_record(chunks, doc_id=None, source="test", metadata=None)`` -> the DocumentRecord of
+    a document made of ``chunks`` (``doc_id`` is required when ``chunks`` is empty)."""
+
+    def make(
+        chunks: list[Chunk],
+        doc_id: str | None = None,
+        source: str = "test",
+        metadata: dict[str, Any] | None = None,
+    ) -> DocumentRecord:
+        if doc_id is None:
+            doc_id = chunks[0].doc_id
+        return DocumentRecord(
+            doc_id=doc_id,
+            content_hash=chunks[0].content_hash if chunks else "empty",
+            source=source,
+            chunk_count=len(chunks),
+            metadata=metadata or {},
+            updated_at=datetime.now(UTC),
+        )
+
+    return make
+
+
+@pytest.fixture
+def assert_stores_equal() -> Callable[[PgVectorStore, QdrantStore], None]:
+    """Checker: ``assert_stores_equal(pg, qdrant)`` fails unless both stores hold the same point ids and,
+    for each, the same payload and vector (compared as Qdrant stores it: normalised for cosine)."""
+
+    def check(pg: PgVectorStore, qdrant: QdrantStore) -> None:
+        pg_ids = pg.all_ids()
+        qdrant_ids = {point for ids in qdrant.scroll_ids() for point in ids}
+        assert qdrant_ids == pg_ids, (
+            f"{len(pg_ids - qdrant_ids)} missing from qdrant, {len(qdrant_ids - pg_ids)} orphans in qdrant"
+        )
+        held = qdrant.retrieve(sorted(pg_ids), with_vectors=True)
+        distance = pg.collection.distance
+        for chunks in pg.iter_chunks():
+            for chunk in chunks:
+                assert held[chunk.id].payload() == chunk.payload(), chunk.id
+                assert same_point(chunk, held[chunk.id], distance), f"vector of {chunk.id} differs"
+
+    return check

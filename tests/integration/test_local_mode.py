@@ -1,0 +1,149 @@
+"""`faro local` as a user runs it: a subprocess serving HTTP, keeping its data across restarts."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from faro_workloads.background_server import free_port
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE_DOCS = REPO / "examples" / "docs"
+
+
+def faro(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "faro_workloads.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+@contextmanager
+def running_local(data_dir: Path, *extra: str) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = data_dir.parent / f"faro-local-{port}.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faro_workloads.cli",
+                "local",
+                "--data-dir",
+                str(data_dir),
+                "--port",
+                str(port),
+                *extra,
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"faro local exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"faro local did not become ready:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=30) == 0, log.read_text()
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    # A clean stop also stops the embedded PostgreSQL (it removes postmaster.pid on shutdown).
+    assert not (data_dir / "postgres" / "postmaster.pid").exists(), "faro local left PostgreSQL running"
+
+
+def _top_hit(url: str, query: str) -> dict:
+    answer = httpx.post(f"{url}/v1/query", json={"query": query, "top_k": 3}, timeout=30).json()
+    assert answer["backend"] == "qdrant", answer
+    return answer["hits"][0]
+
+
+def test_local_mode_serves_queries_and_keeps_its_data_across_a_restart(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_local(data_dir, "--docs", str(EXAMPLE_DOCS)) as url:
+        documents = httpx.get(f"{url}/v1/documents").json()["documents"]
+        assert {d["doc_id"] for d in documents} == {p.name for p in EXAMPLE_DOCS.iterdir()}
+        first = _top_hit(url, "outbox keeps pending work when qdrant is down")
+        assert first["doc_id"] == "dual-write.md"
+
+        cli = faro("query", "circuit breaker opens after consecutive qdrant failures", "--url", url, "--json")
+        assert cli.returncode == 0, cli.stderr
+        assert '"doc_id": "querying.html"' in cli.stdout
+
+        extra = tmp_path / "notes.md"
+        extra.write_text("# Notes\n\nThe zebra migration runbook lives here.\n")
+        uploaded = faro("ingest", str(extra), "--url", url)
+        assert uploaded.returncode == 0, uploaded.stderr
+        assert "1 created" in uploaded.stdout
+
+    shutil.rmtree(data_dir / "qdrant")  # Qdrant wiped while stopped: rebuilt from Postgres at start
+    with running_local(data_dir) as url:  # no --docs: everything must still be there
+        documents = httpx.get(f"{url}/v1/documents").json()["documents"]
+        assert len(documents) == len(list(EXAMPLE_DOCS.iterdir())) + 1
+        again = _top_hit(url, "outbox keeps pending work when qdrant is down")
+        assert again["id"] == first["id"] and again["score"] == pytest.approx(first["score"], rel=1e-5)
+        assert _top_hit(url, "zebra migration runbook")["doc_id"] == "notes.md"
+        assert httpx.get(f"{url}/readyz").json()["checks"] == {"postgres": True, "qdrant": True}
+
+
+def test_a_data_dir_refuses_another_model_with_one_readable_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = faro(
+        "local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS / "overview.md")
+    )
+    assert first.returncode == 0, first.stderr
+    other = faro(
+        "local",
+        "--data-dir",
+        str(data_dir),
+        "--no-serve",
+        "--embedder",
+        "portkey",
+        "--gateway-url",
+        "http://127.0.0.1:9/v1",
+        "--model",
+        "text-embedding-3-small",
+    )
+    assert other.returncode == 1
+    lines = other.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("faro: ") and "--embedder hash" in lines[0]
+
+
+def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
+    unreachable = faro("query", "anything", "--url", f"http://127.0.0.1:{free_port()}")
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.strip().startswith("faro: cannot reach the API")
+    assert "Traceback" not in unreachable.stderr
+
+    missing = faro("ingest", str(tmp_path / "nope.md"))
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+
+    bad_flag = faro("local", "--chunk-size", "3")
+    assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr

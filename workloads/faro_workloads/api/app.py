@@ -1,0 +1,77 @@
+"""Assembles a Faro HTTP service: routers + health, readiness, metrics and the body size limit."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import psycopg
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from faro_workloads import __version__
+from faro_workloads.api.body_limit import BodySizeLimit
+from faro_workloads.core.embedding import EmbeddingError
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], bool]
+
+
+def build_api(
+    title: str,
+    routers: list[APIRouter],
+    readiness: dict[str, ReadinessCheck],
+    max_body_bytes: int,
+    required_for_ready: frozenset[str] | None = None,
+) -> FastAPI:
+    """A FastAPI app with ``routers`` and the endpoints every Faro service has.
+
+    ``/readyz`` runs each readiness check; the service is ready when the checks named in
+    ``required_for_ready`` pass (all of them when None). The others are reported but do not fail readiness:
+    e.g. the query service stays ready without Qdrant because it falls back to Postgres.
+    """
+    app = FastAPI(title=title, version=__version__)
+    for router in routers:
+        app.include_router(router)
+    required = frozenset(readiness) if required_for_ready is None else required_for_ready
+
+    @app.get("/healthz", tags=["health"], summary="Liveness")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Readiness with per-dependency checks")
+    async def readyz() -> JSONResponse:
+        results: dict[str, bool] = {}
+        for name, check in readiness.items():
+            try:
+                results[name] = bool(await run_in_threadpool(check))
+            except Exception as exc:
+                log.warning("readiness check %s failed: %s", name, exc)
+                results[name] = False
+        ready = all(results[name] for name in required)
+        return JSONResponse({"ready": ready, "checks": results}, status_code=200 if ready else 503)
+
+    @app.get("/metrics", tags=["health"], summary="Prometheus metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(EmbeddingError)
+    async def embedding_unavailable(request: Request, exc: EmbeddingError) -> JSONResponse:
+        log.warning("embedding failed on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": f"embedding model unavailable: {exc}"}, status_code=503)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def postgres_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        log.warning("postgres unavailable on %s %s: %s", request.method, request.url.path, exc)
+        return JSONResponse({"detail": "PostgreSQL is unavailable; nothing was stored, retry later"}, 503)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
+
+    app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    return app

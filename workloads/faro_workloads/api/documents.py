@@ -1,0 +1,247 @@
+"""``/v1/documents``: upload (multipart file or JSON text), read, list and delete documents.
+
+The router is backed by a :class:`DocumentBackend`: in local mode the ingest service itself, in a cluster
+the chunking service that hands chunks on through S3.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, Protocol
+
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
+
+from faro_workloads.core.documents import (
+    DOC_ID_MAX_LENGTH,
+    DOC_ID_PATTERN,
+    DocumentRecord,
+    InvalidDocumentId,
+    content_hash,
+    doc_id_from_path,
+    validate_doc_id,
+)
+from faro_workloads.core.ingest import IncomingDocument, IngestResult
+from faro_workloads.core.metrics import INGEST_ERRORS
+from faro_workloads.core.search_filter import MetadataValue
+from faro_workloads.core.text_extraction import (
+    SourceFormat,
+    UnsupportedDocument,
+    detect_format,
+    extract_text,
+)
+
+DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
+Metadata = Annotated[dict[str, MetadataValue], Field(max_length=64)]
+
+
+class DocumentBackend(Protocol):
+    def ingest(self, document: IncomingDocument) -> IngestResult: ...
+    def delete(self, doc_id: str) -> bool: ...
+    def get(self, doc_id: str) -> DocumentRecord | None: ...
+    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]: ...
+
+
+class TextDocument(BaseModel):
+    """A document sent as JSON."""
+
+    doc_id: DocId | None = Field(None, description="Stable id; derived from the content hash when absent.")
+    text: str = Field(..., min_length=1, description="The document's content.")
+    format: SourceFormat = Field("text", description="How to read text: text, markdown or html.")
+    metadata: Metadata = Field(default_factory=dict, description="Flat key/value metadata for filters.")
+
+
+class DocumentAccepted(BaseModel):
+    doc_id: str
+    status: Literal["created", "replaced", "unchanged", "accepted"]
+    chunks: int | None = Field(None, description="Chunks stored (None while processing is asynchronous).")
+    content_hash: str
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    content_hash: str
+    source: str
+    chunks: int
+    metadata: dict[str, Any]
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, record: DocumentRecord) -> DocumentInfo:
+        return cls(
+            doc_id=record.doc_id,
+            content_hash=record.content_hash,
+            source=record.source,
+            chunks=record.chunk_count,
+            metadata=record.metadata,
+            updated_at=record.updated_at,
+        )
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentInfo]
+    next_after: str | None = Field(None, description="Pass as 'after' for the next page.")
+
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": TextDocument.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "doc_id": {
+                            "type": "string",
+                            "pattern": DOC_ID_PATTERN,
+                            "maxLength": DOC_ID_MAX_LENGTH,
+                        },
+                        "metadata": {"type": "string", "description": "JSON object of flat metadata"},
+                        "format": {"type": "string", "enum": ["text", "markdown", "html"]},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter:
+    router = APIRouter(prefix="/v1/documents", tags=["documents"])
+
+    @router.post(
+        "",
+        response_model=DocumentAccepted,
+        status_code=201,
+        openapi_extra=_UPLOAD_SCHEMA,
+        responses={200: {"model": DocumentAccepted}, 413: {}, 415: {}, 422: {}},
+        summary="Add or replace a document",
+    )
+    async def upload(request: Request, response: Response) -> DocumentAccepted:
+        document = await _read_upload(request, max_file_bytes)
+        try:
+            result = await run_in_threadpool(backend.ingest, document)
+        except (UnsupportedDocument, InvalidDocumentId) as exc:
+            INGEST_ERRORS.labels("invalid_document").inc()
+            raise HTTPException(422, str(exc)) from exc
+        if result.status != "created":
+            response.status_code = 200 if result.status != "accepted" else 202
+        return DocumentAccepted(
+            doc_id=result.doc_id, status=result.status, chunks=result.chunks, content_hash=result.content_hash
+        )
+
+    @router.get("", response_model=DocumentList, summary="List documents by id")
+    def list_documents(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH)] = None,
+    ) -> DocumentList:
+        records = backend.list(limit=limit, after=after)
+        next_after = records[-1].doc_id if len(records) == limit else None
+        return DocumentList(documents=[DocumentInfo.of(r) for r in records], next_after=next_after)
+
+    @router.get("/{doc_id:path}", response_model=DocumentInfo, responses={404: {}}, summary="Read a document")
+    def get_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> DocumentInfo:
+        record = backend.get(_checked_id(doc_id))
+        if record is None:
+            raise HTTPException(404, f"document {doc_id!r} not found")
+        return DocumentInfo.of(record)
+
+    @router.delete("/{doc_id:path}", status_code=204, responses={404: {}}, summary="Delete a document")
+    def delete_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> Response:
+        if not backend.delete(_checked_id(doc_id)):
+            raise HTTPException(404, f"document {doc_id!r} not found")
+        return Response(status_code=204)
+
+    return router
+
+
+def _checked_id(doc_id: str) -> str:
+    try:
+        return validate_doc_id(doc_id)
+    except InvalidDocumentId as exc:
+        raise HTTPException(422, str(exc)) from exc
+
+
+async def _read_upload(request: Request, max_file_bytes: int) -> IncomingDocument:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/json":
+        return await _read_json(request)
+    if content_type == "multipart/form-data":
+        return await _read_multipart(request, max_file_bytes)
+    raise HTTPException(415, "send the document as application/json or multipart/form-data")
+
+
+async def _read_json(request: Request) -> IncomingDocument:
+    try:
+        body = TextDocument.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise HTTPException(422, _validation_message(exc)) from exc
+    if "\x00" in body.text:
+        raise HTTPException(422, "document text contains NUL characters")
+    try:
+        text = extract_text(body.text, body.format)
+    except UnsupportedDocument as exc:
+        raise HTTPException(422, str(exc)) from exc
+    doc_id = body.doc_id or f"doc-{content_hash(text)[:16]}"
+    return IncomingDocument(
+        doc_id=doc_id, text=text, source="api:json", fmt=body.format, metadata=body.metadata
+    )
+
+
+async def _read_multipart(request: Request, max_file_bytes: int) -> IncomingDocument:
+    try:
+        form = await request.form(max_files=1, max_fields=8, max_part_size=max_file_bytes)
+    except Exception as exc:  # starlette raises MultiPartException / ValueError on malformed bodies
+        raise HTTPException(400, f"malformed multipart body: {exc}") from exc
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile):
+        raise HTTPException(422, "multipart upload needs a 'file' part")
+    data = await upload.read()
+    fmt_field = form.get("format")
+    if fmt_field is not None and fmt_field not in ("text", "markdown", "html"):
+        raise HTTPException(422, "format must be one of text, markdown, html")
+    fmt: SourceFormat = fmt_field or detect_format(upload.filename, upload.content_type)  # type: ignore[assignment]
+    metadata = _parse_metadata(form.get("metadata"))
+    doc_id_field = form.get("doc_id")
+    try:
+        text = extract_text(data, fmt)
+        if isinstance(doc_id_field, str) and doc_id_field:
+            doc_id = validate_doc_id(doc_id_field)
+        elif upload.filename:
+            doc_id = doc_id_from_path(upload.filename)
+        else:
+            doc_id = f"doc-{content_hash(text)[:16]}"
+    except (UnsupportedDocument, InvalidDocumentId) as exc:
+        raise HTTPException(422, str(exc)) from exc
+    source = f"upload:{upload.filename}" if upload.filename else "upload"
+    return IncomingDocument(doc_id=doc_id, text=text, source=source, fmt=fmt, metadata=metadata)
+
+
+def _parse_metadata(raw: object) -> dict[str, MetadataValue]:
+    if raw is None or raw == "":
+        return {}
+    if not isinstance(raw, str):
+        raise HTTPException(422, "metadata must be a JSON object in a form field")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"metadata is not valid JSON: {exc.msg}") from exc
+    try:
+        return TextDocument.model_validate({"text": "x", "metadata": value}).metadata
+    except ValidationError as exc:
+        raise HTTPException(
+            422, "metadata must be a flat JSON object of strings, numbers and booleans"
+        ) from exc
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
+    return f"{where}: {first.get('msg')}{more}"

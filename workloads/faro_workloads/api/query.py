@@ -1,0 +1,72 @@
+"""``/v1/query``: semantic search over the collection, Qdrant first with pgvector fallback.
+
+No ``from __future__ import annotations`` here: the request model is built per router from the configured
+limits, and FastAPI must see its real class, not a string, in the endpoint signature.
+"""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from faro_workloads.core.config import QueryConfig
+from faro_workloads.core.retrieval import Backend, Retriever
+from faro_workloads.core.search_filter import SearchFilter
+
+
+class QueryHit(BaseModel):
+    id: str
+    score: float
+    doc_id: str
+    seq: int
+    text: str
+    metadata: dict[str, Any]
+
+
+class QueryResponse(BaseModel):
+    backend: Backend = Field(..., description="The store that answered.")
+    fallback_reason: str | None = Field(None, description="Why Qdrant was not used, when backend was auto.")
+    took_ms: float
+    hits: list[QueryHit]
+
+
+def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
+    class QueryRequest(BaseModel):
+        query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
+        top_k: Annotated[int, Field(ge=1, le=config.max_top_k)] = config.default_top_k
+        filter: SearchFilter | None = None
+        backend: Backend = Backend.AUTO
+
+    router = APIRouter(prefix="/v1", tags=["query"])
+
+    @router.post("/query", response_model=QueryResponse, responses={503: {}}, summary="Search the collection")
+    async def query(request: QueryRequest) -> QueryResponse:
+        if not request.query.strip():
+            raise HTTPException(422, "query must contain some text")
+        try:
+            result = await run_in_threadpool(
+                retriever.query, request.query, request.top_k, request.filter, request.backend
+            )
+        except Exception as exc:
+            if request.backend is Backend.QDRANT:
+                raise HTTPException(503, f"qdrant could not answer: {exc}") from exc
+            raise
+        return QueryResponse(
+            backend=result.backend,
+            fallback_reason=result.fallback_reason,
+            took_ms=round(result.seconds * 1000, 3),
+            hits=[
+                QueryHit(
+                    id=str(hit.id),
+                    score=hit.score,
+                    doc_id=hit.doc_id,
+                    seq=hit.seq,
+                    text=hit.text,
+                    metadata=hit.metadata,
+                )
+                for hit in result.hits
+            ],
+        )
+
+    return router

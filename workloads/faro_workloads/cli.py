@@ -1,0 +1,254 @@
+"""The ``faro`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+import httpx
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from faro_workloads import __version__
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+
+class UserError(click.ClickException):
+    """An error worth one readable line, exit code 1."""
+
+
+@click.group()
+@click.version_option(__version__, prog_name="faro")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """Faro: durable, observable RAG pipelines (pgvector + Qdrant)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "sentence_transformers", "psycopg.pool"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(".faro-data"),
+    show_default=True,
+    help="Where PostgreSQL and Qdrant keep their data.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option(
+    "--embedder",
+    type=click.Choice(["hash", "minilm", "portkey"]),
+    default="hash",
+    show_default=True,
+    help="hash: offline hashing; minilm: real all-MiniLM-L6-v2; portkey: a model via a Portkey gateway.",
+)
+@click.option(
+    "--docs",
+    "docs",
+    type=click.Path(exists=True, path_type=Path),
+    multiple=True,
+    help="Ingest this file or folder at start (repeatable).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["fixed", "recursive", "markdown", "sentence"]),
+    default="markdown",
+    show_default=True,
+    help="Chunking strategy.",
+)
+@click.option("--chunk-size", type=click.IntRange(8, 8192), default=250, show_default=True, help="Tokens.")
+@click.option("--chunk-overlap", type=click.IntRange(0, 4096), default=32, show_default=True, help="Tokens.")
+@click.option("--gateway-url", help="Portkey gateway URL (with --embedder portkey).")
+@click.option("--model", help="Model name (with --embedder portkey).")
+@click.option("--dimension", type=click.IntRange(1, 16000), help="Model dimension (with --embedder portkey).")
+@click.option("--no-serve", is_flag=True, help="Ingest --docs, then exit instead of serving.")
+def local(
+    data_dir: Path,
+    host: str,
+    port: int,
+    embedder: str,
+    docs: tuple[Path, ...],
+    strategy: str,
+    chunk_size: int,
+    chunk_overlap: int,
+    gateway_url: str | None,
+    model: str | None,
+    dimension: int | None,
+    no_serve: bool,
+) -> None:
+    """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
+    from faro_workloads.core.config import ChunkingConfig, FaroSettings
+    from faro_workloads.local import LocalOptions, LocalRuntime
+
+    portkey = None
+    if embedder == "portkey":
+        base = FaroSettings().embedding.model_dump()
+        overrides = {"kind": "portkey", "gateway_url": gateway_url, "model": model, "dimension": dimension}
+        portkey = type(FaroSettings().embedding).model_validate(
+            {**base, **{k: v for k, v in overrides.items() if v is not None}}
+        )
+    options = LocalOptions(
+        data_dir=data_dir,
+        host=host,
+        port=port,
+        embedder=embedder,  # type: ignore[arg-type]
+        chunking=ChunkingConfig(strategy=strategy, size=chunk_size, overlap=chunk_overlap),  # type: ignore[arg-type]
+        portkey=portkey,
+    )
+    with LocalRuntime(options) as runtime:
+        if docs:
+            summary = runtime.ingest_folder(list(docs), show_progress=sys.stderr.isatty() or True)
+            console.print(
+                f"ingested: {summary.created} created, {summary.replaced} replaced, "
+                f"{summary.unchanged} unchanged, {len(summary.failed)} failed"
+            )
+            for doc_id, reason in summary.failed:
+                err_console.print(f"  [red]failed[/red] {doc_id}: {reason}")
+        if not no_serve:
+            console.print(f"Faro local API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
+            runtime.serve()
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
+@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+def ingest(paths: tuple[Path, ...], url: str, api_key: str | None) -> None:
+    """Upload documents (files, or folders of .md/.txt/.html) to a Faro API."""
+    from rich.progress import Progress
+
+    from faro_workloads.client import FaroAPIError, FaroClient
+    from faro_workloads.document_files import find_document_files
+
+    files = find_document_files(list(paths))
+    if not files:
+        raise UserError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
+    client = FaroClient(url, api_key)
+    failures = 0
+    statuses: dict[str, int] = {}
+    with Progress(console=err_console) as progress:
+        task = progress.add_task("uploading", total=len(files))
+        for item in files:
+            try:
+                result = client.upload_file(item.path, item.doc_id)
+                statuses[result["status"]] = statuses.get(result["status"], 0) + 1
+            except FaroAPIError as exc:
+                failures += 1
+                progress.console.print(f"[red]failed[/red] {item.path}: {exc}")
+            progress.advance(task)
+    client.close()
+    console.print(
+        ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing stored",
+        f"{failures} failed" if failures else "",
+    )
+    if failures:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("text")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
+@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@click.option("--top-k", type=click.IntRange(1, 1000), help="How many chunks (server default when absent).")
+@click.option(
+    "--backend", type=click.Choice(["auto", "qdrant", "postgres"]), default="auto", show_default=True
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
+def query(text: str, url: str, api_key: str | None, top_k: int | None, backend: str, as_json: bool) -> None:
+    """Ask a Faro API for the chunks closest to TEXT."""
+    from faro_workloads.client import FaroClient
+
+    client = FaroClient(url, api_key)
+    try:
+        answer = client.query(text, top_k, backend)
+    finally:
+        client.close()
+    if as_json:
+        click.echo(json.dumps(answer, indent=2))
+        return
+    fallback = f", fallback: {answer['fallback_reason']}" if answer.get("fallback_reason") else ""
+    table = Table(
+        title=f"{len(answer['hits'])} hits from {answer['backend']} in {answer['took_ms']} ms{fallback}"
+    )
+    table.add_column("score", justify="right")
+    table.add_column("document")
+    table.add_column("text")
+    for hit in answer["hits"]:
+        section = hit["metadata"].get("section")
+        where = f"{hit['doc_id']}#{hit['seq']}" + (f"\n[dim]{section}[/dim]" if section else "")
+        snippet = " ".join(hit["text"].split())
+        table.add_row(f"{hit['score']:.3f}", where, snippet[:240] + ("…" if len(snippet) > 240 else ""))
+    console.print(table)
+
+
+@cli.command("model-server")
+@click.option("--embedder", type=click.Choice(["hash", "minilm"]), default="hash", show_default=True)
+@click.option("--dimension", type=click.IntRange(1, 16000), default=384, show_default=True, help="hash only.")
+@click.option("--model", default="faro-hash-v1", show_default=True, help="Model name to serve (hash only).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
+def model_server(embedder: str, dimension: int, model: str, host: str, port: int) -> None:
+    """Serve a local embedding model as an OpenAI-compatible /v1/embeddings endpoint."""
+    import uvicorn
+
+    from faro_workloads.core.embedding.hashing import HashingEmbedder
+    from faro_workloads.core.embedding.model_server import build_model_server
+
+    if embedder == "minilm":
+        from faro_workloads.core.embedding.minilm import MiniLMEmbedder
+
+        served = MiniLMEmbedder()
+    else:
+        served = HashingEmbedder(dimension=dimension, model=model)
+    uvicorn.run(build_model_server(served), host=host, port=port, log_level="info")
+
+
+def main() -> None:
+    """Entry point: one readable line and a non-zero exit code for every expected failure."""
+    from faro_workloads.client import FaroAPIError
+    from faro_workloads.local import LocalModeError
+
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail_line("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        _fail_line(exc.format_message())
+        sys.exit(exc.exit_code)
+    except (LocalModeError, FaroAPIError, FileNotFoundError, ValueError) as exc:
+        message = _one_line(exc)
+        _fail_line(message)
+        sys.exit(1)
+    except httpx.HTTPError as exc:
+        _fail_line(f"cannot reach the API: {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _fail_line(message: str) -> None:
+    """One unwrapped line on stderr, whatever the terminal width."""
+    click.echo(f"faro: {' '.join(message.split())}", err=True)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""A small HTTP client for a Faro documents/query API (used by ``faro ingest`` and ``faro query``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+class FaroAPIError(RuntimeError):
+    """The API answered with an error; the message is the server's."""
+
+
+class FaroClient:
+    def __init__(self, url: str, api_key: str | None = None, timeout: float = 120.0) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout)
+
+    def upload_file(self, path: Path, doc_id: str) -> dict[str, Any]:
+        with path.open("rb") as handle:
+            response = self._http.post(
+                "/v1/documents", files={"file": (path.name, handle)}, data={"doc_id": doc_id}
+            )
+        return _json_or_raise(response)
+
+    def query(self, text: str, top_k: int | None, backend: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": text, "backend": backend}
+        if top_k is not None:
+            body["top_k"] = top_k
+        return _json_or_raise(self._http.post("/v1/query", json=body))
+
+    def close(self) -> None:
+        self._http.close()
+
+
+def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
+    if response.is_success:
+        return response.json()
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text[:200]
+    if isinstance(detail, list):  # FastAPI validation errors
+        detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail)
+    raise FaroAPIError(f"HTTP {response.status_code}: {detail}")

