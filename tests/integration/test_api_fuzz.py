@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,9 @@ from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.data_plane import DataPlane
 
 pytestmark = pytest.mark.integration
+
+# Per operation. Each run draws new examples; raise it locally to search harder (FARO_FUZZ_EXAMPLES=1000).
+FUZZ_EXAMPLES = int(os.environ.get("FARO_FUZZ_EXAMPLES", "100"))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +52,9 @@ def test_no_operation_answers_with_a_server_error(fuzz_plane: DataPlane) -> None
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(
+            max_examples=FUZZ_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None
+        )
         def no_server_error(case: schemathesis.Case) -> None:
             case.call_and_validate(checks=[not_a_server_error])
 

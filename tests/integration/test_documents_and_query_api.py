@@ -133,6 +133,7 @@ def test_delete_removes_the_document_from_both_stores(client: TestClient, plane:
         ({"json": {"doc_id": "../etc/passwd", "text": "x"}}, 422, "doc_id"),
         ({"json": {"doc_id": "a", "text": "x", "metadata": {"nested": {"a": 1}}}}, 422, "metadata"),
         ({"json": {"doc_id": "a", "text": "nul\x00byte"}}, 422, "NUL"),
+        ({"json": {"doc_id": "a", "text": "x", "metadata": {"k": "nul\x00"}}}, 422, "metadata"),
         ({"content": b"plain body", "headers": {"content-type": "text/plain"}}, 415, "multipart"),
         ({"files": {"file": ("x.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "image/png")}}, 422, "binary"),
         ({"files": {"file": ("latin.txt", b"caf\xe9 au lait", "text/plain")}}, 422, "UTF-8"),
@@ -175,6 +176,9 @@ def test_body_over_the_limit_is_413(make_plane: PlaneFactory) -> None:
         {"query": "   "},
         {"query": "x", "backend": "elastic"},
         {"query": "x", "filter": {"unknown": 1}},
+        {"query": "x", "backend": "postgres", "filter": {"doc_ids": ["\x00"]}},  # found by fuzzing
+        {"query": "x", "backend": "qdrant", "filter": {"metadata": {"a b": "x"}}},  # found by fuzzing
+        {"query": "x", "filter": {"metadata": {"k": "nul\x00"}}},
     ],
 )
 def test_bad_queries_are_422(client: TestClient, body: dict) -> None:

@@ -26,7 +26,7 @@ from faro_workloads.core.documents import (
 )
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import INGEST_ERRORS
-from faro_workloads.core.search_filter import MetadataValue
+from faro_workloads.core.search_filter import NUL_FREE, MetadataKey, MetadataValue
 from faro_workloads.core.text_extraction import (
     SourceFormat,
     UnsupportedDocument,
@@ -35,7 +35,7 @@ from faro_workloads.core.text_extraction import (
 )
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
-Metadata = Annotated[dict[str, MetadataValue], Field(max_length=64)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64)]
 
 
 class DocumentBackend(Protocol):
@@ -139,7 +139,7 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
     @router.get("", response_model=DocumentList, summary="List documents by id")
     def list_documents(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH)] = None,
+        after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH, pattern=NUL_FREE)] = None,
     ) -> DocumentList:
         records = backend.list(limit=limit, after=after)
         next_after = records[-1].doc_id if len(records) == limit else None

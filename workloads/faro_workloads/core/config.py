@@ -142,6 +142,52 @@ class IngestConfig(_Model):
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
 
 
+class S3Config(_Model):
+    """Where chunk objects live. ``endpoint_url`` points at an S3-compatible server (tests, MinIO)."""
+
+    bucket: str = Field(..., pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket name.")
+    prefix: str = Field(
+        "faro",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
+        description="Top-level key prefix (one segment).",
+    )
+    endpoint_url: str | None = Field(None, description="S3 endpoint; AWS's when absent.")
+    region: str = Field("us-east-1", min_length=1)
+
+
+class SQSConfig(_Model):
+    """The queue of S3 ObjectCreated notifications the embedder consumes."""
+
+    queue_url: str = Field(..., min_length=1, description="Queue receiving the bucket's notifications.")
+    dead_letter_queue_url: str | None = Field(None, description="Poison messages go here.")
+    max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message counts as poison.")
+    wait_seconds: int = Field(20, ge=0, le=20, description="Long-poll wait.")
+    visibility_timeout_seconds: int = Field(
+        60, ge=5, le=43200, description="Per receive; extended while busy."
+    )
+    max_messages: int = Field(10, ge=1, le=10, description="Messages per receive call.")
+    concurrency: int = Field(4, ge=1, le=64, description="Objects processed at once.")
+    endpoint_url: str | None = Field(None, description="SQS endpoint; AWS's when absent.")
+    region: str = Field("us-east-1", min_length=1)
+
+
+class AuthConfig(_Model):
+    """API-key check of the query service (health and metrics stay open)."""
+
+    api_key: SecretStr | None = Field(None, description="Bearer key; the API is open when absent.")
+
+
+class ConsistencyConfig(_Model):
+    """The consistency check the CronJob runs."""
+
+    sample_size: int = Field(50, ge=1, le=10_000, description="Stored vectors used as queries.")
+    k: int = Field(10, ge=1, le=1000, description="Top-k compared between the stores.")
+    min_overlap: float = Field(0.95, ge=0, le=1, description="Below this the job fails.")
+    repair: bool = Field(False, description="Realign Qdrant from Postgres after checking.")
+    pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway for the results.")
+    namespace: str | None = Field(None, description="Namespace of the RagPipeline to write status to.")
+
+
 def dimension_mismatch(collection: CollectionConfig, embedding: EmbeddingConfig) -> str | None:
     """A readable complaint when the model's dimension differs from the collection's, else None."""
     if collection.dimension != embedding.dimension:
@@ -164,6 +210,22 @@ class FaroSettings(BaseSettings):
     qdrant: QdrantConfig = QdrantConfig(path=":memory:")
     query: QueryConfig = QueryConfig()
     ingest: IngestConfig = IngestConfig()
+    pipeline: str = Field(
+        "default",
+        pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+        description="The RagPipeline's name: S3 key segment, metrics label, status target.",
+    )
+    s3: S3Config | None = None
+    sqs: SQSConfig | None = None
+    auth: AuthConfig = AuthConfig()
+    consistency: ConsistencyConfig = ConsistencyConfig()
+
+    def require(self, *sections: str) -> None:
+        """Fail with one readable line when a service's required sections are not configured."""
+        missing = [name for name in sections if getattr(self, name) is None]
+        if missing:
+            variables = ", ".join(f"FARO_{name.upper()}__..." for name in missing)
+            raise ValueError(f"missing configuration: {', '.join(missing)} (set {variables})")
 
     @model_validator(mode="after")
     def _dimensions_agree(self) -> FaroSettings:

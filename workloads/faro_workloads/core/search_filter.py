@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import BaseModel, ConfigDict, Field
 
-MetadataValue = str | int | float | bool
+from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
+
+# Values must be storable in PostgreSQL (no NUL in text or jsonb) and matchable by Qdrant (int64, finite).
+NUL_FREE = r"^[^\x00]*$"
+# Keys become Qdrant payload paths (metadata.<key>): letters, digits, _ and - only.
+MetadataKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+MetadataValue = (
+    Annotated[str, Field(max_length=4096, pattern=NUL_FREE)]
+    | bool
+    | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
+    | Annotated[float, Field(allow_inf_nan=False)]
+)
+DocIdValue = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
 
 
 class SearchFilter(BaseModel):
@@ -12,10 +26,10 @@ class SearchFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    doc_ids: list[str] | None = Field(
+    doc_ids: list[DocIdValue] | None = Field(
         None, min_length=1, max_length=1000, description="Only chunks of these documents."
     )
-    metadata: dict[str, MetadataValue] | None = Field(
+    metadata: dict[MetadataKey, MetadataValue] | None = Field(
         None,
         max_length=32,
         description="Only chunks whose metadata has each of these keys with exactly this value.",
