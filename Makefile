@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.faro-installed
 
-.PHONY: setup demo test lint format clean
+.PHONY: setup demo test lint format clean system-deps
 
 setup: $(STAMP)
 
@@ -19,12 +19,17 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint workloads/Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint
+# Debian packages of the servers the tests start (prometheus-pushgateway); installs only what is missing.
+system-deps:
+	bash ./scripts/install-system-deps.sh
+
+test: system-deps lint
 	$(BIN)/pytest
 
 demo: $(STAMP)

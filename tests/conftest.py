@@ -12,6 +12,8 @@
   store pointed at it: an unavailable Qdrant.
 - ``make_chunks`` / ``make_record``: deterministic chunks (seeded random unit vectors) and their record.
 - ``assert_stores_equal``: checks that Qdrant holds exactly what Postgres holds.
+- ``moto_url`` (session): a local S3 + SQS server (``moto_server``) on loopback; ``aws_pipeline``: a fresh
+  bucket, event queue, dead-letter queue and ObjectCreated notification per test, with S3/SQS configs.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import uuid
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -333,3 +336,64 @@ def assert_stores_equal() -> Callable[[PgVectorStore, QdrantStore], None]:
                 assert same_point(chunk, held[chunk.id], distance), f"vector of {chunk.id} differs"
 
     return check
+
+
+# --------------------------------------------------------------------------------------------- S3 + SQS
+
+
+@pytest.fixture(scope="session")
+def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real local S3 + SQS server for the session (moto_server on 127.0.0.1, a free port)."""
+    from faro_workloads.aws_resources import MotoServer, use_local_credentials
+    from faro_workloads.background_server import free_port
+
+    use_local_credentials()
+    server = MotoServer(free_port(), log_path=tmp_path_factory.mktemp("moto") / "moto.log")
+    server.start()
+    yield server.url
+    server.stop()
+
+
+@dataclass(frozen=True)
+class AwsPipeline:
+    """A bucket wired to an event queue (with a dead-letter queue), and configs that point at them."""
+
+    s3: Any
+    sqs: Any
+    s3_config: Any
+    sqs_config: Any
+    pipeline: str
+
+    def queue_depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+
+@pytest.fixture
+def aws_pipeline(moto_url: str) -> AwsPipeline:
+    from faro_workloads.aws_resources import provision_pipeline_resources, s3_client, sqs_client
+    from faro_workloads.core.config import S3Config, SQSConfig
+
+    name = uuid.uuid4().hex[:10]
+    pipeline = f"p-{name}"
+    s3_config = S3Config(bucket=f"chunks-{name}", prefix="faro", endpoint_url=moto_url)
+    provisional = SQSConfig(queue_url="pending", endpoint_url=moto_url)
+    s3, sqs = s3_client(s3_config), sqs_client(provisional)
+    queues = provision_pipeline_resources(
+        s3, sqs, s3_config.bucket, f"events-{name}", key_prefix=f"faro/{pipeline}/", max_receives=3
+    )
+    sqs_config = SQSConfig(
+        queue_url=queues.queue_url,
+        dead_letter_queue_url=queues.dead_letter_queue_url,
+        endpoint_url=moto_url,
+        max_receives=3,
+        wait_seconds=1,
+        visibility_timeout_seconds=5,
+        concurrency=2,
+    )
+    return AwsPipeline(s3=s3, sqs=sqs, s3_config=s3_config, sqs_config=sqs_config, pipeline=pipeline)

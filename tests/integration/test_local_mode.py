@@ -147,3 +147,38 @@ def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
 
     bad_flag = faro("local", "--chunk-size", "3")
     assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
+
+
+def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    with running_local(data_dir, "--s3", "--docs", str(EXAMPLE_DOCS)) as url:
+        expected = {p.name for p in EXAMPLE_DOCS.iterdir()}
+        listed = {d["doc_id"] for d in httpx.get(f"{url}/v1/documents").json()["documents"]}
+        assert listed == expected  # chunk objects in the local S3 server
+
+        def top_doc() -> str | None:
+            hits = httpx.post(f"{url}/v1/query", json={"query": "outbox keeps pending work"}).json()["hits"]
+            return hits[0]["doc_id"] if hits else None
+
+        deadline = time.monotonic() + 60
+        while top_doc() != "dual-write.md":  # the worker embeds asynchronously
+            assert time.monotonic() < deadline, "documents never reached the stores"
+            time.sleep(0.2)
+        upload = httpx.post(f"{url}/v1/documents", json={"doc_id": "zebra", "text": "Zebra runbook notes."})
+        assert upload.status_code == 202 and upload.json()["status"] == "accepted"
+        assert httpx.delete(f"{url}/v1/documents/dual-write.md").status_code == 202
+
+        def gone() -> bool:
+            hits = httpx.post(
+                f"{url}/v1/query", json={"query": "outbox keeps pending work", "top_k": 10}
+            ).json()
+            return all(hit["doc_id"] != "dual-write.md" for hit in hits["hits"])
+
+        deadline = time.monotonic() + 60
+        while not gone() or top_doc() is None:
+            assert time.monotonic() < deadline, "delete never reached the stores"
+            time.sleep(0.2)
+        zebra = httpx.post(f"{url}/v1/query", json={"query": "zebra runbook"}).json()["hits"][0]
+        assert zebra["doc_id"] == "zebra"
+        ready = httpx.get(f"{url}/readyz").json()
+        assert ready["checks"] == {"postgres": True, "qdrant": True, "s3": True}

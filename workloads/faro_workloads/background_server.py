@@ -50,6 +50,11 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def uvicorn_config(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
+    """uvicorn settings shared by every Faro HTTP service."""
+    return uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=20)
+
+
 class BackgroundServer:
     """A uvicorn server on a thread (used for the local model endpoint)."""
 

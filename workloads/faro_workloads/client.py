@@ -7,8 +7,10 @@ from typing import Any
 
 import httpx
 
+from faro_workloads import FaroError
 
-class FaroAPIError(RuntimeError):
+
+class FaroAPIError(FaroError):
     """The API answered with an error; the message is the server's."""
 
 

@@ -11,8 +11,8 @@ import threading
 
 from fastapi import FastAPI
 
-from faro_workloads.api.app import build_api
-from faro_workloads.api.documents import documents_router
+from faro_workloads.api.app import ReadinessCheck, build_api
+from faro_workloads.api.documents import DocumentBackend, documents_router
 from faro_workloads.api.query import query_router
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
@@ -66,20 +66,26 @@ class DataPlane:
             )
             self._drainer_thread.start()
 
-    def api(self, title: str = "Faro") -> FastAPI:
+    def api(
+        self,
+        title: str = "Faro",
+        documents: DocumentBackend | None = None,
+        readiness: dict[str, ReadinessCheck] | None = None,
+    ) -> FastAPI:
         """The documents + query API with health, readiness and metrics.
 
-        Ready needs Postgres only: without Qdrant, queries fall back and the outbox keeps writes.
+        Documents go to ``documents`` (default: straight into the stores). Ready needs Postgres only:
+        without Qdrant, queries fall back and the outbox keeps writes.
         """
         pg, qdrant = self.pg, self.qdrant
         max_document = self.ingest_config.max_body_bytes
         return build_api(
             title=title,
             routers=[
-                documents_router(self.ingest, max_document),
+                documents_router(documents or self.ingest, max_document),
                 query_router(self.retriever, self.query_config),
             ],
-            readiness={"postgres": lambda: pg.count() >= 0, "qdrant": qdrant.healthy},
+            readiness={"postgres": lambda: pg.count() >= 0, "qdrant": qdrant.healthy, **(readiness or {})},
             max_body_bytes=max_document + _ENVELOPE_BYTES,
             required_for_ready=frozenset({"postgres"}),
         )

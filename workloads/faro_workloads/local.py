@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -18,7 +19,20 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from faro_workloads import FaroError
+from faro_workloads.api.app import ReadinessCheck
+from faro_workloads.api.documents import DocumentBackend
+from faro_workloads.aws_resources import (
+    MotoServer,
+    provision_pipeline_resources,
+    s3_client,
+    sqs_client,
+    use_local_credentials,
+)
 from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port
+from faro_workloads.chunker_service import S3ChunkingBackend
+from faro_workloads.core.chunk_objects import ChunkObjectLayout
+from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.config import (
     ChunkingConfig,
     CollectionConfig,
@@ -27,6 +41,8 @@ from faro_workloads.core.config import (
     PostgresConfig,
     QdrantConfig,
     QueryConfig,
+    S3Config,
+    SQSConfig,
 )
 from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -34,18 +50,21 @@ from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
+from faro_workloads.embedder_worker import EmbedderWorker
 
 log = logging.getLogger(__name__)
 
 EmbedderChoice = Literal["hash", "minilm", "portkey"]
 MARKER_FILE = "faro-local.json"
 MAX_BODY_BYTES = 10 * 1024 * 1024
+LOCAL_PIPELINE = "local"
 
 
-class LocalModeError(RuntimeError):
+class LocalModeError(FaroError):
     """A problem the user can fix (wrong flags for an existing data dir, a missing extra...)."""
 
 
@@ -58,6 +77,7 @@ class LocalOptions:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     portkey: EmbeddingConfig | None = None
     query: QueryConfig = field(default_factory=QueryConfig)
+    s3: bool = False  # the S3 -> SQS -> embedding engine path instead of direct ingest
 
 
 @dataclass(frozen=True)
@@ -65,6 +85,7 @@ class FolderIngestSummary:
     created: int
     replaced: int
     unchanged: int
+    accepted: int  # handed to the S3 path; stored once the embedding engine has processed them
     failed: list[tuple[str, str]]
 
 
@@ -79,6 +100,10 @@ class LocalRuntime:
         self._stores: list[PgVectorStore | QdrantStore] = []
         self._model_server: BackgroundServer | None = None
         self._embedder: Embedder | None = None
+        self._moto: MotoServer | None = None
+        self.documents: DocumentBackend | None = None
+        self._worker: EmbedderWorker | None = None
+        self._worker_thread: threading.Thread | None = None
 
     def __enter__(self) -> LocalRuntime:
         try:
@@ -119,7 +144,42 @@ class LocalRuntime:
             report = repair_qdrant(pg, qdrant)
             log.info("qdrant realigned from postgres: %s", report.to_dict())
         self.plane.start_drainer()
-        self.app = self.plane.api(title="Faro (local mode)")
+        self.documents = self.plane.ingest
+        readiness: dict[str, ReadinessCheck] = {}
+        if self.options.s3:
+            self.documents, readiness = self._start_s3_path(self.plane)
+        self.app = self.plane.api(title="Faro (local mode)", documents=self.documents, readiness=readiness)
+
+    def _start_s3_path(self, plane: DataPlane) -> tuple[DocumentBackend, dict[str, ReadinessCheck]]:
+        """The cluster's data path on loopback: a local S3/SQS server, the chunking backend writing chunk
+        objects, and the embedding engine's worker consuming the bucket's notifications."""
+        use_local_credentials()
+        self._moto = MotoServer(free_port(), log_path=self.options.data_dir / "s3-server.log")
+        self._moto.start()
+        s3_config = S3Config(bucket="faro-local", prefix="faro", endpoint_url=self._moto.url)
+        layout = ChunkObjectLayout(s3_config.prefix, LOCAL_PIPELINE)
+        provisional = SQSConfig(queue_url="pending", endpoint_url=self._moto.url)
+        s3, sqs = s3_client(s3_config), sqs_client(provisional)
+        queues = provision_pipeline_resources(
+            s3,
+            sqs,
+            s3_config.bucket,
+            "faro-local-events",
+            key_prefix=layout.documents_prefix.rsplit("/", 2)[0],
+        )
+        sqs_config = provisional.model_copy(
+            update={
+                "queue_url": queues.queue_url,
+                "dead_letter_queue_url": queues.dead_letter_queue_url,
+                "wait_seconds": 1,
+            }
+        )
+        store = S3ChunkStore(s3, s3_config.bucket, layout)
+        self._worker = EmbedderWorker(sqs, store, plane.ingest, sqs_config)
+        self._worker_thread = threading.Thread(target=self._worker.run, name="embedder-worker", daemon=True)
+        self._worker_thread.start()
+        backend = S3ChunkingBackend(Chunker(self.options.chunking), store, LOCAL_PIPELINE)
+        return backend, {"s3": store.healthy}
 
     def _build_embedder(self) -> Embedder:
         choice = self.options.embedder
@@ -173,9 +233,9 @@ class LocalRuntime:
 
     def ingest_folder(self, paths: list[Path], show_progress: bool = True) -> FolderIngestSummary:
         """Ingest every document below ``paths`` in-process, with a progress bar."""
-        assert self.plane is not None
+        assert self.documents is not None
         files = find_document_files(paths)
-        counts = {"created": 0, "replaced": 0, "unchanged": 0}
+        counts = {"created": 0, "replaced": 0, "unchanged": 0, "accepted": 0}
         failed: list[tuple[str, str]] = []
         columns = (
             TextColumn("[bold]ingest"),
@@ -191,14 +251,16 @@ class LocalRuntime:
                 try:
                     fmt = detect_format(item.path.name, None)
                     text = extract_text(item.path.read_bytes(), fmt)
-                    result = self.plane.ingest.ingest(
+                    result = self.documents.ingest(
                         IncomingDocument(doc_id=item.doc_id, text=text, source=f"file:{item.path}", fmt=fmt)
                     )
                     counts[result.status] += 1
                 except (UnsupportedDocument, OSError, ValueError) as exc:
                     failed.append((item.doc_id, str(exc)))
                 progress.advance(task)
-        return FolderIngestSummary(counts["created"], counts["replaced"], counts["unchanged"], failed)
+        return FolderIngestSummary(
+            counts["created"], counts["replaced"], counts["unchanged"], counts["accepted"], failed
+        )
 
     def serve(self) -> None:
         """Serve the API until SIGINT/SIGTERM."""
@@ -207,6 +269,11 @@ class LocalRuntime:
         GracefulServer(config).run()
 
     def close(self) -> None:
+        if self._worker is not None and self._worker_thread is not None:
+            self._worker.stop()
+            self._worker_thread.join(timeout=30)
+        if self._moto is not None:
+            self._moto.stop()
         if self.plane is not None:
             self.plane.close()
         for closable in (*self._stores, self._embedder):

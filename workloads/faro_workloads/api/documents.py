@@ -39,6 +39,10 @@ Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64)]
 
 
 class DocumentBackend(Protocol):
+    """Where documents go. ``asynchronous`` backends accept work that completes later (202)."""
+
+    asynchronous: bool
+
     def ingest(self, document: IncomingDocument) -> IngestResult: ...
     def delete(self, doc_id: str) -> bool: ...
     def get(self, doc_id: str) -> DocumentRecord | None: ...
@@ -120,7 +124,13 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
         response_model=DocumentAccepted,
         status_code=201,
         openapi_extra=_UPLOAD_SCHEMA,
-        responses={200: {"model": DocumentAccepted}, 413: {}, 415: {}, 422: {}},
+        responses={
+            200: {"model": DocumentAccepted},
+            202: {"model": DocumentAccepted},
+            413: {},
+            415: {},
+            422: {},
+        },
         summary="Add or replace a document",
     )
     async def upload(request: Request, response: Response) -> DocumentAccepted:
@@ -130,8 +140,10 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
         except (UnsupportedDocument, InvalidDocumentId) as exc:
             INGEST_ERRORS.labels("invalid_document").inc()
             raise HTTPException(422, str(exc)) from exc
-        if result.status != "created":
-            response.status_code = 200 if result.status != "accepted" else 202
+        if result.status == "accepted":
+            response.status_code = 202
+        elif result.status != "created":
+            response.status_code = 200
         return DocumentAccepted(
             doc_id=result.doc_id, status=result.status, chunks=result.chunks, content_hash=result.content_hash
         )
@@ -152,11 +164,15 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
             raise HTTPException(404, f"document {doc_id!r} not found")
         return DocumentInfo.of(record)
 
-    @router.delete("/{doc_id:path}", status_code=204, responses={404: {}}, summary="Delete a document")
+    delete_status = 202 if backend.asynchronous else 204
+
+    @router.delete(
+        "/{doc_id:path}", status_code=delete_status, responses={404: {}}, summary="Delete a document"
+    )
     def delete_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> Response:
         if not backend.delete(_checked_id(doc_id)):
             raise HTTPException(404, f"document {doc_id!r} not found")
-        return Response(status_code=204)
+        return Response(status_code=delete_status)
 
     return router
 

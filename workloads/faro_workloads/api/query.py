@@ -4,9 +4,10 @@ No ``from __future__ import annotations`` here: the request model is built per r
 limits, and FastAPI must see its real class, not a string, in the endpoint signature.
 """
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, params
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -31,16 +32,20 @@ class QueryResponse(BaseModel):
     hits: list[QueryHit]
 
 
-def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
+def query_router(
+    retriever: Retriever, config: QueryConfig, dependencies: Sequence[params.Depends] = ()
+) -> APIRouter:
     class QueryRequest(BaseModel):
         query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
         top_k: Annotated[int, Field(ge=1, le=config.max_top_k)] = config.default_top_k
         filter: SearchFilter | None = None
         backend: Backend = Backend.AUTO
 
-    router = APIRouter(prefix="/v1", tags=["query"])
+    router = APIRouter(prefix="/v1", tags=["query"], dependencies=list(dependencies))
 
-    @router.post("/query", response_model=QueryResponse, responses={503: {}}, summary="Search the collection")
+    @router.post(
+        "/query", response_model=QueryResponse, responses={401: {}, 503: {}}, summary="Search the collection"
+    )
     async def query(request: QueryRequest) -> QueryResponse:
         if not request.query.strip():
             raise HTTPException(422, "query must contain some text")

@@ -1,39 +1,19 @@
-"""The ``faro`` command line."""
+"""Local-mode and client commands: ``faro local``, ``faro ingest``, ``faro query``, ``faro model-server``."""
 
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
 import click
-import httpx
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads import __version__
+from faro_workloads.cli import UserError, cli
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
-
-
-class UserError(click.ClickException):
-    """An error worth one readable line, exit code 1."""
-
-
-@click.group()
-@click.version_option(__version__, prog_name="faro")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
-def cli(verbose: bool) -> None:
-    """Faro: durable, observable RAG pipelines (pgvector + Qdrant)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    for noisy in ("httpx", "httpcore", "sentence_transformers", "psycopg.pool"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -72,6 +52,12 @@ def cli(verbose: bool) -> None:
 @click.option("--gateway-url", help="Portkey gateway URL (with --embedder portkey).")
 @click.option("--model", help="Model name (with --embedder portkey).")
 @click.option("--dimension", type=click.IntRange(1, 16000), help="Model dimension (with --embedder portkey).")
+@click.option(
+    "--s3",
+    "s3_path",
+    is_flag=True,
+    help="Go through the cluster's path: local S3/SQS server, chunk objects, embedding worker.",
+)
 @click.option("--no-serve", is_flag=True, help="Ingest --docs, then exit instead of serving.")
 def local(
     data_dir: Path,
@@ -85,6 +71,7 @@ def local(
     gateway_url: str | None,
     model: str | None,
     dimension: int | None,
+    s3_path: bool,
     no_serve: bool,
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
@@ -105,13 +92,14 @@ def local(
         embedder=embedder,  # type: ignore[arg-type]
         chunking=ChunkingConfig(strategy=strategy, size=chunk_size, overlap=chunk_overlap),  # type: ignore[arg-type]
         portkey=portkey,
+        s3=s3_path,
     )
     with LocalRuntime(options) as runtime:
         if docs:
             summary = runtime.ingest_folder(list(docs), show_progress=sys.stderr.isatty() or True)
             console.print(
                 f"ingested: {summary.created} created, {summary.replaced} replaced, "
-                f"{summary.unchanged} unchanged, {len(summary.failed)} failed"
+                f"{summary.unchanged} unchanged, {summary.accepted} accepted, {len(summary.failed)} failed"
             )
             for doc_id, reason in summary.failed:
                 err_console.print(f"  [red]failed[/red] {doc_id}: {reason}")
@@ -212,43 +200,3 @@ def model_server(embedder: str, dimension: int, model: str, host: str, port: int
     else:
         served = HashingEmbedder(dimension=dimension, model=model)
     uvicorn.run(build_model_server(served), host=host, port=port, log_level="info")
-
-
-def main() -> None:
-    """Entry point: one readable line and a non-zero exit code for every expected failure."""
-    from faro_workloads.client import FaroAPIError
-    from faro_workloads.local import LocalModeError
-
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        _fail_line("aborted")
-        sys.exit(130)
-    except click.ClickException as exc:
-        _fail_line(exc.format_message())
-        sys.exit(exc.exit_code)
-    except (LocalModeError, FaroAPIError, FileNotFoundError, ValueError) as exc:
-        message = _one_line(exc)
-        _fail_line(message)
-        sys.exit(1)
-    except httpx.HTTPError as exc:
-        _fail_line(f"cannot reach the API: {exc}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-def _fail_line(message: str) -> None:
-    """One unwrapped line on stderr, whatever the terminal width."""
-    click.echo(f"faro: {' '.join(message.split())}", err=True)
-
-
-def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-    return " ".join(str(exc).split())
-
-
-if __name__ == "__main__":
-    main()

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import (
     Chunk,
+    ChunkSpan,
     DocumentRecord,
     content_hash,
     normalise_text,
@@ -27,7 +28,7 @@ from faro_workloads.core.text_extraction import SourceFormat, UnsupportedDocumen
 
 log = logging.getLogger(__name__)
 
-IngestStatus = Literal["created", "replaced", "unchanged"]
+IngestStatus = Literal["created", "replaced", "unchanged", "accepted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class IngestResult:
 class IngestService:
     """Turns documents into chunks in both stores; the one place that decides skip/replace."""
 
+    asynchronous = False  # documents are stored when ingest returns
+
     def __init__(self, chunker: Chunker, embedder: Embedder, pg: PgVectorStore, writer: DualWriter) -> None:
         self._chunker = chunker
         self._embedder = embedder
@@ -60,6 +63,7 @@ class IngestService:
         self._writer = writer
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
+        """Chunk, embed and store a document (skipped when its content is unchanged)."""
         doc_id = validate_doc_id(document.doc_id)
         text = normalise_text(document.text)
         if not text.strip():
@@ -67,10 +71,41 @@ class IngestService:
         digest = content_hash(text)
         existing = self._pg.get_document(doc_id)
         if existing is not None and existing.content_hash == digest:
-            DOCUMENTS_INGESTED.labels("unchanged").inc()
-            return IngestResult(doc_id, "unchanged", existing.chunk_count, digest, qdrant_synced=True)
-
+            return self._unchanged(existing)
         spans = self._chunker.chunk(text, document.fmt)
+        return self._store(doc_id, digest, document.source, document.metadata, spans, existing)
+
+    def ingest_chunks(
+        self,
+        doc_id: str,
+        digest: str,
+        source: str,
+        metadata: dict[str, Any],
+        spans: list[ChunkSpan],
+    ) -> IngestResult:
+        """Embed and store a document someone else chunked (the cluster's chunking service)."""
+        doc_id = validate_doc_id(doc_id)
+        existing = self._pg.get_document(doc_id)
+        if existing is not None and existing.content_hash == digest:
+            return self._unchanged(existing)
+        return self._store(doc_id, digest, source, metadata, spans, existing)
+
+    @staticmethod
+    def _unchanged(existing: DocumentRecord) -> IngestResult:
+        DOCUMENTS_INGESTED.labels("unchanged").inc()
+        return IngestResult(
+            existing.doc_id, "unchanged", existing.chunk_count, existing.content_hash, qdrant_synced=True
+        )
+
+    def _store(
+        self,
+        doc_id: str,
+        digest: str,
+        source: str,
+        metadata: dict[str, Any],
+        spans: list[ChunkSpan],
+        existing: DocumentRecord | None,
+    ) -> IngestResult:
         if not spans:
             raise UnsupportedDocument("document has no text to index")
         vectors = self._embedder.embed([span.text for span in spans])
@@ -81,7 +116,7 @@ class IngestService:
                 text=span.text,
                 start=span.start,
                 end=span.end,
-                metadata={**span.metadata, **document.metadata},
+                metadata={**span.metadata, **metadata},
                 content_hash=digest,
                 model=self._embedder.model,
                 embedding=vector,
@@ -91,9 +126,9 @@ class IngestService:
         record = DocumentRecord(
             doc_id=doc_id,
             content_hash=digest,
-            source=document.source,
+            source=source,
             chunk_count=len(chunks),
-            metadata=document.metadata,
+            metadata=metadata,
             updated_at=datetime.now(UTC),
         )
         result = self._writer.write_document(record, chunks)

@@ -43,3 +43,24 @@ QUERY_FALLBACKS = Counter(
     "Queries answered by PostgreSQL because Qdrant failed, timed out or its circuit was open.",
     ["reason"],
 )
+
+SQS_MESSAGES = Counter(
+    "faro_sqs_messages_total",
+    "SQS messages handled by the embedding engine, by result "
+    "(processed, skipped, test_event, poison_retry, dead_lettered, transient_error, released).",
+    ["result"],
+)
+SQS_QUEUE_MESSAGES = Gauge(
+    "faro_sqs_queue_messages",
+    "Approximate visible messages in the event queue and its dead-letter queue.",
+    ["queue"],
+)
+EMBEDDER_INFLIGHT = Gauge("faro_embedder_inflight_messages", "Messages the embedding engine is working on.")
+VISIBILITY_EXTENSIONS = Counter(
+    "faro_sqs_visibility_extensions_total", "Visibility timeouts extended for messages still in flight."
+)
+CHUNK_OBJECTS_WRITTEN = Counter(
+    "faro_chunk_objects_written_total",
+    "Chunk objects the chunking service wrote to S3, by result.",
+    ["result"],
+)

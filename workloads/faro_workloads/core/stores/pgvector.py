@@ -114,6 +114,8 @@ class PgVectorStore:
             max_size=config.pool_size,
             configure=self._configure_connection,
             check=ConnectionPool.check_connection,
+            timeout=config.connect_timeout_seconds,
+            kwargs={"connect_timeout": max(1, round(config.connect_timeout_seconds))},
             name=f"faro-pg-{name}",
             open=True,
         )

@@ -1,0 +1,267 @@
+"""Faults in the embedding engine, run as users run it (`faro serve embedder` in its own process):
+killed mid-batch, and PostgreSQL stopped during ingest. Nothing may be lost or stored twice."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.testclient import TestClient
+
+from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.chunker_service import build_chunker_app
+from faro_workloads.core.config import (
+    ChunkingConfig,
+    CollectionConfig,
+    FaroSettings,
+    PostgresConfig,
+    QdrantConfig,
+)
+from faro_workloads.core.documents import chunk_point_id
+from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.embedding.model_server import build_model_server
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+pytestmark = pytest.mark.integration
+
+DIMENSION = 32
+MODEL = "hash-32"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+class CountingModelServer:
+    """A real OpenAI-compatible model server that counts requests and can be slowed down."""
+
+    def __init__(self, delay_seconds: float = 0.0) -> None:
+        self.requests = 0
+        self._lock = threading.Lock()
+        app = FastAPI()
+        inner = build_model_server(HashingEmbedder(dimension=DIMENSION, model=MODEL))
+
+        @app.middleware("http")
+        async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+            if request.url.path.endswith("/embeddings"):
+                with self._lock:
+                    self.requests += 1
+                if delay_seconds:
+                    time.sleep(delay_seconds)  # blocks this server's loop: deliberately slow
+            return await call_next(request)
+
+        app.mount("/", inner)
+        self.server = BackgroundServer(app, "127.0.0.1", free_port())
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/v1"
+
+
+@pytest.fixture
+def model_server() -> Iterator[CountingModelServer]:
+    server = CountingModelServer(delay_seconds=0.25)
+    server.server.start()
+    yield server
+    server.server.stop()
+
+
+def embedder_env(
+    aws, postgres: PostgresConfig, collection: CollectionConfig, qdrant_path: Path, model_url: str
+) -> dict[str, str]:
+    sqs = aws.sqs_config
+    return {
+        **os.environ,
+        "FARO_PIPELINE": aws.pipeline,
+        "FARO_S3__BUCKET": aws.s3_config.bucket,
+        "FARO_S3__PREFIX": aws.s3_config.prefix,
+        "FARO_S3__ENDPOINT_URL": aws.s3_config.endpoint_url,
+        "FARO_SQS__QUEUE_URL": sqs.queue_url,
+        "FARO_SQS__DEAD_LETTER_QUEUE_URL": sqs.dead_letter_queue_url,
+        "FARO_SQS__ENDPOINT_URL": sqs.endpoint_url,
+        "FARO_SQS__WAIT_SECONDS": "1",
+        "FARO_SQS__VISIBILITY_TIMEOUT_SECONDS": "5",
+        "FARO_SQS__CONCURRENCY": "2",
+        "FARO_SQS__MAX_RECEIVES": "3",
+        "FARO_POSTGRES__DSN": postgres.dsn.get_secret_value(),
+        "FARO_POSTGRES__SCHEMA_NAME": postgres.schema_name,
+        "FARO_POSTGRES__CONNECT_TIMEOUT_SECONDS": "2",
+        "FARO_COLLECTION__NAME": collection.name,
+        "FARO_COLLECTION__DIMENSION": str(DIMENSION),
+        "FARO_QDRANT__PATH": str(qdrant_path),
+        "FARO_EMBEDDING__KIND": "portkey",
+        "FARO_EMBEDDING__GATEWAY_URL": model_url,
+        "FARO_EMBEDDING__MODEL": MODEL,
+        "FARO_EMBEDDING__DIMENSION": str(DIMENSION),
+        "FARO_EMBEDDING__BATCH_SIZE": "4",
+        "FARO_EMBEDDING__API_KEY": "local",
+        "FARO_EMBEDDING__MAX_ATTEMPTS": "2",
+    }
+
+
+@contextmanager
+def embedder_process(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    port = free_port()
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faro_workloads.cli",
+                "serve",
+                "embedder",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"embedder exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"embedder did not start:\n{log.read_text()}")
+            time.sleep(0.1)
+        yield process, url
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def chunker_client(aws, chunking: ChunkingConfig) -> TestClient:
+    settings = FaroSettings(pipeline=aws.pipeline, s3=aws.s3_config, chunking=chunking)
+    return TestClient(build_chunker_app(settings, aws.s3))
+
+
+def scraped(url: str, sample: str) -> float:
+    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
+def test_embedder_killed_mid_batch_redelivers_and_stores_every_chunk_exactly_once(
+    aws_pipeline,
+    postgres_config: PostgresConfig,
+    collection_config: CollectionConfig,
+    model_server: CountingModelServer,
+    tmp_path: Path,
+) -> None:
+    collection = collection_config.model_copy(update={"dimension": DIMENSION})
+    qdrant_path = tmp_path / "qdrant"
+    env = embedder_env(aws_pipeline, postgres_config, collection, qdrant_path, model_server.url)
+    text = "\n\n".join(f"Paragraph {i} talks about topic number {i} in some detail." for i in range(40))
+    with chunker_client(aws_pipeline, ChunkingConfig(strategy="recursive", size=16, overlap=0)) as chunker:
+        accepted = chunker.post("/v1/documents", json={"doc_id": "big", "text": text}).json()
+    expected_chunks = accepted["chunks"]
+    assert expected_chunks >= 20  # several embedding batches of 4
+
+    log = tmp_path / "embedder.log"
+    with embedder_process(env, log) as (process, _):
+        wait_until(lambda: model_server.requests >= 2, 60, "the first embedding batches")
+        process.kill()  # SIGKILL, mid-batch: no cleanup, no acknowledgement
+        process.wait()
+    requests_before_restart = model_server.requests
+    pg = PgVectorStore(postgres_config, collection)
+    try:
+        assert pg.count() == 0  # the document's transaction never started
+
+        with embedder_process(env, log) as (_, url):  # redelivered after the visibility timeout
+            wait_until(lambda: pg.count() == expected_chunks, 60, "all chunks after redelivery")
+            wait_until(lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, 30, "ack")
+            assert scraped(url, 'faro_sqs_messages_total{result="processed"}') == 1
+        assert model_server.requests > requests_before_restart
+        expected_ids = {chunk_point_id("big", seq) for seq in range(expected_chunks)}
+        assert pg.all_ids() == expected_ids
+        assert pg.outbox_pending() == 0
+    finally:
+        pg.close()
+    qdrant = QdrantStore(QdrantConfig(path=str(qdrant_path)), collection)
+    try:
+        assert {i for batch in qdrant.scroll_ids() for i in batch} == expected_ids
+    finally:
+        qdrant.close()
+    assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 0
+
+
+def test_postgres_down_during_ingest_acknowledges_nothing_and_loses_nothing(
+    aws_pipeline, collection_config: CollectionConfig, tmp_path: Path
+) -> None:
+    import pgserver
+
+    model = CountingModelServer()
+    model.server.start()
+    data_dir = tempfile.mkdtemp(prefix="faro-pgdown-", dir="/tmp")
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    dsn = server.get_uri()
+    postgres = PostgresConfig(dsn=dsn, schema_name="faults")
+    collection = collection_config.model_copy(update={"dimension": DIMENSION})
+    env = embedder_env(aws_pipeline, postgres, collection, tmp_path / "qdrant", model.url)
+    documents = {f"doc-{i}": f"Document {i} survives a database outage." for i in range(5)}
+    try:
+        with embedder_process(env, tmp_path / "embedder.log") as (_, url):
+            server.cleanup()  # PostgreSQL stops while the embedder runs
+            with chunker_client(
+                aws_pipeline, ChunkingConfig(strategy="sentence", size=32, overlap=0)
+            ) as chunker:
+                for doc_id, text in documents.items():
+                    assert (
+                        chunker.post("/v1/documents", json={"doc_id": doc_id, "text": text}).status_code
+                        == 202
+                    )
+            wait_until(
+                lambda: scraped(url, 'faro_sqs_messages_total{result="transient_error"}') >= 1,
+                60,
+                "ingest attempts failing on the stopped database",
+            )
+            assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == len(documents)  # none acked
+            assert scraped(url, 'faro_sqs_messages_total{result="processed"}') == 0
+
+            server = pgserver.get_server(data_dir, cleanup_mode="stop")  # back up
+            pg = PgVectorStore(postgres, collection)
+            try:
+                wait_until(lambda: pg.document_count() == len(documents), 90, "every document after restart")
+                wait_until(
+                    lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, 30, "acks"
+                )
+                assert {r.doc_id for r in pg.list_documents()} == set(documents)
+            finally:
+                pg.close()
+        assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 0
+    finally:
+        server.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
+        model.server.stop()

@@ -1,0 +1,235 @@
+"""The cluster data path on real parts, in one process: chunking service -> S3 (moto) -> bucket notification
+-> SQS -> embedding engine worker -> PostgreSQL (pgserver) + Qdrant (local mode) -> query service."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+from pydantic import SecretStr
+
+from faro_workloads.chunker_service import build_chunker_app
+from faro_workloads.core.chunk_objects import ChunkObjectLayout
+from faro_workloads.core.config import AuthConfig, ChunkingConfig, FaroSettings
+from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.data_plane import DataPlane
+from faro_workloads.embedder_worker import EmbedderWorker
+from faro_workloads.query_service import build_query_app
+
+pytestmark = pytest.mark.integration
+
+DIMENSION = 64
+GUIDE = "# Runbook\n\n## Outbox\n\nThe outbox holds pending Qdrant writes.\n\n## Alerts\n\nPage on drift.\n"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.fixture
+def plane(pg_store_factory, qdrant_store_factory) -> Iterator[DataPlane]:
+    pg = pg_store_factory(dimension=DIMENSION)
+    qdrant = qdrant_store_factory(pg.collection)
+    data_plane = DataPlane(pg, qdrant, HashingEmbedder(dimension=DIMENSION))
+    yield data_plane
+    data_plane.close()
+
+
+@pytest.fixture
+def settings(aws_pipeline) -> FaroSettings:
+    return FaroSettings(
+        pipeline=aws_pipeline.pipeline,
+        s3=aws_pipeline.s3_config,
+        sqs=aws_pipeline.sqs_config,
+        chunking=ChunkingConfig(strategy="markdown", size=64, overlap=8),
+        auth=AuthConfig(api_key=SecretStr("s3cret")),
+    )
+
+
+@pytest.fixture
+def chunker(settings: FaroSettings, aws_pipeline) -> Iterator[TestClient]:
+    with TestClient(build_chunker_app(settings, aws_pipeline.s3)) as client:
+        yield client
+
+
+@contextmanager
+def running_worker(aws_pipeline, plane: DataPlane, embedder_ingest=None) -> Iterator[EmbedderWorker]:
+    store = S3ChunkStore(
+        aws_pipeline.s3, aws_pipeline.s3_config.bucket, ChunkObjectLayout("faro", aws_pipeline.pipeline)
+    )
+    worker = EmbedderWorker(aws_pipeline.sqs, store, embedder_ingest or plane.ingest, aws_pipeline.sqs_config)
+    thread = threading.Thread(target=worker.run, kwargs={"shutdown_grace_seconds": 15}, daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(timeout=40)
+        assert not thread.is_alive(), "worker did not stop"
+
+
+def test_upload_flows_through_s3_and_sqs_into_both_stores_and_is_queryable(
+    settings: FaroSettings, chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    accepted = chunker.post(
+        "/v1/documents", json={"doc_id": "ops/runbook", "text": GUIDE, "format": "markdown"}
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["status"] == "accepted" and accepted.json()["chunks"] == 3
+    layout = ChunkObjectLayout("faro", aws_pipeline.pipeline)
+    listed = aws_pipeline.s3.list_objects_v2(Bucket=aws_pipeline.s3_config.bucket)["Contents"]
+    assert [item["Key"] for item in listed] == [layout.document_key("ops/runbook")]
+
+    with running_worker(aws_pipeline, plane):
+        wait_until(lambda: plane.pg.count() == 3 and plane.qdrant.count() == 3, what="both stores")
+        assert chunker.get("/v1/documents/ops/runbook").json()["chunks"] == 3
+
+        with TestClient(build_query_app(settings, plane.retriever, plane.pg, plane.qdrant)) as query:
+            assert query.post("/v1/query", json={"query": "outbox"}).status_code == 401
+            wrong = query.post("/v1/query", json={"query": "outbox"}, headers={"Authorization": "Bearer no"})
+            assert wrong.status_code == 401
+            answer = query.post(
+                "/v1/query",
+                json={"query": "pending qdrant writes", "top_k": 1},
+                headers={"Authorization": "Bearer s3cret"},
+            ).json()
+            assert answer["backend"] == "qdrant"
+            assert answer["hits"][0]["doc_id"] == "ops/runbook"
+            assert answer["hits"][0]["metadata"]["headings"] == ["Runbook", "Outbox"]
+            assert query.get("/healthz").status_code == 200 and query.get("/metrics").status_code == 200
+
+        unchanged = chunker.post(
+            "/v1/documents", json={"doc_id": "ops/runbook", "text": GUIDE, "format": "markdown"}
+        )
+        assert unchanged.status_code == 200 and unchanged.json()["status"] == "unchanged"
+
+        assert chunker.delete("/v1/documents/ops/runbook").status_code == 202
+        wait_until(lambda: plane.pg.count() == 0 and plane.qdrant.count() == 0, what="delete to propagate")
+        assert plane.pg.get_document("ops/runbook") is None
+        assert chunker.get("/v1/documents/ops/runbook").status_code == 404
+        wait_until(
+            lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="empty queue"
+        )
+    assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 0
+
+
+def test_reupload_with_new_content_replaces_the_chunks(
+    chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    with running_worker(aws_pipeline, plane):
+        chunker.post("/v1/documents", json={"doc_id": "d", "text": GUIDE, "format": "markdown"})
+        wait_until(lambda: plane.pg.count() == 3, what="first version")
+        chunker.post(
+            "/v1/documents", json={"doc_id": "d", "text": "# One\n\nShort now.", "format": "markdown"}
+        )
+        wait_until(lambda: plane.pg.count() == 1 and plane.qdrant.count() == 1, what="replacement")
+    assert plane.pg.fetch_chunks(list(plane.pg.all_ids()))[0].text.startswith("# One")
+
+
+def test_poison_messages_go_to_the_dead_letter_queue_and_the_worker_keeps_going(
+    chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    layout = ChunkObjectLayout("faro", aws_pipeline.pipeline)
+    sqs, queue = aws_pipeline.sqs, aws_pipeline.sqs_config.queue_url
+    sqs.send_message(QueueUrl=queue, MessageBody="this is not an S3 event")
+    missing = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": aws_pipeline.s3_config.bucket},
+                    "object": {"key": layout.document_key("never/uploaded")},
+                },
+            }
+        ]
+    }
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps(missing))
+    before = metric("faro_sqs_messages_total", result="dead_lettered")
+
+    with running_worker(aws_pipeline, plane):
+        chunker.post("/v1/documents", json={"doc_id": "good", "text": "A healthy document."})
+        wait_until(lambda: plane.pg.count() == 1, what="the good document")
+        wait_until(
+            lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 2,
+            timeout=60,
+            what="both poison messages in the DLQ",
+        )
+    dead = sqs.receive_message(
+        QueueUrl=aws_pipeline.sqs_config.dead_letter_queue_url,
+        MaxNumberOfMessages=10,
+        MessageAttributeNames=["All"],
+    )["Messages"]
+    errors = sorted(m["MessageAttributes"]["faro-error"]["StringValue"] for m in dead)
+    assert errors[0].startswith("chunk object") and "does not exist" in errors[0]
+    assert "not JSON" in errors[1]
+    assert all(m["MessageAttributes"]["faro-receives"]["StringValue"] == "3" for m in dead)
+    assert metric("faro_sqs_messages_total", result="dead_lettered") - before == 2
+    assert aws_pipeline.queue_depth(queue) == 0
+
+
+def test_visibility_is_extended_while_a_slow_document_is_embedded(
+    chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    """Embedding takes longer than the visibility timeout: the heartbeat keeps the message invisible, so it
+    is processed once, not redelivered to a second consumer mid-way."""
+    calls: list[str] = []
+
+    class SlowIngest:
+        def __init__(self, inner) -> None:
+            self._inner = inner
+
+        def ingest_chunks(self, *args, **kwargs):
+            calls.append(args[0])
+            time.sleep(aws_pipeline.sqs_config.visibility_timeout_seconds * 1.6)
+            return self._inner.ingest_chunks(*args, **kwargs)
+
+        def delete(self, doc_id: str) -> bool:
+            return self._inner.delete(doc_id)
+
+    extensions = metric("faro_sqs_visibility_extensions_total")
+    with running_worker(aws_pipeline, plane, embedder_ingest=SlowIngest(plane.ingest)):
+        chunker.post("/v1/documents", json={"doc_id": "slow", "text": "Takes a while to embed."})
+        wait_until(lambda: plane.pg.count() == 1, timeout=60, what="the slow document")
+        wait_until(lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="ack")
+    assert calls == ["slow"]
+    assert metric("faro_sqs_visibility_extensions_total") > extensions
+
+
+def test_stop_finishes_in_flight_work_and_returns(
+    chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    started = threading.Event()
+
+    class GatedIngest:
+        def __init__(self, inner) -> None:
+            self._inner = inner
+
+        def ingest_chunks(self, *args, **kwargs):
+            started.set()
+            time.sleep(1.0)
+            return self._inner.ingest_chunks(*args, **kwargs)
+
+        def delete(self, doc_id: str) -> bool:
+            return self._inner.delete(doc_id)
+
+    with running_worker(aws_pipeline, plane, embedder_ingest=GatedIngest(plane.ingest)) as worker:
+        chunker.post("/v1/documents", json={"doc_id": "inflight", "text": "Finished before stopping."})
+        assert started.wait(30)
+        worker.stop()  # while the document is in flight
+    assert plane.pg.count() == 1
+    assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0

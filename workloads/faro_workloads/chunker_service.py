@@ -1,0 +1,80 @@
+"""The chunking service: the documents API whose documents go to S3 as chunk objects.
+
+Upload -> extract text -> chunk -> one chunk object per document in S3 (skipped when the stored object has
+the same content hash) -> 202. The ObjectCreated event carries the work on to the embedding engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from faro_workloads.api.app import build_api
+from faro_workloads.api.documents import documents_router
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.config import FaroSettings
+from faro_workloads.core.documents import DocumentRecord, content_hash, normalise_text, validate_doc_id
+from faro_workloads.core.ingest import IncomingDocument, IngestResult
+from faro_workloads.core.metrics import CHUNK_OBJECTS_WRITTEN
+from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.core.text_extraction import UnsupportedDocument
+
+ENVELOPE_BYTES = 64 * 1024
+
+
+class S3ChunkingBackend:
+    """A DocumentBackend that chunks documents and hands them on through S3."""
+
+    asynchronous = True
+
+    def __init__(self, chunker: Chunker, store: S3ChunkStore, pipeline: str) -> None:
+        self._chunker = chunker
+        self._store = store
+        self._pipeline = pipeline
+
+    def ingest(self, document: IncomingDocument) -> IngestResult:
+        doc_id = validate_doc_id(document.doc_id)
+        text = normalise_text(document.text)
+        if not text.strip():
+            raise UnsupportedDocument("document is empty")
+        spans = self._chunker.chunk(text, document.fmt)
+        if not spans:
+            raise UnsupportedDocument("document has no text to index")
+        digest = content_hash(text)
+        chunk_object = ChunkObject(
+            pipeline=self._pipeline,
+            doc_id=doc_id,
+            content_hash=digest,
+            source=document.source,
+            metadata=document.metadata,
+            chunks=spans,
+        )
+        written = self._store.put_document(chunk_object)
+        status = "accepted" if written else "unchanged"
+        CHUNK_OBJECTS_WRITTEN.labels(status).inc()
+        return IngestResult(doc_id, status, len(spans), digest, qdrant_synced=False)
+
+    def delete(self, doc_id: str) -> bool:
+        return self._store.delete_document(validate_doc_id(doc_id))
+
+    def get(self, doc_id: str) -> DocumentRecord | None:
+        return self._store.get_record(validate_doc_id(doc_id))
+
+    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
+        return self._store.list_records(limit=limit, after=after)
+
+
+def build_chunker_app(settings: FaroSettings, s3: Any) -> FastAPI:
+    """The chunking service's HTTP app over an S3 client (settings must have the s3 section)."""
+    settings.require("s3")
+    assert settings.s3 is not None
+    store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
+    backend = S3ChunkingBackend(Chunker(settings.chunking), store, settings.pipeline)
+    return build_api(
+        title="Faro chunking service",
+        routers=[documents_router(backend, settings.ingest.max_body_bytes)],
+        readiness={"s3": store.healthy},
+        max_body_bytes=settings.ingest.max_body_bytes + ENVELOPE_BYTES,
+    )

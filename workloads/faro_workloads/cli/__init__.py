@@ -1,0 +1,69 @@
+"""The ``faro`` command line: one group, commands registered from the modules of this package."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import httpx
+from pydantic import ValidationError
+
+from faro_workloads import FaroError, __version__
+
+
+class UserError(click.ClickException):
+    """An error worth one readable line, exit code 1."""
+
+
+@click.group()
+@click.version_option(__version__, prog_name="faro")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def cli(verbose: bool) -> None:
+    """Faro: durable, observable RAG pipelines (pgvector + Qdrant)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("httpx", "httpcore", "sentence_transformers", "psycopg.pool", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _register_commands() -> None:
+    """Import the modules whose decorators add commands to :data:`cli`."""
+    import faro_workloads.cli.consistency_command  # noqa: F401
+    from faro_workloads.cli import local_commands, serve_commands  # noqa: F401
+
+
+def main() -> None:
+    """Entry point: one readable line and a non-zero exit code for every expected failure."""
+    _register_commands()
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        _fail_line("aborted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        _fail_line(exc.format_message())
+        sys.exit(exc.exit_code)
+    except (FaroError, FileNotFoundError, ValueError) as exc:
+        message = _one_line(exc)
+        _fail_line(message)
+        sys.exit(1)
+    except httpx.HTTPError as exc:
+        _fail_line(f"cannot reach the API: {exc}")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _fail_line(message: str) -> None:
+    """One unwrapped line on stderr, whatever the terminal width."""
+    click.echo(f"faro: {' '.join(message.split())}", err=True)
+
+
+def _one_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+    return " ".join(str(exc).split())

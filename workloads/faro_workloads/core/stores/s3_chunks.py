@@ -1,0 +1,144 @@
+"""S3 adapter for chunk objects and tombstones (boto3)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
+from faro_workloads.core.documents import DocumentRecord
+from faro_workloads.core.metrics import STORE_SECONDS
+
+_METADATA_HEADER_LIMIT = 1500  # S3 allows 2 KB of user metadata in all
+
+
+class S3ChunkStore:
+    """Reads and writes one pipeline's chunk objects in one bucket."""
+
+    def __init__(self, client: Any, bucket: str, layout: ChunkObjectLayout) -> None:
+        self._s3 = client
+        self.bucket = bucket
+        self.layout = layout
+
+    def healthy(self) -> bool:
+        try:
+            self._s3.head_bucket(Bucket=self.bucket)
+            return True
+        except Exception:
+            return False
+
+    def put_document(self, obj: ChunkObject) -> bool:
+        """Write the document's chunk object unless the stored one has the same content hash.
+
+        Returns True when written (an ObjectCreated event follows), False when unchanged. Any tombstone of
+        the document is removed, so a later delete-then-upload is not undone by the old tombstone.
+        """
+        key = self.layout.document_key(obj.doc_id)
+        current = self._head(key)
+        if current is not None and current.get("content-hash") == obj.content_hash:
+            return False
+        metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks))}
+        encoded_meta = json.dumps(obj.metadata, ensure_ascii=True, separators=(",", ":"))
+        if len(encoded_meta) <= _METADATA_HEADER_LIMIT:
+            metadata["doc-metadata"] = encoded_meta
+        with STORE_SECONDS.labels("s3", "put_object").time():
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=key,
+                Body=obj.to_json_bytes(),
+                ContentType="application/json",
+                Metadata={**metadata, "source": obj.source.encode("ascii", "backslashreplace").decode()},
+            )
+        with STORE_SECONDS.labels("s3", "delete_object").time():
+            self._s3.delete_object(Bucket=self.bucket, Key=self.layout.tombstone_key(obj.doc_id))
+        return True
+
+    def delete_document(self, doc_id: str) -> bool:
+        """Write a tombstone and remove the chunk object; False when the document is unknown."""
+        key = self.layout.document_key(doc_id)
+        if self._head(key) is None:
+            return False
+        tombstone = {"version": 1, "doc_id": doc_id, "deleted_at": datetime.now(UTC).isoformat()}
+        with STORE_SECONDS.labels("s3", "put_object").time():
+            self._s3.put_object(
+                Bucket=self.bucket,
+                Key=self.layout.tombstone_key(doc_id),
+                Body=json.dumps(tombstone).encode(),
+                ContentType="application/json",
+            )
+        with STORE_SECONDS.labels("s3", "delete_object").time():
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        return True
+
+    def read(self, key: str) -> ChunkObject | None:
+        """The chunk object at ``key``; None when there is no such object."""
+        try:
+            with STORE_SECONDS.labels("s3", "get_object").time():
+                response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise
+        return ChunkObject.from_json_bytes(response["Body"].read())
+
+    def exists(self, key: str) -> bool:
+        return self._head(key) is not None
+
+    def get_record(self, doc_id: str) -> DocumentRecord | None:
+        key = self.layout.document_key(doc_id)
+        head = self._head_full(key)
+        return None if head is None else self._record(doc_id, head)
+
+    def list_records(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
+        """Documents in key order (base64url of the id), starting after document ``after``."""
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Prefix": self.layout.documents_prefix,
+            "MaxKeys": limit,
+        }
+        if after:
+            params["StartAfter"] = self.layout.document_key(after)
+        with STORE_SECONDS.labels("s3", "list_objects").time():
+            listed = self._s3.list_objects_v2(**params)
+        records = []
+        for item in listed.get("Contents", []):
+            try:
+                _, doc_id = self.layout.parse_key(item["Key"])
+            except MalformedChunkObject:
+                continue  # not ours: never fail a listing for a stray object
+            head = self._head_full(item["Key"])
+            if head is not None:
+                records.append(self._record(doc_id, head))
+        return records
+
+    def _head(self, key: str) -> dict[str, str] | None:
+        head = self._head_full(key)
+        return None if head is None else head.get("Metadata", {})
+
+    def _head_full(self, key: str) -> dict[str, Any] | None:
+        try:
+            with STORE_SECONDS.labels("s3", "head_object").time():
+                return self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+
+    @staticmethod
+    def _record(doc_id: str, head: dict[str, Any]) -> DocumentRecord:
+        meta = head.get("Metadata", {})
+        try:
+            doc_metadata = json.loads(meta.get("doc-metadata", "{}"))
+        except ValueError:
+            doc_metadata = {}
+        return DocumentRecord(
+            doc_id=doc_id,
+            content_hash=meta.get("content-hash", ""),
+            source=meta.get("source", ""),
+            chunk_count=int(meta.get("chunks", "0") or 0),
+            metadata=doc_metadata,
+            updated_at=head["LastModified"],
+        )
