@@ -9,15 +9,20 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
+from faro_workloads.background_server import BackgroundServer, free_port
 from faro_workloads.chunker_service import build_chunker_app
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
-from faro_workloads.core.config import AuthConfig, ChunkingConfig, FaroSettings
+from faro_workloads.core.config import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
+from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.embedding.model_server import build_model_server
+from faro_workloads.core.retrieval import Backend
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.embedder_worker import EmbedderWorker
@@ -233,3 +238,48 @@ def test_stop_finishes_in_flight_work_and_returns(
         worker.stop()  # while the document is in flight
     assert plane.pg.count() == 1
     assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0
+
+
+def test_full_path_with_embeddings_through_the_portkey_gateway(
+    settings: FaroSettings,
+    chunker: TestClient,
+    pg_store_factory,
+    qdrant_store_factory,
+    aws_pipeline,
+    portkey_gateway: str,
+) -> None:
+    """upload -> chunk object in S3 -> ObjectCreated -> SQS -> worker -> npm Portkey gateway -> model
+    server -> PostgreSQL + Qdrant -> query; then the delete propagates the same way."""
+    model = HashingEmbedder(dimension=DIMENSION, model="hash-64")
+    model_server = BackgroundServer(build_model_server(model), "127.0.0.1", free_port())
+    model_server.start()
+    embedding = EmbeddingConfig(
+        kind="portkey",
+        model="hash-64",
+        dimension=DIMENSION,
+        batch_size=8,
+        gateway_url=f"{portkey_gateway}/v1",
+        provider="openai",
+        custom_host=f"{model_server.url}/v1",
+        api_key=SecretStr("local"),
+    )
+    gateway_embedder = build_embedder(embedding)
+    pg = pg_store_factory(dimension=DIMENSION)
+    gateway_plane = DataPlane(pg, qdrant_store_factory(pg.collection), gateway_embedder)
+    try:
+        with running_worker(aws_pipeline, gateway_plane):
+            chunker.post("/v1/documents", json={"doc_id": "ops/runbook", "text": GUIDE, "format": "markdown"})
+            wait_until(lambda: gateway_plane.qdrant.count() == 3 and pg.count() == 3, what="both stores")
+            stored = pg.fetch_chunks(list(pg.all_ids()))
+            assert {c.model for c in stored} == {"hash-64"}
+            for chunk in stored:  # the vectors are the model's, carried through the gateway unchanged
+                np.testing.assert_allclose(chunk.embedding, model.embed_one(chunk.text), rtol=1e-5, atol=1e-6)
+            answer = gateway_plane.retriever.query("pending qdrant writes", 1, None, Backend.AUTO)
+            assert answer.backend is Backend.QDRANT and answer.hits[0].doc_id == "ops/runbook"
+
+            assert chunker.delete("/v1/documents/ops/runbook").status_code == 202
+            wait_until(lambda: pg.count() == 0 and gateway_plane.qdrant.count() == 0, what="the delete")
+    finally:
+        gateway_plane.close()
+        gateway_embedder.close()
+        model_server.stop()
