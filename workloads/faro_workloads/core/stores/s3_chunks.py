@@ -57,10 +57,16 @@ class S3ChunkStore:
         return True
 
     def delete_document(self, doc_id: str) -> bool:
-        """Write a tombstone and remove the chunk object; False when the document is unknown."""
+        """Remove the chunk object, then write a tombstone; False when the document is unknown.
+
+        The order matters: the embedder skips a tombstone whose document object exists (it was uploaded
+        again), so the object must be gone before the tombstone's event can be handled.
+        """
         key = self.layout.document_key(doc_id)
         if self._head(key) is None:
             return False
+        with STORE_SECONDS.labels("s3", "delete_object").time():
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
         tombstone = {"version": 1, "doc_id": doc_id, "deleted_at": datetime.now(UTC).isoformat()}
         with STORE_SECONDS.labels("s3", "put_object").time():
             self._s3.put_object(
@@ -69,8 +75,6 @@ class S3ChunkStore:
                 Body=json.dumps(tombstone).encode(),
                 ContentType="application/json",
             )
-        with STORE_SECONDS.labels("s3", "delete_object").time():
-            self._s3.delete_object(Bucket=self.bucket, Key=key)
         return True
 
     def read(self, key: str) -> ChunkObject | None:
