@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/hadolint workloads/Dockerfile
+	$(BIN)/hadolint workloads/Dockerfile operator/Dockerfile
 
 format: $(STAMP)
 	$(BIN)/ruff format .

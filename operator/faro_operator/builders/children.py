@@ -1,0 +1,127 @@
+"""All children of a RagPipeline or a Collection for a given cluster: what the operator applies and
+``faro render`` prints.
+
+Core kinds (ConfigMap, Deployment, Service, ServiceAccount, Role, RoleBinding, NetworkPolicy) exist in every
+supported cluster. The optional ones are rendered in the newest version the cluster serves, or skipped and
+reported: ServiceMonitor (needs the Prometheus Operator), CronJob (``batch/v1``, else ``batch/v1beta1``),
+EndpointSlice (``discovery.k8s.io/v1``, else ``v1beta1``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from faro_operator.builders.consistency_cronjob import build_consistency_cronjob
+from faro_operator.builders.deployments import build_pipeline_deployments
+from faro_operator.builders.network_policy import build_network_policy
+from faro_operator.builders.owner import Manifest, Owner
+from faro_operator.builders.qdrant_bridge import (
+    address_type,
+    build_bridge_endpoint_slice,
+    build_bridge_service,
+)
+from faro_operator.builders.rbac import build_consistency_role, build_consistency_role_binding
+from faro_operator.builders.resolved_collection import ResolvedCollection
+from faro_operator.builders.served_kinds import (
+    CRONJOB,
+    CRONJOB_VERSIONS,
+    ENDPOINTSLICE,
+    ENDPOINTSLICE_VERSIONS,
+    SERVICE_MONITOR,
+    SERVICE_MONITOR_VERSIONS,
+    ServedKinds,
+    preferred_version,
+    skipped_kind,
+)
+from faro_operator.builders.service_accounts import build_pipeline_service_accounts
+from faro_operator.builders.service_monitors import (
+    build_pipeline_service_monitor,
+    build_qdrant_service_monitor,
+)
+from faro_operator.builders.services import build_pipeline_services
+from faro_operator.builders.settings_configmap import build_settings_configmap, settings_checksum
+from faro_operator.specs import CollectionSpec, RagPipelineSpec
+
+
+class Children(NamedTuple):
+    """The manifests to apply, in apply order, and the optional kinds left out because the cluster does not
+    serve them (e.g. ``"ServiceMonitor (monitoring.coreos.com/v1)"``, for a status condition).
+
+    A tuple, so ``manifests, skipped = build_pipeline_children(...)`` works.
+    """
+
+    manifests: list[Manifest]
+    skipped: list[str]
+
+
+def build_pipeline_children(
+    owner: Owner,
+    spec: RagPipelineSpec,
+    collection: ResolvedCollection,
+    served: ServedKinds,
+    ingress_namespaces: Sequence[str] = (),
+) -> Children:
+    """Every child of a RagPipeline: ServiceAccounts, the consistency Role and RoleBinding, the settings
+    ConfigMap, Services, Deployments, the consistency CronJob, the NetworkPolicy and the ServiceMonitor.
+
+    ``collection`` is the pipeline's Collection, resolved (:func:`resolve_collection`); ``served`` the
+    kinds the cluster serves (:data:`ServedKinds`); ``ingress_namespaces`` the namespaces besides the
+    pipeline's own allowed to reach the pods (:func:`build_network_policy`).
+    """
+    skipped: list[str] = []
+    configmap = build_settings_configmap(owner, spec, collection)
+    manifests: list[Manifest] = [
+        *build_pipeline_service_accounts(owner, spec),
+        build_consistency_role(owner),
+        build_consistency_role_binding(owner),
+        configmap,
+        *build_pipeline_services(owner, spec),
+        *build_pipeline_deployments(owner, spec, collection, settings_checksum(configmap)),
+    ]
+    cronjob_version = preferred_version(served, CRONJOB, CRONJOB_VERSIONS)
+    if cronjob_version is None:
+        skipped.append(skipped_kind(CRONJOB, CRONJOB_VERSIONS))
+    else:
+        manifests.append(build_consistency_cronjob(owner, spec, collection, cronjob_version))
+    manifests.append(build_network_policy(owner, ingress_namespaces))
+    monitor = build_pipeline_service_monitor(owner, spec)
+    if monitor is not None:
+        if preferred_version(served, SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS) is None:
+            skipped.append(skipped_kind(SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS))
+        else:
+            manifests.append(monitor)
+    return Children(manifests, skipped)
+
+
+def build_collection_children(
+    owner: Owner,
+    spec: CollectionSpec,
+    served: ServedKinds,
+    monitor_labels: Mapping[str, str] | None = None,
+) -> Children:
+    """Every child of a Collection: for an external Qdrant, its bridge (Service, plus an EndpointSlice for
+    an IP address) and, for an IP address with ``metrics`` on, the ServiceMonitor scraping it; nothing for
+    an in-cluster Qdrant.
+
+    ``monitor_labels`` label the ServiceMonitor so Prometheus selects it (the Collection spec has no
+    monitoring labels of its own; the operator passes its configured ones).
+    """
+    if spec.qdrant.external is None:
+        return Children([], [])
+    skipped: list[str] = []
+    manifests: list[Manifest] = [build_bridge_service(owner, spec)]
+    if address_type(spec.qdrant.external) is not None:  # an IP address: the Service needs its endpoint
+        slice_version = preferred_version(served, ENDPOINTSLICE, ENDPOINTSLICE_VERSIONS)
+        endpoint_slice = build_bridge_endpoint_slice(owner, spec, slice_version) if slice_version else None
+        if endpoint_slice is None:
+            skipped.append(skipped_kind(ENDPOINTSLICE, ENDPOINTSLICE_VERSIONS))
+        else:
+            manifests.append(endpoint_slice)
+    monitor = build_qdrant_service_monitor(owner, spec, dict(monitor_labels or {}))
+    if monitor is not None:
+        if preferred_version(served, SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS) is None:
+            skipped.append(skipped_kind(SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS))
+        else:
+            manifests.append(monitor)
+    return Children(manifests, skipped)

@@ -1,0 +1,161 @@
+"""The Deployments of the chunking service, the embedding engine and the query service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from faro_operator.builders.component_env import component_env
+from faro_operator.builders.components import (
+    DEPLOYED,
+    Component,
+    component_name,
+    component_spec,
+    is_enabled,
+    settings_configmap_name,
+)
+from faro_operator.builders.labels import object_meta, selector_labels, standard_labels
+from faro_operator.builders.owner import Manifest, Owner
+from faro_operator.builders.pod_security import (
+    container_resources,
+    container_security_context,
+    image_fields,
+    pod_security_context,
+    tmp_volume,
+    tmp_volume_mount,
+)
+from faro_operator.builders.resolved_collection import ResolvedCollection
+from faro_operator.builders.settings_configmap import CHECKSUM_ANNOTATION
+from faro_operator.specs import RagPipelineSpec
+
+HTTP_PORT = 8080
+METRICS_PORT = 9090
+HTTP_PORT_NAME = "http"
+METRICS_PORT_NAME = "metrics"
+EMBEDDER_SHUTDOWN_GRACE_SECONDS = 45
+"""How long the embedder lets in-flight SQS messages finish on SIGTERM (``--shutdown-grace``)."""
+
+
+@dataclass(frozen=True)
+class _Profile:
+    """How one component's container is run."""
+
+    args: tuple[str, ...]
+    port_name: str
+    port: int
+    termination_grace_seconds: int
+
+
+_PROFILES = {
+    Component.CHUNKER: _Profile(
+        ("serve", "chunker", "--host", "0.0.0.0", "--port", str(HTTP_PORT)), HTTP_PORT_NAME, HTTP_PORT, 30
+    ),
+    Component.QUERY: _Profile(
+        ("serve", "query", "--host", "0.0.0.0", "--port", str(HTTP_PORT)), HTTP_PORT_NAME, HTTP_PORT, 30
+    ),
+    # The kubelet's SIGKILL must come well after the worker's own grace period ends.
+    Component.EMBEDDER: _Profile(
+        (
+            "serve",
+            "embedder",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(METRICS_PORT),
+            "--shutdown-grace",
+            str(EMBEDDER_SHUTDOWN_GRACE_SECONDS),
+        ),
+        METRICS_PORT_NAME,
+        METRICS_PORT,
+        EMBEDDER_SHUTDOWN_GRACE_SECONDS + 15,
+    ),
+}
+
+
+def component_port(component: Component) -> tuple[str, int]:
+    """The (name, number) of the container port a Deployment component listens on."""
+    profile = _PROFILES[component]
+    return profile.port_name, profile.port
+
+
+def _probe(path: str, port_name: str, *, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": port_name},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def build_component_deployment(
+    component: Component,
+    owner: Owner,
+    spec: RagPipelineSpec,
+    collection: ResolvedCollection,
+    config_checksum: str,
+) -> Manifest:
+    """The Deployment ``<pipeline>-<component>`` of the chunker, embedder or query service.
+
+    Its container runs ``faro serve <component>`` with the settings ConfigMap as ``envFrom``, the secrets
+    the component needs as ``env`` (:func:`component_env`), liveness ``/healthz`` and readiness ``/readyz``
+    (a startup probe gives slow starts a minute), a hardened security context and a ``/tmp`` emptyDir.
+    ``config_checksum`` (:func:`settings_checksum`) is a pod-template annotation, so settings changes roll
+    the pods. None of these components calls the Kubernetes API: no service account token is mounted.
+    """
+    profile = _PROFILES.get(component)
+    settings = component_spec(spec, component)
+    if profile is None or settings is None:
+        raise ValueError(f"{component} does not run as a Deployment")
+    name = component_name(owner.name, component)
+    container: dict[str, Any] = {
+        "name": component.value,
+        **image_fields(settings.image or spec.image),
+        "args": list(profile.args),
+        "ports": [{"name": profile.port_name, "containerPort": profile.port, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": settings_configmap_name(owner.name)}}],
+        "startupProbe": _probe("/healthz", profile.port_name, period=2, failures=30),
+        "livenessProbe": _probe("/healthz", profile.port_name, period=10, failures=3),
+        "readinessProbe": _probe("/readyz", profile.port_name, period=5, failures=3),
+        "resources": container_resources(settings.resources),
+        "securityContext": container_security_context(),
+        "volumeMounts": [tmp_volume_mount()],
+    }
+    env = component_env(component, spec, collection)
+    if env:
+        container["env"] = env
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": object_meta(owner, name, component.value),
+        "spec": {
+            "replicas": settings.replicas,
+            "selector": {"matchLabels": selector_labels(owner, component.value)},
+            "template": {
+                "metadata": {
+                    "labels": standard_labels(owner, component.value),
+                    "annotations": {CHECKSUM_ANNOTATION: config_checksum},
+                },
+                "spec": {
+                    "serviceAccountName": name,
+                    "automountServiceAccountToken": False,
+                    # No <SERVICE>_PORT variables: they are noise next to the FARO_* settings.
+                    "enableServiceLinks": False,
+                    "terminationGracePeriodSeconds": profile.termination_grace_seconds,
+                    "securityContext": pod_security_context(),
+                    "containers": [container],
+                    "volumes": [tmp_volume()],
+                },
+            },
+        },
+    }
+
+
+def build_pipeline_deployments(
+    owner: Owner, spec: RagPipelineSpec, collection: ResolvedCollection, config_checksum: str
+) -> list[Manifest]:
+    """The Deployments of every enabled component (no query service when ``spec.query.enabled`` is off)."""
+    return [
+        build_component_deployment(component, owner, spec, collection, config_checksum)
+        for component in DEPLOYED
+        if is_enabled(spec, component)
+    ]

@@ -1,0 +1,151 @@
+"""Reconciling a Collection: the Qdrant bridge, both stores prepared, counts and reachability in status,
+and the deletion policy on delete."""
+
+from __future__ import annotations
+
+import logging
+
+import kopf
+from pydantic import ValidationError
+
+from faro_operator.builders.owner import Owner
+from faro_operator.builders.resolved_collection import resolve_collection
+from faro_operator.collection_stores import MissingSecret, store_configs
+from faro_operator.conditions import ConditionUpdate, now_rfc3339
+from faro_operator.context import OperatorContext
+from faro_operator.metrics import CHILDREN_APPLIED, RECONCILE_SECONDS, RECONCILES
+from faro_operator.reconcile_events import write_conditions
+from faro_operator.spec_errors import spec_error_message
+from faro_operator.specs import CollectionSpec, DeletionPolicy
+from faro_workloads.core.stores.pgvector import StoreSchemaMismatch
+from faro_workloads.core.stores.qdrant import CollectionMismatch
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 15
+
+
+def reconcile_collection(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None:
+    with RECONCILE_SECONDS.labels("Collection").time():
+        result = _reconcile(body, patch, ctx)
+    RECONCILES.labels("Collection", result).inc()
+
+
+def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    try:
+        spec = CollectionSpec.model_validate(body.get("spec") or {})
+    except ValidationError as exc:
+        write_conditions(
+            body, patch, [ConditionUpdate("SpecValid", "False", "InvalidSpec", spec_error_message(exc))]
+        )
+        return "error"
+    status = body.get("status") or {}
+    immutable = _immutable_change(status, spec)
+    if immutable:
+        write_conditions(
+            body, patch, [ConditionUpdate("SpecValid", "False", "ImmutableFieldChanged", immutable)]
+        )
+        return "error"
+
+    resolved = resolve_collection(name, namespace, spec)
+    owner = Owner.collection(name, namespace, body["metadata"]["uid"])
+    from faro_operator.builders import build_collection_children  # builders are pure; imported late
+
+    children, skipped = build_collection_children(owner, spec, ctx.served_kinds())
+    for child in children:
+        ctx.applier.apply(child)
+        CHILDREN_APPLIED.labels(child["kind"]).inc()
+
+    updates = [ConditionUpdate("SpecValid", "True", "Valid", "spec accepted")]
+    try:
+        configs = store_configs(name, namespace, spec, ctx.secrets)
+    except MissingSecret as exc:
+        updates.append(ConditionUpdate("PostgresReady", "False", "SecretNotFound", str(exc)))
+        write_conditions(body, patch, updates)
+        raise kopf.TemporaryError(str(exc), delay=RETRY_SECONDS) from exc
+
+    pg, qdrant = ctx.store_connector.open(configs)
+    try:
+        try:
+            pg.ensure_schema()
+            patch.status["postgresRows"] = pg.count()
+            updates.append(
+                ConditionUpdate("PostgresReady", "True", "SchemaReady", "table and HNSW index exist")
+            )
+        except StoreSchemaMismatch as exc:
+            updates.append(ConditionUpdate("PostgresReady", "False", "SchemaMismatch", str(exc)))
+        except Exception as exc:
+            updates.append(ConditionUpdate("PostgresReady", "False", "Unreachable", _short(exc)))
+        try:
+            qdrant.ensure_collection()
+            patch.status["qdrantPoints"] = qdrant.count()
+            updates.append(ConditionUpdate("QdrantReady", "True", "CollectionReady", "collection exists"))
+        except CollectionMismatch as exc:
+            updates.append(ConditionUpdate("QdrantReady", "False", "CollectionMismatch", str(exc)))
+        except Exception as exc:
+            updates.append(ConditionUpdate("QdrantReady", "False", "Unreachable", _short(exc)))
+    finally:
+        qdrant.close()
+        pg.close()
+
+    if skipped:
+        updates.append(
+            ConditionUpdate(
+                "MonitoringReady", "False", "ApiNotServed", f"not served here: {', '.join(skipped)}"
+            )
+        )
+    patch.status.update(
+        {
+            "qdrantUrl": resolved.qdrant_url,
+            "collectionName": resolved.collection_name,
+            "dimension": spec.dimension,
+            "distance": spec.distance.value,
+            "lastRefreshTime": now_rfc3339(),
+        }
+    )
+    ready = write_conditions(body, patch, updates)
+    return "ok" if ready["status"] == "True" else "waiting"
+
+
+def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
+    """Retain: leave both stores' data. Delete: drop the Qdrant collection and the PostgreSQL tables."""
+    name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    try:
+        spec = CollectionSpec.model_validate(body.get("spec") or {})
+    except ValidationError:
+        return  # never accepted: nothing was created
+    if spec.deletion_policy is DeletionPolicy.RETAIN:
+        kopf.info(body, reason="DataRetained", message="deletionPolicy Retain: both stores keep their data")
+        return
+    try:
+        configs = store_configs(name, namespace, spec, ctx.secrets)
+    except MissingSecret as exc:
+        raise kopf.TemporaryError(f"cannot delete the stores' data: {exc}", delay=RETRY_SECONDS) from exc
+    pg, qdrant = ctx.store_connector.open(configs)
+    try:
+        qdrant.drop()
+        pg.drop()
+    except Exception as exc:
+        raise kopf.TemporaryError(
+            f"deleting the stores' data failed: {_short(exc)}", delay=RETRY_SECONDS
+        ) from exc
+    finally:
+        qdrant.close()
+        pg.close()
+    kopf.info(
+        body, reason="DataDeleted", message="deletionPolicy Delete: Qdrant collection and tables dropped"
+    )
+
+
+def _immutable_change(status: dict, spec: CollectionSpec) -> str | None:
+    """Why the spec changes a field the stores were created with, or None."""
+    dimension, distance = status.get("dimension"), status.get("distance")
+    if dimension is not None and dimension != spec.dimension:
+        return f"dimension is immutable: the stores hold {dimension}-d vectors, spec says {spec.dimension}"
+    if distance is not None and distance != spec.distance.value:
+        return f"distance is immutable: the stores use {distance}, spec says {spec.distance.value}"
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:500]

@@ -1,0 +1,44 @@
+"""What happens when a Collection or a RagPipeline is applied: the table of contents of the operator.
+
+Every handler is level-based: create, update, resume and the periodic resync all run the same reconcile,
+which compares the desired children with the cluster and converges (restoring deleted or edited children).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from faro_operator import GROUP, VERSION
+from faro_operator.collection_reconcile import delete_collection, reconcile_collection
+from faro_operator.pipeline_reconcile import reconcile_pipeline
+
+
+def register_handlers(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
+    collections = {"group": GROUP, "version": VERSION, "plural": "collections", "registry": registry}
+    pipelines = {"group": GROUP, "version": VERSION, "plural": "ragpipelines", "registry": registry}
+
+    @kopf.on.resume(**collections)
+    @kopf.on.create(**collections)
+    @kopf.on.update(**collections)
+    def collection_applied(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        reconcile_collection(body, patch, memo.context)
+
+    @kopf.timer(**collections, interval=resync_seconds, initial_delay=resync_seconds)
+    def collection_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        reconcile_collection(body, patch, memo.context)
+
+    @kopf.on.delete(**collections)
+    def collection_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        delete_collection(body, memo.context)
+
+    @kopf.on.resume(**pipelines)
+    @kopf.on.create(**pipelines)
+    @kopf.on.update(**pipelines)
+    def pipeline_applied(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        reconcile_pipeline(body, patch, memo.context)
+
+    @kopf.timer(**pipelines, interval=resync_seconds, initial_delay=resync_seconds)
+    def pipeline_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
+        reconcile_pipeline(body, patch, memo.context)

@@ -1,0 +1,75 @@
+"""``faro render``: every child manifest of the custom resources in a file, without a cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from faro_operator import API_VERSION
+from faro_operator.builders.owner import Owner
+from faro_operator.builders.resolved_collection import resolve_collection
+from faro_operator.discovery import (
+    CRONJOB_VERSIONS,
+    ENDPOINTSLICE_VERSIONS,
+    SERVICEMONITOR_VERSIONS,
+    ServedKinds,
+)
+from faro_operator.spec_errors import spec_error_message
+from faro_operator.specs import CollectionSpec, RagPipelineSpec
+
+
+class RenderError(ValueError):
+    """The file does not hold what rendering needs (one readable line)."""
+
+
+def modern_cluster(service_monitors: bool = True) -> ServedKinds:
+    """What a current cluster with (or without) the Prometheus Operator serves, for rendering offline."""
+    pairs = {(CRONJOB_VERSIONS[0], "CronJob"), (ENDPOINTSLICE_VERSIONS[0], "EndpointSlice")}
+    if service_monitors:
+        pairs.add((SERVICEMONITOR_VERSIONS[0], "ServiceMonitor"))
+    return ServedKinds(frozenset(pairs))
+
+
+def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> list[dict[str, Any]]:
+    """Children of every Collection and RagPipeline in ``documents`` (a pipeline's Collection must be there).
+
+    Resources without a uid (not read from a cluster) get children without ownerReferences: whoever applies
+    the rendered manifests (a GitOps tool) owns them.
+    """
+    from faro_operator.builders import build_collection_children, build_pipeline_children
+
+    collections: dict[tuple[str, str], CollectionSpec] = {}
+    rendered: list[dict[str, Any]] = []
+    resources = [d for d in documents if isinstance(d, dict) and d.get("apiVersion") == API_VERSION]
+    if not resources:
+        raise RenderError(f"no {API_VERSION} Collection or RagPipeline in the input")
+    for doc in sorted(resources, key=lambda d: d.get("kind") != "Collection"):  # Collections first
+        meta = doc.get("metadata") or {}
+        name, namespace, uid = meta.get("name"), meta.get("namespace", "default"), meta.get("uid", "")
+        if not name:
+            raise RenderError(f"a {doc.get('kind')} has no metadata.name")
+        try:
+            if doc.get("kind") == "Collection":
+                spec = CollectionSpec.model_validate(doc.get("spec") or {})
+                collections[(namespace, name)] = spec
+                children, _ = build_collection_children(Owner.collection(name, namespace, uid), spec, served)
+            elif doc.get("kind") == "RagPipeline":
+                pipeline = RagPipelineSpec.model_validate(doc.get("spec") or {})
+                collection = collections.get((namespace, pipeline.collection_ref.name))
+                if collection is None:
+                    ref = f"{namespace}/{pipeline.collection_ref.name}"
+                    raise RenderError(f"RagPipeline {name}: Collection {ref} is not in the input")
+                resolved = resolve_collection(pipeline.collection_ref.name, namespace, collection)
+                children, _ = build_pipeline_children(
+                    Owner.pipeline(name, namespace, uid), pipeline, resolved, served
+                )
+            else:
+                raise RenderError(f"unknown kind {doc.get('kind')!r}")
+        except ValidationError as exc:
+            raise RenderError(f"{doc.get('kind')} {name}: {spec_error_message(exc)}") from exc
+        if not uid:
+            for child in children:
+                child["metadata"].pop("ownerReferences", None)
+        rendered.extend(children)
+    return rendered

@@ -1,0 +1,77 @@
+"""Running the operator: kopf with Faro's handlers and settings (what ``faro operator`` starts)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+import kopf
+from kubernetes import client, config
+from prometheus_client import start_http_server
+
+from faro_operator.collection_stores import DirectStoreConnector, StoreConnector
+from faro_operator.context import OperatorContext
+from faro_operator.handlers import register_handlers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OperatorOptions:
+    namespaces: list[str] = field(default_factory=list)  # empty: every namespace
+    resync_seconds: float = 30.0
+    liveness_endpoint: str | None = "http://0.0.0.0:8080/healthz"
+    metrics_port: int | None = 9090
+    peering: bool = False  # a single replica needs no peering
+
+
+def load_api_client() -> client.ApiClient:
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    try:
+        config.load_incluster_config()
+    except config.ConfigException:
+        config.load_kube_config()
+    return client.ApiClient()
+
+
+def operator_settings() -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    # Handler progress in annotations: the status schema stays exactly what the CRD documents.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="faro.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="faro.dev", key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = "faro.dev/finalizer"
+    settings.posting.level = logging.INFO
+    settings.watching.server_timeout = 300
+    settings.networking.request_timeout = 60
+    return settings
+
+
+def run_operator(
+    options: OperatorOptions,
+    api: client.ApiClient | None = None,
+    store_connector: StoreConnector | None = None,
+    stop_flag: threading.Event | None = None,
+    ready_flag: threading.Event | None = None,
+) -> None:
+    """Run until ``stop_flag`` is set (or a signal arrives, when on the main thread)."""
+    registry = kopf.OperatorRegistry()
+    register_handlers(registry, resync_seconds=options.resync_seconds)
+    context = OperatorContext(
+        api=api or load_api_client(), store_connector=store_connector or DirectStoreConnector()
+    )
+    if options.metrics_port is not None:
+        start_http_server(options.metrics_port)
+    kopf.run(
+        registry=registry,
+        settings=operator_settings(),
+        memo=kopf.Memo(context=context),
+        namespaces=options.namespaces,
+        clusterwide=not options.namespaces,
+        standalone=not options.peering,
+        liveness_endpoint=options.liveness_endpoint,
+        stop_flag=stop_flag,
+        ready_flag=ready_flag,
+    )

@@ -1,0 +1,236 @@
+"""The custom resources' specs as pydantic models: the single source of the CRD schemas (with their
+``kubectl explain`` texts), of validation, and of what the builders read.
+
+Field names are camelCase in YAML (aliases) and snake_case in Python.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from faro_workloads.core.config import Distance
+
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+
+class SpecModel(BaseModel):
+    """Base of every spec model: camelCase in YAML, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
+
+
+class SecretKeyRef(SpecModel):
+    """A key of a Secret in the resource's namespace."""
+
+    name: str = Field(..., pattern=K8S_NAME, max_length=253, description="Secret name.")
+    key: str = Field(..., min_length=1, max_length=253, description="Key within the Secret.")
+
+
+# ------------------------------------------------------------------------------------------- Collection
+
+
+class DeletionPolicy(StrEnum):
+    RETAIN = "Retain"
+    DELETE = "Delete"
+
+
+class HnswSpec(SpecModel):
+    """HNSW graph parameters, applied to Qdrant and pgvector alike."""
+
+    m: int = Field(16, ge=2, le=100, description="Edges per node.")
+    ef_construct: int = Field(100, ge=4, le=1000, description="Candidate list size while building.")
+
+
+class ExternalQdrant(SpecModel):
+    """A Qdrant outside the cluster (e.g. on EC2), reached through a bridge Service."""
+
+    address: str = Field(
+        ...,
+        min_length=1,
+        max_length=253,
+        description="IPv4 address (bridged with an EndpointSlice) or DNS name (an ExternalName Service).",
+    )
+    http_port: int = Field(6333, ge=1, le=65535, description="Qdrant REST port.")
+    grpc_port: int = Field(6334, ge=1, le=65535, description="Qdrant gRPC port.")
+    metrics: bool = Field(True, description="Scrape Qdrant's /metrics through the bridge (ServiceMonitor).")
+
+
+class QdrantSpec(SpecModel):
+    """Where the collection's Qdrant copy lives: an in-cluster URL, or an external address to bridge."""
+
+    url: str | None = Field(None, description="In-cluster URL, e.g. http://qdrant.qdrant.svc:6333.")
+    external: ExternalQdrant | None = Field(None, description="Qdrant outside the cluster, bridged in.")
+    api_key_secret_ref: SecretKeyRef | None = Field(None, description="Qdrant API key.")
+    collection_name: str | None = Field(
+        None,
+        pattern=r"^[a-z_][a-z0-9_]{0,39}$",
+        description="Name in both stores; defaults to the Collection's name with dashes as underscores.",
+    )
+    hnsw: HnswSpec = Field(default_factory=HnswSpec, description="HNSW parameters (both stores).")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> QdrantSpec:
+        if (self.url is None) == (self.external is None):
+            raise ValueError("qdrant needs exactly one of url or external")
+        return self
+
+
+class PostgresSpec(SpecModel):
+    """The durable copy: PostgreSQL with pgvector."""
+
+    dsn_secret_ref: SecretKeyRef = Field(..., description="Secret key holding the libpq connection string.")
+    schema_name: str = Field(
+        "faro", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,39}$", description="Schema of Faro's tables."
+    )
+
+
+class CollectionSpec(SpecModel):
+    """A vector collection held in Qdrant (fast search) and PostgreSQL + pgvector (source of truth)."""
+
+    dimension: int = Field(..., ge=1, le=16000, description="Vector dimension. Immutable.")
+    distance: Distance = Field(Distance.COSINE, description="Distance for both indexes. Immutable.")
+    qdrant: QdrantSpec = Field(..., description="The Qdrant copy.")
+    postgres: PostgresSpec = Field(..., description="The PostgreSQL copy.")
+    deletion_policy: DeletionPolicy = Field(
+        DeletionPolicy.RETAIN,
+        description="Retain keeps both stores' data when the Collection is deleted; Delete drops them.",
+    )
+
+
+# ------------------------------------------------------------------------------------------ RagPipeline
+
+
+class ResourceList(SpecModel):
+    cpu: str | None = Field(None, pattern=QUANTITY)
+    memory: str | None = Field(None, pattern=QUANTITY)
+
+
+class Resources(SpecModel):
+    requests: ResourceList = Field(default_factory=lambda: ResourceList(cpu="100m", memory="256Mi"))
+    limits: ResourceList = Field(default_factory=lambda: ResourceList(memory="1Gi"))
+
+
+class ImageSpec(SpecModel):
+    repository: str = Field("ghcr.io/faro-dev/faro-workloads", min_length=1, description="Image repository.")
+    tag: str = Field("0.1.0", min_length=1, max_length=128, description="Image tag.")
+    pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+
+class ComponentSpec(SpecModel):
+    """One Deployment of the pipeline."""
+
+    replicas: int = Field(1, ge=0, le=100)
+    resources: Resources = Field(default_factory=Resources)
+    image: ImageSpec | None = Field(None, description="Overrides spec.image for this component.")
+    service_account_role_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+        description="IAM role for the component's ServiceAccount (IRSA annotation).",
+    )
+
+
+class CollectionRef(SpecModel):
+    name: str = Field(..., pattern=K8S_NAME, max_length=253, description="A Collection in this namespace.")
+
+
+class SourceSpec(SpecModel):
+    """The bucket chunk objects go to, and the queue receiving its ObjectCreated notifications."""
+
+    bucket: str = Field(..., pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    prefix: str = Field(
+        "faro", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Top-level key prefix."
+    )
+    queue_url: str = Field(
+        ..., min_length=1, description="SQS queue URL receiving the bucket's notifications."
+    )
+    dead_letter_queue_url: str | None = Field(None, description="Where poison messages go.")
+    region: str = Field("us-east-1", min_length=1)
+    endpoint_url: str | None = Field(None, description="S3/SQS endpoint override (S3-compatible stores).")
+    max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message is dead-lettered.")
+
+
+class ChunkingSpec(SpecModel):
+    strategy: Literal["fixed", "recursive", "markdown", "sentence"] = "recursive"
+    size: int = Field(250, ge=8, le=8192, description="Tokens per chunk.")
+    overlap: int = Field(32, ge=0, le=4096, description="Tokens shared by neighbouring chunks.")
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> ChunkingSpec:
+        if self.overlap >= self.size:
+            raise ValueError("chunking.overlap must be smaller than chunking.size")
+        return self
+
+
+class FallbackTargetSpec(SpecModel):
+    provider: Literal["openai", "cohere"] = "openai"
+    custom_host: str = Field(..., min_length=1)
+    model: str | None = None
+    api_key_secret_ref: SecretKeyRef | None = None
+
+
+class EmbeddingSpec(SpecModel):
+    """The embedding model, reached through the Portkey gateway."""
+
+    gateway_url: str = Field(
+        ..., min_length=1, description="Portkey gateway base URL, e.g. http://portkey:8787/v1."
+    )
+    provider: Literal["openai", "cohere"] = "openai"
+    custom_host: str | None = Field(None, description="Self-hosted model server the gateway forwards to.")
+    model: str = Field(..., min_length=1)
+    dimension: int = Field(..., ge=1, le=16000, description="Must equal the Collection's dimension.")
+    batch_size: int = Field(64, ge=1, le=2048)
+    api_key_secret_ref: SecretKeyRef | None = Field(None, description="Provider API key.")
+    portkey_api_key_secret_ref: SecretKeyRef | None = Field(
+        None, description="Portkey API key (hosted gateway)."
+    )
+    fallback_targets: list[FallbackTargetSpec] = Field(default_factory=list, max_length=8)
+    retry_attempts: int = Field(0, ge=0, le=5, description="Gateway-side retries per target.")
+
+
+class QuerySpec(SpecModel):
+    enabled: bool = True
+    top_k_default: int = Field(5, ge=1, le=100)
+    auth_secret_ref: SecretKeyRef | None = Field(None, description="Bearer API key; the API is open without.")
+
+
+class ConsistencySpec(SpecModel):
+    schedule: str = Field(
+        "*/30 * * * *", min_length=9, max_length=100, description="Cron schedule of the check."
+    )
+    sample_size: int = Field(50, ge=1, le=10000)
+    k: int = Field(10, ge=1, le=1000)
+    min_overlap: float = Field(0.95, ge=0, le=1)
+    repair: bool = Field(False, description="Realign Qdrant from Postgres after each check.")
+    pushgateway_url: str | None = None
+
+
+class MonitoringSpec(SpecModel):
+    service_monitor: bool = Field(True, description="Create ServiceMonitors (needs the Prometheus Operator).")
+    labels: dict[str, str] = Field(
+        default_factory=dict, description="Extra labels, e.g. release: kube-prometheus-stack."
+    )
+
+
+class RagPipelineSpec(SpecModel):
+    """A document pipeline: chunking service -> S3 -> SQS -> embedding engine -> both stores -> query."""
+
+    collection_ref: CollectionRef
+    source: SourceSpec
+    chunking: ChunkingSpec = Field(default_factory=ChunkingSpec)
+    embedding: EmbeddingSpec
+    image: ImageSpec = Field(default_factory=ImageSpec)
+    chunker: ComponentSpec = Field(default_factory=ComponentSpec)
+    embedder: ComponentSpec = Field(default_factory=ComponentSpec)
+    query: QuerySpec = Field(default_factory=QuerySpec)
+    query_service: ComponentSpec = Field(default_factory=ComponentSpec)
+    consistency: ConsistencySpec = Field(default_factory=ConsistencySpec)
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)

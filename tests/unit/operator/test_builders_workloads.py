@@ -1,0 +1,410 @@
+"""Deployments, ServiceAccounts, Services, the consistency CronJob + RBAC, NetworkPolicy, ServiceMonitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_builders_support import (
+    NAMESPACE,
+    PIPELINE,
+    assert_service_monitor_shape,
+    collection_spec,
+    env_names,
+    full_pipeline_spec,
+    pipeline_spec,
+    pod_spec,
+    resolved,
+    shared_objects,
+    validate_strict,
+)
+
+from faro_operator.builders import (
+    CHECKSUM_ANNOTATION,
+    Component,
+    build_api_service,
+    build_component_deployment,
+    build_consistency_cronjob,
+    build_consistency_role,
+    build_consistency_role_binding,
+    build_network_policy,
+    build_pipeline_deployments,
+    build_pipeline_service_accounts,
+    build_pipeline_service_monitor,
+    build_pipeline_services,
+    selector_labels,
+)
+from faro_operator.specs import RagPipelineSpec
+
+CHECKSUM = "a" * 64
+STORE_SECRETS = {"FARO_POSTGRES__DSN", "FARO_QDRANT__API_KEY"}
+EMBEDDING_SECRETS = {
+    "FARO_EMBEDDING__API_KEY",
+    "FARO_EMBEDDING__PORTKEY_API_KEY",
+    "FALLBACK_TARGET_0_API_KEY",
+    "FARO_EMBEDDING__FALLBACK_TARGETS",
+}
+
+
+def _deployment(component: Component, spec: RagPipelineSpec | None = None) -> dict[str, Any]:
+    return build_component_deployment(component, PIPELINE, spec or full_pipeline_spec(), resolved(), CHECKSUM)
+
+
+def _container(manifest: dict[str, Any]) -> dict[str, Any]:
+    (container,) = pod_spec(manifest)["containers"]
+    return container
+
+
+# ------------------------------------------------------------------------------------------- Deployments
+
+
+@pytest.mark.parametrize("component", [Component.CHUNKER, Component.EMBEDDER, Component.QUERY])
+def test_deployment_is_valid_owned_and_labelled(component: Component) -> None:
+    deployment = _deployment(component)
+    validate_strict(deployment)
+    assert not shared_objects(deployment)
+    meta = deployment["metadata"]
+    assert meta["name"] == f"docs-pipeline-{component}"
+    assert meta["namespace"] == NAMESPACE
+    assert meta["ownerReferences"] == [PIPELINE.reference()]
+    assert meta["labels"]["faro.dev/pipeline"] == "docs-pipeline"
+    assert meta["labels"]["app.kubernetes.io/component"] == component.value
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector == selector_labels(PIPELINE, component.value)
+    assert selector.items() <= deployment["spec"]["template"]["metadata"]["labels"].items()
+    template_meta = deployment["spec"]["template"]["metadata"]
+    assert template_meta["annotations"] == {CHECKSUM_ANNOTATION: CHECKSUM}
+    assert template_meta["labels"]["faro.dev/pipeline"] == "docs-pipeline"
+
+
+@pytest.mark.parametrize("component", [Component.CHUNKER, Component.EMBEDDER, Component.QUERY])
+def test_deployment_runs_hardened(component: Component) -> None:
+    pod = pod_spec(_deployment(component))
+    container = _container(_deployment(component))
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (10001, 10001)
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] is True
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == f"docs-pipeline-{component}"
+    assert pod["enableServiceLinks"] is False
+    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert container["envFrom"] == [{"configMapRef": {"name": "docs-pipeline-settings"}}]
+
+
+@pytest.mark.parametrize(
+    ("component", "port_name", "port", "args"),
+    [
+        (Component.CHUNKER, "http", 8080, ["serve", "chunker", "--host", "0.0.0.0", "--port", "8080"]),
+        (Component.QUERY, "http", 8080, ["serve", "query", "--host", "0.0.0.0", "--port", "8080"]),
+        (
+            Component.EMBEDDER,
+            "metrics",
+            9090,
+            ["serve", "embedder", "--host", "0.0.0.0", "--port", "9090", "--shutdown-grace", "45"],
+        ),
+    ],
+)
+def test_deployment_ports_probes_and_args(
+    component: Component, port_name: str, port: int, args: list[str]
+) -> None:
+    container = _container(_deployment(component))
+    assert container["args"] == args
+    assert container["ports"] == [{"name": port_name, "containerPort": port, "protocol": "TCP"}]
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port_name}
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port_name}
+    assert container["startupProbe"]["httpGet"] == {"path": "/healthz", "port": port_name}
+
+
+def test_embedder_gets_time_to_finish_its_messages() -> None:
+    embedder = _deployment(Component.EMBEDDER)
+    worker_grace = int(_container(embedder)["args"][-1])
+    assert worker_grace == 45
+    # the kubelet's SIGKILL comes well after the worker's own grace period
+    assert pod_spec(embedder)["terminationGracePeriodSeconds"] >= worker_grace + 15
+    assert pod_spec(_deployment(Component.QUERY))["terminationGracePeriodSeconds"] == 30
+
+
+def test_each_component_gets_only_the_secrets_it_needs() -> None:
+    assert "env" not in _container(_deployment(Component.CHUNKER))
+    assert env_names(_container(_deployment(Component.EMBEDDER))) == STORE_SECRETS | EMBEDDING_SECRETS
+    assert env_names(_container(_deployment(Component.QUERY))) == STORE_SECRETS | EMBEDDING_SECRETS | {
+        "FARO_AUTH__API_KEY"
+    }
+    cronjob = build_consistency_cronjob(PIPELINE, full_pipeline_spec(), resolved())
+    assert env_names(_container(cronjob)) == STORE_SECRETS | {"FARO_CONSISTENCY__NAMESPACE"}
+
+
+def test_secret_references_point_at_the_spec_secrets() -> None:
+    env = {
+        entry["name"]: entry["valueFrom"]
+        for entry in _container(_deployment(Component.QUERY))["env"]
+        if "valueFrom" in entry
+    }
+    assert env["FARO_POSTGRES__DSN"] == {"secretKeyRef": {"name": "pg", "key": "dsn"}}
+    assert env["FARO_QDRANT__API_KEY"] == {"secretKeyRef": {"name": "qdrant", "key": "api-key"}}
+    assert env["FARO_EMBEDDING__API_KEY"] == {"secretKeyRef": {"name": "openai", "key": "key"}}
+    assert env["FARO_EMBEDDING__PORTKEY_API_KEY"] == {"secretKeyRef": {"name": "portkey", "key": "key"}}
+    assert env["FARO_AUTH__API_KEY"] == {"secretKeyRef": {"name": "query-auth", "key": "key"}}
+
+
+def test_minimal_spec_mounts_only_the_dsn() -> None:
+    spec = pipeline_spec()
+    collection = resolved(collection_spec(qdrant={"apiKeySecretRef": None}))
+    for component in (Component.EMBEDDER, Component.QUERY):
+        deployment = build_component_deployment(component, PIPELINE, spec, collection, CHECKSUM)
+        validate_strict(deployment)
+        assert env_names(_container(deployment)) == {"FARO_POSTGRES__DSN"}
+
+
+def test_images_replicas_and_resources_follow_the_spec() -> None:
+    spec = full_pipeline_spec(
+        embedder={"resources": {"requests": {"cpu": "2", "memory": None}, "limits": {}}}
+    )
+    chunker, embedder, query = (
+        _deployment(c, spec) for c in (Component.CHUNKER, Component.EMBEDDER, Component.QUERY)
+    )
+    assert _container(chunker)["image"] == "ghcr.io/faro-dev/faro-workloads:0.1.0"
+    assert _container(chunker)["imagePullPolicy"] == "IfNotPresent"
+    assert (_container(query)["image"], _container(query)["imagePullPolicy"]) == (
+        "registry.local/faro:dev",
+        "Always",
+    )
+    assert [d["spec"]["replicas"] for d in (chunker, embedder, query)] == [2, 3, 1]
+    assert _container(chunker)["resources"] == {
+        "requests": {"cpu": "100m", "memory": "256Mi"},
+        "limits": {"memory": "1Gi"},
+    }
+    assert _container(embedder)["resources"] == {"requests": {"cpu": "2"}}
+
+
+def test_query_deployment_only_when_enabled() -> None:
+    enabled = [
+        d["metadata"]["name"]
+        for d in build_pipeline_deployments(PIPELINE, full_pipeline_spec(), resolved(), CHECKSUM)
+    ]
+    assert enabled == ["docs-pipeline-chunker", "docs-pipeline-embedder", "docs-pipeline-query"]
+    spec = full_pipeline_spec(query={"enabled": False})
+    disabled = [
+        d["metadata"]["name"] for d in build_pipeline_deployments(PIPELINE, spec, resolved(), CHECKSUM)
+    ]
+    assert disabled == ["docs-pipeline-chunker", "docs-pipeline-embedder"]
+
+
+def test_consistency_is_not_a_deployment() -> None:
+    with pytest.raises(ValueError, match="Deployment"):
+        _deployment(Component.CONSISTENCY)
+
+
+# ------------------------------------------------------------------------------------------ ServiceAccounts
+
+
+def test_service_accounts_carry_irsa_roles_and_token_policy() -> None:
+    accounts = {
+        a["metadata"]["name"]: a for a in build_pipeline_service_accounts(PIPELINE, full_pipeline_spec())
+    }
+    assert set(accounts) == {f"docs-pipeline-{c}" for c in ("chunker", "embedder", "query", "consistency")}
+    for account in accounts.values():
+        validate_strict(account)
+        assert account["metadata"]["ownerReferences"] == [PIPELINE.reference()]
+    role = "eks.amazonaws.com/role-arn"
+    assert accounts["docs-pipeline-chunker"]["metadata"]["annotations"] == {
+        role: "arn:aws:iam::123456789012:role/faro-chunker"
+    }
+    assert accounts["docs-pipeline-embedder"]["metadata"]["annotations"][role].endswith("/faro-embedder")
+    assert "annotations" not in accounts["docs-pipeline-query"]["metadata"]
+    assert "annotations" not in accounts["docs-pipeline-consistency"]["metadata"]
+    assert accounts["docs-pipeline-consistency"]["automountServiceAccountToken"] is True
+    assert accounts["docs-pipeline-embedder"]["automountServiceAccountToken"] is False
+
+
+def test_no_query_service_account_when_query_is_disabled() -> None:
+    names = {
+        a["metadata"]["name"]
+        for a in build_pipeline_service_accounts(PIPELINE, pipeline_spec(query={"enabled": False}))
+    }
+    assert names == {"docs-pipeline-chunker", "docs-pipeline-embedder", "docs-pipeline-consistency"}
+
+
+# ------------------------------------------------------------------------------------------------ Services
+
+
+def test_api_services_map_port_80_to_http() -> None:
+    services = {s["metadata"]["name"]: s for s in build_pipeline_services(PIPELINE, full_pipeline_spec())}
+    assert set(services) == {"docs-pipeline-chunker", "docs-pipeline-embedder", "docs-pipeline-query"}
+    for service in services.values():
+        validate_strict(service)
+        assert service["metadata"]["ownerReferences"] == [PIPELINE.reference()]
+        assert service["metadata"]["labels"]["faro.dev/pipeline"] == "docs-pipeline"
+    for component in ("chunker", "query"):
+        spec = services[f"docs-pipeline-{component}"]["spec"]
+        assert spec["type"] == "ClusterIP"
+        assert spec["ports"] == [{"name": "http", "protocol": "TCP", "port": 80, "targetPort": "http"}]
+        assert spec["selector"] == selector_labels(PIPELINE, component)
+
+
+def test_embedder_metrics_service_is_headless_on_9090() -> None:
+    service = next(
+        s
+        for s in build_pipeline_services(PIPELINE, pipeline_spec())
+        if s["metadata"]["name"].endswith("embedder")
+    )
+    assert service["spec"]["clusterIP"] == "None"
+    assert service["spec"]["ports"] == [
+        {"name": "metrics", "protocol": "TCP", "port": 9090, "targetPort": "metrics"}
+    ]
+    assert service["spec"]["selector"] == selector_labels(PIPELINE, "embedder")
+
+
+def test_no_query_service_when_query_is_disabled() -> None:
+    names = [
+        s["metadata"]["name"]
+        for s in build_pipeline_services(PIPELINE, pipeline_spec(query={"enabled": False}))
+    ]
+    assert names == ["docs-pipeline-chunker", "docs-pipeline-embedder"]
+
+
+def test_embedder_serves_no_api() -> None:
+    with pytest.raises(ValueError, match="no HTTP API"):
+        build_api_service(PIPELINE, Component.EMBEDDER)
+
+
+# -------------------------------------------------------------------------------- consistency CronJob + RBAC
+
+
+def test_consistency_cronjob() -> None:
+    cronjob = build_consistency_cronjob(PIPELINE, full_pipeline_spec(), resolved())
+    validate_strict(cronjob)
+    assert not shared_objects(cronjob)
+    assert cronjob["apiVersion"] == "batch/v1"
+    assert cronjob["metadata"]["name"] == "docs-pipeline-consistency"
+    assert cronjob["metadata"]["ownerReferences"] == [PIPELINE.reference()]
+    spec = cronjob["spec"]
+    assert spec["schedule"] == "0 * * * *"
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert (spec["successfulJobsHistoryLimit"], spec["failedJobsHistoryLimit"]) == (3, 3)
+    assert spec["startingDeadlineSeconds"] > 0
+    assert 0 <= spec["jobTemplate"]["spec"]["backoffLimit"] <= 2
+    pod = pod_spec(cronjob)
+    assert pod["restartPolicy"] == "Never"
+    assert pod["serviceAccountName"] == "docs-pipeline-consistency"
+    assert pod["automountServiceAccountToken"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    container = _container(cronjob)
+    assert container["args"] == ["consistency"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["envFrom"] == [{"configMapRef": {"name": "docs-pipeline-settings"}}]
+    namespace = next(e for e in container["env"] if e["name"] == "FARO_CONSISTENCY__NAMESPACE")
+    assert namespace["valueFrom"] == {"fieldRef": {"fieldPath": "metadata.namespace"}}
+    labels = spec["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert labels["faro.dev/pipeline"] == "docs-pipeline"
+    assert labels["app.kubernetes.io/component"] == "consistency"
+
+
+def test_consistency_cronjob_for_old_clusters() -> None:
+    current = build_consistency_cronjob(PIPELINE, pipeline_spec(), resolved())
+    old = build_consistency_cronjob(PIPELINE, pipeline_spec(), resolved(), api_version="batch/v1beta1")
+    assert old["apiVersion"] == "batch/v1beta1"
+    assert {**old, "apiVersion": "batch/v1"} == current
+    with pytest.raises(ValueError, match="apiVersion"):
+        build_consistency_cronjob(PIPELINE, pipeline_spec(), resolved(), api_version="batch/v2")
+
+
+def test_consistency_role_allows_exactly_the_status_patch() -> None:
+    role = build_consistency_role(PIPELINE)
+    validate_strict(role)
+    assert role["metadata"]["ownerReferences"] == [PIPELINE.reference()]
+    assert role["rules"] == [
+        {
+            "apiGroups": ["faro.dev"],
+            "resources": ["ragpipelines/status"],
+            "resourceNames": ["docs-pipeline"],
+            "verbs": ["get", "patch"],
+        }
+    ]
+
+
+def test_consistency_role_binding_grants_the_job_account() -> None:
+    binding = build_consistency_role_binding(PIPELINE)
+    validate_strict(binding)
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": build_consistency_role(PIPELINE)["metadata"]["name"],
+    }
+    cronjob = build_consistency_cronjob(PIPELINE, pipeline_spec(), resolved())
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": pod_spec(cronjob)["serviceAccountName"], "namespace": NAMESPACE}
+    ]
+
+
+# ------------------------------------------------------------------------------------------- NetworkPolicy
+
+
+def test_network_policy_restricts_ingress_only() -> None:
+    policy = build_network_policy(PIPELINE)
+    validate_strict(policy)
+    spec = policy["spec"]
+    assert spec["podSelector"] == {"matchLabels": {"faro.dev/pipeline": "docs-pipeline"}}
+    assert spec["policyTypes"] == ["Ingress"]  # egress (DNS included) stays open
+    assert "egress" not in spec
+    (rule,) = spec["ingress"]
+    assert rule["from"] == [{"podSelector": {}}]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "http"}, {"protocol": "TCP", "port": "metrics"}]
+
+
+def test_network_policy_admits_named_namespaces() -> None:
+    policy = build_network_policy(
+        PIPELINE, ingress_namespaces=["monitoring", NAMESPACE, "ingress-nginx", "monitoring"]
+    )
+    validate_strict(policy)
+    assert policy["spec"]["ingress"][0]["from"] == [
+        {"podSelector": {}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+    ]
+
+
+def test_network_policy_selects_the_pods_of_every_component() -> None:
+    selector = build_network_policy(PIPELINE)["spec"]["podSelector"]["matchLabels"]
+    spec = full_pipeline_spec()
+    templates = [
+        d["spec"]["template"]["metadata"]["labels"]
+        for d in build_pipeline_deployments(PIPELINE, spec, resolved(), CHECKSUM)
+    ]
+    cronjob = build_consistency_cronjob(PIPELINE, spec, resolved())
+    templates.append(cronjob["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"])
+    assert all(selector.items() <= labels.items() for labels in templates)
+
+
+# ------------------------------------------------------------------------------------------ ServiceMonitor
+
+
+def test_pipeline_service_monitor_scrapes_every_service() -> None:
+    spec = full_pipeline_spec()
+    monitor = build_pipeline_service_monitor(PIPELINE, spec)
+    assert monitor is not None
+    assert_service_monitor_shape(monitor)  # not in kubernetes-validate's schemas: checked explicitly
+    assert monitor["metadata"]["ownerReferences"] == [PIPELINE.reference()]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert monitor["spec"]["endpoints"] == [
+        {"port": "http", "path": "/metrics", "interval": "30s"},
+        {"port": "metrics", "path": "/metrics", "interval": "30s"},
+    ]
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    assert selector["faro.dev/pipeline"] == "docs-pipeline"
+    services = build_pipeline_services(PIPELINE, spec)
+    assert all(selector.items() <= s["metadata"]["labels"].items() for s in services)
+    scraped_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    assert all({p["name"] for p in s["spec"]["ports"]} & scraped_ports for s in services)
+
+
+def test_no_service_monitor_when_monitoring_is_off() -> None:
+    assert (
+        build_pipeline_service_monitor(PIPELINE, pipeline_spec(monitoring={"serviceMonitor": False})) is None
+    )

@@ -1,0 +1,94 @@
+"""Operator commands: ``faro crds``, ``faro render`` (child manifests offline) and ``faro operator``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from faro_workloads.cli import UserError, cli
+
+
+@cli.command()
+@click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one YAML file per CRD into this folder.",
+)
+@click.option(
+    "--check",
+    "check_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Exit 1 when the files in this folder differ from the models.",
+)
+def crds(write_dir: Path | None, check_dir: Path | None) -> None:
+    """Print (or write, or check) the CRDs generated from the spec models."""
+    from faro_operator.crds import CRD_FILES, render_crd_yaml
+
+    if write_dir is not None:
+        write_dir.mkdir(parents=True, exist_ok=True)
+        for name in CRD_FILES:
+            (write_dir / name).write_text(render_crd_yaml(name))
+        click.echo(f"wrote {len(CRD_FILES)} CRDs to {write_dir}")
+        return
+    if check_dir is not None:
+        stale = [
+            n
+            for n in CRD_FILES
+            if not (check_dir / n).exists() or (check_dir / n).read_text() != render_crd_yaml(n)
+        ]
+        if stale:
+            raise UserError(
+                f"CRDs out of date in {check_dir}: {', '.join(stale)}; run `faro crds --write {check_dir}`"
+            )
+        click.echo(f"{len(CRD_FILES)} CRDs up to date")
+        return
+    click.echo("---\n".join(render_crd_yaml(name) for name in CRD_FILES), nl=False)
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.File("r"))
+@click.option(
+    "--no-service-monitors", is_flag=True, help="Render for a cluster without the Prometheus Operator."
+)
+def render(files, no_service_monitors: bool) -> None:  # type: ignore[no-untyped-def]
+    """Print every child manifest of the Collections and RagPipelines in FILES ('-' for stdin)."""
+    import yaml
+
+    from faro_operator.render import RenderError, modern_cluster, render_children
+
+    documents = []
+    for file in files:
+        try:
+            documents += [d for d in yaml.safe_load_all(file) if d]
+        except yaml.YAMLError as exc:
+            raise UserError(f"{file.name} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    try:
+        children = render_children(documents, modern_cluster(service_monitors=not no_service_monitors))
+    except RenderError as exc:
+        raise UserError(str(exc)) from exc
+    click.echo(yaml.safe_dump_all(children, sort_keys=False, width=110), nl=False)
+
+
+@cli.command("operator")
+@click.option("--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable).")
+@click.option(
+    "--resync-seconds",
+    type=click.FloatRange(1, 3600),
+    default=30.0,
+    show_default=True,
+    help="How often every resource is reconciled again (restores drifted children).",
+)
+@click.option(
+    "--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint."
+)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=9090, show_default=True)
+@click.option("--peering", is_flag=True, help="Coordinate several operator replicas (kopf peering).")
+def operator_command(
+    namespaces: tuple[str, ...], resync_seconds: float, liveness: str, metrics_port: int, peering: bool
+) -> None:
+    """Run the Faro operator (kopf) against the cluster in KUBECONFIG or the pod's service account."""
+    from faro_operator.runner import OperatorOptions, run_operator
+
+    run_operator(OperatorOptions(list(namespaces), resync_seconds, liveness, metrics_port, peering))
