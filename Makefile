@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.faro-installed
 
-.PHONY: setup demo test lint format clean system-deps
+.PHONY: setup demo test lint format clean system-deps kube-apiserver
 
 setup: $(STAMP)
 
@@ -29,7 +29,12 @@ format: $(STAMP)
 system-deps:
 	bash ./scripts/install-system-deps.sh
 
-test: system-deps lint
+# kube-apiserver for the operator tests (Kubernetes 1.20.2): built once from Debian's source package (about
+# 5 minutes, needs root the first time) and cached in ~/.cache/faro; $KUBEBUILDER_ASSETS takes precedence.
+kube-apiserver:
+	bash ./scripts/build-kube-apiserver.sh
+
+test: system-deps kube-apiserver lint
 	$(BIN)/pytest
 
 demo: $(STAMP)

@@ -18,10 +18,17 @@ PACKAGES=(
   # Debian's packages are the fallback where they are missing.
   "nodejs:node"
   "npm:npm"
+  # etcd for the kube-apiserver the operator tests start (tests/kube_apiserver.py); openssl makes its certs.
+  "etcd-server:etcd"
+  "openssl:openssl"
+  # kubectl, for the operator tests; machines of this kind ship one, Debian's 1.20 client is the fallback.
+  "kubernetes-client:kubectl"
 )
-# Packages whose system service must not be left running (the service name is the package name).
+# System services (by service name) that the packages above install and that must not be left running.
 SERVICES=(
   "prometheus-pushgateway"
+  # From etcd-server: it would listen on 127.0.0.1:2379/2380.
+  "etcd"
 )
 
 say() { echo "install-system-deps: $*" >&2; }

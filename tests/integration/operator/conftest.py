@@ -1,0 +1,77 @@
+"""Fixtures of the operator's integration tests: a real Kubernetes API server (``tests/kube_apiserver.py``).
+
+- ``kube_api`` (session): a :class:`kube_apiserver.KubeApiServer`, i.e. etcd + kube-apiserver started on
+  127.0.0.1 and free ports, ready; attributes ``url``, ``kubeconfig`` (admin), ``version`` (major, minor,
+  ``at_least()``), ``apiserver_log`` / ``etcd_log``; methods ``api_client()`` (a new kubernetes
+  ``ApiClient``), ``http_client()`` (raw httpx), ``env()`` (environment with ``KUBECONFIG``),
+  ``served_group_versions()`` and ``served_kinds(group_version)``. Stopped at the end of the session.
+  Missing binaries fail the tests with what to run (``make test`` builds them); nothing is skipped.
+- (autouse) tests using ``kube_api`` fail with kube-apiserver's or etcd's exit status and log when either
+  is not running before or after the test (a crash), instead of with connection errors.
+- ``kube_api_client`` (session): one shared ``kubernetes.client.ApiClient`` for ``kube_api``.
+- ``namespace``: a namespace of this test's own (``faro-test-<hex>``); its deletion is requested after the
+  test but not awaited: without a controller-manager it stays ``Terminating``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+
+@pytest.fixture(scope="session")
+def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    """A real etcd + kube-apiserver for the session (see ``tests/kube_apiserver.py``)."""
+    problem = ""
+    try:
+        server = KubeApiServer(find_binaries(), log_dir=tmp_path_factory.mktemp("kube-api"))
+        server.start()
+    except KubeApiServerError as error:
+        problem = str(error)
+    if problem:  # failed outside the except block: the message is not chained to the original traceback
+        pytest.fail(f"the operator tests need a Kubernetes API server: {problem}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _kube_api_running(request: pytest.FixtureRequest) -> Iterator[None]:
+    """For tests using ``kube_api``: fail with the server's exit status and log, rather than with connection
+    errors, when kube-apiserver or etcd is not running before or after the test (e.g. it crashed)."""
+    server = request.getfixturevalue("kube_api") if "kube_api" in request.fixturenames else None
+    if server is not None and (problem := server.failure()):
+        pytest.fail(f"the Kubernetes API server is down: {problem}", pytrace=False)
+    yield
+    if server is not None and (problem := server.failure()):
+        pytest.fail(f"the Kubernetes API server went down during the test: {problem}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kube_api_client(kube_api: KubeApiServer) -> Iterator[Any]:
+    """A ``kubernetes.client.ApiClient`` with admin rights on ``kube_api``, shared by the session."""
+    with kube_api.api_client() as api_client:
+        yield api_client
+
+
+@pytest.fixture
+def namespace(kube_api_client: Any) -> Iterator[str]:
+    """The name of a new, empty namespace for this test; deleted (not awaited) afterwards."""
+    core = client.CoreV1Api(kube_api_client)
+    name = f"faro-test-{uuid.uuid4().hex[:10]}"
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name, labels={"faro.test/owner": "pytest"}))
+    )
+    yield name
+    try:
+        core.delete_namespace(name)
+    except ApiException as error:
+        if error.status != 404:
+            raise

@@ -1,0 +1,548 @@
+"""A real Kubernetes API server for the operator's integration tests: etcd + kube-apiserver on 127.0.0.1.
+
+Only the API server runs: no controller-manager, scheduler or kubelet. Objects are stored, validated,
+defaulted, admitted, watched and served exactly as in a cluster, but nothing acts on them: Deployments get
+no ReplicaSets or Pods, deleted namespaces stay ``Terminating``, owner references are not garbage-collected.
+
+- :func:`find_binaries`: ``kube-apiserver`` and ``etcd`` from ``$KUBEBUILDER_ASSETS`` (the envtest
+  convention, any version), else the build cached by ``scripts/build-kube-apiserver.sh`` (Kubernetes 1.20.2)
+  and ``etcd`` on PATH (Debian's ``etcd-server``, from ``scripts/install-system-deps.sh``).
+- :class:`KubeApiServer`: starts both with fresh certificates (openssl) in a temporary folder, waits until
+  the API server is ready, writes an admin kubeconfig, and stops both again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import ssl
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from faro_workloads.background_server import free_port
+
+KUBE_APISERVER_VERSION = "1.20.2"
+"""The Kubernetes version that ``scripts/build-kube-apiserver.sh`` builds and caches."""
+BUILD_SCRIPT = "scripts/build-kube-apiserver.sh"
+START_TIMEOUT_SECONDS = 60.0
+STOP_TIMEOUT_SECONDS = 15.0
+OPENSSL_TIMEOUT_SECONDS = 30.0
+POLL_SECONDS = 0.1
+SERVICE_ACCOUNT_ISSUER = "https://kubernetes.default.svc.cluster.local"
+SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
+# Admission plugins that are on by default but need a controller-manager to let requests through (or to let
+# a deletion finish); see KubeApiServer.
+DISABLED_ADMISSION_PLUGINS = ("ServiceAccount", "StorageObjectInUseProtection")
+# Client and server settings read from the environment that must not change where these servers talk.
+DROPPED_ENV_PREFIXES = ("ETCD_", "KUBECONFIG")
+
+
+class KubeApiServerError(RuntimeError):
+    """The binaries are missing, or etcd / kube-apiserver did not start (the message tells why)."""
+
+
+def faro_cache_dir() -> Path:
+    """The cache folder of the project's scripts: ``$FARO_CACHE_DIR``, else ``~/.cache/faro``."""
+    configured = os.environ.get("FARO_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "faro"
+
+
+def cached_kube_apiserver() -> Path:
+    """Where ``scripts/build-kube-apiserver.sh`` puts the kube-apiserver it builds."""
+    return faro_cache_dir() / f"kube-apiserver-{KUBE_APISERVER_VERSION}" / "kube-apiserver"
+
+
+@dataclass(frozen=True)
+class KubeBinaries:
+    """The two server binaries, and the Kubernetes version the kube-apiserver reports (``(1, 20)``)."""
+
+    kube_apiserver: Path
+    etcd: Path
+    version: tuple[int, int]
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def binary_version(kube_apiserver: Path) -> tuple[int, int]:
+    """``(major, minor)`` from ``kube-apiserver --version`` ("Kubernetes v1.20.2")."""
+    output = subprocess.run(
+        [str(kube_apiserver), "--version"], capture_output=True, text=True, timeout=30, check=False
+    )
+    match = re.search(r"v(\d+)\.(\d+)", output.stdout + output.stderr)
+    if output.returncode != 0 or match is None:
+        raise KubeApiServerError(
+            f"{kube_apiserver} --version failed (status {output.returncode}): {output.stderr.strip()[-500:]}"
+        )
+    return int(match.group(1)), int(match.group(2))
+
+
+def find_binaries() -> KubeBinaries:
+    """The kube-apiserver and etcd to run; raises :class:`KubeApiServerError` saying how to get them.
+
+    Each binary is taken from ``$KUBEBUILDER_ASSETS`` when that folder has it, else kube-apiserver from the
+    script's cache and etcd from PATH.
+    """
+    assets = os.environ.get("KUBEBUILDER_ASSETS")
+    apiserver_candidates = [Path(assets) / "kube-apiserver"] if assets else []
+    apiserver_candidates.append(cached_kube_apiserver())
+    etcd_candidates = [Path(assets) / "etcd"] if assets else []
+    on_path = shutil.which("etcd")
+    if on_path:
+        etcd_candidates.append(Path(on_path))
+
+    apiserver = next((path for path in apiserver_candidates if _executable(path)), None)
+    etcd = next((path for path in etcd_candidates if _executable(path)), None)
+    problems = []
+    if apiserver is None:
+        looked = ", ".join(str(path) for path in apiserver_candidates)
+        problems.append(
+            f"no kube-apiserver (looked at {looked}): run `make test`, or `bash {BUILD_SCRIPT}` once as root "
+            f"(builds Kubernetes {KUBE_APISERVER_VERSION} from Debian's source package in about 5 minutes), "
+            "or set KUBEBUILDER_ASSETS to a folder with kube-apiserver and etcd"
+        )
+    if etcd is None:
+        looked = f"{assets}/etcd and PATH" if assets else "PATH"
+        problems.append(
+            f"no etcd (looked at {looked}): run `make system-deps` (Debian package etcd-server) "
+            "or set KUBEBUILDER_ASSETS"
+        )
+    if apiserver is None or etcd is None:
+        raise KubeApiServerError("; ".join(problems))
+    return KubeBinaries(kube_apiserver=apiserver, etcd=etcd, version=binary_version(apiserver))
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    """What the running API server reports at ``/version``."""
+
+    major: int
+    minor: int
+    git_version: str
+
+    def at_least(self, major: int, minor: int) -> bool:
+        """Whether the server is Kubernetes ``major.minor`` or newer."""
+        return (self.major, self.minor) >= (major, minor)
+
+    def __str__(self) -> str:
+        return self.git_version
+
+
+@dataclass(frozen=True)
+class Certificates:
+    """PEM files made for one server pair: a CA, the API server's serving certificate (127.0.0.1), an
+    admin client certificate (group ``system:masters``) and the service-account signing key pair."""
+
+    ca_cert: Path
+    ca_key: Path
+    serving_cert: Path
+    serving_key: Path
+    admin_cert: Path
+    admin_key: Path
+    service_account_key: Path
+    service_account_public_key: Path
+
+
+def _openssl(*args: str) -> None:
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise KubeApiServerError("openssl is not on PATH: run `make system-deps` (Debian package openssl)")
+    result = subprocess.run(
+        [openssl, *args], capture_output=True, text=True, timeout=OPENSSL_TIMEOUT_SECONDS, check=False
+    )
+    if result.returncode != 0:
+        raise KubeApiServerError(f"openssl {' '.join(args[:2])} failed: {result.stderr.strip()[-1000:]}")
+
+
+def _ec_key(path: Path) -> Path:
+    """A new P-256 private key (PKCS#8 PEM): quick to make, accepted by every part involved."""
+    _openssl("genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", str(path))
+    path.chmod(0o600)
+    return path
+
+
+def _signed_cert(folder: Path, name: str, subject: str, extensions: list[str], ca: tuple[Path, Path]) -> Path:
+    """A certificate for ``folder/<name>.key``, signed by ``ca`` (cert, key), valid for two days."""
+    key, csr, cert, ext = (folder / f"{name}.{suffix}" for suffix in ("key", "csr", "crt", "ext"))
+    _openssl("req", "-new", "-key", str(key), "-subj", subject, "-out", str(csr))
+    ext.write_text("\n".join(extensions) + "\n")
+    _openssl(
+        "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+        "-set_serial", f"0x{secrets.token_hex(16)}", "-days", "2", "-sha256",
+        "-extfile", str(ext), "-out", str(cert),
+    )  # fmt: skip
+    csr.unlink()
+    ext.unlink()
+    return cert
+
+
+def make_certificates(folder: Path) -> Certificates:
+    """Create the CA, serving, admin and service-account keys and certificates in ``folder`` (openssl)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = _ec_key(folder / "ca.key")
+    ca_cert = folder / "ca.crt"
+    _openssl(
+        "req", "-x509", "-new", "-key", str(ca_key), "-subj", "/CN=faro-test-ca", "-days", "2", "-sha256",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign,digitalSignature",
+        "-addext", "subjectKeyIdentifier=hash",
+        "-out", str(ca_cert),
+    )  # fmt: skip
+    ca = (ca_cert, ca_key)
+    common = [
+        "basicConstraints=critical,CA:FALSE",
+        "subjectKeyIdentifier=hash",
+        "authorityKeyIdentifier=keyid",
+    ]
+    serving_key = _ec_key(folder / "serving.key")
+    serving_cert = _signed_cert(
+        folder,
+        "serving",
+        "/CN=kube-apiserver",
+        [
+            *common,
+            "keyUsage=critical,digitalSignature,keyEncipherment",
+            "extendedKeyUsage=serverAuth",
+            "subjectAltName=IP:127.0.0.1,IP:10.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,"
+            "DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local",
+        ],
+        ca,
+    )
+    admin_key = _ec_key(folder / "admin.key")
+    admin_cert = _signed_cert(
+        folder,
+        "admin",
+        "/O=system:masters/CN=faro-test-admin",
+        [*common, "keyUsage=critical,digitalSignature,keyEncipherment", "extendedKeyUsage=clientAuth"],
+        ca,
+    )
+    service_account_key = _ec_key(folder / "service-account.key")
+    service_account_public_key = folder / "service-account.pub"
+    _openssl("pkey", "-in", str(service_account_key), "-pubout", "-out", str(service_account_public_key))
+    return Certificates(
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        serving_cert=serving_cert,
+        serving_key=serving_key,
+        admin_cert=admin_cert,
+        admin_key=admin_key,
+        service_account_key=service_account_key,
+        service_account_public_key=service_account_public_key,
+    )
+
+
+def write_kubeconfig(path: Path, url: str, certificates: Certificates) -> Path:
+    """An admin kubeconfig (client certificate of group system:masters) for ``url``; context ``faro-test``."""
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "faro-test",
+                "cluster": {"server": url, "certificate-authority": str(certificates.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": "faro-test-admin",
+                "user": {
+                    "client-certificate": str(certificates.admin_cert),
+                    "client-key": str(certificates.admin_key),
+                },
+            }
+        ],
+        "contexts": [
+            {
+                "name": "faro-test",
+                "context": {"cluster": "faro-test", "user": "faro-test-admin", "namespace": "default"},
+            }
+        ],
+        "current-context": "faro-test",
+    }
+    # JSON is YAML: every kubeconfig reader accepts it.
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def _server_env() -> dict[str, str]:
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not any(key.startswith(prefix) for prefix in DROPPED_ENV_PREFIXES)
+    }
+
+
+def _log_tail(path: Path, limit: int = 4000) -> str:
+    """The end of a server log; for a Go crash, its start instead (the goroutine dump after it is long)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    crash = re.search(r"^(panic: |fatal error: )", text, re.MULTILINE)
+    return text[crash.start() : crash.start() + limit] if crash else text[-limit:]
+
+
+def _stop(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECONDS``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=STOP_TIMEOUT_SECONDS)
+
+
+class KubeApiServer:
+    """etcd and kube-apiserver for one test session, every port on 127.0.0.1.
+
+    After :meth:`start`: ``url`` (``https://127.0.0.1:<port>``), ``kubeconfig`` (admin, context
+    ``faro-test``), ``version`` (:class:`ServerVersion` from ``/version``), ``etcd_url``, ``certificates``
+    and the two logs ``apiserver_log`` / ``etcd_log`` (in ``log_dir``, which outlives :meth:`stop`; the data
+    and certificate folder does not).
+
+    Besides certificates, service-account keys and ports: ``--endpoint-reconciler-type=none`` (the API
+    server would otherwise try every 10 s to publish 127.0.0.1 as the ``kubernetes`` Service's endpoint,
+    which is invalid: loopback), ``--insecure-port=0`` on servers older than 1.24, which have the flag (1.20
+    defaults to 0 already; envtest assets before 1.20 would serve plain HTTP on 127.0.0.1:8080), and these
+    admission plugins, on by default, switched off:
+
+    - ``ServiceAccount``: rejects every Pod whose namespace lacks the ``default`` ServiceAccount (and, on
+      servers as old as 1.20, its token Secret); both are made by controller-manager controllers that do not
+      run here.
+    - ``StorageObjectInUseProtection``: puts finalizers on PVCs and PVs that only a controller removes, so
+      their deletion would never finish.
+    """
+
+    def __init__(self, binaries: KubeBinaries, log_dir: Path) -> None:
+        self.binaries = binaries
+        self.log_dir = log_dir
+        self.apiserver_log = log_dir / "kube-apiserver.log"
+        self.etcd_log = log_dir / "etcd.log"
+        self.workdir: Path | None = None
+        self.url = ""
+        self.etcd_url = ""
+        self.kubeconfig = Path()
+        self.certificates: Certificates | None = None
+        self.version = ServerVersion(0, 0, "")
+        self._etcd: subprocess.Popen[bytes] | None = None
+        self._apiserver: subprocess.Popen[bytes] | None = None
+        self._logs: list[IO[bytes]] = []
+
+    # ------------------------------------------------------------------------------------------ life cycle
+
+    def start(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Start etcd and kube-apiserver and wait until ``/readyz`` answers ``ok``; stops both on failure."""
+        deadline = time.monotonic() + timeout
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix="faro-kube-api-"))
+        try:
+            self.certificates = make_certificates(self.workdir / "pki")
+            self._start_etcd(deadline)
+            self._start_apiserver(deadline)
+            self.kubeconfig = write_kubeconfig(self.workdir / "kubeconfig", self.url, self.certificates)
+            self.version = self._read_version()
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop kube-apiserver, then etcd (SIGTERM, SIGKILL after a timeout); remove the temporary folder."""
+        _stop(self._apiserver)
+        _stop(self._etcd)
+        self._apiserver = self._etcd = None
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def failure(self) -> str | None:
+        """Why the servers stopped running (exit status and log), or None while both run (or before start)."""
+        for name, process, log in (
+            ("kube-apiserver", self._apiserver, self.apiserver_log),
+            ("etcd", self._etcd, self.etcd_log),
+        ):
+            if process is not None and process.poll() is not None:
+                return f"{name} exited with status {process.returncode}; log {log}:\n{_log_tail(log)}"
+        return None
+
+    def _spawn(self, command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+        log = log_path.open("wb")
+        self._logs.append(log)
+        return subprocess.Popen(
+            command,
+            env=_server_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def _start_etcd(self, deadline: float) -> None:
+        assert self.workdir is not None
+        client_url = f"http://127.0.0.1:{free_port()}"
+        peer_url = f"http://127.0.0.1:{free_port()}"
+        self._etcd = self._spawn(
+            [
+                str(self.binaries.etcd),
+                "--name=faro-test",
+                f"--data-dir={self.workdir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=faro-test={peer_url}",
+                "--initial-cluster-state=new",
+                "--logger=zap",
+                "--log-outputs=stderr",
+            ],
+            self.etcd_log,
+        )
+        self.etcd_url = client_url
+        with httpx.Client(timeout=2.0, trust_env=False) as client:
+            self._wait_until(
+                "etcd", self._etcd, self.etcd_log, deadline, lambda: _etcd_healthy(client, client_url)
+            )
+
+    def _apiserver_command(self, port: int) -> list[str]:
+        assert self.workdir is not None and self.certificates is not None
+        certificates = self.certificates
+        command = [
+            str(self.binaries.kube_apiserver),
+            f"--etcd-servers={self.etcd_url}",
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={self.workdir / 'apiserver-certs'}",
+            f"--tls-cert-file={certificates.serving_cert}",
+            f"--tls-private-key-file={certificates.serving_key}",
+            f"--client-ca-file={certificates.ca_cert}",
+            f"--service-account-key-file={certificates.service_account_public_key}",
+            f"--service-account-signing-key-file={certificates.service_account_key}",
+            f"--service-account-issuer={SERVICE_ACCOUNT_ISSUER}",
+            "--authorization-mode=Node,RBAC",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            f"--disable-admission-plugins={','.join(DISABLED_ADMISSION_PLUGINS)}",
+            "--allow-privileged=true",
+            "--endpoint-reconciler-type=none",
+            "--profiling=false",
+        ]
+        if self.binaries.version < (1, 24):
+            command.append("--insecure-port=0")
+        return command
+
+    def _start_apiserver(self, deadline: float) -> None:
+        assert self.certificates is not None
+        port = free_port()
+        self.url = f"https://127.0.0.1:{port}"
+        self._apiserver = self._spawn(self._apiserver_command(port), self.apiserver_log)
+        with self.http_client(timeout=2.0) as client:
+            self._wait_until(
+                "kube-apiserver",
+                self._apiserver,
+                self.apiserver_log,
+                deadline,
+                lambda: _answers_ok(client, "/readyz"),
+            )
+
+    def _wait_until(
+        self,
+        name: str,
+        process: subprocess.Popen[bytes],
+        log: Path,
+        deadline: float,
+        ready: Callable[[], bool],
+    ) -> None:
+        """Poll ``ready()`` until true; raise with the log's tail if ``process`` exits or time runs out."""
+        while True:
+            if process.poll() is not None:
+                raise KubeApiServerError(
+                    f"{name} exited with status {process.returncode} while starting; log {log}:\n"
+                    f"{_log_tail(log)}"
+                )
+            if ready():
+                return
+            if time.monotonic() > deadline:
+                raise KubeApiServerError(f"{name} was not ready in time; log {log}:\n{_log_tail(log)}")
+            time.sleep(POLL_SECONDS)
+
+    def _read_version(self) -> ServerVersion:
+        with self.http_client() as client:
+            info = client.get("/version").raise_for_status().json()
+        return ServerVersion(
+            major=int(re.sub(r"\D", "", info["major"])),
+            minor=int(re.sub(r"\D", "", info["minor"])),
+            git_version=info["gitVersion"],
+        )
+
+    # ------------------------------------------------------------------------------------------- clients
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """TLS settings of an admin client: trusts the test CA, presents the admin certificate."""
+        assert self.certificates is not None, "the server is not started"
+        context = ssl.create_default_context(cafile=str(self.certificates.ca_cert))
+        context.load_cert_chain(str(self.certificates.admin_cert), str(self.certificates.admin_key))
+        return context
+
+    def http_client(self, timeout: float = 10.0) -> httpx.Client:
+        """An httpx client for raw API requests as the admin (base URL ``url``); close it after use."""
+        return httpx.Client(base_url=self.url, verify=self.ssl_context(), timeout=timeout, trust_env=False)
+
+    def api_client(self) -> Any:
+        """A new ``kubernetes.client.ApiClient`` for the admin kubeconfig; close it after use."""
+        from kubernetes import config
+
+        return config.new_client_from_config(config_file=str(self.kubeconfig))
+
+    def env(self) -> dict[str, str]:
+        """This process's environment with ``KUBECONFIG`` set to the admin kubeconfig (for kubectl, kopf)."""
+        return {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+
+    def served_group_versions(self) -> list[str]:
+        """Every API group version the server serves (``v1``, ``apps/v1``, ``batch/v1beta1``...)."""
+        with self.http_client() as client:
+            core = client.get("/api").raise_for_status().json()["versions"]
+            groups = client.get("/apis").raise_for_status().json()["groups"]
+        return [*core, *(version["groupVersion"] for group in groups for version in group["versions"])]
+
+    def served_kinds(self, group_version: str) -> set[str]:
+        """The kinds of the top-level resources served in ``group_version`` (empty if it is not served)."""
+        path = "/api/v1" if group_version == "v1" else f"/apis/{group_version}"
+        with self.http_client() as client:
+            response = client.get(path)
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return set()
+        resources = response.raise_for_status().json()["resources"]
+        return {resource["kind"] for resource in resources if "/" not in resource["name"]}
+
+
+def _answers_ok(client: httpx.Client, path: str) -> bool:
+    try:
+        response = client.get(path)
+    except httpx.TransportError:
+        return False
+    return response.status_code == httpx.codes.OK and response.text.strip() == "ok"
+
+
+def _etcd_healthy(client: httpx.Client, url: str) -> bool:
+    try:
+        response = client.get(f"{url}/health")
+    except httpx.TransportError:
+        return False
+    return response.status_code == httpx.codes.OK and response.json().get("health") == "true"
