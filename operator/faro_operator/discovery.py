@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, ApisApi, CoreV1Api, CustomObjectsApi
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +32,15 @@ class ServedKinds:
 def discover_served_kinds(api: ApiClient) -> ServedKinds:
     """Ask API discovery for every group version's kinds (subresources excluded)."""
     pairs: set[tuple[str, str]] = set()
-    core = api.call_api("/api/v1", "GET", response_type="object", _return_http_data_only=True)
-    pairs |= {("v1", r["kind"]) for r in core.get("resources", []) if "/" not in r["name"]}
-    groups = api.call_api("/apis", "GET", response_type="object", _return_http_data_only=True)
-    for group in groups.get("groups", []):
-        for version in group.get("versions", []):
-            group_version = version["groupVersion"]
+    core = CoreV1Api(api).get_api_resources()
+    pairs |= {("v1", r.kind) for r in core.resources if "/" not in r.name}
+    custom = CustomObjectsApi(api)
+    for group in ApisApi(api).get_api_versions().groups:
+        for version in group.versions:
             try:
-                listing = api.call_api(
-                    f"/apis/{group_version}", "GET", response_type="object", _return_http_data_only=True
-                )
+                listing = custom.get_api_resources(group.name, version.version)
             except Exception as exc:  # an aggregated API that is down must not hide the others
-                log.warning("discovery of %s failed: %s", group_version, exc)
+                log.warning("discovery of %s failed: %s", version.group_version, exc)
                 continue
-            pairs |= {
-                (group_version, r["kind"]) for r in listing.get("resources", []) if "/" not in r["name"]
-            }
+            pairs |= {(version.group_version, r.kind) for r in listing.resources if "/" not in r.name}
     return ServedKinds(frozenset(pairs))

@@ -14,10 +14,14 @@ from faro_operator import GROUP, VERSION
 from faro_operator.collection_reconcile import delete_collection, reconcile_collection
 from faro_operator.pipeline_reconcile import reconcile_pipeline
 
+# A failed reconcile (API server or store hiccup) is retried after this long, not kopf's default minute.
+RETRY_BACKOFF_SECONDS = 10
+
 
 def register_handlers(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
-    collections = {"group": GROUP, "version": VERSION, "plural": "collections", "registry": registry}
-    pipelines = {"group": GROUP, "version": VERSION, "plural": "ragpipelines", "registry": registry}
+    common = {"group": GROUP, "version": VERSION, "registry": registry, "backoff": RETRY_BACKOFF_SECONDS}
+    collections = {**common, "plural": "collections"}
+    pipelines = {**common, "plural": "ragpipelines"}
 
     @kopf.on.resume(**collections)
     @kopf.on.create(**collections)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import kopf
@@ -24,6 +25,8 @@ from faro_operator.specs import CollectionSpec, RagPipelineSpec
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10
+# The workloads' FARO_PIPELINE (an S3 key segment and a metrics label): stricter than a resource name.
+PIPELINE_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 COMPONENT_CONDITIONS = {"chunker": "ChunkerReady", "embedder": "EmbedderReady", "query": "QueryReady"}
 
 
@@ -35,6 +38,10 @@ def reconcile_pipeline(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext)
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     name, namespace = body["metadata"]["name"], body["metadata"]["namespace"]
+    if not PIPELINE_NAME.match(name):
+        message = f"name {name!r} must be a DNS label (at most 63 lowercase letters, digits and '-', no dots)"
+        write_conditions(body, patch, [ConditionUpdate("SpecValid", "False", "InvalidName", message)])
+        return "error"
     try:
         spec = RagPipelineSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:

@@ -35,6 +35,20 @@ def load_api_client() -> client.ApiClient:
     return client.ApiClient()
 
 
+def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
+    """kopf's credentials for the cluster an ApiClient talks to (certificates, or a bearer token)."""
+    conf = api.configuration
+    token = (conf.api_key or {}).get("authorization", "").removeprefix("Bearer ").strip() or None
+    return kopf.ConnectionInfo(
+        server=conf.host,
+        ca_path=conf.ssl_ca_cert,
+        insecure=not conf.verify_ssl,
+        certificate_path=conf.cert_file,
+        private_key_path=conf.key_file,
+        token=token,
+    )
+
+
 def operator_settings() -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     # Handler progress in annotations: the status schema stays exactly what the CRD documents.
@@ -59,9 +73,17 @@ def run_operator(
     """Run until ``stop_flag`` is set (or a signal arrives, when on the main thread)."""
     registry = kopf.OperatorRegistry()
     register_handlers(registry, resync_seconds=options.resync_seconds)
-    context = OperatorContext(
-        api=api or load_api_client(), store_connector=store_connector or DirectStoreConnector()
-    )
+    if api is None:  # kopf logs in the way the kubernetes client does (in-cluster, else kubeconfig)
+        api = load_api_client()
+        kopf.on.login(registry=registry)(kopf.login_via_client)
+    else:  # kopf talks to exactly the cluster of the given client
+        given = api
+
+        @kopf.on.login(registry=registry)
+        def login_as_given_client(**_: object) -> kopf.ConnectionInfo:
+            return connection_info(given)
+
+    context = OperatorContext(api=api, store_connector=store_connector or DirectStoreConnector())
     if options.metrics_port is not None:
         start_http_server(options.metrics_port)
     kopf.run(

@@ -15,7 +15,7 @@ class Condition(SpecModel):
     type: str = Field(..., min_length=1, max_length=316)
     status: Literal["True", "False", "Unknown"]
     reason: str = Field(..., pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
-    message: str = Field("", max_length=32768)
+    message: str = Field(..., max_length=32768)
     last_transition_time: str = Field(..., description="RFC 3339 time the status last changed.")
     observed_generation: int | None = Field(None, ge=0, description="The .metadata.generation it is about.")
 

@@ -1,0 +1,423 @@
+"""The operator (kopf, in-process) against a real kube-apiserver + etcd, with real stores: PostgreSQL
+(pgserver) and Qdrant (qdrant-client local mode, the same adapter the operator uses in production)."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+
+from faro_operator import GROUP, VERSION
+from faro_operator.collection_stores import StoreConfigs
+from faro_operator.crds import CRD_FILES
+from faro_operator.runner import OperatorOptions, run_operator
+from faro_workloads.core.config import QdrantConfig
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+pytestmark = pytest.mark.integration
+
+RESYNC_SECONDS = 2.0
+QDRANT_URL = "http://qdrant.faro-test.svc:6333"
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+class LocalQdrant(QdrantStore):
+    """A local-mode QdrantStore shared by every reconcile (local mode allows one client per folder)."""
+
+    def close(self) -> None:  # the connector closes it at the end of the test
+        pass
+
+    def really_close(self) -> None:
+        super().close()
+
+
+class LocalStoreConnector:
+    """Opens the real adapters: PostgreSQL at the Secret's DSN, Qdrant URLs mapped to local-mode folders."""
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._qdrants: dict[tuple[str, str], LocalQdrant] = {}
+        self._lock = threading.Lock()
+
+    def open(self, configs: StoreConfigs) -> tuple[PgVectorStore, QdrantStore]:
+        key = (configs.qdrant.url or "", configs.collection.name)
+        with self._lock:
+            if key not in self._qdrants:
+                path = self._folder / f"qdrant-{len(self._qdrants)}"
+                self._qdrants[key] = LocalQdrant(
+                    QdrantConfig(path=str(path)), configs.collection, configs.hnsw
+                )
+            qdrant = self._qdrants[key]
+        return PgVectorStore(configs.postgres, configs.collection, configs.hnsw), qdrant
+
+    def qdrant(self, collection_name: str) -> LocalQdrant | None:
+        return next((q for (_, name), q in self._qdrants.items() if name == collection_name), None)
+
+    def close(self) -> None:
+        for store in self._qdrants.values():
+            store.really_close()
+
+
+@pytest.fixture(scope="session")
+def crds_installed(kube_api, kube_api_client) -> None:
+    ext = client.ApiextensionsV1Api(kube_api_client)
+    for name, build in CRD_FILES.items():
+        crd = build()
+        try:
+            ext.create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        wait_for(
+            lambda n=crd["metadata"]["name"]: any(
+                c.type == "Established" and c.status == "True"
+                for c in (ext.read_custom_resource_definition(n).status.conditions or [])
+            ),
+            what=f"CRD {name} established",
+        )
+
+
+@pytest.fixture
+def connector(tmp_path: Path) -> Iterator[LocalStoreConnector]:
+    stores = LocalStoreConnector(tmp_path)
+    yield stores
+    stores.close()
+
+
+@pytest.fixture
+def operator(
+    kube_api, crds_installed, namespace: str, connector: LocalStoreConnector, monkeypatch
+) -> Iterator[Callable[[], None]]:
+    """Runs the operator on this test's namespace; the yielded function restarts it."""
+    monkeypatch.setenv("KUBECONFIG", str(kube_api.kubeconfig))
+    state: dict[str, Any] = {}
+
+    def start() -> None:
+        stop, ready = threading.Event(), threading.Event()
+        options = OperatorOptions(
+            namespaces=[namespace], resync_seconds=RESYNC_SECONDS, liveness_endpoint=None, metrics_port=None
+        )
+        thread = threading.Thread(
+            target=run_operator,
+            kwargs={
+                "options": options,
+                "api": kube_api.api_client(),
+                "store_connector": connector,
+                "stop_flag": stop,
+                "ready_flag": ready,
+            },
+            daemon=True,
+        )
+        thread.start()
+        assert ready.wait(30), "operator did not start"
+        state.update(stop=stop, thread=thread)
+
+    def stop() -> None:
+        state["stop"].set()
+        state["thread"].join(timeout=30)
+        assert not state["thread"].is_alive(), "operator did not stop"
+
+    def restart() -> None:
+        stop()
+        start()
+
+    start()
+    yield restart
+    stop()
+
+
+@pytest.fixture
+def resources(kube_api_client, namespace: str, postgres_dsn: str) -> dict[str, Any]:
+    """The example Collection and RagPipeline, fitted to this test's namespace and stores, plus a Secret."""
+    core = client.CoreV1Api(kube_api_client)
+    secret = {
+        "dsn": base64.b64encode(postgres_dsn.encode()).decode(),
+        "api-key": base64.b64encode(b"k").decode(),
+    }
+    core.create_namespaced_secret(
+        namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="stores"), data=secret)
+    )
+    examples = Path(__file__).resolve().parents[3] / "examples" / "kubernetes"
+    collection = yaml.safe_load((examples / "collection.yaml").read_text())
+    collection["metadata"] = {"name": f"docs-{namespace[-6:]}", "namespace": namespace}
+    collection["spec"]["qdrant"] = {"url": QDRANT_URL, "collectionName": f"c_{namespace[-10:]}"}
+    collection["spec"]["postgres"] = {
+        "dsnSecretRef": {"name": "stores", "key": "dsn"},
+        "schema": f"s_{namespace[-10:]}",
+    }
+    collection["spec"]["deletionPolicy"] = "Delete"
+    pipeline = yaml.safe_load((examples / "ragpipeline.yaml").read_text())
+    pipeline["metadata"] = {"name": "docs", "namespace": namespace}
+    pipeline["spec"]["collectionRef"] = {"name": collection["metadata"]["name"]}
+    pipeline["spec"]["embedding"]["apiKeySecretRef"] = {"name": "stores", "key": "api-key"}
+    pipeline["spec"]["query"]["authSecretRef"] = {"name": "stores", "key": "api-key"}
+    return {"collection": collection, "pipeline": pipeline}
+
+
+def custom(api, namespace: str, plural: str):  # type: ignore[no-untyped-def]
+    objects = client.CustomObjectsApi(api)
+
+    class Resource:
+        def create(self, body: dict) -> dict:
+            return objects.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, plural, copy.deepcopy(body)
+            )
+
+        def get(self, name: str) -> dict:
+            return objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+
+        def patch(self, name: str, body: dict) -> dict:
+            return objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
+
+        def delete(self, name: str) -> None:
+            objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
+
+    return Resource()
+
+
+def condition(resource: dict, kind: str) -> dict | None:
+    return next((c for c in (resource.get("status") or {}).get("conditions", []) if c["type"] == kind), None)
+
+
+def test_applied_resources_get_their_children_status_and_restored_drift(
+    operator, resources, kube_api, kube_api_client, namespace: str, connector: LocalStoreConnector
+) -> None:
+    collections, pipelines = (
+        custom(kube_api_client, namespace, "collections"),
+        custom(kube_api_client, namespace, "ragpipelines"),
+    )
+    apps, core = client.AppsV1Api(kube_api_client), client.CoreV1Api(kube_api_client)
+    collection_name = resources["collection"]["metadata"]["name"]
+    collections.create(resources["collection"])
+    pipeline = pipelines.create(resources["pipeline"])
+
+    ready = wait_for(
+        lambda: (c := condition(collections.get(collection_name), "Ready")) and c["status"] == "True" and c,
+        what="the Collection to be Ready",
+    )
+    assert ready["reason"] == "AllComponentsReady"
+    status = collections.get(collection_name)["status"]
+    assert status["postgresRows"] == 0 and status["qdrantPoints"] == 0 and status["dimension"] == 384
+    assert connector.qdrant(status["collectionName"]) is not None
+
+    deployments = wait_for(
+        lambda: len(items := apps.list_namespaced_deployment(namespace).items) == 3 and items,
+        what="3 Deployments",
+    )
+    for deployment in deployments:
+        [owner] = deployment.metadata.owner_references
+        assert (owner.kind, owner.name, owner.uid) == ("RagPipeline", "docs", pipeline["metadata"]["uid"])
+    names = {d.metadata.name for d in deployments}
+    assert names == {"docs-chunker", "docs-embedder", "docs-query"}
+    assert {s.metadata.name for s in core.list_namespaced_service(namespace).items} >= {
+        "docs-chunker",
+        "docs-query",
+    }
+
+    def converged() -> dict | None:
+        status = pipelines.get("docs").get("status") or {}
+        collection_ready = condition({"status": status}, "CollectionReady")
+        return status if collection_ready and collection_ready["status"] == "True" else None
+
+    status = wait_for(converged, what="the pipeline to see its Collection ready")
+    assert condition({"status": status}, "CollectionReady")["status"] == "True"
+    # No controller-manager runs here: Deployments never become available, and Ready says so.
+    assert condition({"status": status}, "EmbedderReady")["reason"] == "ReplicasUnavailable"
+    assert condition({"status": status}, "Ready")["status"] == "False"
+    assert status["observedGeneration"] == pipeline["metadata"]["generation"]
+    assert status["documents"] == 0 and status["chunks"] == 0
+    assert any(kind.startswith("ServiceMonitor") for kind in status["skippedKinds"])
+    assert status["endpoints"]["query"] == f"http://docs-query.{namespace}.svc"
+
+    # kubectl shows the printer columns
+    table = subprocess.run(
+        ["kubectl", "--kubeconfig", str(kube_api.kubeconfig), "-n", namespace, "get", "ragpipelines"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert table.split("\n")[0].split() == ["NAME", "READY", "COLLECTION", "DOCS", "CHUNKS", "OVERLAP", "AGE"]
+    assert table.split("\n")[1].split()[:5] == ["docs", "False", collection_name, "0", "0"]
+
+    # a child deleted by hand comes back; a field edited by hand is set back
+    apps.delete_namespaced_deployment("docs-embedder", namespace)
+    wait_for(
+        lambda: apps.read_namespaced_deployment("docs-embedder", namespace), what="the Deployment restored"
+    )
+    apps.patch_namespaced_deployment("docs-chunker", namespace, {"spec": {"replicas": 7}})
+    wait_for(
+        lambda: apps.read_namespaced_deployment("docs-chunker", namespace).spec.replicas == 2,
+        what="replicas set back",
+    )
+
+    # a spec change re-renders the settings and rolls the pods (new checksum)
+    before = apps.read_namespaced_deployment("docs-embedder", namespace).spec.template.metadata.annotations
+    pipelines.patch("docs", {"spec": {"chunking": {"size": 128}}})
+    wait_for(
+        lambda: (
+            core.read_namespaced_config_map("docs-settings", namespace).data["FARO_CHUNKING__SIZE"] == "128"
+        ),
+        what="the settings ConfigMap",
+    )
+    after = wait_for(
+        lambda: (
+            (
+                a := apps.read_namespaced_deployment(
+                    "docs-embedder", namespace
+                ).spec.template.metadata.annotations
+            )
+            != before
+            and a
+        ),
+        what="a new pod template",
+    )
+    assert after["faro.dev/config-checksum"] != before["faro.dev/config-checksum"]
+
+
+def test_invalid_resources_are_rejected_or_reported(
+    operator, resources, kube_api_client, namespace: str
+) -> None:
+    pipelines = custom(kube_api_client, namespace, "ragpipelines")
+    collections = custom(kube_api_client, namespace, "collections")
+    bad = copy.deepcopy(resources["pipeline"])
+    bad["spec"]["chunking"]["strategy"] = "bogus"
+    with pytest.raises(ApiException) as rejected:
+        pipelines.create(bad)
+    assert rejected.value.status == 422 and "strategy" in rejected.value.body
+
+    # the Collection it names does not exist yet: not ready with a reason, and picked up once it appears
+    pipelines.create(resources["pipeline"])
+    wait_for(
+        lambda: (
+            (c := condition(pipelines.get("docs"), "CollectionReady")) and c["reason"] == "CollectionNotFound"
+        ),
+        what="CollectionNotFound",
+    )
+    collections.create(resources["collection"])
+    wait_for(
+        lambda: (c := condition(pipelines.get("docs"), "CollectionReady")) and c["status"] == "True",
+        timeout=90,
+        what="the pipeline to find its Collection",
+    )
+
+    # a model whose dimension differs from the Collection's
+    mismatched = copy.deepcopy(resources["pipeline"])
+    mismatched["metadata"]["name"] = "wrong-dim"
+    mismatched["spec"]["embedding"]["dimension"] = 768
+    pipelines.create(mismatched)
+    spec_valid = wait_for(lambda: condition(pipelines.get("wrong-dim"), "SpecValid"), what="SpecValid")
+    assert spec_valid["status"] == "False" and spec_valid["reason"] == "DimensionMismatch"
+    assert "768" in spec_valid["message"]
+
+
+def test_collection_deletion_honours_the_deletion_policy(
+    operator, resources, kube_api_client, namespace: str, postgres_dsn: str, connector: LocalStoreConnector
+) -> None:
+    import psycopg
+
+    collections = custom(kube_api_client, namespace, "collections")
+    retained = copy.deepcopy(resources["collection"])
+    retained["metadata"]["name"] = "kept"
+    retained["spec"]["deletionPolicy"] = "Retain"
+    retained["spec"]["qdrant"]["collectionName"] = (
+        resources["collection"]["spec"]["qdrant"]["collectionName"] + "_k"
+    )
+    for body in (resources["collection"], retained):
+        collections.create(body)
+    for body in (resources["collection"], retained):
+        wait_for(
+            lambda n=body["metadata"]["name"]: (
+                (c := condition(collections.get(n), "Ready")) and c["status"] == "True"
+            ),
+            what="Ready",
+        )
+    schema = resources["collection"]["spec"]["postgres"]["schema"]
+
+    def tables() -> set[str]:
+        with psycopg.connect(postgres_dsn) as conn:
+            rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)).fetchall()
+        return {r[0] for r in rows}
+
+    deleted_name = resources["collection"]["spec"]["qdrant"]["collectionName"]
+    kept_name = retained["spec"]["qdrant"]["collectionName"]
+    assert {f"{deleted_name}_chunks", f"{kept_name}_chunks"} <= tables()
+
+    for body in (resources["collection"], retained):
+        collections.delete(body["metadata"]["name"])
+    for body in (resources["collection"], retained):
+        wait_for(
+            lambda n=body["metadata"]["name"]: _gone(collections, n), what="the Collection to be deleted"
+        )
+    remaining = tables()
+    assert f"{deleted_name}_chunks" not in remaining  # Delete: dropped
+    assert f"{kept_name}_chunks" in remaining  # Retain: kept
+    assert not connector.qdrant(deleted_name).exists()
+    assert connector.qdrant(kept_name).exists()
+
+
+def _gone(resource, name: str) -> bool:  # type: ignore[no-untyped-def]
+    try:
+        resource.get(name)
+    except ApiException as exc:
+        return exc.status == 404
+    return False
+
+
+def test_operator_restart_resumes_without_duplicating(
+    operator, resources, kube_api_client, namespace: str
+) -> None:
+    custom(kube_api_client, namespace, "collections").create(resources["collection"])
+    custom(kube_api_client, namespace, "ragpipelines").create(resources["pipeline"])
+    apps = client.AppsV1Api(kube_api_client)
+    wait_for(lambda: len(apps.list_namespaced_deployment(namespace).items) == 3, what="children")
+    wait_until_reconciled_again(times=2)  # the state has settled
+    before = {
+        d.metadata.name: d.metadata.resource_version for d in apps.list_namespaced_deployment(namespace).items
+    }
+    operator()  # restart
+    wait_until_reconciled_again(times=2)  # resumed, and resynced at least once
+    after = {
+        d.metadata.name: d.metadata.resource_version for d in apps.list_namespaced_deployment(namespace).items
+    }
+    assert after == before  # same objects, unchanged: server-side apply of identical manifests is a no-op
+
+
+def wait_until_reconciled_again(times: int) -> None:
+    """Poll the operator's own reconcile counter (it runs in this process) until it advanced ``times``."""
+    from prometheus_client import REGISTRY
+
+    def total() -> float:
+        return sum(
+            REGISTRY.get_sample_value("faro_operator_reconciles_total", {"kind": "RagPipeline", "result": r})
+            or 0.0
+            for r in ("ok", "waiting", "error")
+        )
+
+    start = total()
+    wait_for(lambda: total() >= start + times, what=f"{times} more RagPipeline reconciles")
