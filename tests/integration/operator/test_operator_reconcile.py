@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -421,3 +422,133 @@ def wait_until_reconciled_again(times: int) -> None:
 
     start = total()
     wait_for(lambda: total() >= start + times, what=f"{times} more RagPipeline reconciles")
+
+
+def test_external_qdrant_is_bridged_and_immutable_fields_are_protected(
+    operator, resources, kube_api, kube_api_client, namespace: str
+) -> None:
+    collections = custom(kube_api_client, namespace, "collections")
+    body = copy.deepcopy(resources["collection"])
+    # An address on EC2: nothing listens there in this test, so Qdrant is reported unreachable.
+    body["spec"]["qdrant"] = {"external": {"address": "192.0.2.10"}, "collectionName": "bridged"}
+    collections.create(body)
+    name = body["metadata"]["name"]
+    core = client.CoreV1Api(kube_api_client)
+    service = wait_for(
+        lambda: core.read_namespaced_service(f"{name}-qdrant", namespace), what="the bridge Service"
+    )
+    assert service.spec.selector is None and {p.port for p in service.spec.ports} == {6333, 6334}
+    slice_version = "discovery.k8s.io/v1" if kube_api.version.at_least(1, 21) else "discovery.k8s.io/v1beta1"
+    group, version = slice_version.split("/")
+    slices = client.CustomObjectsApi(kube_api_client).list_namespaced_custom_object(
+        group, version, namespace, "endpointslices"
+    )["items"]
+    [bridge] = [
+        s
+        for s in slices
+        if s["metadata"]["labels"].get("kubernetes.io/service-name") == service.metadata.name
+    ]
+    assert bridge["endpoints"][0]["addresses"] == ["192.0.2.10"]
+    status = wait_for(lambda: collections.get(name).get("status"), what="status")
+    assert status["qdrantUrl"] == f"http://{service.metadata.name}.{namespace}.svc:6333"
+
+    collections.patch(name, {"spec": {"dimension": 768}})
+    spec_valid = wait_for(
+        lambda: (
+            (c := condition(collections.get(name), "SpecValid"))
+            and c["reason"] == "ImmutableFieldChanged"
+            and c
+        ),
+        what="ImmutableFieldChanged",
+    )
+    assert spec_valid["status"] == "False" and "384" in spec_valid["message"]
+    assert condition(collections.get(name), "Ready")["status"] == "False"
+
+
+def test_cronjob_is_rendered_in_the_served_version_and_events_explain_problems(
+    operator, resources, kube_api, kube_api_client, namespace: str
+) -> None:
+    custom(kube_api_client, namespace, "collections").create(resources["collection"])
+    mismatched = copy.deepcopy(resources["pipeline"])
+    mismatched["metadata"]["name"] = "wrong-dim"
+    mismatched["spec"]["embedding"]["dimension"] = 768
+    custom(kube_api_client, namespace, "ragpipelines").create(resources["pipeline"])
+    custom(kube_api_client, namespace, "ragpipelines").create(mismatched)
+    cron_version = "v1" if kube_api.version.at_least(1, 21) else "v1beta1"
+    cronjob = wait_for(
+        lambda: client.CustomObjectsApi(kube_api_client).get_namespaced_custom_object(
+            "batch", cron_version, namespace, "cronjobs", "docs-consistency"
+        ),
+        what=f"the CronJob in batch/{cron_version}",
+    )
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cronjob["spec"]["schedule"] == resources["pipeline"]["spec"]["consistency"]["schedule"]
+
+    def event_reasons() -> set[str]:
+        events = client.CoreV1Api(kube_api_client).list_namespaced_event(namespace).items
+        return {e.reason for e in events if e.involved_object.name == "wrong-dim"}
+
+    wait_for(
+        lambda: "DimensionMismatch" in event_reasons(), what="a DimensionMismatch event for kubectl describe"
+    )
+
+
+def test_faro_operator_command_reconciles_with_its_own_login_and_serves_health_and_metrics(
+    crds_installed, kube_api, kube_api_client, namespace: str, resources, tmp_path: Path
+) -> None:
+    """`faro operator` as users run it: a process logging in through the kubeconfig, real store adapters
+    (Qdrant at an address where nothing listens: reported, not crashed on)."""
+    import httpx
+
+    from faro_workloads.background_server import free_port
+
+    liveness, metrics = free_port(), free_port()
+    log = tmp_path / "operator.log"
+    body = copy.deepcopy(resources["collection"])
+    body["spec"]["qdrant"]["url"] = f"http://127.0.0.1:{free_port()}"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "faro_workloads.cli",
+                "operator",
+                "--namespace",
+                namespace,
+                "--resync-seconds",
+                "2",
+                "--liveness",
+                f"http://127.0.0.1:{liveness}/healthz",
+                "--metrics-port",
+                str(metrics),
+            ],
+            env=kube_api.env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for(
+            lambda: _http_ok(f"http://127.0.0.1:{liveness}/healthz"), what=f"liveness\n{log.read_text()}"
+        )
+        collections = custom(kube_api_client, namespace, "collections")
+        collections.create(body)
+        name = body["metadata"]["name"]
+        qdrant = wait_for(
+            lambda: condition(collections.get(name), "QdrantReady"), what=f"status\n{log.read_text()}"
+        )
+        assert qdrant["status"] == "False" and qdrant["reason"] == "Unreachable"
+        assert condition(collections.get(name), "PostgresReady")["status"] == "True"
+        text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
+        assert 'faro_operator_reconciles_total{kind="Collection"' in text
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0, log.read_text()
+
+
+def _http_ok(url: str) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
