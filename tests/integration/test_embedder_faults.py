@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -17,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faro_process import faro_process
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
@@ -118,47 +117,14 @@ def embedder_env(
 
 @contextmanager
 def embedder_process(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faro_workloads.cli",
-                "serve",
-                "embedder",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"embedder exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"embedder did not start:\n{log.read_text()}")
-            time.sleep(0.1)
+    url = f"http://127.0.0.1:{free_port()}"
+    port = url.rsplit(":", 1)[1]
+    args = ("serve", "embedder", "--host", "127.0.0.1", "--port", port)
+    # A killed embedder (SIGKILL in a test) has no clean exit to check.
+    with faro_process(
+        *args, log=log, ready_url=f"{url}/healthz", env=env, expect_clean_exit=False
+    ) as process:
         yield process, url
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def chunker_client(aws, chunking: ChunkingConfig) -> TestClient:

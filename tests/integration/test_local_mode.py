@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faro_process import faro_process
 
 from faro_workloads.background_server import free_port
 
@@ -37,43 +37,9 @@ def running_local(data_dir: Path, *extra: str) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = data_dir.parent / f"faro-local-{port}.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faro_workloads.cli",
-                "local",
-                "--data-dir",
-                str(data_dir),
-                "--port",
-                str(port),
-                *extra,
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"faro local exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"faro local did not become ready:\n{log.read_text()}")
-            time.sleep(0.2)
+    args = ("local", "--data-dir", str(data_dir), "--port", str(port), *extra)
+    with faro_process(*args, log=log, ready_url=f"{url}/readyz"):
         yield url
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=30) == 0, log.read_text()
-        except subprocess.TimeoutExpired:
-            process.kill()
-            raise
     # A clean stop also stops the embedded PostgreSQL (it removes postmaster.pid on shutdown).
     assert not (data_dir / "postgres" / "postmaster.pid").exists(), "faro local left PostgreSQL running"
 

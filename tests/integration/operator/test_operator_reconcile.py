@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import copy
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
+from faro_process import faro_process
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
@@ -506,30 +506,18 @@ def test_faro_operator_command_reconciles_with_its_own_login_and_serves_health_a
     log = tmp_path / "operator.log"
     body = copy.deepcopy(resources["collection"])
     body["spec"]["qdrant"]["url"] = f"http://127.0.0.1:{free_port()}"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "faro_workloads.cli",
-                "operator",
-                "--namespace",
-                namespace,
-                "--resync-seconds",
-                "2",
-                "--liveness",
-                f"http://127.0.0.1:{liveness}/healthz",
-                "--metrics-port",
-                str(metrics),
-            ],
-            env=kube_api.env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for(
-            lambda: _http_ok(f"http://127.0.0.1:{liveness}/healthz"), what=f"liveness\n{log.read_text()}"
-        )
+    args = (
+        "operator",
+        "--namespace",
+        namespace,
+        "--resync-seconds",
+        "2",
+        "--liveness",
+        f"http://127.0.0.1:{liveness}/healthz",
+        "--metrics-port",
+        str(metrics),
+    )
+    with faro_process(*args, log=log, ready_url=f"http://127.0.0.1:{liveness}/healthz", env=kube_api.env()):
         collections = custom(kube_api_client, namespace, "collections")
         collections.create(body)
         name = body["metadata"]["name"]
@@ -540,15 +528,3 @@ def test_faro_operator_command_reconciles_with_its_own_login_and_serves_health_a
         assert condition(collections.get(name), "PostgresReady")["status"] == "True"
         text = httpx.get(f"http://127.0.0.1:{metrics}/metrics").text
         assert 'faro_operator_reconciles_total{kind="Collection"' in text
-    finally:
-        process.terminate()
-        assert process.wait(timeout=30) == 0, log.read_text()
-
-
-def _http_ok(url: str) -> bool:
-    import httpx
-
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
