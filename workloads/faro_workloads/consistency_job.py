@@ -333,16 +333,14 @@ def status_patch(result: JobResult) -> dict[str, Any]:
     }
 
 
-def write_status(patch: dict[str, Any], *, namespace: str, name: str) -> None:
-    """Merge-patch the status subresource of RagPipeline ``namespace/name`` with the pod's service account.
-
-    Only the pure :func:`status_patch` is unit tested; this API call itself is to be tested against a real
-    kube-apiserver (a separate issue). Needs RBAC ``patch`` on ``ragpipelines/status``.
-    """
+def write_status(patch: dict[str, Any], *, namespace: str, name: str, api_client: Any = None) -> None:
+    """Merge-patch the status subresource of RagPipeline ``namespace/name``: with the pod's service account
+    (needs RBAC ``patch`` on ``ragpipelines/status``), or through ``api_client`` when one is given."""
     from kubernetes import client, config
 
-    config.load_incluster_config()
-    api = client.CustomObjectsApi()
+    if api_client is None:
+        config.load_incluster_config()
+    api = client.CustomObjectsApi(api_client)
     api.patch_namespaced_custom_object_status(
         RAGPIPELINE_GROUP,
         RAGPIPELINE_VERSION,

@@ -9,6 +9,7 @@
 - (autouse) tests using ``kube_api`` fail with kube-apiserver's or etcd's exit status and log when either
   is not running before or after the test (a crash), instead of with connection errors.
 - ``kube_api_client`` (session): one shared ``kubernetes.client.ApiClient`` for ``kube_api``.
+- ``crds_installed`` (session): Faro's CRDs applied and Established.
 - ``namespace``: a namespace of this test's own (``faro-test-<hex>``); its deletion is requested after the
   test but not awaited: without a controller-manager it stays ``Terminating``.
 """
@@ -23,6 +24,9 @@ import pytest
 from kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from polling import wait_for
+
+from faro_operator.crds import CRD_FILES
 
 
 @pytest.fixture(scope="session")
@@ -75,3 +79,23 @@ def namespace(kube_api_client: Any) -> Iterator[str]:
     except ApiException as error:
         if error.status != 404:
             raise
+
+
+@pytest.fixture(scope="session")
+def crds_installed(kube_api: KubeApiServer, kube_api_client: Any) -> None:
+    """Faro's CRDs (generated from the models), applied once and Established."""
+    ext = client.ApiextensionsV1Api(kube_api_client)
+    for name, build in CRD_FILES.items():
+        crd = build()
+        try:
+            ext.create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        wait_for(
+            lambda n=crd["metadata"]["name"]: any(
+                c.type == "Established" and c.status == "True"
+                for c in (ext.read_custom_resource_definition(n).status.conditions or [])
+            ),
+            what=f"CRD {name} established",
+        )

@@ -7,7 +7,6 @@ import base64
 import copy
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,10 @@ import yaml
 from faro_process import faro_process
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from polling import wait_for
 
 from faro_operator import GROUP, VERSION
 from faro_operator.collection_stores import StoreConfigs
-from faro_operator.crds import CRD_FILES
 from faro_operator.runner import OperatorOptions, run_operator
 from faro_workloads.core.config import QdrantConfig
 from faro_workloads.core.stores.pgvector import PgVectorStore
@@ -30,22 +29,6 @@ pytestmark = pytest.mark.integration
 
 RESYNC_SECONDS = 2.0
 QDRANT_URL = "http://qdrant.faro-test.svc:6333"
-
-
-def wait_for(predicate: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except ApiException as exc:
-            if exc.status != 404:
-                raise
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.2)
 
 
 class LocalQdrant(QdrantStore):
@@ -83,25 +66,6 @@ class LocalStoreConnector:
     def close(self) -> None:
         for store in self._qdrants.values():
             store.really_close()
-
-
-@pytest.fixture(scope="session")
-def crds_installed(kube_api, kube_api_client) -> None:
-    ext = client.ApiextensionsV1Api(kube_api_client)
-    for name, build in CRD_FILES.items():
-        crd = build()
-        try:
-            ext.create_custom_resource_definition(crd)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        wait_for(
-            lambda n=crd["metadata"]["name"]: any(
-                c.type == "Established" and c.status == "True"
-                for c in (ext.read_custom_resource_definition(n).status.conditions or [])
-            ),
-            what=f"CRD {name} established",
-        )
 
 
 @pytest.fixture
