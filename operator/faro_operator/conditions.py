@@ -41,10 +41,15 @@ def merge_conditions(
     return [by_type[t] for t in sorted(by_type)]
 
 
+# Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline.
+INFORMATIONAL_CONDITIONS = frozenset({"MonitoringReady", "OptionalApisReady"})
+
+
 def ready_summary(updates: list[ConditionUpdate]) -> ConditionUpdate:
-    """Ready is True when every other condition is True; else it names the first one that is not."""
+    """Ready is True when every other (non-informational) condition is True; else it names the first one
+    that is not."""
     for update in updates:
-        if update.type != "Ready" and update.status != "True":
+        if update.type != "Ready" and update.type not in INFORMATIONAL_CONDITIONS and update.status != "True":
             status: ConditionStatus = "False" if update.status == "False" else "Unknown"
             return ConditionUpdate("Ready", status, update.reason, f"{update.type}: {update.message}")
     return ConditionUpdate("Ready", "True", "AllComponentsReady", "every component is ready")

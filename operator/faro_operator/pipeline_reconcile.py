@@ -78,8 +78,9 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     from faro_operator.builders import build_pipeline_children
 
     children, skipped = build_pipeline_children(owner, spec, resolved, ctx.served_kinds())
+    applied = []
     for child in children:
-        ctx.applier.apply(child)
+        applied.append(ctx.applier.apply(child))
         CHILDREN_APPLIED.labels(child["kind"]).inc()
 
     updates = [
@@ -87,7 +88,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
         _collection_condition(collection),
     ]
     updates += _component_conditions(ctx, spec, name, namespace)
-    updates.append(_consistency_condition(children))
+    updates.append(_consistency_condition(applied))
     patch.status["skippedKinds"] = skipped
     if skipped:
         updates.append(
@@ -159,14 +160,17 @@ def _component_conditions(
     return updates
 
 
-def _consistency_condition(children: list[dict[str, Any]]) -> ConditionUpdate:
-    if any(child["kind"] == "CronJob" for child in children):
+def _consistency_condition(applied: list[dict[str, Any]]) -> ConditionUpdate:
+    """From the CronJob as the API server returned it: scheduled, and when it last ran."""
+    cronjob = next((child for child in applied if child.get("kind") == "CronJob"), None)
+    if cronjob is None:
         return ConditionUpdate(
-            "ConsistencyScheduled", "True", "CronJobApplied", "the consistency check is scheduled"
+            "ConsistencyScheduled", "False", "CronJobNotServed", "this cluster serves no CronJob API"
         )
-    return ConditionUpdate(
-        "ConsistencyScheduled", "False", "CronJobNotServed", "this cluster serves no CronJob API"
-    )
+    last = (cronjob.get("status") or {}).get("lastScheduleTime")
+    schedule = cronjob.get("spec", {}).get("schedule")
+    message = f"schedule {schedule!r}; " + (f"last run {last}" if last else "not run yet")
+    return ConditionUpdate("ConsistencyScheduled", "True", "CronJobScheduled", message)
 
 
 def _endpoints(spec: RagPipelineSpec, name: str, namespace: str) -> dict[str, str | None]:

@@ -447,6 +447,15 @@ def test_cronjob_is_rendered_in_the_served_version_and_events_explain_problems(
     )
     assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
     assert cronjob["spec"]["schedule"] == resources["pipeline"]["spec"]["consistency"]["schedule"]
+    scheduled = wait_for(
+        lambda: condition(
+            custom(kube_api_client, namespace, "ragpipelines").get("docs"), "ConsistencyScheduled"
+        ),
+        what="ConsistencyScheduled",
+    )
+    assert (
+        scheduled["status"] == "True" and "not run yet" in scheduled["message"]
+    )  # no controller runs it here
 
     def event_reasons() -> set[str]:
         events = client.CoreV1Api(kube_api_client).list_namespaced_event(namespace).items
