@@ -1,0 +1,81 @@
+"""docs/metrics.md and the metrics the code defines agree: same names, types and label names."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client.metrics import MetricWrapperBase
+
+import faro_operator.metrics as operator_metrics
+import faro_workloads.core.metrics as workload_metrics
+from faro_workloads.consistency_job import JobResult, metrics_registry
+from faro_workloads.core.consistency import ConsistencyReport
+
+CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
+ROW = re.compile(r"^\| `(?P<name>faro_[a-z_]+)` \| (?P<type>\w+) \| (?P<labels>[^|]*) \|")
+
+Entry = tuple[str, tuple[str, ...]]
+
+
+def catalogue() -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for line in CATALOGUE.read_text().splitlines():
+        if match := ROW.match(line):
+            labels = tuple(sorted(re.findall(r"`([a-z_]+)`", match["labels"])))
+            assert match["name"] not in entries, f"{match['name']} is listed twice"
+            entries[match["name"]] = (match["type"], labels)
+    return entries
+
+
+def exported_name(metric: MetricWrapperBase) -> str:
+    return f"{metric._name}_total" if metric._type == "counter" else metric._name
+
+
+def code_metrics() -> dict[str, Entry]:
+    found: dict[str, Entry] = {}
+    for module in (workload_metrics, operator_metrics):
+        for metric in vars(module).values():
+            if isinstance(metric, MetricWrapperBase):
+                found[exported_name(metric)] = (metric._type, tuple(sorted(metric._labelnames)))
+    for missing in ([], [uuid.uuid4()]):  # a consistent run and a drifted one (some gauges only on success)
+        report = ConsistencyReport(
+            k=10,
+            sampled=5,
+            overlap_at_k=1.0,
+            postgres_count=3,
+            qdrant_count=3,
+            missing_ids=missing,
+            orphan_ids=[],
+            outbox_pending=0,
+        )
+        job = JobResult(
+            before=report,
+            repair=None,
+            after=None,
+            min_overlap=0.9,
+            started_at=datetime.now(UTC),
+            duration_seconds=0.1,
+        )
+        for family in metrics_registry(job).collect():
+            labels = {label for sample in family.samples for label in sample.labels}
+            found[family.name] = (family.type, tuple(sorted(labels)))
+    return found
+
+
+def test_every_metric_in_the_code_is_documented_and_vice_versa() -> None:
+    documented, defined = catalogue(), code_metrics()
+    assert set(defined) - set(documented) == set(), "metrics missing from docs/metrics.md"
+    assert set(documented) - set(defined) == set(), "docs/metrics.md lists metrics the code does not define"
+    for name, entry in defined.items():
+        assert documented[name] == entry, f"{name}: docs say {documented[name]}, code says {entry}"
+
+
+def test_names_follow_prometheus_conventions() -> None:
+    for name, (kind, labels) in code_metrics().items():
+        assert name.startswith("faro_"), name
+        assert (kind == "counter") == name.endswith("_total"), name
+        assert not re.search(r"_(ms|milliseconds|minutes|bytes_total_total)$", name), name
+        assert "le" not in labels and "quantile" not in labels, name
