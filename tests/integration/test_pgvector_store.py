@@ -251,3 +251,14 @@ def test_a_store_made_before_the_extension_exists_works_after_ensure_schema(
     finally:
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def test_healthy_is_a_cheap_check_that_never_raises(pg_store, collection_config) -> None:
+    assert pg_store.healthy() is True
+    dead = PgVectorStore(
+        PostgresConfig(dsn="postgresql://faro@127.0.0.1:1/faro", connect_timeout_seconds=1), collection_config
+    )
+    try:
+        assert dead.healthy() is False
+    finally:
+        dead.close()

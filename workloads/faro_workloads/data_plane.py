@@ -85,7 +85,7 @@ class DataPlane:
                 documents_router(documents or self.ingest, max_document),
                 query_router(self.retriever, self.query_config),
             ],
-            readiness={"postgres": lambda: pg.count() >= 0, "qdrant": qdrant.healthy, **(readiness or {})},
+            readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy, **(readiness or {})},
             max_body_bytes=max_document + _ENVELOPE_BYTES,
             required_for_ready=frozenset({"postgres"}),
         )

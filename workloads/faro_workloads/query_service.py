@@ -27,7 +27,7 @@ def build_query_app(
     return build_api(
         title="Faro query service",
         routers=[query_router(retriever, settings.query, dependencies)],
-        readiness={"postgres": lambda: pg.count() >= 0, "qdrant": qdrant.healthy},
+        readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy},
         max_body_bytes=QUERY_BODY_LIMIT,
         required_for_ready=frozenset({"postgres"}),
     )

@@ -96,7 +96,7 @@ def local(
     )
     with LocalRuntime(options) as runtime:
         if docs:
-            summary = runtime.ingest_folder(list(docs), show_progress=sys.stderr.isatty() or True)
+            summary = runtime.ingest_folder(list(docs), show_progress=True)
             console.print(
                 f"ingested: {summary.created} created, {summary.replaced} replaced, "
                 f"{summary.unchanged} unchanged, {summary.accepted} accepted, {len(summary.failed)} failed"

@@ -107,7 +107,7 @@ def embedder(host: str, port: int, shutdown_grace: float) -> None:
             "Faro embedding engine",
             [],
             {
-                "postgres": lambda: pg.count() >= 0,
+                "postgres": pg.healthy,
                 "sqs": sqs_ready,
                 "qdrant": qdrant.healthy,
                 "s3": store.healthy,

@@ -541,6 +541,15 @@ class PgVectorStore:
             rows = conn.execute(sql.SQL("SELECT id FROM {}").format(self._chunks)).fetchall()
         return {row[0] for row in rows}
 
+    def healthy(self) -> bool:
+        """A cheap reachability check for readiness probes (``SELECT 1``); never raises."""
+        try:
+            with self._pool.connection(timeout=2) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except Exception:
+            return False
+
     def count(self) -> int:
         """Number of chunks."""
         return self._count(self._chunks, "count")
