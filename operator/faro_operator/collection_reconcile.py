@@ -68,7 +68,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     try:
         try:
             pg.ensure_schema()
-            patch.status["postgresRows"] = pg.count()
+            patch.status["postgresRows"] = pg.status_counts()[1]
             updates.append(
                 ConditionUpdate("PostgresReady", "True", "SchemaReady", "table and HNSW index exist")
             )
@@ -78,7 +78,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
             updates.append(ConditionUpdate("PostgresReady", "False", "Unreachable", _short(exc)))
         try:
             qdrant.ensure_collection()
-            patch.status["qdrantPoints"] = qdrant.count()
+            patch.status["qdrantPoints"] = qdrant.count(exact=False)
             updates.append(ConditionUpdate("QdrantReady", "True", "CollectionReady", "collection exists"))
         except CollectionMismatch as exc:
             updates.append(ConditionUpdate("QdrantReady", "False", "CollectionMismatch", str(exc)))

@@ -189,7 +189,8 @@ def _counts(ctx: OperatorContext, collection: str, namespace: str, spec: Collect
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
         return {}
     try:
-        return {"documents": pg.document_count(), "chunks": pg.count()}
+        documents, chunks = pg.status_counts()
+        return {"documents": documents, "chunks": chunks}
     except Exception as exc:
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
         return {}

@@ -262,3 +262,22 @@ def test_healthy_is_a_cheap_check_that_never_raises(pg_store, collection_config)
         assert dead.healthy() is False
     finally:
         dead.close()
+
+
+def test_status_counts_are_exact_on_small_tables_and_estimates_on_big_ones(
+    pg_store, make_chunks, make_record, postgres_config
+) -> None:
+    import psycopg
+
+    for doc in range(3):
+        chunks = make_chunks(f"d{doc}", 4, seed=doc)
+        pg_store.write_document(make_record(chunks), chunks)
+    assert pg_store.status_counts() == (3, 12)  # never analyzed: counted exactly
+    with psycopg.connect(postgres_config.dsn.get_secret_value(), autocommit=True) as conn:
+        conn.execute(f"ANALYZE {postgres_config.schema_name}.{pg_store.collection.name}_chunks")
+        conn.execute(
+            f"DELETE FROM {postgres_config.schema_name}.{pg_store.collection.name}_chunks WHERE seq = 0"
+        )
+    # Above the threshold the planner's estimate (taken before the delete) is reported, without a scan.
+    assert pg_store.status_counts(exact_below=5)[1] == 12
+    assert pg_store.status_counts()[1] == 9  # below the default threshold: exact again

@@ -562,6 +562,19 @@ class PgVectorStore:
         """Number of outbox rows not yet applied to Qdrant."""
         return self._count(self._outbox, "outbox_pending")
 
+    def status_counts(self, exact_below: int = 100_000) -> tuple[int, int]:
+        """(documents, chunks) for status displays: exact for small tables, the planner's estimate
+        (``pg_class.reltuples``) above ``exact_below`` rows, so a periodic refresh never scans a big table."""
+        counts = []
+        for table, operation in ((self._documents, "document_count"), (self._chunks, "count")):
+            with self._transaction("estimate_count") as conn:
+                row = conn.execute(
+                    "SELECT reltuples FROM pg_class WHERE oid = %s::regclass", (table.as_string(conn),)
+                ).fetchone()
+            estimate = float(row[0]) if row else -1.0
+            counts.append(int(estimate) if estimate >= exact_below else self._count(table, operation))
+        return counts[0], counts[1]
+
     def _count(self, table: sql.Identifier, operation: str) -> int:
         with self._transaction(operation) as conn:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()

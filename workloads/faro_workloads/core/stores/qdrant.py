@@ -256,7 +256,7 @@ class QdrantStore:
             if offset is None:
                 return
 
-    def count(self) -> int:
-        """Exact number of points."""
+    def count(self, exact: bool = True) -> int:
+        """Number of points (``exact=False``: Qdrant's cheap estimate, for status displays)."""
         with self._call("count"):
-            return self._client.count(self._name, exact=True).count
+            return self._client.count(self._name, exact=exact).count
