@@ -23,12 +23,16 @@ PACKAGES=(
   "openssl:openssl"
   # kubectl, for the operator tests; machines of this kind ship one, Debian's 1.20 client is the fallback.
   "kubernetes-client:kubectl"
+  # promtool, for the alert-rule tests (tests/integration/test_alert_rules.py); Debian ships it in prometheus.
+  "prometheus:promtool"
 )
 # System services (by service name) that the packages above install and that must not be left running.
 SERVICES=(
   "prometheus-pushgateway"
   # From etcd-server: it would listen on 127.0.0.1:2379/2380.
   "etcd"
+  # From prometheus (installed for promtool): the server would listen on port 9090.
+  "prometheus"
 )
 
 say() { echo "install-system-deps: $*" >&2; }
