@@ -1,0 +1,69 @@
+output "region" {
+  description = "AWS region."
+  value       = var.region
+}
+
+output "cluster_name" {
+  description = "EKS cluster name (aws eks update-kubeconfig --name ...)."
+  value       = module.eks.cluster_name
+}
+
+output "rds_endpoint" {
+  description = "PostgreSQL endpoint (host:port)."
+  value       = module.rds.endpoint
+}
+
+output "rds_address" {
+  description = "PostgreSQL host name."
+  value       = module.rds.address
+}
+
+output "rds_db_name" {
+  description = "PostgreSQL database name."
+  value       = module.rds.db_name
+}
+
+output "rds_master_secret_arn" {
+  description = "Secrets Manager ARN of the RDS master credentials."
+  value       = module.rds.master_user_secret_arn
+}
+
+output "qdrant_private_ip" {
+  description = "Private IP of Qdrant (http://<ip>:6333, gRPC 6334)."
+  value       = module.qdrant.private_ip
+}
+
+output "qdrant_api_key_parameter_arn" {
+  description = "SSM parameter of the Qdrant API key."
+  value       = var.qdrant_api_key_parameter_arn
+}
+
+output "chunk_bucket" {
+  description = "Chunk bucket name."
+  value       = module.chunk_storage.bucket_name
+}
+
+output "chunk_key_prefix" {
+  description = "Chunk key prefix."
+  value       = module.chunk_storage.key_prefix
+}
+
+output "chunk_queue_url" {
+  description = "URL of the chunk notification queue."
+  value       = module.chunk_storage.queue_url
+}
+
+output "chunk_dlq_url" {
+  description = "URL of the dead-letter queue."
+  value       = module.chunk_storage.dlq_url
+}
+
+output "irsa_role_arns" {
+  description = "IAM role per workload service account (chunker, embedder, query, operator)."
+  value       = module.irsa.role_arns
+}
+
+output "vpn_endpoint" {
+  description = "Public IP of the OpenVPN bastion."
+  value       = module.bastion.public_ip
+}

@@ -1,0 +1,84 @@
+locals {
+  issuer = trimprefix(var.oidc_issuer_url, "https://")
+
+  subjects = {
+    chunker  = "system:serviceaccount:${var.namespace}:${var.service_accounts.chunker}"
+    embedder = "system:serviceaccount:${var.namespace}:${var.service_accounts.embedder}"
+    query    = "system:serviceaccount:${var.namespace}:${var.service_accounts.query}"
+    operator = "system:serviceaccount:${var.operator_namespace}:${var.service_accounts.operator}"
+  }
+
+  policies = {
+    chunker = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ChunkObjects"
+          Effect   = "Allow"
+          Action   = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject"]
+          Resource = "${var.bucket_arn}/${var.key_prefix}/*"
+        },
+        {
+          Sid       = "ListChunkPrefix"
+          Effect    = "Allow"
+          Action    = "s3:ListBucket"
+          Resource  = var.bucket_arn
+          Condition = { StringLike = { "s3:prefix" = ["${var.key_prefix}/*"] } }
+        },
+      ]
+    }
+    embedder = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid      = "ReadChunks"
+          Effect   = "Allow"
+          Action   = "s3:GetObject"
+          Resource = "${var.bucket_arn}/${var.key_prefix}/*"
+        },
+        {
+          Sid      = "ConsumeChunkQueue"
+          Effect   = "Allow"
+          Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"]
+          Resource = var.queue_arn
+        },
+        {
+          Sid      = "DeadLetter"
+          Effect   = "Allow"
+          Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
+          Resource = var.dlq_arn
+        },
+      ]
+    }
+  }
+}
+
+resource "aws_iam_role" "workload" {
+  for_each = local.subjects
+
+  name = "${var.name}-${each.key}"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = var.oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.issuer}:sub" = each.value
+          "${local.issuer}:aud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+  })
+  tags = merge(var.tags, { ServiceAccount = each.value })
+}
+
+# Only the chunker and the embedder get permissions; query and operator roles have none.
+resource "aws_iam_role_policy" "workload" {
+  for_each = local.policies
+
+  name   = "${var.name}-${each.key}"
+  role   = aws_iam_role.workload[each.key].id
+  policy = jsonencode(each.value)
+}

@@ -1,0 +1,9 @@
+output "role_arns" {
+  description = "IAM role ARN per workload (chunker, embedder, query, operator), for the eks.amazonaws.com/role-arn annotation."
+  value       = { for k, r in aws_iam_role.workload : k => r.arn }
+}
+
+output "service_account_subjects" {
+  description = "The service account each role trusts."
+  value       = local.subjects
+}

@@ -1,0 +1,88 @@
+mock_provider "aws" {}
+
+variables {
+  name              = "faro-test"
+  oidc_provider_arn = "arn:aws:iam::123456789012:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
+  oidc_issuer_url   = "https://oidc.eks.eu-west-1.amazonaws.com/id/ABC123"
+  bucket_arn        = "arn:aws:s3:::faro-chunks-test"
+  queue_arn         = "arn:aws:sqs:eu-west-1:123456789012:faro-chunks"
+  dlq_arn           = "arn:aws:sqs:eu-west-1:123456789012:faro-chunks-dlq"
+}
+
+run "trust_bound_to_service_accounts" {
+  command = plan
+
+  assert {
+    condition     = toset(keys(aws_iam_role.workload)) == toset(["chunker", "embedder", "query", "operator"])
+    error_message = "one role per workload expected"
+  }
+
+  assert {
+    condition = alltrue([
+      for k, sa in { chunker = "faro:faro-chunker", embedder = "faro:faro-embedder", query = "faro:faro-query", operator = "faro-system:faro-operator" } :
+      jsondecode(aws_iam_role.workload[k].assume_role_policy).Statement[0].Condition.StringEquals == {
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:sub" = "system:serviceaccount:${sa}"
+        "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:aud" = "sts.amazonaws.com"
+      }
+    ])
+    error_message = "each trust policy must be bound to exactly its namespace:service account and audience sts.amazonaws.com"
+  }
+
+  assert {
+    condition = alltrue([
+      for r in aws_iam_role.workload :
+      jsondecode(r.assume_role_policy).Statement[0].Principal.Federated == var.oidc_provider_arn &&
+      jsondecode(r.assume_role_policy).Statement[0].Action == "sts:AssumeRoleWithWebIdentity" &&
+      length(jsondecode(r.assume_role_policy).Statement) == 1
+    ])
+    error_message = "trust must be only the cluster's OIDC provider via AssumeRoleWithWebIdentity"
+  }
+
+  assert {
+    condition     = toset(keys(aws_iam_role_policy.workload)) == toset(["chunker", "embedder"])
+    error_message = "query and operator roles must have no permissions"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.workload["chunker"].policy).Statement :
+      s.Resource == "arn:aws:s3:::faro-chunks-test/chunks/*" || (s.Resource == "arn:aws:s3:::faro-chunks-test" && s.Action == "s3:ListBucket")
+    ])
+    error_message = "chunker permissions must be scoped to the bucket and the chunk prefix"
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.workload["chunker"].policy).Statement : s.Action])) == toset(
+      ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:ListBucket"]
+    )
+    error_message = "chunker must get exactly Put/Get/Delete object and ListBucket"
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.workload["embedder"].policy).Statement : s.Action])) == toset(
+      ["s3:GetObject", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes", "sqs:SendMessage"]
+    )
+    error_message = "embedder must get exactly s3:GetObject and the SQS consume actions (+ SendMessage to the DLQ)"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.workload["embedder"].policy).Statement :
+      !contains(flatten([s.Action]), "sqs:SendMessage") || s.Resource == var.dlq_arn
+    ])
+    error_message = "embedder may send messages only to the DLQ"
+  }
+}
+
+run "custom_namespace" {
+  command = plan
+
+  variables {
+    namespace = "rag"
+  }
+
+  assert {
+    condition     = jsondecode(aws_iam_role.workload["embedder"].assume_role_policy).Statement[0].Condition.StringEquals["oidc.eks.eu-west-1.amazonaws.com/id/ABC123:sub"] == "system:serviceaccount:rag:faro-embedder"
+    error_message = "namespace must flow into the subject"
+  }
+}

@@ -1,0 +1,69 @@
+variable "name" {
+  description = "Name prefix of the IAM roles."
+  type        = string
+}
+
+variable "oidc_provider_arn" {
+  description = "ARN of the cluster's IAM OIDC provider."
+  type        = string
+}
+
+variable "oidc_issuer_url" {
+  description = "Issuer URL of the cluster (https://oidc.eks.<region>.amazonaws.com/id/<id>)."
+  type        = string
+}
+
+variable "namespace" {
+  description = "Kubernetes namespace of the Faro workloads."
+  type        = string
+  default     = "faro"
+}
+
+variable "service_accounts" {
+  description = "Service account name of each workload."
+  type = object({
+    chunker  = string
+    embedder = string
+    query    = string
+    operator = string
+  })
+  default = {
+    chunker  = "faro-chunker"
+    embedder = "faro-embedder"
+    query    = "faro-query"
+    operator = "faro-operator"
+  }
+}
+
+variable "operator_namespace" {
+  description = "Namespace of the operator's service account."
+  type        = string
+  default     = "faro-system"
+}
+
+variable "bucket_arn" {
+  description = "ARN of the chunk bucket."
+  type        = string
+}
+
+variable "key_prefix" {
+  description = "Key prefix of the chunk objects (no trailing slash)."
+  type        = string
+  default     = "chunks"
+}
+
+variable "queue_arn" {
+  description = "ARN of the chunk notification queue."
+  type        = string
+}
+
+variable "dlq_arn" {
+  description = "ARN of the dead-letter queue."
+  type        = string
+}
+
+variable "tags" {
+  description = "Tags added to every resource."
+  type        = map(string)
+  default     = {}
+}
