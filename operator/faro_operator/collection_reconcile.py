@@ -13,7 +13,7 @@ from faro_operator.builders.resolved_collection import resolve_collection
 from faro_operator.collection_stores import MissingSecret, store_configs
 from faro_operator.conditions import ConditionUpdate, now_rfc3339
 from faro_operator.context import OperatorContext
-from faro_operator.metrics import CHILDREN_APPLIED, RECONCILE_SECONDS, RECONCILES
+from faro_operator.metrics import CHILDREN_APPLIED, measured_reconcile
 from faro_operator.reconcile_events import write_conditions
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, DeletionPolicy
@@ -25,9 +25,7 @@ RETRY_SECONDS = 15
 
 
 def reconcile_collection(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None:
-    with RECONCILE_SECONDS.labels("Collection").time():
-        result = _reconcile(body, patch, ctx)
-    RECONCILES.labels("Collection", result).inc()
+    measured_reconcile("Collection", lambda: _reconcile(body, patch, ctx))
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import Counter, Histogram
 
 RECONCILES = Counter(
@@ -18,3 +20,14 @@ RECONCILE_SECONDS = Histogram(
 CHILDREN_APPLIED = Counter(
     "faro_operator_children_applied_total", "Child objects applied, by kind.", ["kind"]
 )
+
+
+def measured_reconcile(kind: str, reconcile: Callable[[], str]) -> None:
+    """Run one reconcile, timing it and counting its result; an exception counts as ``error`` and propagates
+    (kopf retries it)."""
+    result = "error"
+    try:
+        with RECONCILE_SECONDS.labels(kind).time():
+            result = reconcile()
+    finally:
+        RECONCILES.labels(kind, result).inc()

@@ -18,7 +18,7 @@ from faro_operator.builders.resolved_collection import resolve_collection
 from faro_operator.collection_stores import store_configs
 from faro_operator.conditions import ConditionUpdate
 from faro_operator.context import OperatorContext
-from faro_operator.metrics import CHILDREN_APPLIED, RECONCILE_SECONDS, RECONCILES
+from faro_operator.metrics import CHILDREN_APPLIED, measured_reconcile
 from faro_operator.reconcile_events import write_conditions
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
@@ -31,9 +31,7 @@ COMPONENT_CONDITIONS = {"chunker": "ChunkerReady", "embedder": "EmbedderReady", 
 
 
 def reconcile_pipeline(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None:
-    with RECONCILE_SECONDS.labels("RagPipeline").time():
-        result = _reconcile(body, patch, ctx)
-    RECONCILES.labels("RagPipeline", result).inc()
+    measured_reconcile("RagPipeline", lambda: _reconcile(body, patch, ctx))
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:

@@ -46,3 +46,24 @@ def test_optional_apis_are_reported_but_do_not_make_the_resource_unready() -> No
         ]
     )
     assert (ready.status, ready.reason) == ("True", "AllComponentsReady")
+
+
+def test_a_reconcile_that_raises_is_counted_as_an_error_and_propagates() -> None:
+    import pytest
+    from prometheus_client import REGISTRY
+
+    from faro_operator.metrics import measured_reconcile
+
+    def count(result: str) -> float:
+        return (
+            REGISTRY.get_sample_value("faro_operator_reconciles_total", {"kind": "Test", "result": result})
+            or 0
+        )
+
+    def failing() -> str:
+        raise RuntimeError("API server unavailable")
+
+    with pytest.raises(RuntimeError):
+        measured_reconcile("Test", failing)
+    measured_reconcile("Test", lambda: "ok")
+    assert (count("error"), count("ok")) == (1, 1)
