@@ -34,12 +34,3 @@ class ChildApplier:
             force_conflicts=True,
         )
         return applied.to_dict()
-
-    def get(self, api_version: str, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
-        from kubernetes.dynamic.exceptions import NotFoundError
-
-        resource = self._dynamic.resources.get(api_version=api_version, kind=kind)
-        try:
-            return resource.get(name=name, namespace=namespace).to_dict()
-        except NotFoundError:
-            return None

@@ -8,7 +8,6 @@ Service is for the workloads' DNS); secrets are read from the Collection's names
 from __future__ import annotations
 
 import base64
-import ipaddress
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,14 +24,6 @@ from faro_workloads.core.stores.qdrant import QdrantStore
 
 class MissingSecret(LookupError):
     """A referenced Secret or key does not exist (yet)."""
-
-
-def is_ip_address(address: str) -> bool:
-    try:
-        ipaddress.IPv4Address(address)
-        return True
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from kubernetes.client import ApiClient, AppsV1Api, BatchV1Api, CoreV1Api
+from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 
 from faro_operator.apply import ChildApplier
 from faro_operator.collection_stores import DirectStoreConnector, SecretReader, StoreConnector
@@ -27,7 +27,6 @@ class OperatorContext:
         self.applier = ChildApplier(self.api)
         self.core = CoreV1Api(self.api)
         self.apps = AppsV1Api(self.api)
-        self.batch = BatchV1Api(self.api)
         self.secrets = SecretReader(self.core)
 
     def served_kinds(self) -> ServedKinds:

@@ -9,11 +9,6 @@ from kubernetes.client import ApiClient, ApisApi, CoreV1Api, CustomObjectsApi
 
 log = logging.getLogger(__name__)
 
-# Optional kinds and the versions the operator can render, most preferred first.
-CRONJOB_VERSIONS = ("batch/v1", "batch/v1beta1")
-ENDPOINTSLICE_VERSIONS = ("discovery.k8s.io/v1", "discovery.k8s.io/v1beta1")
-SERVICEMONITOR_VERSIONS = ("monitoring.coreos.com/v1",)
-
 
 @dataclass(frozen=True)
 class ServedKinds:
@@ -23,10 +18,6 @@ class ServedKinds:
 
     def serves(self, api_version: str, kind: str) -> bool:
         return (api_version, kind) in self.pairs
-
-    def first_served(self, kind: str, versions: tuple[str, ...]) -> str | None:
-        """The first of ``versions`` in which ``kind`` is served, or None."""
-        return next((v for v in versions if self.serves(v, kind)), None)
 
 
 def discover_served_kinds(api: ApiClient) -> ServedKinds:

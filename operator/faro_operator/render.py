@@ -9,12 +9,15 @@ from pydantic import ValidationError
 from faro_operator import API_VERSION
 from faro_operator.builders.owner import Owner
 from faro_operator.builders.resolved_collection import resolve_collection
-from faro_operator.discovery import (
+from faro_operator.builders.served_kinds import (
+    CRONJOB,
     CRONJOB_VERSIONS,
+    ENDPOINTSLICE,
     ENDPOINTSLICE_VERSIONS,
-    SERVICEMONITOR_VERSIONS,
-    ServedKinds,
+    SERVICE_MONITOR,
+    SERVICE_MONITOR_VERSIONS,
 )
+from faro_operator.discovery import ServedKinds
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
 
@@ -25,9 +28,9 @@ class RenderError(ValueError):
 
 def modern_cluster(service_monitors: bool = True) -> ServedKinds:
     """What a current cluster with (or without) the Prometheus Operator serves, for rendering offline."""
-    pairs = {(CRONJOB_VERSIONS[0], "CronJob"), (ENDPOINTSLICE_VERSIONS[0], "EndpointSlice")}
+    pairs = {(CRONJOB_VERSIONS[0], CRONJOB), (ENDPOINTSLICE_VERSIONS[0], ENDPOINTSLICE)}
     if service_monitors:
-        pairs.add((SERVICEMONITOR_VERSIONS[0], "ServiceMonitor"))
+        pairs.add((SERVICE_MONITOR_VERSIONS[0], SERVICE_MONITOR))
     return ServedKinds(frozenset(pairs))
 
 
