@@ -85,12 +85,7 @@ def build_pipeline_children(
     else:
         manifests.append(build_consistency_cronjob(owner, spec, collection, cronjob_version))
     manifests.append(build_network_policy(owner, ingress_namespaces))
-    monitor = build_pipeline_service_monitor(owner, spec)
-    if monitor is not None:
-        if preferred_version(served, SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS) is None:
-            skipped.append(skipped_kind(SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS))
-        else:
-            manifests.append(monitor)
+    _add_service_monitor(build_pipeline_service_monitor(owner, spec), served, manifests, skipped)
     return Children(manifests, skipped)
 
 
@@ -119,9 +114,18 @@ def build_collection_children(
         else:
             manifests.append(endpoint_slice)
     monitor = build_qdrant_service_monitor(owner, spec, dict(monitor_labels or {}))
-    if monitor is not None:
-        if preferred_version(served, SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS) is None:
-            skipped.append(skipped_kind(SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS))
-        else:
-            manifests.append(monitor)
+    _add_service_monitor(monitor, served, manifests, skipped)
     return Children(manifests, skipped)
+
+
+def _add_service_monitor(
+    monitor: Manifest | None, served: ServedKinds, manifests: list[Manifest], skipped: list[str]
+) -> None:
+    """A wanted ServiceMonitor joins the manifests where the Prometheus Operator's API is served; otherwise
+    it is reported as skipped. ``None`` (not wanted) adds nothing."""
+    if monitor is None:
+        return
+    if preferred_version(served, SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS) is None:
+        skipped.append(skipped_kind(SERVICE_MONITOR, SERVICE_MONITOR_VERSIONS))
+    else:
+        manifests.append(monitor)
