@@ -64,10 +64,6 @@ class Retriever:
         )
         self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
-    @property
-    def breaker_state(self) -> str:
-        return str(self._breaker.current_state)
-
     def query(self, text: str, top_k: int, flt: SearchFilter | None, backend: Backend) -> QueryResult:
         started = time.perf_counter()
         vector = self._embedder.embed_one(text)
