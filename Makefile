@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.faro-installed
 
-.PHONY: setup demo test lint format clean system-deps kube-apiserver
+.PHONY: setup demo test lint format clean system-deps kube-apiserver bench
 
 setup: $(STAMP)
 
@@ -39,6 +39,12 @@ test: system-deps kube-apiserver lint
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/demo.sh
+
+# Benchmarks (bench/README.md): each prints a table and one JSON line; BENCH_ARGS is passed to every one.
+BENCHMARKS := ingest chunking query repair gateway
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m bench.$$name $(BENCH_ARGS); done
 
 clean:
 	rm -rf $(VENV) .faro-data .pytest_cache .ruff_cache

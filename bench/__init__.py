@@ -1,0 +1,1 @@
+"""Faro benchmarks: run each with ``python -m bench.<name>``; each measures its baseline in the same run."""
