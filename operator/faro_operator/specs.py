@@ -7,9 +7,9 @@ Field names are camelCase in YAML (aliases) and snake_case in Python.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from faro_workloads.core.config import Distance
@@ -220,6 +220,23 @@ class MonitoringSpec(SpecModel):
     )
 
 
+NamespaceName = Annotated[str, StringConstraints(pattern=K8S_NAME, max_length=63)]
+
+
+class NetworkPolicySpec(SpecModel):
+    """Who may reach the pipeline's pods (their http and metrics ports) besides pods of its own namespace."""
+
+    ingress_namespaces: list[NamespaceName] = Field(
+        default_factory=lambda: ["monitoring"],
+        max_length=32,
+        description=(
+            "Namespaces allowed in: the Prometheus that scrapes the pods (kube-prometheus-stack usually runs "
+            "in 'monitoring') and e.g. an ingress controller's. Default: [monitoring]; empty: the pipeline's "
+            "namespace only."
+        ),
+    )
+
+
 class RagPipelineSpec(SpecModel):
     """A document pipeline: chunking service -> S3 -> SQS -> embedding engine -> both stores -> query."""
 
@@ -234,3 +251,4 @@ class RagPipelineSpec(SpecModel):
     query_service: ComponentSpec = Field(default_factory=ComponentSpec)
     consistency: ConsistencySpec = Field(default_factory=ConsistencySpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
+    network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)

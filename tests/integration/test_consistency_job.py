@@ -54,6 +54,7 @@ pytestmark = pytest.mark.integration
 POINTS = 20
 K = POINTS // 2
 PIPELINE = "docs-pipeline"
+NAMESPACE = "faro-docs"
 CHECK_ALL = ConsistencyConfig(sample_size=POINTS, k=K, min_overlap=0.95)
 
 
@@ -135,12 +136,12 @@ def scrape(gateway: str, collection: str) -> Pushed:
     return Pushed(samples)
 
 
-def assert_grouped(pushed: Pushed, collection: str) -> None:
+def assert_grouped(pushed: Pushed, collection: str, namespace: str | None = None) -> None:
     """Every sample carries the push's grouping labels and nothing unbounded."""
+    expected = {"job": JOB_NAME, "pipeline": PIPELINE, "collection": collection, "namespace": namespace}
     for name, labels, _ in pushed.samples:
-        grouping = {key: labels.get(key) for key in ("job", "pipeline", "collection")}
-        assert grouping == {"job": JOB_NAME, "pipeline": PIPELINE, "collection": collection}, name
-        assert set(labels) <= {"job", "pipeline", "collection", "instance", "store", "action"}, name
+        assert {key: labels.get(key) for key in expected} == expected, name
+        assert set(labels) <= {*expected, "instance", "store", "action"}, name
 
 
 # ------------------------------------------------------------------------------------------ the core
@@ -347,7 +348,9 @@ def _document(completed: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 def test_command_on_consistent_stores_exits_0_and_pushes_metrics(
     deployment: Deployment, pushgateway: str
 ) -> None:
-    completed = deployment.faro(FARO_CONSISTENCY__PUSHGATEWAY_URL=pushgateway)
+    completed = deployment.faro(
+        FARO_CONSISTENCY__PUSHGATEWAY_URL=pushgateway, FARO_CONSISTENCY__NAMESPACE=NAMESPACE
+    )
 
     assert completed.returncode == 0, completed.stderr
     document = _document(completed)
@@ -359,7 +362,7 @@ def test_command_on_consistent_stores_exits_0_and_pushes_metrics(
 
     name = deployment.collection.name
     pushed = scrape(pushgateway, name)
-    assert_grouped(pushed, name)
+    assert_grouped(pushed, name, namespace=NAMESPACE)  # set, so the dashboards' namespace filter finds it
     assert pushed.names == {
         "faro_consistency_overlap_ratio",
         "faro_consistency_k",

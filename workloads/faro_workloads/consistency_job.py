@@ -287,9 +287,12 @@ def push_metrics(
     *,
     pipeline: str,
     collection: str,
+    namespace: str | None = None,
     timeout: float = PUSH_TIMEOUT_SECONDS,
 ) -> None:
-    """Push ``registry`` to the Pushgateway under job "faro-consistency", grouped by pipeline and collection.
+    """Push ``registry`` to the Pushgateway under job "faro-consistency", grouped by pipeline and collection
+    (and namespace when known, so the dashboards' namespace filter finds the job's gauges: Prometheus scrapes
+    the Pushgateway with ``honor_labels``, and the pushed labels win over the Pushgateway's own namespace).
 
     Uses POST (``pushadd_to_gateway``), not PUT (``push_to_gateway``): POST replaces only the metrics of the
     same names, so the last success timestamp of an earlier run survives runs that fail, which is what a
@@ -300,7 +303,11 @@ def push_metrics(
         gateway,
         job=JOB_NAME,
         registry=registry,
-        grouping_key={"pipeline": pipeline, "collection": collection},
+        grouping_key={
+            **({"namespace": namespace} if namespace else {}),
+            "pipeline": pipeline,
+            "collection": collection,
+        },
         timeout=timeout,
     )
 
@@ -443,7 +450,11 @@ def publish(
     if config.pushgateway_url:
         try:
             push_metrics(
-                metrics_registry(result), config.pushgateway_url, pipeline=pipeline, collection=collection
+                metrics_registry(result),
+                config.pushgateway_url,
+                pipeline=pipeline,
+                collection=collection,
+                namespace=config.namespace,
             )
             publications["pushgateway"] = Publication("done", config.pushgateway_url)
         except (OSError, ValueError) as exc:

@@ -9,7 +9,7 @@ EndpointSlice (``discovery.k8s.io/v1``, else ``v1beta1``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from faro_operator.builders.consistency_cronjob import build_consistency_cronjob
@@ -60,14 +60,13 @@ def build_pipeline_children(
     spec: RagPipelineSpec,
     collection: ResolvedCollection,
     served: ServedKinds,
-    ingress_namespaces: Sequence[str] = (),
 ) -> Children:
     """Every child of a RagPipeline: ServiceAccounts, the consistency Role and RoleBinding, the settings
     ConfigMap, Services, Deployments, the consistency CronJob, the NetworkPolicy and the ServiceMonitor.
 
     ``collection`` is the pipeline's Collection, resolved (:func:`resolve_collection`); ``served`` the
-    kinds the cluster serves (:data:`ServedKinds`); ``ingress_namespaces`` the namespaces besides the
-    pipeline's own allowed to reach the pods (:func:`build_network_policy`).
+    kinds the cluster serves (:data:`ServedKinds`). The NetworkPolicy admits the namespaces of
+    ``spec.networkPolicy.ingressNamespaces`` (:func:`build_network_policy`).
     """
     skipped: list[str] = []
     configmap = build_settings_configmap(owner, spec, collection)
@@ -84,7 +83,7 @@ def build_pipeline_children(
         skipped.append(skipped_kind(CRONJOB, CRONJOB_VERSIONS))
     else:
         manifests.append(build_consistency_cronjob(owner, spec, collection, cronjob_version))
-    manifests.append(build_network_policy(owner, ingress_namespaces))
+    manifests.append(build_network_policy(owner, spec.network_policy.ingress_namespaces))
     _add_service_monitor(build_pipeline_service_monitor(owner, spec), served, manifests, skipped)
     return Children(manifests, skipped)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from faro_operator.builders.components import MONITORING
@@ -16,6 +17,15 @@ from faro_operator.specs import CollectionSpec, RagPipelineSpec
 SERVICE_MONITOR_API_VERSION = "monitoring.coreos.com/v1"
 METRICS_PATH = "/metrics"
 SCRAPE_INTERVAL = "30s"
+
+
+def _owner_relabeling(owner: Owner, target_label: str) -> dict[str, Any]:
+    """Copy the owner label of the scraped Service (``faro.dev/pipeline`` or ``faro.dev/collection``) onto
+    every series as ``target_label``: the dashboards and alerts select by ``pipeline`` (``collection``), and
+    the Prometheus Operator only adds ``namespace``, ``service``, ``pod`` and ``job`` on its own.
+    """
+    meta_label = "__meta_kubernetes_service_label_" + re.sub(r"[^a-zA-Z0-9_]", "_", owner_label_key(owner))
+    return {"action": "replace", "sourceLabels": [meta_label], "targetLabel": target_label}
 
 
 def _service_monitor(
@@ -42,7 +52,12 @@ def build_pipeline_service_monitor(owner: Owner, spec: RagPipelineSpec) -> Manif
         return None
     selector = {owner_label_key(owner): label_value(owner.name), MANAGED_BY: MANAGER}
     endpoints = [
-        {"port": port, "path": METRICS_PATH, "interval": SCRAPE_INTERVAL}
+        {
+            "port": port,
+            "path": METRICS_PATH,
+            "interval": SCRAPE_INTERVAL,
+            "relabelings": [_owner_relabeling(owner, "pipeline")],
+        }
         for port in (HTTP_PORT_NAME, METRICS_PORT_NAME)
     ]
     return _service_monitor(
@@ -66,6 +81,7 @@ def build_qdrant_service_monitor(
         "port": QDRANT_HTTP_PORT_NAME,
         "path": METRICS_PATH,
         "interval": SCRAPE_INTERVAL,
+        "relabelings": [_owner_relabeling(owner, "collection")],
     }
     key = spec.qdrant.api_key_secret_ref
     if key is not None:

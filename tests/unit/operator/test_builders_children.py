@@ -57,7 +57,7 @@ def _kinds(children: Children) -> list[tuple[str, str]]:
 
 
 def _pipeline(spec: RagPipelineSpec | None = None, served: ServedKinds = ALL_OPTIONAL_KINDS) -> Children:
-    return build_pipeline_children(PIPELINE, spec or full_pipeline_spec(), resolved(), served, ["monitoring"])
+    return build_pipeline_children(PIPELINE, spec or full_pipeline_spec(), resolved(), served)
 
 
 def test_pipeline_children_in_apply_order() -> None:
@@ -105,6 +105,35 @@ def test_every_pipeline_child_is_schema_valid_and_owned(variant: str) -> None:
         assert meta["labels"]["app.kubernetes.io/instance"] == "docs-pipeline"
         assert meta["labels"]["faro.dev/pipeline"] == "docs-pipeline"
         assert not shared_objects(manifest)
+
+
+def _network_policy_peers(children: Children) -> list[dict]:
+    (policy,) = [m for m in children.manifests if m["kind"] == "NetworkPolicy"]
+    return policy["spec"]["ingress"][0]["from"]
+
+
+def test_network_policy_admits_the_monitoring_namespace_by_default() -> None:
+    """Prometheus (kube-prometheus-stack's namespace by default) must reach the metrics ports it scrapes."""
+    assert _network_policy_peers(_pipeline(pipeline_spec())) == [
+        {"podSelector": {}},
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}},
+    ]
+
+
+def test_network_policy_namespaces_come_from_the_spec() -> None:
+    custom = pipeline_spec(networkPolicy={"ingressNamespaces": ["observability", "ingress-nginx"]})
+    assert [peer.get("namespaceSelector") for peer in _network_policy_peers(_pipeline(custom))] == [
+        None,
+        {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}},
+        {"matchLabels": {"kubernetes.io/metadata.name": "observability"}},
+    ]
+    closed = pipeline_spec(networkPolicy={"ingressNamespaces": []})
+    assert _network_policy_peers(_pipeline(closed)) == [{"podSelector": {}}]
+
+
+def test_network_policy_namespace_must_be_a_namespace_name() -> None:
+    with pytest.raises(ValueError, match="ingressNamespaces"):
+        pipeline_spec(networkPolicy={"ingressNamespaces": ["Monitoring!"]})
 
 
 def test_disabled_query_and_monitoring_leave_their_children_out() -> None:

@@ -116,11 +116,19 @@ def test_qdrant_service_monitor_scrapes_the_bridge_with_the_api_key() -> None:
             "port": "http",
             "path": "/metrics",
             "interval": "30s",
+            "relabelings": [
+                {
+                    "action": "replace",
+                    "sourceLabels": ["__meta_kubernetes_service_label_faro_dev_collection"],
+                    "targetLabel": "collection",
+                }
+            ],
             "authorization": {"type": "Bearer", "credentials": {"name": "qdrant", "key": "api-key"}},
         }
     ]
     (service, _) = build_qdrant_bridge(COLLECTION, spec)
     assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert "faro.dev/collection" in service["metadata"]["labels"]  # the relabeling's source
 
 
 def test_qdrant_service_monitor_without_key_metrics_or_ip_address() -> None:

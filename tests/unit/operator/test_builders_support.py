@@ -145,8 +145,12 @@ def assert_service_monitor_shape(manifest: Manifest) -> None:
     assert all(isinstance(v, str) for v in spec["selector"]["matchLabels"].values())
     assert spec["endpoints"]
     for endpoint in spec["endpoints"]:
-        assert set(endpoint) <= {"port", "path", "interval", "authorization"}
+        assert set(endpoint) <= {"port", "path", "interval", "authorization", "relabelings"}
         assert isinstance(endpoint["port"], str) and endpoint["port"]
+        for relabeling in endpoint.get("relabelings", []):
+            assert set(relabeling) <= {"action", "sourceLabels", "targetLabel", "regex", "replacement"}
+            assert relabeling["action"] in {"replace", "keep", "drop", "labelmap"}
+            assert all(re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", label) for label in relabeling["sourceLabels"])
         assert endpoint["path"].startswith("/")
         if "authorization" in endpoint:
             assert endpoint["authorization"]["type"] == "Bearer"

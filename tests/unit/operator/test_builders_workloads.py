@@ -392,14 +392,20 @@ def test_pipeline_service_monitor_scrapes_every_service() -> None:
     assert_service_monitor_shape(monitor)  # not in kubernetes-validate's schemas: checked explicitly
     assert monitor["metadata"]["ownerReferences"] == [PIPELINE.reference()]
     assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    pipeline_label = {
+        "action": "replace",
+        "sourceLabels": ["__meta_kubernetes_service_label_faro_dev_pipeline"],
+        "targetLabel": "pipeline",
+    }  # the dashboards and alerts select by pipeline; the Services carry faro.dev/pipeline
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "30s"},
-        {"port": "metrics", "path": "/metrics", "interval": "30s"},
+        {"port": "http", "path": "/metrics", "interval": "30s", "relabelings": [pipeline_label]},
+        {"port": "metrics", "path": "/metrics", "interval": "30s", "relabelings": [pipeline_label]},
     ]
     selector = monitor["spec"]["selector"]["matchLabels"]
     assert selector["faro.dev/pipeline"] == "docs-pipeline"
     services = build_pipeline_services(PIPELINE, spec)
     assert all(selector.items() <= s["metadata"]["labels"].items() for s in services)
+    assert all(s["metadata"]["labels"]["faro.dev/pipeline"] == "docs-pipeline" for s in services)
     scraped_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
     assert all({p["name"] for p in s["spec"]["ports"]} & scraped_ports for s in services)
 
