@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.faro-installed
 
-.PHONY: setup demo test lint format clean system-deps kube-apiserver bench
+.PHONY: setup demo test lint format clean system-deps kube-apiserver checkov bench
 
 setup: $(STAMP)
 
@@ -34,7 +34,12 @@ system-deps:
 kube-apiserver:
 	bash ./scripts/build-kube-apiserver.sh
 
-test: system-deps kube-apiserver lint
+# checkov for tests/integration/test_checkov.py, in a virtualenv of its own (its pinned dependencies would fight
+# .venv's): installed once into ~/.cache/faro/checkov-<version> (or $FARO_CACHE_DIR), about a minute.
+checkov:
+	bash ./scripts/install-checkov.sh
+
+test: system-deps kube-apiserver checkov lint
 	$(BIN)/pytest
 
 demo: $(STAMP)

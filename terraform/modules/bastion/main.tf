@@ -5,6 +5,7 @@ resource "aws_instance" "bastion" {
   vpc_security_group_ids = [var.security_group_id]
   key_name               = var.key_name
   source_dest_check      = false # it routes the VPN clients' traffic into the VPC
+  ebs_optimized          = true
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     vpn_port        = var.vpn_port

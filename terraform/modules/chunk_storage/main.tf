@@ -25,6 +25,27 @@ resource "aws_s3_bucket_versioning" "chunks" {
   }
 }
 
+# Versioning keeps every overwritten or deleted chunk object: old versions expire after
+# noncurrent_version_retention_days, and parts of abandoned multipart uploads after a week.
+resource "aws_s3_bucket_lifecycle_configuration" "chunks" {
+  bucket = aws_s3_bucket.chunks.id
+
+  rule {
+    id     = "expire-noncurrent-versions"
+    status = "Enabled"
+    filter {}
+    noncurrent_version_expiration {
+      noncurrent_days = var.noncurrent_version_retention_days
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
+  # Lifecycle rules on a versioned bucket need versioning to be configured first.
+  depends_on = [aws_s3_bucket_versioning.chunks]
+}
+
 resource "aws_s3_bucket_server_side_encryption_configuration" "chunks" {
   bucket = aws_s3_bucket.chunks.id
   rule {

@@ -26,6 +26,17 @@ variable "kms_key_arn" {
   default     = null
 }
 
+variable "noncurrent_version_retention_days" {
+  description = "Days an overwritten or deleted chunk object version is kept before it expires."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_retention_days >= 1
+    error_message = "noncurrent_version_retention_days must be at least 1."
+  }
+}
+
 variable "visibility_timeout_seconds" {
   description = "Visibility timeout of the chunk queue."
   type        = number

@@ -1,3 +1,11 @@
+data "aws_caller_identity" "current" {}
+
+data "aws_partition" "current" {}
+
+locals {
+  account_root = "arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"
+}
+
 resource "aws_iam_role" "cluster" {
   name = "${var.cluster_name}-cluster"
   assume_role_policy = jsonencode({
@@ -16,6 +24,47 @@ resource "aws_iam_role_policy_attachment" "cluster" {
   policy_arn = "arn:aws:iam::aws:policy/AmazonEKSClusterPolicy"
 }
 
+# Envelope encryption of Kubernetes Secrets (the stores' credentials) with a key of this account: its use is
+# logged in CloudTrail and revoking it makes the Secrets unreadable.
+resource "aws_kms_key" "secrets" {
+  description             = "Kubernetes Secrets of EKS cluster ${var.cluster_name}"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  # AWS's default key policy, written out: the account controls the key, and IAM policies (such as
+  # cluster_encryption below) say who may use it. No principal outside the account.
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "AccountControlsTheKeyThroughIam"
+      Effect    = "Allow"
+      Principal = { AWS = local.account_root }
+      Action    = "kms:*"
+      Resource  = "*"
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_kms_alias" "secrets" {
+  name          = "alias/${var.cluster_name}-eks-secrets"
+  target_key_id = aws_kms_key.secrets.key_id
+}
+
+# What EKS needs on the key (besides the grants AmazonEKSClusterPolicy allows it to create).
+resource "aws_iam_role_policy" "cluster_encryption" {
+  name = "${var.cluster_name}-cluster-encryption"
+  role = aws_iam_role.cluster.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "EncryptSecrets"
+      Effect   = "Allow"
+      Action   = ["kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"]
+      Resource = aws_kms_key.secrets.arn
+    }]
+  })
+}
+
 resource "aws_eks_cluster" "this" {
   name     = var.cluster_name
   version  = var.kubernetes_version
@@ -32,11 +81,19 @@ resource "aws_eks_cluster" "this" {
     bootstrap_cluster_creator_admin_permissions = true
   }
 
-  enabled_cluster_log_types = ["api", "audit", "authenticator"]
+  encryption_config {
+    resources = ["secrets"]
+    provider {
+      key_arn = aws_kms_key.secrets.arn
+    }
+  }
+
+  # Every control plane log type (CloudWatch Logs).
+  enabled_cluster_log_types = ["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
   tags = var.tags
 
-  depends_on = [aws_iam_role_policy_attachment.cluster]
+  depends_on = [aws_iam_role_policy_attachment.cluster, aws_iam_role_policy.cluster_encryption]
 }
 
 resource "aws_vpc_security_group_ingress_rule" "api_access" {
@@ -89,10 +146,13 @@ resource "aws_launch_template" "node" {
     var.node_security_group_id,
   ]
 
+  # IMDSv2 with a hop limit of 1: pods (one hop further, outside the host network) cannot reach the metadata
+  # service and the node role's credentials; Faro's pods get their AWS identity from IRSA and their region
+  # from the spec. Host-network agents (aws-node, kube-proxy) still can.
   metadata_options {
     http_endpoint               = "enabled"
     http_tokens                 = "required"
-    http_put_response_hop_limit = 2
+    http_put_response_hop_limit = 1
   }
 
   block_device_mappings {

@@ -52,6 +52,7 @@ resource "aws_instance" "qdrant" {
   vpc_security_group_ids      = [var.security_group_id]
   iam_instance_profile        = aws_iam_instance_profile.qdrant.name
   associate_public_ip_address = false
+  ebs_optimized               = true
 
   user_data = templatefile("${path.module}/user_data.sh.tftpl", {
     qdrant_version = var.qdrant_version

@@ -63,6 +63,7 @@ resource "aws_db_instance" "this" {
 
   auto_minor_version_upgrade      = true
   performance_insights_enabled    = true
+  performance_insights_kms_key_id = var.kms_key_id # Performance Insights holds SQL text: same key as storage
   enabled_cloudwatch_logs_exports = ["postgresql"]
 
   tags = var.tags

@@ -78,7 +78,7 @@ variable "deletion_protection" {
 }
 
 variable "kms_key_id" {
-  description = "KMS key for storage encryption; null uses the AWS managed key."
+  description = "KMS key for storage and Performance Insights encryption; null uses the AWS managed key."
   type        = string
   default     = null
 }

@@ -7,15 +7,12 @@ custom resources kopf watches and patches, and the few reads the reconcilers mak
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-from functools import cache
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
+from kustomize import Manifest, kustomize_build
 
 from faro_operator import GROUP
 from faro_operator.render import modern_cluster, render_children
@@ -33,7 +30,6 @@ NAMESPACE = "faro-system"
 IMAGE = "ghcr.io/faro-dev/faro-operator:0.1.0"
 OPERATOR_UID = 10001
 
-Manifest = dict[str, Any]
 Grant = tuple[str, str, str]  # (apiGroup, resource, verb)
 
 # The kinds the builders render -> (apiGroup, resource) the operator writes with server-side apply.
@@ -79,19 +75,6 @@ FRAMEWORK_GRANTS: set[Grant] = {
     (GROUP, "collections/finalizers", "update"),
     (GROUP, "ragpipelines/finalizers", "update"),
 }
-
-
-@cache
-def kustomize_build(directory: Path) -> tuple[Manifest, ...]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.fail("kubectl is not on PATH: it is needed to build operator/deploy with `kubectl kustomize`")
-    result = subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=60, check=False
-    )
-    if result.returncode != 0:
-        pytest.fail(f"`kubectl kustomize {directory.relative_to(REPO)}` failed:\n{result.stderr}")
-    return tuple(doc for doc in yaml.safe_load_all(result.stdout) if doc is not None)
 
 
 def load_yaml_documents(*paths: Path) -> list[Manifest]:

@@ -36,6 +36,14 @@ run "bucket_is_private_encrypted_versioned" {
   }
 
   assert {
+    condition = (
+      one(aws_s3_bucket_lifecycle_configuration.chunks.rule).noncurrent_version_expiration[0].noncurrent_days == 30 &&
+      one(aws_s3_bucket_lifecycle_configuration.chunks.rule).abort_incomplete_multipart_upload[0].days_after_initiation == 7
+    )
+    error_message = "old chunk versions must expire after 30 days and abandoned uploads after 7"
+  }
+
+  assert {
     condition     = one([for r in aws_s3_bucket_server_side_encryption_configuration.chunks.rule : r.apply_server_side_encryption_by_default[0].sse_algorithm]) == "AES256"
     error_message = "SSE must be on (AES256 without a KMS key)"
   }

@@ -54,6 +54,21 @@ run "defaults" {
   }
 
   assert {
+    condition     = aws_launch_template.node.metadata_options[0].http_put_response_hop_limit == 1
+    error_message = "pods must not reach the node's metadata service (hop limit 1)"
+  }
+
+  assert {
+    condition     = one(aws_eks_cluster.this.encryption_config).resources == toset(["secrets"]) && aws_kms_key.secrets.enable_key_rotation
+    error_message = "Kubernetes Secrets must be encrypted with the module's rotating KMS key"
+  }
+
+  assert {
+    condition     = aws_eks_cluster.this.enabled_cluster_log_types == toset(["api", "audit", "authenticator", "controllerManager", "scheduler"])
+    error_message = "every control plane log type must be enabled"
+  }
+
+  assert {
     condition     = aws_launch_template.node.block_device_mappings[0].ebs[0].encrypted == "true"
     error_message = "node volumes must be encrypted"
   }

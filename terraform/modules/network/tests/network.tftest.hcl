@@ -64,6 +64,11 @@ run "private_routes_target_nat_after_apply" {
     condition     = alltrue([for a in aws_route_table_association.private : contains(aws_route_table.private[*].id, a.route_table_id)])
     error_message = "private subnets must only be associated with private route tables"
   }
+
+  assert {
+    condition     = aws_default_security_group.this.vpc_id == aws_vpc.this.id && length(aws_default_security_group.this.ingress) == 0 && length(aws_default_security_group.this.egress) == 0
+    error_message = "the VPC's default security group must be adopted with no rules"
+  }
 }
 
 run "two_azs_single_nat" {
