@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import yaml
+from metric_catalogue import catalogue, unknown_metrics
 
 pytestmark = pytest.mark.integration
 
@@ -27,12 +28,10 @@ RULES_FILE = REPO_ROOT / "monitoring" / "prometheus-rules.yaml"
 PROMETHEUS_RULE = REPO_ROOT / "monitoring" / "prometheus-rule.yaml"
 RULE_TESTS = REPO_ROOT / "monitoring" / "tests" / "alerts.test.yaml"
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks.md"
-METRICS_DOC = REPO_ROOT / "docs" / "metrics.md"
 PROMTOOL_TIMEOUT_SECONDS = 60
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url")
 SEVERITIES = {"critical", "warning", "info"}
 RUNBOOK_PREFIX = "https://github.com/faro-dev/faro/blob/main/docs/runbooks.md#"
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
 
 def _promtool() -> str:
@@ -78,21 +77,6 @@ def _runbook_anchors() -> set[str]:
         _github_anchor(match.group(1))
         for match in re.finditer(r"^#{1,6}\s+(.+?)\s*#*\s*$", RUNBOOKS.read_text(), re.MULTILINE)
     }
-
-
-def _catalogue() -> dict[str, str]:
-    """Metric name -> type, from the table of docs/metrics.md."""
-    rows = re.finditer(r"^\|\s*`(faro_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|", METRICS_DOC.read_text(), re.MULTILINE)
-    return {row.group(1): row.group(2) for row in rows}
-
-
-def _metric(token: str, catalogue: dict[str, str]) -> str:
-    """The catalogue name behind ``token``: histogram series lose their ``_bucket``/``_sum``/``_count``."""
-    for suffix in HISTOGRAM_SUFFIXES:
-        base = token.removesuffix(suffix)
-        if base != token and catalogue.get(base) == "histogram":
-            return base
-    return token
 
 
 ALERT_NAMES = [alert["alert"] for alert in _alerts()]
@@ -146,13 +130,12 @@ def test_prometheus_rule_matches_the_rules_file() -> None:
 
 
 def test_expressions_use_only_catalogued_metrics() -> None:
-    catalogue = _catalogue()
-    assert catalogue, "no metrics found in the table of docs/metrics.md"
+    known = catalogue()
+    assert known, "no metrics found in the table of docs/metrics.md"
     unknown = {
         (group["name"], rule.get("alert") or rule.get("record"), token)
         for group in _load(RULES_FILE)["groups"]
         for rule in group["rules"]
-        for token in re.findall(r"faro_[a-z0-9_]+", str(rule["expr"]))
-        if _metric(token, catalogue) not in catalogue
+        for token in unknown_metrics(str(rule["expr"]), known)
     }
     assert not unknown, f"metrics not in docs/metrics.md (group, rule, metric): {sorted(unknown)}"
