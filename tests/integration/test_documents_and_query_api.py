@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -145,10 +146,17 @@ def test_delete_removes_the_document_from_both_stores(client: TestClient, plane:
 def test_bad_documents_get_a_4xx_with_a_message_and_store_nothing(
     client: TestClient, plane: DataPlane, request_kwargs: dict, status: int, message: str
 ) -> None:
+    reason = {415: "unsupported_media_type", 422: "invalid_document"}[status]
+    counted_before = _ingest_errors(reason)
     response = client.post("/v1/documents", **request_kwargs)
     assert response.status_code == status, response.text
     assert message.lower() in str(response.json()["detail"]).lower()
     assert plane.pg.document_count() == 0
+    assert _ingest_errors(reason) == counted_before + 1  # the dashboards' "documents rejected"
+
+
+def _ingest_errors(reason: str) -> float:
+    return REGISTRY.get_sample_value("faro_ingest_errors_total", {"reason": reason}) or 0.0
 
 
 def test_body_over_the_limit_is_413(make_plane: PlaneFactory) -> None:
@@ -244,6 +252,8 @@ def test_health_readiness_and_metrics(client: TestClient) -> None:
         'faro_store_operation_seconds_bucket{backend="qdrant"',
         'faro_store_operation_seconds_bucket{backend="postgres"',
         'faro_queries_total{backend="qdrant"}',
+        'faro_query_fallbacks_total{reason="circuit_open"}',  # every known label value exists from the start
+        'faro_ingest_errors_total{reason="too_large"}',
         "faro_outbox_pending",
         "faro_embed_request_seconds_count",
     ):

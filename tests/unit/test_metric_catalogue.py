@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics import MetricWrapperBase
 
 import faro_operator.metrics as operator_metrics
@@ -79,3 +80,36 @@ def test_names_follow_prometheus_conventions() -> None:
         assert (kind == "counter") == name.endswith("_total"), name
         assert not re.search(r"_(ms|milliseconds|minutes|bytes_total_total)$", name), name
         assert "le" not in labels and "quantile" not in labels, name
+
+
+# The labelled counters whose series each component creates at 0 when it starts, with their label values.
+EXPOSED_VALUES = [
+    (workload_metrics.DOCUMENTS_INGESTED, workload_metrics.DOCUMENT_RESULTS),
+    (workload_metrics.INGEST_ERRORS, workload_metrics.INGEST_ERROR_REASONS),
+    (workload_metrics.QUERIES, workload_metrics.QUERY_BACKENDS),
+    (workload_metrics.QUERY_FALLBACKS, workload_metrics.FALLBACK_REASONS),
+    (workload_metrics.SQS_MESSAGES, workload_metrics.SQS_RESULTS),
+    (workload_metrics.CHUNK_OBJECTS_WRITTEN, workload_metrics.CHUNK_OBJECT_RESULTS),
+]
+
+
+def test_the_label_values_created_at_start_are_the_documented_ones() -> None:
+    """docs/metrics.md lists each such counter's values in parentheses after its label."""
+    rows = {
+        match["name"]: match["labels"]
+        for match in map(ROW.match, CATALOGUE.read_text().splitlines())
+        if match
+    }
+    for counter, values in EXPOSED_VALUES:
+        documented = re.search(r"\(([^)]*)\)", rows[exported_name(counter)])
+        assert documented, f"{exported_name(counter)}: no label values in docs/metrics.md"
+        assert tuple(v.strip() for v in documented[1].split(",")) == values, exported_name(counter)
+
+
+def test_expose_label_values_creates_zero_series_and_keeps_counts() -> None:
+    registry = CollectorRegistry()
+    counter = Counter("faro_example", "Example.", ["result"], registry=registry)
+    counter.labels("ok").inc(3)
+    workload_metrics.expose_label_values(counter, ("ok", "failed"))
+    assert registry.get_sample_value("faro_example_total", {"result": "ok"}) == 3
+    assert registry.get_sample_value("faro_example_total", {"result": "failed"}) == 0

@@ -17,7 +17,7 @@ from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.config import FaroSettings
 from faro_workloads.core.documents import DocumentRecord, content_hash, normalise_text, validate_doc_id
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
-from faro_workloads.core.metrics import CHUNK_OBJECTS_WRITTEN
+from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument
 
@@ -33,6 +33,7 @@ class S3ChunkingBackend:
         self._chunker = chunker
         self._store = store
         self._pipeline = pipeline
+        expose_label_values(CHUNK_OBJECTS_WRITTEN, CHUNK_OBJECT_RESULTS)
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
         doc_id = validate_doc_id(document.doc_id)

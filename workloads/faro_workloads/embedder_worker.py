@@ -33,7 +33,9 @@ from faro_workloads.core.metrics import (
     EMBEDDER_INFLIGHT,
     SQS_MESSAGES,
     SQS_QUEUE_MESSAGES,
+    SQS_RESULTS,
     VISIBILITY_EXTENSIONS,
+    expose_label_values,
 )
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument
@@ -66,6 +68,7 @@ class EmbedderWorker:
         self._pause_until = 0.0
         self._transient_failures = 0
         self._next_depth_check = 0.0
+        expose_label_values(SQS_MESSAGES, SQS_RESULTS)
 
     # ------------------------------------------------------------------------------------------ lifecycle
 

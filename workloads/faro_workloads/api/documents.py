@@ -25,7 +25,7 @@ from faro_workloads.core.documents import (
     validate_doc_id,
 )
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
-from faro_workloads.core.metrics import INGEST_ERRORS
+from faro_workloads.core.metrics import INGEST_ERROR_REASONS, INGEST_ERRORS, expose_label_values
 from faro_workloads.core.search_filter import NUL_FREE, MetadataKey, MetadataValue
 from faro_workloads.core.text_extraction import (
     SourceFormat,
@@ -116,8 +116,13 @@ _UPLOAD_SCHEMA = {
 }
 
 
+# faro_ingest_errors_total's reason for an upload rejected by status code.
+_REJECTION_REASONS = {413: "too_large", 415: "unsupported_media_type", 422: "invalid_document"}
+
+
 def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter:
     router = APIRouter(prefix="/v1/documents", tags=["documents"])
+    expose_label_values(INGEST_ERRORS, INGEST_ERROR_REASONS)
 
     @router.post(
         "",
@@ -134,7 +139,11 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
         summary="Add or replace a document",
     )
     async def upload(request: Request, response: Response) -> DocumentAccepted:
-        document = await _read_upload(request, max_file_bytes)
+        try:
+            document = await _read_upload(request, max_file_bytes)
+        except HTTPException as exc:
+            INGEST_ERRORS.labels(_REJECTION_REASONS.get(exc.status_code, "invalid_document")).inc()
+            raise
         try:
             result = await run_in_threadpool(backend.ingest, document)
         except (UnsupportedDocument, InvalidDocumentId) as exc:

@@ -12,6 +12,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from faro_workloads.core.config import QueryConfig
+from faro_workloads.core.metrics import (
+    FALLBACK_REASONS,
+    QUERIES,
+    QUERY_BACKENDS,
+    QUERY_FALLBACKS,
+    expose_label_values,
+)
 from faro_workloads.core.retrieval import Backend, Retriever
 from faro_workloads.core.search_filter import SearchFilter
 
@@ -35,6 +42,8 @@ class QueryResponse(BaseModel):
 def query_router(
     retriever: Retriever, config: QueryConfig, dependencies: Sequence[params.Depends] = ()
 ) -> APIRouter:
+    expose_label_values(QUERIES, QUERY_BACKENDS)
+    expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
     class QueryRequest(BaseModel):
         query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
         top_k: Annotated[int, Field(ge=1, le=config.max_top_k)] = config.default_top_k

@@ -22,7 +22,12 @@ from faro_workloads.core.documents import (
 )
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.metrics import CHUNKS_WRITTEN, DOCUMENTS_INGESTED
+from faro_workloads.core.metrics import (
+    CHUNKS_WRITTEN,
+    DOCUMENT_RESULTS,
+    DOCUMENTS_INGESTED,
+    expose_label_values,
+)
 from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.text_extraction import SourceFormat, UnsupportedDocument
 
@@ -61,6 +66,7 @@ class IngestService:
         self._embedder = embedder
         self._pg = pg
         self._writer = writer
+        expose_label_values(DOCUMENTS_INGESTED, DOCUMENT_RESULTS)
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
         """Chunk, embed and store a document (skipped when its content is unchanged)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import Counter, Gauge, Histogram
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -64,3 +66,29 @@ CHUNK_OBJECTS_WRITTEN = Counter(
     "Chunk objects the chunking service wrote to S3, by result.",
     ["result"],
 )
+
+
+# The values the labelled counters take. Each component creates its counters' series at 0 when it starts
+# (:func:`expose_label_values`): a series that first appears already at 1 has no earlier sample, so rate() and
+# increase() never see its first event (one dead-lettered message would stay invisible), and dashboards show
+# 0 instead of "no data".
+DOCUMENT_RESULTS = ("created", "replaced", "unchanged", "deleted")
+INGEST_ERROR_REASONS = ("invalid_document", "too_large", "unsupported_media_type")
+QUERY_BACKENDS = ("qdrant", "postgres")
+FALLBACK_REASONS = ("error", "timeout", "circuit_open")
+SQS_RESULTS = (
+    "processed",
+    "skipped",
+    "test_event",
+    "poison_retry",
+    "dead_lettered",
+    "transient_error",
+    "released",
+)
+CHUNK_OBJECT_RESULTS = ("accepted", "unchanged")
+
+
+def expose_label_values(counter: Counter, values: Iterable[str]) -> None:
+    """Create ``counter``'s series for each of ``values`` (at 0 unless already counted)."""
+    for value in values:
+        counter.labels(value)
