@@ -9,6 +9,7 @@ no ReplicaSets or Pods, deleted namespaces stay ``Terminating``, owner reference
   and ``etcd`` on PATH (Debian's ``etcd-server``, from ``scripts/install-system-deps.sh``).
 - :class:`KubeApiServer`: starts both with fresh certificates (openssl) in a temporary folder, waits until
   the API server is ready, writes an admin kubeconfig, and stops both again.
+- :func:`install_crds`: Faro's CRDs applied and Established.
 """
 
 from __future__ import annotations
@@ -530,6 +531,33 @@ class KubeApiServer:
             return set()
         resources = response.raise_for_status().json()["resources"]
         return {resource["kind"] for resource in resources if "/" not in resource["name"]}
+
+
+def install_crds(api_client: Any, timeout: float = START_TIMEOUT_SECONDS) -> None:
+    """Apply Faro's CRDs (generated from the operator's models; already present is fine) and wait until each
+    is Established."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+
+    from faro_operator.crds import CRD_FILES
+
+    extensions = client.ApiextensionsV1Api(api_client)
+    deadline = time.monotonic() + timeout
+    for build in CRD_FILES.values():
+        crd = build()
+        try:
+            extensions.create_custom_resource_definition(crd)
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+        name = crd["metadata"]["name"]
+        while not any(
+            condition.type == "Established" and condition.status == "True"
+            for condition in (extensions.read_custom_resource_definition(name).status.conditions or [])
+        ):
+            if time.monotonic() > deadline:
+                raise KubeApiServerError(f"CRD {name} was not Established within {timeout:g} s")
+            time.sleep(POLL_SECONDS)
 
 
 def _answers_ok(client: httpx.Client, path: str) -> bool:

@@ -2,7 +2,8 @@
 
 Real parts only: PostgreSQL + pgvector (pgserver), qdrant-client local mode (in memory for the core; a
 folder for the command, which opens it itself, so the test's own client is closed first), and the Debian
-``prometheus-pushgateway`` binary on a free 127.0.0.1 port, whose /metrics the tests scrape.
+``prometheus-pushgateway`` binary on a free 127.0.0.1 port (``observability_stack.Pushgateway``), whose
+/metrics the tests scrape.
 
 Collections are small (20 points) and every stored vector is sampled with k = 10 = half the collection: when
 Qdrant lacks half the points, each lost point is its own top hit in Postgres only, so overlap@k < 1.
@@ -12,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
+from observability_stack import Pushgateway, StackError, find_binary
 from prometheus_client.parser import text_string_to_metric_families
 
 from faro_workloads.background_server import free_port
@@ -64,43 +64,14 @@ CHECK_ALL = ConsistencyConfig(sample_size=POINTS, k=K, min_overlap=0.95)
 @pytest.fixture(scope="module")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a real Pushgateway (the Debian binary) on a free port with its own persistence file."""
-    binary = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
-    if not os.access(binary, os.X_OK):
-        pytest.skip("needs prometheus-pushgateway: run scripts/install-system-deps.sh (make test does)")
-    folder = tmp_path_factory.mktemp("pushgateway")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with (folder / "pushgateway.log").open("w") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--web.listen-address=127.0.0.1:{port}",
-                f"--persistence.file={folder / 'metrics.data'}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"pushgateway exited: {(folder / 'pushgateway.log').read_text()}")
-            try:
-                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"pushgateway not ready: {(folder / 'pushgateway.log').read_text()}")
-            time.sleep(0.05)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        find_binary("prometheus-pushgateway")
+    except StackError as missing:
+        pytest.skip(str(missing))
+    server = Pushgateway(tmp_path_factory.mktemp("pushgateway"))
+    server.start()
+    yield server.url
+    server.stop()
 
 
 @dataclass(frozen=True)

@@ -21,12 +21,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries
+from kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries, install_crds
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from polling import wait_for
-
-from faro_operator.crds import CRD_FILES
 
 
 @pytest.fixture(scope="session")
@@ -84,18 +81,4 @@ def namespace(kube_api_client: Any) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def crds_installed(kube_api: KubeApiServer, kube_api_client: Any) -> None:
     """Faro's CRDs (generated from the models), applied once and Established."""
-    ext = client.ApiextensionsV1Api(kube_api_client)
-    for name, build in CRD_FILES.items():
-        crd = build()
-        try:
-            ext.create_custom_resource_definition(crd)
-        except ApiException as exc:
-            if exc.status != 409:
-                raise
-        wait_for(
-            lambda n=crd["metadata"]["name"]: any(
-                c.type == "Established" and c.status == "True"
-                for c in (ext.read_custom_resource_definition(n).status.conditions or [])
-            ),
-            what=f"CRD {name} established",
-        )
+    install_crds(kube_api_client)
