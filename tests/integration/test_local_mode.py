@@ -148,3 +148,31 @@ def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_pat
         assert zebra["doc_id"] == "zebra"
         ready = httpx.get(f"{url}/readyz").json()
         assert ready["checks"] == {"postgres": True, "qdrant": True, "s3": True}
+
+
+def test_folder_ingest_batches_files_and_reports_each_bad_one(tmp_path: Path) -> None:
+    """Bad files (unreadable, empty once extracted) get one line each; the others are stored."""
+    from faro_workloads.local import LocalOptions, LocalRuntime
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for n in range(30):
+        (docs / f"note-{n:02d}.md").write_text(f"# Note {n}\n\nThe zebra count for week {n} was {n * 3}.\n")
+    (docs / "blank.txt").write_text("  \n\t\n")
+    (docs / "empty.html").write_text("<html><body><script>x()</script></body></html>")
+    (docs / "broken.md").write_bytes(b"\xff\xfe\x00 not utf-8 \x80")
+    clash = tmp_path / "other"  # a second folder whose file gets an id already taken: not overwritten
+    clash.mkdir()
+    (clash / "note-07.md").write_text("# Another note\n\nSame id, other content.\n")
+    with LocalRuntime(LocalOptions(data_dir=tmp_path / "data")) as runtime:
+        first = runtime.ingest_folder([docs, clash], show_progress=False)
+        again = runtime.ingest_folder([docs], show_progress=False)
+        assert runtime.plane is not None
+        assert runtime.plane.pg.document_count() == 30
+        assert runtime.plane.pg.get_document("note-07.md").source == f"file:{docs / 'note-07.md'}"
+    assert (first.created, first.unchanged) == (30, 0)
+    assert (again.created, again.unchanged) == (0, 30)
+    reasons = dict(first.failed)
+    assert sorted(reasons) == ["blank.txt", "broken.md", "empty.html", "note-07.md"]
+    assert "given twice" in reasons["note-07.md"]
+    assert all(reason and "\n" not in reason for reason in reasons.values())

@@ -281,3 +281,33 @@ def test_status_counts_are_exact_on_small_tables_and_estimates_on_big_ones(
     # Above the threshold the planner's estimate (taken before the delete) is reported, without a scan.
     assert pg_store.status_counts(exact_below=5)[1] == 12
     assert pg_store.status_counts()[1] == 9  # below the default threshold: exact again
+
+
+def test_searches_and_writes_survive_connections_the_server_dropped(
+    postgres_config: PostgresConfig, collection_config: CollectionConfig, make_chunks, make_record
+) -> None:
+    """Searches skip the checkout round trip and retry once on a broken connection; writes are checked."""
+    store = PgVectorStore(
+        postgres_config.model_copy(update={"pool_size": 1, "ef_search": 4}), collection_config
+    )
+    try:
+        store.ensure_schema()
+        chunks = make_chunks("a", 20)
+        store.write_document(make_record(chunks), chunks)
+        for query in (chunks[3].embedding, chunks[5].embedding):
+            assert store.search(query, 1)[0].id in {chunks[3].id, chunks[5].id}
+            # Every pooled connection is killed (a server restart, a failover) between two operations.
+            with psycopg.connect(postgres_config.dsn.get_secret_value(), autocommit=True) as admin:
+                killed = admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND query LIKE %s",
+                    (f"%{collection_config.name}%",),
+                ).fetchall()
+            assert killed
+        assert [hit.id for hit in store.search(chunks[7].embedding, 1)] == [chunks[7].id]
+        hits = store.search(chunks[7].embedding, 10, SearchFilter(doc_ids=["a"]))  # k > ef_search, filtered
+        assert len(hits) == 10 and hits[0].id == chunks[7].id
+        store.write_document(make_record(chunks[:2]), chunks[:2])
+        assert store.count() == 2
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -46,7 +47,7 @@ from faro_workloads.core.config import (
 )
 from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.ingest import IncomingDocument, IngestResult, IngestService
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -232,7 +233,11 @@ class LocalRuntime:
             marker.write_text(json.dumps(identity, indent=2) + "\n")
 
     def ingest_folder(self, paths: list[Path], show_progress: bool = True) -> FolderIngestSummary:
-        """Ingest every document below ``paths`` in-process, with a progress bar."""
+        """Ingest every document below ``paths`` in-process, with a progress bar.
+
+        Files are read one by one and stored in batches (:meth:`IngestService.ingest_many`); a file that
+        cannot be read or ingested is reported with its error and the others go on.
+        """
         assert self.documents is not None
         files = find_document_files(paths)
         counts = {"created": 0, "replaced": 0, "unchanged": 0, "accepted": 0}
@@ -246,21 +251,42 @@ class LocalRuntime:
         )
         with Progress(*columns, disable=not show_progress, transient=False) as progress:
             task = progress.add_task("", total=len(files))
-            for item in files:
-                progress.update(task, description=item.doc_id)
-                try:
-                    fmt = detect_format(item.path.name, None)
-                    text = extract_text(item.path.read_bytes(), fmt)
-                    result = self.documents.ingest(
-                        IncomingDocument(doc_id=item.doc_id, text=text, source=f"file:{item.path}", fmt=fmt)
-                    )
-                    counts[result.status] += 1
-                except (UnsupportedDocument, OSError, ValueError) as exc:
-                    failed.append((item.doc_id, str(exc)))
+
+            def fail(doc_id: str, error: Exception) -> None:
+                failed.append((doc_id, str(error)))
+                progress.advance(task)
+
+            def read() -> Iterator[IncomingDocument]:
+                for item in files:
+                    progress.update(task, description=item.doc_id)
+                    try:
+                        fmt = detect_format(item.path.name, None)
+                        text = extract_text(item.path.read_bytes(), fmt)
+                    except (UnsupportedDocument, OSError, ValueError) as exc:
+                        fail(item.doc_id, exc)
+                        continue
+                    yield IncomingDocument(doc_id=item.doc_id, text=text, source=f"file:{item.path}", fmt=fmt)
+
+            for result in self._ingest_all(read(), lambda document, exc: fail(document.doc_id, exc)):
+                counts[result.status] += 1
                 progress.advance(task)
         return FolderIngestSummary(
             counts["created"], counts["replaced"], counts["unchanged"], counts["accepted"], failed
         )
+
+    def _ingest_all(
+        self, documents: Iterator[IncomingDocument], on_error: Callable[[IncomingDocument, ValueError], None]
+    ) -> Iterator[IngestResult]:
+        """Batched through the in-process ingest service; one by one into the S3 path (``--s3``)."""
+        assert self.documents is not None
+        if isinstance(self.documents, IngestService):
+            yield from self.documents.ingest_many(documents, on_error=on_error)
+            return
+        for document in documents:
+            try:
+                yield self.documents.ingest(document)
+            except ValueError as exc:  # UnsupportedDocument, a bad doc_id
+                on_error(document, exc)
 
     def serve(self) -> None:
         """Serve the API until SIGINT/SIGTERM."""

@@ -4,11 +4,13 @@ No ``from __future__ import annotations`` here: the request model is built per r
 limits, and FastAPI must see its real class, not a string, in the endpoint signature.
 """
 
+import math
 from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, params
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from faro_workloads.core.config import QueryConfig
@@ -19,7 +21,7 @@ from faro_workloads.core.metrics import (
     QUERY_FALLBACKS,
     expose_label_values,
 )
-from faro_workloads.core.retrieval import Backend, Retriever
+from faro_workloads.core.retrieval import Backend, QueryResult, Retriever
 from faro_workloads.core.search_filter import SearchFilter
 
 
@@ -39,11 +41,38 @@ class QueryResponse(BaseModel):
     hits: list[QueryHit]
 
 
+def _finite(value: float) -> float | None:
+    """JSON has no NaN or infinity; like pydantic, send null."""
+    return value if math.isfinite(value) else None
+
+
+def response_body(result: QueryResult) -> dict[str, Any]:
+    """``result`` as :class:`QueryResponse` JSON, built directly: the hits come from our stores, well-typed,
+    so validating them again through the models (twice, with FastAPI's response_model check) is pure cost."""
+    return {
+        "backend": result.backend.value,
+        "fallback_reason": result.fallback_reason,
+        "took_ms": round(result.seconds * 1000, 3),
+        "hits": [
+            {
+                "id": str(hit.id),
+                "score": _finite(hit.score),
+                "doc_id": hit.doc_id,
+                "seq": hit.seq,
+                "text": hit.text,
+                "metadata": hit.metadata,
+            }
+            for hit in result.hits
+        ],
+    }
+
+
 def query_router(
     retriever: Retriever, config: QueryConfig, dependencies: Sequence[params.Depends] = ()
 ) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
+
     class QueryRequest(BaseModel):
         query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
         top_k: Annotated[int, Field(ge=1, le=config.max_top_k)] = config.default_top_k
@@ -55,7 +84,7 @@ def query_router(
     @router.post(
         "/query", response_model=QueryResponse, responses={401: {}, 503: {}}, summary="Search the collection"
     )
-    async def query(request: QueryRequest) -> QueryResponse:
+    async def query(request: QueryRequest) -> JSONResponse:
         if not request.query.strip():
             raise HTTPException(422, "query must contain some text")
         try:
@@ -66,21 +95,6 @@ def query_router(
             if request.backend is Backend.QDRANT:
                 raise HTTPException(503, f"qdrant could not answer: {exc}") from exc
             raise
-        return QueryResponse(
-            backend=result.backend,
-            fallback_reason=result.fallback_reason,
-            took_ms=round(result.seconds * 1000, 3),
-            hits=[
-                QueryHit(
-                    id=str(hit.id),
-                    score=hit.score,
-                    doc_id=hit.doc_id,
-                    seq=hit.seq,
-                    text=hit.text,
-                    metadata=hit.metadata,
-                )
-                for hit in result.hits
-            ],
-        )
+        return JSONResponse(response_body(result))
 
     return router

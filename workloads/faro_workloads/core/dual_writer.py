@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.outbox import OutboxDrainer
@@ -45,8 +46,21 @@ class DualWriter:
 
     def write_document(self, record: DocumentRecord, chunks: list[Chunk]) -> WriteResult:
         """Replace a document in Postgres (raises on failure), then sync its points to Qdrant (no raise)."""
-        point_ids = self._pg.write_document(record, chunks)
-        return self._sync(record.doc_id, len(chunks), point_ids)
+        return self.write_documents([(record, chunks)])[0]
+
+    def write_documents(self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]) -> list[WriteResult]:
+        """Replace several documents in one Postgres transaction, then sync all their points to Qdrant in
+        one drain (full Qdrant batches instead of one small upsert per document). One result per document."""
+        queued = self._pg.write_documents(documents)
+        synced = self._sync(
+            ", ".join(queued),
+            sum(len(chunks) for _, chunks in documents),
+            [p for ps in queued.values() for p in ps],
+        )
+        return [
+            replace(synced, doc_id=record.doc_id, chunks_written=len(chunks), point_ids=queued[record.doc_id])
+            for record, chunks in documents
+        ]
 
     def delete_document(self, doc_id: str) -> WriteResult | None:
         """Delete a document from Postgres, then from Qdrant; None when Postgres does not know it."""

@@ -7,9 +7,14 @@ chunks atomically in Postgres (the outbox carries the change to Qdrant); delete 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any, Literal
+
+import numpy as np
 
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import (
@@ -32,6 +37,9 @@ from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.text_extraction import SourceFormat, UnsupportedDocument
 
 log = logging.getLogger(__name__)
+
+# Documents whose stored records are looked up with one query, in ingest_many.
+LOOKUP_GROUP = 64
 
 IngestStatus = Literal["created", "replaced", "unchanged", "accepted"]
 
@@ -56,6 +64,46 @@ class IngestResult:
     qdrant_synced: bool
 
 
+def build_chunks(
+    doc_id: str,
+    digest: str,
+    metadata: dict[str, Any],
+    spans: Sequence[ChunkSpan],
+    vectors: Sequence[np.ndarray],
+    model: str,
+) -> list[Chunk]:
+    """The chunks of one document version: span ``seq`` with its vector, document metadata over the span's."""
+    return [
+        Chunk(
+            doc_id=doc_id,
+            seq=seq,
+            text=span.text,
+            start=span.start,
+            end=span.end,
+            metadata={**span.metadata, **metadata},
+            content_hash=digest,
+            model=model,
+            embedding=vector,
+        )
+        for seq, (span, vector) in enumerate(zip(spans, vectors, strict=True))
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A document chunked and embedded, ready to write."""
+
+    record: DocumentRecord
+    chunks: list[Chunk]
+    status: IngestStatus
+
+
+def _groups(items: Iterable[IncomingDocument], size: int) -> Iterator[list[IncomingDocument]]:
+    iterator = iter(items)
+    while group := list(islice(iterator, size)):
+        yield group
+
+
 class IngestService:
     """Turns documents into chunks in both stores; the one place that decides skip/replace."""
 
@@ -70,16 +118,90 @@ class IngestService:
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
         """Chunk, embed and store a document (skipped when its content is unchanged)."""
+        existing = self._pg.get_document(validate_doc_id(document.doc_id))
+        prepared = self._prepare_document(document, existing)
+        return prepared if isinstance(prepared, IngestResult) else self._write([prepared])[0]
+
+    def ingest_many(
+        self,
+        documents: Iterable[IncomingDocument],
+        batch_chunks: int = 512,
+        on_error: Callable[[IncomingDocument, ValueError], None] | None = None,
+    ) -> Iterator[IngestResult]:
+        """Ingest documents like :meth:`ingest`, in batches of ~``batch_chunks`` chunks; results in order.
+
+        Each batch is one Postgres transaction (one COPY) and one outbox drain (full Qdrant batches), and it
+        is written on a writer thread while the next batch is chunked and embedded, so the stores' work
+        overlaps the CPU work. Raises like :meth:`ingest` on a bad document (or a doc_id given twice), after
+        the batches before it were written; with ``on_error``, such a document (bad doc_id, no text, given
+        twice) is handed to it instead, gets no result, and the others go on.
+        """
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faro-ingest-writer") as pool:
+            writing: Future[list[IngestResult]] | None = None
+            for batch in self._prepared_batches(documents, batch_chunks, on_error):
+                if writing is not None:
+                    yield from writing.result()
+                writing = pool.submit(self._write_batch, batch)
+            if writing is not None:
+                yield from writing.result()
+
+    def _prepared_batches(
+        self,
+        documents: Iterable[IncomingDocument],
+        batch_chunks: int,
+        on_error: Callable[[IncomingDocument, ValueError], None] | None,
+    ) -> Iterator[list[IngestResult | _Prepared]]:
+        def reject(document: IncomingDocument, error: ValueError) -> None:
+            if on_error is None:
+                raise error
+            on_error(document, error)
+
+        batch: list[IngestResult | _Prepared] = []
+        chunks = 0
+        seen: set[str] = set()
+        for group in _groups(documents, LOOKUP_GROUP):
+            valid: list[IncomingDocument] = []
+            for document in group:
+                try:
+                    if validate_doc_id(document.doc_id) in seen:
+                        raise ValueError(f"document {document.doc_id!r} given twice")
+                except ValueError as error:
+                    reject(document, error)
+                    continue
+                seen.add(document.doc_id)
+                valid.append(document)
+            known = self._pg.get_documents([document.doc_id for document in valid]) if valid else {}
+            for document in valid:
+                try:
+                    prepared = self._prepare_document(document, known.get(document.doc_id))
+                except UnsupportedDocument as error:
+                    reject(document, error)
+                    continue
+                batch.append(prepared)
+                chunks += 0 if isinstance(prepared, IngestResult) else len(prepared.chunks)
+                if chunks >= batch_chunks:
+                    yield batch
+                    batch, chunks = [], 0
+        if batch:
+            yield batch
+
+    def _write_batch(self, batch: list[IngestResult | _Prepared]) -> list[IngestResult]:
+        written = iter(self._write([item for item in batch if isinstance(item, _Prepared)]))
+        return [item if isinstance(item, IngestResult) else next(written) for item in batch]
+
+    def _prepare_document(
+        self, document: IncomingDocument, existing: DocumentRecord | None
+    ) -> IngestResult | _Prepared:
+        """``document`` chunked and embedded, or its "unchanged" result (``existing``: its stored record)."""
         doc_id = validate_doc_id(document.doc_id)
         text = normalise_text(document.text)
         if not text.strip():
             raise UnsupportedDocument("document is empty")
         digest = content_hash(text)
-        existing = self._pg.get_document(doc_id)
         if existing is not None and existing.content_hash == digest:
             return self._unchanged(existing)
         spans = self._chunker.chunk(text, document.fmt)
-        return self._store(doc_id, digest, document.source, document.metadata, spans, existing)
+        return self._prepare(doc_id, digest, document.source, document.metadata, spans, existing)
 
     def ingest_chunks(
         self,
@@ -94,7 +216,7 @@ class IngestService:
         existing = self._pg.get_document(doc_id)
         if existing is not None and existing.content_hash == digest:
             return self._unchanged(existing)
-        return self._store(doc_id, digest, source, metadata, spans, existing)
+        return self._write([self._prepare(doc_id, digest, source, metadata, spans, existing)])[0]
 
     @staticmethod
     def _unchanged(existing: DocumentRecord) -> IngestResult:
@@ -103,7 +225,7 @@ class IngestService:
             existing.doc_id, "unchanged", existing.chunk_count, existing.content_hash, qdrant_synced=True
         )
 
-    def _store(
+    def _prepare(
         self,
         doc_id: str,
         digest: str,
@@ -111,24 +233,11 @@ class IngestService:
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
         existing: DocumentRecord | None,
-    ) -> IngestResult:
+    ) -> _Prepared:
         if not spans:
             raise UnsupportedDocument("document has no text to index")
         vectors = self._embedder.embed([span.text for span in spans])
-        chunks = [
-            Chunk(
-                doc_id=doc_id,
-                seq=seq,
-                text=span.text,
-                start=span.start,
-                end=span.end,
-                metadata={**span.metadata, **metadata},
-                content_hash=digest,
-                model=self._embedder.model,
-                embedding=vector,
-            )
-            for seq, (span, vector) in enumerate(zip(spans, vectors, strict=True))
-        ]
+        chunks = build_chunks(doc_id, digest, metadata, spans, vectors, self._embedder.model)
         record = DocumentRecord(
             doc_id=doc_id,
             content_hash=digest,
@@ -137,12 +246,23 @@ class IngestService:
             metadata=metadata,
             updated_at=datetime.now(UTC),
         )
-        result = self._writer.write_document(record, chunks)
-        status: IngestStatus = "created" if existing is None else "replaced"
-        DOCUMENTS_INGESTED.labels(status).inc()
-        CHUNKS_WRITTEN.inc(len(chunks))
-        log.info("ingested %s: %s, %d chunks", doc_id, status, len(chunks))
-        return IngestResult(doc_id, status, len(chunks), digest, qdrant_synced=result.qdrant_synced)
+        return _Prepared(record, chunks, "created" if existing is None else "replaced")
+
+    def _write(self, prepared: list[_Prepared]) -> list[IngestResult]:
+        """Store prepared documents (one transaction and one Qdrant sync for all of them)."""
+        if not prepared:
+            return []
+        results = self._writer.write_documents([(item.record, item.chunks) for item in prepared])
+        out = []
+        for item, result in zip(prepared, results, strict=True):
+            doc_id, chunks = item.record.doc_id, len(item.chunks)
+            DOCUMENTS_INGESTED.labels(item.status).inc()
+            CHUNKS_WRITTEN.inc(chunks)
+            log.info("ingested %s: %s, %d chunks", doc_id, item.status, chunks)
+            out.append(
+                IngestResult(doc_id, item.status, chunks, item.record.content_hash, result.qdrant_synced)
+            )
+        return out
 
     def delete(self, doc_id: str) -> bool:
         """Remove a document from both stores; False when it is unknown."""

@@ -9,6 +9,8 @@ they always push Postgres's current state.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -58,13 +60,25 @@ def same_point(expected: Chunk, actual: Chunk, distance: Distance) -> bool:
     )
 
 
-def repair_qdrant(pg: PgVectorStore, qdrant: QdrantStore, batch_size: int = 500) -> RepairReport:
-    """Bring Qdrant in line with Postgres and say what changed."""
+def _read_ahead(pages: Iterator[list[Chunk]]) -> Iterator[list[Chunk]]:
+    """``pages``, each next one read on a reader thread while the caller works on the current one."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faro-repair-reader") as reader:
+        following = reader.submit(next, pages, None)
+        while (page := following.result()) is not None:
+            following = reader.submit(next, pages, None)
+            yield page
+
+
+def repair_qdrant(pg: PgVectorStore, qdrant: QdrantStore, batch_size: int = 1024) -> RepairReport:
+    """Bring Qdrant in line with Postgres and say what changed.
+
+    Chunks are read from Postgres a page (``batch_size``) ahead of the Qdrant work on the current page.
+    """
     distance = pg.collection.distance
     recreated = not qdrant.exists()
     qdrant.ensure_collection()
     upserted = unchanged = 0
-    for chunks in pg.iter_chunks(batch_size):
+    for chunks in _read_ahead(pg.iter_chunks(batch_size)):
         if recreated:
             stale = chunks
         else:

@@ -125,6 +125,7 @@ _BLOCK_TAGS = frozenset(
 )  # fmt: skip
 _HEADING_LEVELS = {f"h{level}": level for level in range(1, 7)}
 _CELL_TAGS = frozenset({"td", "th"})
+_STRUCTURE_TAGS = frozenset({*_BLOCK_TAGS, *_HEADING_LEVELS, *_CELL_TAGS})
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
 _BLANK_LINE_RUNS = re.compile(r"\n(?:[^\S\n]*\n)+")
 _BACKTICK_RUNS = re.compile(r"`{3,}")
@@ -154,10 +155,10 @@ class _TextWriter:
             self.breaks = min(self.breaks + 1, 2)
 
     def text(self, raw: str) -> None:
-        collapsed = _HTML_SPACE.sub(" ", raw)
-        if not collapsed.strip():
-            self.space = self.space or bool(collapsed)
+        if not raw.strip():  # about half of all text nodes: the whitespace between tags
+            self.space = self.space or bool(raw)
             return
+        collapsed = _HTML_SPACE.sub(" ", raw)
         if collapsed[0] == " ":
             self.space = True
         self._begin()
@@ -222,14 +223,13 @@ def html_to_text(html: str) -> str:
         if tag == "pre":
             writer.preformatted(node.text(deep=True, separator="", strip=False))
             continue
-        _enter(writer, tag)
-        stack.append((node, True))
-        children: list[LexborNode] = []
-        child = node.child
+        if tag in _STRUCTURE_TAGS:  # inline elements (span, a, code, ...) need neither enter nor leave
+            _enter(writer, tag)
+            stack.append((node, True))
+        child = node.last_child
         while child is not None:
-            children.append(child)
-            child = child.next
-        stack.extend((child, False) for child in reversed(children))
+            stack.append((child, False))
+            child = child.prev
     text = normalise_text(writer.result())
     return _BLANK_LINE_RUNS.sub("\n\n", text).strip()
 

@@ -10,6 +10,7 @@ import hashlib
 import re
 from collections import Counter
 from itertools import pairwise
+from math import log
 
 import numpy as np
 
@@ -41,10 +42,16 @@ class HashingEmbedder(Embedder):
             words = _WORD.findall(text.lower())
             features = Counter(words)
             features.update(f"{a} {b}" for a, b in pairwise(words))
+            # One vectorised scatter-add per text (in feature order, float64 terms added into float32, as
+            # the per-feature `out[row, index] += term` it replaces): numpy scalar maths per feature was
+            # most of the embedding time.
+            indices: list[int] = []
+            terms: list[float] = []
             for feature, count in features.items():
                 index, sign = self._bucket(feature)
-                weight = 1.0 + np.log(count)
-                out[row, index] += sign * (weight * (0.5 if " " in feature else 1.0))
+                indices.append(index)
+                terms.append(sign * ((1.0 + log(count)) * (0.5 if " " in feature else 1.0)))
+            np.add.at(out[row], indices, np.asarray(terms, dtype=np.float64))
             norm = np.linalg.norm(out[row])
             if norm > 0:
                 out[row] /= norm

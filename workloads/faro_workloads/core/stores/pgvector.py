@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -50,7 +51,7 @@ _DISTANCE_SQL: dict[Distance, tuple[str, str]] = {
 }
 
 # Column order of the chunks table, of the staging table and of binary COPY rows.
-_CHUNK_COLUMNS = (
+CHUNK_COLUMNS = (
     "id",
     "doc_id",
     "seq",
@@ -62,7 +63,39 @@ _CHUNK_COLUMNS = (
     "model",
     "embedding",
 )
-_COPY_TYPES = ["uuid", "text", "int4", "text", "int4", "int4", "jsonb", "text", "text", "vector"]
+COPY_TYPES = ["uuid", "text", "int4", "text", "int4", "int4", "jsonb", "text", "text", "vector"]
+
+
+def copy_row(chunk: Chunk) -> tuple[object, ...]:
+    """``chunk`` as a binary COPY row in :data:`CHUNK_COLUMNS` order (types :data:`COPY_TYPES`)."""
+    return (
+        chunk.id,
+        chunk.doc_id,
+        chunk.seq,
+        chunk.text,
+        chunk.start,
+        chunk.end,
+        Jsonb(chunk.metadata),
+        chunk.content_hash,
+        chunk.model,
+        np.asarray(chunk.embedding, dtype=np.float32),
+    )
+
+
+# The columns a Chunk is read from (see PgVectorStore._chunk).
+_CHUNK_SELECT = sql.SQL(", ").join(sql.Identifier(column) for column in CHUNK_COLUMNS[1:])
+
+# Whether the pool checks a connection with a round trip when handing it out: yes, except for idempotent
+# reads, which instead retry once on a checked connection if theirs turns out broken (see `_read`).
+_CHECK_AT_CHECKOUT: ContextVar[bool] = ContextVar("faro_pg_check_at_checkout", default=True)
+
+T = TypeVar("T")
+
+
+def _check_at_checkout(conn: psycopg.Connection) -> None:
+    """The pool's ``check`` hook: a round trip (``SELECT ''``) unless the caller retries on its own."""
+    if _CHECK_AT_CHECKOUT.get():
+        ConnectionPool.check_connection(conn)
 
 
 class StoreSchemaMismatch(ValueError):
@@ -113,9 +146,10 @@ class PgVectorStore:
             min_size=1,
             max_size=config.pool_size,
             configure=self._configure_connection,
-            check=ConnectionPool.check_connection,
+            check=_check_at_checkout,
             timeout=config.connect_timeout_seconds,
-            kwargs={"connect_timeout": max(1, round(config.connect_timeout_seconds))},
+            # Autocommit: a read is one statement, no BEGIN/COMMIT; writes open explicit transactions.
+            kwargs={"connect_timeout": max(1, round(config.connect_timeout_seconds)), "autocommit": True},
             name=f"faro-pg-{name}",
             open=True,
         )
@@ -124,26 +158,57 @@ class PgVectorStore:
     def collection(self) -> CollectionConfig:
         return self._collection
 
-    @staticmethod
-    def _configure_connection(conn: psycopg.Connection) -> None:
-        """Teach a connection the pgvector types, if the extension exists yet (else a later checkout will).
+    def _configure_connection(self, conn: psycopg.Connection) -> None:
+        """Set the session's ``hnsw.ef_search`` and teach the connection the pgvector types, if the extension
+        exists yet (else a later checkout will).
 
         Runs as the pool's ``configure`` hook and again at checkout for connections opened before
-        ``CREATE EXTENSION vector`` (a store is often built before :meth:`ensure_schema` runs).
+        ``CREATE EXTENSION vector`` (a store is often built before :meth:`ensure_schema` runs). Setting
+        ``ef_search`` once per connection keeps a search to one statement (a placeholder setting until the
+        extension is loaded, which then adopts it).
         """
+        conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(self._config.ef_search)))
         with suppress(psycopg.ProgrammingError):  # no `vector` type in this database yet
             register_vector(conn)
-        if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
-            conn.rollback()
+
+    @contextmanager
+    def _connection(self, operation: str, checked: bool = True) -> Iterator[psycopg.Connection]:
+        """A pooled (autocommit) connection, timed as ``operation``.
+
+        ``checked=False`` skips the pool's liveness round trip; only for callers that retry on a broken
+        connection (:meth:`_read`).
+        """
+        token = _CHECK_AT_CHECKOUT.set(checked)
+        try:
+            with STORE_SECONDS.labels(BACKEND, operation).time(), self._pool.connection() as conn:
+                if conn.adapters.types.get("vector") is None:
+                    self._configure_connection(conn)
+                yield conn
+        finally:
+            _CHECK_AT_CHECKOUT.reset(token)
 
     @contextmanager
     def _transaction(self, operation: str) -> Iterator[psycopg.Connection]:
         """A pooled connection inside one transaction (committed on success), timed as ``operation``."""
-        with STORE_SECONDS.labels(BACKEND, operation).time(), self._pool.connection() as conn:
-            if conn.adapters.types.get("vector") is None:
-                self._configure_connection(conn)
-            with conn.transaction():
-                yield conn
+        with self._connection(operation) as conn, conn.transaction():
+            yield conn
+
+    def _read(self, operation: str, read: Callable[[psycopg.Connection], T]) -> T:
+        """``read(conn)`` (idempotent) on a connection handed out without the liveness round trip.
+
+        If that connection turns out broken (e.g. the server restarted since its last use), the read runs once
+        more on a checked connection, so callers see what a checked checkout would have given them.
+        """
+        conn: psycopg.Connection | None = None
+        try:
+            with self._connection(operation, checked=False) as conn:
+                return read(conn)
+        except psycopg.OperationalError as exc:
+            if conn is None or not (conn.broken or conn.closed):
+                raise
+            log.info("postgres connection broken during %s, retrying on a checked one: %s", operation, exc)
+        with self._connection(operation) as conn:
+            return read(conn)
 
     # ----------------------------------------------------------------------------------------- lifecycle
 
@@ -276,15 +341,19 @@ class PgVectorStore:
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         """The document's record, or None when it is unknown."""
+        return self.get_documents([doc_id]).get(doc_id)
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        """The records of those of ``doc_ids`` that exist, by doc_id (one query)."""
         with self._transaction("get_document") as conn:
-            row = conn.execute(
+            rows = conn.execute(
                 sql.SQL(
                     "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at FROM {} "
-                    "WHERE doc_id = %s"
+                    "WHERE doc_id = ANY(%s)"
                 ).format(self._documents),
-                (doc_id,),
-            ).fetchone()
-        return DocumentRecord(*row) if row else None
+                (list(doc_ids),),
+            ).fetchall()
+        return {row[0]: DocumentRecord(*row) for row in rows}
 
     def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
         """Up to ``limit`` documents ordered by doc_id, starting after ``after`` (keyset pagination)."""
@@ -304,38 +373,51 @@ class PgVectorStore:
         Upserts ``chunks``, deletes the document's chunks whose seq is no longer present, upserts the
         documents row and inserts one outbox row per affected point (written or removed).
         """
-        self._validate_chunks(chunks, record.doc_id)
+        return self.write_documents([(record, chunks)])[record.doc_id]
+
+    def write_documents(
+        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]:
+        """Replace several documents in ONE transaction, as :meth:`write_document` replaces one.
+
+        One binary COPY carries every chunk and each statement covers every document, so a batch costs a
+        handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
+        """
+        doc_ids = [record.doc_id for record, _ in documents]
+        if len(set(doc_ids)) != len(doc_ids):
+            raise ValueError("a document was given twice in one write")
+        for record, chunks in documents:
+            self._validate_chunks(chunks, record.doc_id)
+        written = {record.doc_id: [chunk.id for chunk in chunks] for record, chunks in documents}
         with self._transaction("write_document") as conn:
-            self._upsert_chunks(conn, chunks)
-            written = [chunk.id for chunk in chunks]
+            self._upsert_chunks(conn, [chunk for _, chunks in documents for chunk in chunks])
             stale = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE doc_id = %s AND NOT (id = ANY(%s)) RETURNING id").format(
-                    self._chunks
-                ),
-                (record.doc_id, written),
-            ).fetchall()
-            conn.execute(
                 sql.SQL(
-                    """
-                    INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
-                    VALUES (%s, %s, %s, %s, %s, %s)
-                    ON CONFLICT (doc_id) DO UPDATE SET
-                        content_hash = EXCLUDED.content_hash, source = EXCLUDED.source,
-                        chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
-                        updated_at = EXCLUDED.updated_at
-                    """
-                ).format(self._documents),
-                (
-                    record.doc_id,
-                    record.content_hash,
-                    record.source,
-                    record.chunk_count,
-                    Jsonb(record.metadata),
-                    record.updated_at,
-                ),
-            )
-            affected = written + [row[0] for row in stale]
-            self._enqueue(conn, record.doc_id, affected)
+                    "DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id"
+                ).format(self._chunks),
+                (doc_ids, [point for points in written.values() for point in points]),
+            ).fetchall()
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    sql.SQL(
+                        """
+                        INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
+                        VALUES (%s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (doc_id) DO UPDATE SET
+                            content_hash = EXCLUDED.content_hash, source = EXCLUDED.source,
+                            chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
+                            updated_at = EXCLUDED.updated_at
+                        """
+                    ).format(self._documents),
+                    [
+                        (r.doc_id, r.content_hash, r.source, r.chunk_count, Jsonb(r.metadata), r.updated_at)
+                        for r, _ in documents
+                    ],
+                )
+            affected = {doc_id: list(points) for doc_id, points in written.items()}
+            for point_id, doc_id in stale:
+                affected[doc_id].append(point_id)
+            self._enqueue(conn, affected)
         return affected
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
@@ -354,7 +436,7 @@ class PgVectorStore:
             if known is None and not removed:
                 return None
             point_ids = [row[0] for row in removed]
-            self._enqueue(conn, doc_id, point_ids)
+            self._enqueue(conn, {doc_id: point_ids})
         return point_ids
 
     def bulk_load(self, chunks: list[Chunk]) -> None:
@@ -400,7 +482,7 @@ class PgVectorStore:
 
     def _upsert_chunks(self, conn: psycopg.Connection, chunks: Sequence[Chunk]) -> None:
         """Binary-COPY ``chunks`` into a session temp table, then upsert them into the chunks table."""
-        columns = sql.SQL(", ").join(sql.Identifier(c) for c in _CHUNK_COLUMNS)
+        columns = sql.SQL(", ").join(sql.Identifier(c) for c in CHUNK_COLUMNS)
         conn.execute(
             sql.SQL(
                 "CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
@@ -409,24 +491,11 @@ class PgVectorStore:
         with conn.cursor().copy(
             sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT BINARY)").format(self._staging, columns)
         ) as copy:
-            copy.set_types(_COPY_TYPES)
+            copy.set_types(COPY_TYPES)
             for chunk in chunks:
-                copy.write_row(
-                    (
-                        chunk.id,
-                        chunk.doc_id,
-                        chunk.seq,
-                        chunk.text,
-                        chunk.start,
-                        chunk.end,
-                        Jsonb(chunk.metadata),
-                        chunk.content_hash,
-                        chunk.model,
-                        np.asarray(chunk.embedding, dtype=np.float32),
-                    )
-                )
+                copy.write_row(copy_row(chunk))
         updates = sql.SQL(", ").join(
-            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in _CHUNK_COLUMNS[1:]
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in CHUNK_COLUMNS[1:]
         )
         conn.execute(
             sql.SQL("INSERT INTO {} ({}) SELECT {} FROM {} ON CONFLICT (id) DO UPDATE SET {}").format(
@@ -434,13 +503,15 @@ class PgVectorStore:
             )
         )
 
-    def _enqueue(self, conn: psycopg.Connection, doc_id: str, point_ids: Sequence[uuid.UUID]) -> None:
-        if point_ids:
+    def _enqueue(self, conn: psycopg.Connection, point_ids: dict[str, list[uuid.UUID]]) -> None:
+        """One outbox row per point id, with its doc_id (``point_ids``: doc_id -> its points)."""
+        rows = [(point, doc_id) for doc_id, points in point_ids.items() for point in points]
+        if rows:
             conn.execute(
-                sql.SQL("INSERT INTO {} (point_id, doc_id) SELECT unnest(%s::uuid[]), %s").format(
-                    self._outbox
-                ),
-                (list(point_ids), doc_id),
+                sql.SQL(
+                    "INSERT INTO {} (point_id, doc_id) SELECT * FROM unnest(%s::uuid[], %s::text[])"
+                ).format(self._outbox),
+                ([point for point, _ in rows], [doc_id for _, doc_id in rows]),
             )
 
     # -------------------------------------------------------------------------------------------- search
@@ -467,12 +538,25 @@ class PgVectorStore:
             "SELECT id, doc_id, seq, text, metadata, {distance} AS distance FROM {chunks} {where} "
             "ORDER BY {distance} LIMIT %(k)s"
         ).format(distance=distance, chunks=self._chunks, where=where)
-        with self._transaction("search") as conn:
-            ef_search = min(max(self._config.ef_search, k), EF_SEARCH_MAX)
-            conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
-            if conditions:
-                conn.execute("SET LOCAL enable_indexscan = off")
-            rows = conn.execute(statement, params).fetchall()
+        # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
+        # transaction-local settings, sent with the query in one pipelined round trip.
+        settings: list[sql.Composable] = []
+        ef_search = min(max(self._config.ef_search, k), EF_SEARCH_MAX)
+        if ef_search != self._config.ef_search:
+            settings.append(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
+        if conditions:
+            settings.append(sql.SQL("SET LOCAL enable_indexscan = off"))
+
+        def read(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+            if not settings:
+                return conn.execute(statement, params).fetchall()
+            with conn.pipeline(), conn.transaction():
+                for setting in settings:
+                    conn.execute(setting)
+                cursor = conn.execute(statement, params)
+            return cursor.fetchall()
+
+        rows = self._read("search", read)
         return [
             SearchHit(
                 id=row[0],
@@ -505,11 +589,9 @@ class PgVectorStore:
 
     def _select_chunks(self, conn: psycopg.Connection, ids: list[uuid.UUID]) -> list[Chunk]:
         rows = conn.execute(
-            sql.SQL(
-                "SELECT doc_id, seq, text, start_char, end_char, metadata, content_hash, model, embedding "
-                "FROM {} WHERE id = ANY(%s)"
-            ).format(self._chunks),
+            sql.SQL("SELECT {} FROM {} WHERE id = ANY(%s)").format(_CHUNK_SELECT, self._chunks),
             (ids,),
+            binary=True,  # vectors arrive as float32 bytes, not text to parse
         ).fetchall()
         return [self._chunk(row) for row in rows]
 
@@ -518,16 +600,17 @@ class PgVectorStore:
         doc_id, seq, text, start, end, metadata, digest, model, embedding = row
         return Chunk(doc_id, seq, text, start, end, metadata, digest, model, _as_float32(embedding))
 
-    def iter_chunks(self, batch_size: int = 500) -> Iterator[list[Chunk]]:
-        """Every chunk, in batches ordered by id (keyset pagination; one short transaction per batch)."""
+    def iter_chunks(self, batch_size: int = 1024) -> Iterator[list[Chunk]]:
+        """Every chunk, in batches ordered by id (keyset pagination; one statement per batch, binary rows)."""
         last = uuid.UUID(int=0)  # point ids are uuid5, never the nil UUID
-        statement = sql.SQL(
-            "SELECT doc_id, seq, text, start_char, end_char, metadata, content_hash, model, embedding, id "
-            "FROM {} WHERE id > %s ORDER BY id LIMIT %s"
-        ).format(self._chunks)
+        statement = sql.SQL("SELECT {}, id FROM {} WHERE id > %s ORDER BY id LIMIT %s").format(
+            _CHUNK_SELECT, self._chunks
+        )
         while True:
-            with self._transaction("iter_chunks") as conn:
-                rows = conn.execute(statement, (last, batch_size)).fetchall()
+            rows = self._read(
+                "iter_chunks",
+                lambda conn, after=last: conn.execute(statement, (after, batch_size), binary=True).fetchall(),
+            )
             if not rows:
                 return
             last = rows[-1][9]
@@ -597,6 +680,7 @@ class PgVectorStore:
                     self._chunks, sample
                 ),
                 (n,),
+                binary=True,
             ).fetchall()
         return [_as_float32(row[0]) for row in rows]
 

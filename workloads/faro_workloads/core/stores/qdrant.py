@@ -171,7 +171,8 @@ class QdrantStore:
         size = self._config.upsert_batch_size
         for start in range(0, len(chunks), size):
             batch = chunks[start : start + size]
-            points = models.Batch(
+            # Built from our own well-typed values: skip pydantic's per-float validation of every vector.
+            points = models.Batch.model_construct(
                 ids=[str(chunk.id) for chunk in batch],
                 vectors=[np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in batch],
                 payloads=[chunk.payload() for chunk in batch],

@@ -1,0 +1,126 @@
+"""The real stores the benchmarks run against, started in a temporary folder and stopped afterwards.
+
+PostgreSQL + pgvector is an embedded server (pgserver, reached over its unix socket in the temp folder);
+Qdrant is qdrant-client's local mode, in memory (default) or on a folder (``--qdrant disk``, as ``faro
+local`` runs it; there the client commits SQLite once per point, so disk latency dominates). Every measured
+run gets fresh, uniquely named collections, so no run sees another's data or indexes. Everything is
+stopped on exit, also on Ctrl-C (the context manager's ``finally``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import psycopg
+from psycopg import sql
+from pydantic import SecretStr
+from qdrant_client import QdrantClient, models
+
+from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
+from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+BENCH_SCHEMA = "bench"
+DIMENSION = 384
+QdrantLocation = Literal["memory", "disk"]
+
+
+@dataclass
+class BenchStores:
+    """A running PostgreSQL and a folder for Qdrant local-mode instances; hands out fresh collections."""
+
+    root: Path
+    dsn: str
+    dimension: int = DIMENSION
+    qdrant_location: QdrantLocation = "memory"
+    _counter: Iterator[int] = field(default_factory=itertools.count)
+    _closables: list[PgVectorStore | QdrantStore | QdrantClient] = field(default_factory=list)
+
+    @property
+    def postgres_config(self) -> PostgresConfig:
+        return PostgresConfig(dsn=SecretStr(self.dsn), schema_name=BENCH_SCHEMA)
+
+    def new_collection(self, prefix: str) -> CollectionConfig:
+        return CollectionConfig(name=f"{prefix}_{next(self._counter)}", dimension=self.dimension)
+
+    def qdrant_path(self, collection: CollectionConfig) -> str:
+        """Where a new local-mode instance for ``collection`` lives (each gets its own)."""
+        if self.qdrant_location == "memory":
+            return ":memory:"
+        return str(self.root / "qdrant" / collection.name)
+
+    def pg_store(self, collection: CollectionConfig) -> PgVectorStore:
+        """The product's store for ``collection``, with its tables created (empty)."""
+        store = PgVectorStore(self.postgres_config, collection)
+        self._closables.append(store)
+        store.ensure_schema()
+        return store
+
+    def qdrant_store(self, collection: CollectionConfig) -> QdrantStore:
+        """The product's store for ``collection`` in a local-mode folder of its own, collection created."""
+        store = QdrantStore(QdrantConfig(path=self.qdrant_path(collection)), collection)
+        self._closables.append(store)
+        store.ensure_collection()
+        return store
+
+    def raw_qdrant(self, collection: CollectionConfig) -> QdrantClient:
+        """A bare local-mode client on a folder of its own, with the collection created as Faro creates it
+        (same dimension, distance and HNSW settings)."""
+        path = self.qdrant_path(collection)
+        client = QdrantClient(location=path) if path == ":memory:" else QdrantClient(path=path)
+        self._closables.append(client)
+        hnsw = HnswConfig()
+        client.create_collection(
+            collection.name,
+            vectors_config=models.VectorParams(
+                size=collection.dimension, distance=models.Distance[collection.distance.name]
+            ),
+            hnsw_config=models.HnswConfigDiff(m=hnsw.m, ef_construct=hnsw.ef_construct),
+        )
+        return client
+
+    def chunks_table(self, collection: CollectionConfig) -> sql.Identifier:
+        """The chunks table the product's store uses for ``collection``."""
+        return sql.Identifier(BENCH_SCHEMA, f"{collection.name}_chunks")
+
+    def connect(self) -> psycopg.Connection:
+        """A bare connection with the pgvector types registered."""
+        from pgvector.psycopg import register_vector
+
+        conn = psycopg.connect(self.dsn)
+        register_vector(conn)
+        return conn
+
+    def close(self, closable: PgVectorStore | QdrantStore | QdrantClient) -> None:
+        closable.close()
+        if closable in self._closables:
+            self._closables.remove(closable)
+
+    def close_all(self) -> None:
+        while self._closables:
+            self._closables.pop().close()
+
+
+@contextmanager
+def bench_stores(dimension: int = DIMENSION, qdrant: QdrantLocation = "memory") -> Iterator[BenchStores]:
+    """Start PostgreSQL + pgvector in a temp folder (short, under /tmp: the unix socket lives there)."""
+    import pgserver  # the [local] extra
+
+    root = Path(tempfile.mkdtemp(prefix="faro-bench-", dir="/tmp"))
+    server = pgserver.get_server(root / "pg", cleanup_mode="stop")
+    stores = BenchStores(root=root, dsn=server.get_uri(), dimension=dimension, qdrant_location=qdrant)
+    try:
+        yield stores
+    finally:
+        try:
+            stores.close_all()
+        finally:
+            server.cleanup()
+            shutil.rmtree(root, ignore_errors=True)

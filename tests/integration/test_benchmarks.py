@@ -1,0 +1,44 @@
+"""Every benchmark runs end to end at a tiny size and ends with a valid JSON line (keeps bench/ from rotting).
+
+Each case is ``python -m bench.<name> <tiny-size args>``; the last stdout line must be JSON with at least
+``name`` and ``ratio``. Cases for further benchmarks are added to :data:`CASES`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+CASES: list[tuple[str, list[str]]] = [
+    ("ingest", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
+    ("repair", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
+    ("query", ["--chunks", "40", "--queries", "20", "--warmup", "5", "--concurrency", "4"]),
+    # tests/data holds one HTML page: the test does not download Debian's python3.11-doc.
+    ("chunking", ["--corpus", "tests/data", "--repeat", "1"]),
+    ("gateway", ["--models", "hash", "--requests", "5", "--warmup", "1"]),
+]
+
+
+@pytest.mark.parametrize(("name", "args"), CASES, ids=[name for name, _ in CASES])
+def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
+    """The test install has the [bench] extra (the chunking baselines): every case runs, none is skipped."""
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["name"] == name
+    assert isinstance(last["ratio"], float | int)
