@@ -38,19 +38,21 @@ class HashingEmbedder(Embedder):
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        cached = self._bucket_cache.get
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
-            features = Counter(words)
-            features.update(f"{a} {b}" for a, b in pairwise(words))
+            # Words first, then bigrams, each in first-seen order: the order one Counter of both had (a bigram
+            # holds a space, so it never equals a word), kept because float32 sums depend on it.
+            indices: list[int] = []
+            terms: list[float] = []
+            for features, weight in ((Counter(words), 1.0), (Counter(map(" ".join, pairwise(words))), 0.5)):
+                for feature, count in features.items():
+                    index, sign = cached(feature) or self._bucket(feature)
+                    indices.append(index)
+                    terms.append(sign * (weight if count == 1 else (1.0 + log(count)) * weight))
             # One vectorised scatter-add per text (in feature order, float64 terms added into float32, as
             # the per-feature `out[row, index] += term` it replaces): numpy scalar maths per feature was
             # most of the embedding time.
-            indices: list[int] = []
-            terms: list[float] = []
-            for feature, count in features.items():
-                index, sign = self._bucket(feature)
-                indices.append(index)
-                terms.append(sign * ((1.0 + log(count)) * (0.5 if " " in feature else 1.0)))
             np.add.at(out[row], indices, np.asarray(terms, dtype=np.float64))
             norm = np.linalg.norm(out[row])
             if norm > 0:
