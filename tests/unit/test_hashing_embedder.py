@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -17,6 +19,21 @@ def test_vectors_are_deterministic_unit_length_and_float32() -> None:
     assert first.shape == (2, 64)
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-6)
+
+
+def test_vectors_never_change_across_versions() -> None:
+    """Stored points were embedded by earlier versions: a query must get exactly the vectors they got
+    (the digest is of the faro-hash-v1 vectors, float32 bytes, as first released)."""
+    texts = [
+        "the outbox keeps pending work",
+        "Qdrant is fast; Qdrant is FAST, qdrant is fast!",  # repeated words and bigrams
+        "",
+        "a a a b b c",
+        "Ünïcode wörds and 42 numbers 42",
+    ]
+    vectors = HashingEmbedder(dimension=384).embed(texts)
+    digest = hashlib.sha256(vectors.astype(np.float32).tobytes()).hexdigest()
+    assert digest == "e17513d7693c82f289055c3cac512fdaa5a031c25cdb093fce9950c2fc79edb6"
 
 
 def test_shared_words_mean_closer_vectors() -> None:
