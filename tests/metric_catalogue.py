@@ -4,17 +4,35 @@ expression uses. Shared by the alert-rule and dashboard tests (import it as ``me
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-_ROW = re.compile(r"^\|\s*`(faro_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|", re.MULTILINE)
+_ROW = re.compile(r"^\|\s*`(faro_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|([^|]*)\|", re.MULTILINE)
 _METRIC_TOKEN = re.compile(r"\bfaro_[a-z0-9_]+")
+
+
+@dataclass(frozen=True)
+class CatalogueRow:
+    """One row of the table: the metric's type and its labels cell as written (names in backticks, known
+    values in parentheses)."""
+
+    type: str
+    labels: str
+
+
+def catalogue_rows() -> list[tuple[str, CatalogueRow]]:
+    """Every row of the table of docs/metrics.md, in order (a name listed twice appears twice)."""
+    return [
+        (row.group(1), CatalogueRow(row.group(2), row.group(3).strip()))
+        for row in _ROW.finditer(METRICS_DOC.read_text())
+    ]
 
 
 def catalogue() -> dict[str, str]:
     """Metric name -> type, from the table of docs/metrics.md."""
-    return {row.group(1): row.group(2) for row in _ROW.finditer(METRICS_DOC.read_text())}
+    return {name: row.type for name, row in catalogue_rows()}
 
 
 def catalogue_name(token: str, known: dict[str, str]) -> str:

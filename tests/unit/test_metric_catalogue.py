@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
+from metric_catalogue import catalogue_rows
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -15,19 +15,15 @@ import faro_workloads.core.metrics as workload_metrics
 from faro_workloads.consistency_job import JobResult, metrics_registry
 from faro_workloads.core.consistency import ConsistencyReport
 
-CATALOGUE = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
-ROW = re.compile(r"^\| `(?P<name>faro_[a-z_]+)` \| (?P<type>\w+) \| (?P<labels>[^|]*) \|")
-
 Entry = tuple[str, tuple[str, ...]]
 
 
 def catalogue() -> dict[str, Entry]:
     entries: dict[str, Entry] = {}
-    for line in CATALOGUE.read_text().splitlines():
-        if match := ROW.match(line):
-            labels = tuple(sorted(re.findall(r"`([a-z_]+)`", match["labels"])))
-            assert match["name"] not in entries, f"{match['name']} is listed twice"
-            entries[match["name"]] = (match["type"], labels)
+    for name, row in catalogue_rows():
+        labels = tuple(sorted(re.findall(r"`([a-z_]+)`", row.labels)))
+        assert name not in entries, f"{name} is listed twice"
+        entries[name] = (row.type, labels)
     return entries
 
 
@@ -95,13 +91,9 @@ EXPOSED_VALUES = [
 
 def test_the_label_values_created_at_start_are_the_documented_ones() -> None:
     """docs/metrics.md lists each such counter's values in parentheses after its label."""
-    rows = {
-        match["name"]: match["labels"]
-        for match in map(ROW.match, CATALOGUE.read_text().splitlines())
-        if match
-    }
+    rows = dict(catalogue_rows())
     for counter, values in EXPOSED_VALUES:
-        documented = re.search(r"\(([^)]*)\)", rows[exported_name(counter)])
+        documented = re.search(r"\(([^)]*)\)", rows[exported_name(counter)].labels)
         assert documented, f"{exported_name(counter)}: no label values in docs/metrics.md"
         assert tuple(v.strip() for v in documented[1].split(",")) == values, exported_name(counter)
 
