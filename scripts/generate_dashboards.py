@@ -8,9 +8,9 @@ dashboards (schema round-trip through grafana-foundation-sdk, layout, queries, m
 
 Conventions: metrics and labels from ``docs/metrics.md`` only; every query filters by
 ``namespace=~"$namespace"`` and (except on the operator dashboard, whose metrics have no pipeline label)
-``pipeline=~"$pipeline"``; rates use ``$__rate_interval``. Panels that would otherwise only show data in rare
-conditions (errors) fall back to a zero series per pipeline (``A or 0 * B``), so an empty panel always
-means "no data", never "no errors". Keys are limited to what the Grafana 10.1 schema of
+``pipeline=~"$pipeline"``; rates use ``$__rate_interval``. Error panels need no ``or vector(0)`` fallback:
+the services create every known label value of their counters at 0 when they start, so "no errors" is a
+zero line and an empty panel means "no data". Keys are limited to what the Grafana 10.1 schema of
 grafana-foundation-sdk knows (``schemaVersion`` 36; Grafana migrates it on load).
 """
 
@@ -235,8 +235,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "when none were. faro_ingest_errors_total.",
                     (
                         t(
-                            f"sum by (pipeline) ({rate('faro_ingest_errors_total')}) "
-                            f"or 0 * sum by (pipeline) ({rate('faro_chunks_written_total')})",
+                            f"sum by (pipeline) ({rate('faro_ingest_errors_total')})",
                             "{{pipeline}}",
                         ),
                     ),
@@ -253,7 +252,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                                 "faro_sqs_messages_total",
                                 'result=~"transient_error|poison_retry|dead_lettered"',
                             )
-                            + f") or 0 * sum by (pipeline) ({rate('faro_sqs_messages_total')})",
+                            + ")",
                             "{{pipeline}}",
                         ),
                     ),
@@ -278,9 +277,9 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     f"faro_sqs_messages_total.",
                     (
                         t(
-                            "(sum(increase(faro_sqs_messages_total{"
+                            "sum(increase(faro_sqs_messages_total{"
                             + SEL
-                            + f", {SQS_ERRORS}}}[$__range])) or vector(0))"
+                            + f", {SQS_ERRORS}}}[$__range]))"
                             + " / sum(increase(faro_sqs_messages_total{"
                             + SEL
                             + "}[$__range]))",
@@ -299,7 +298,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "Documents rejected by ingest over the dashboard's time range. faro_ingest_errors_total.",
                     (
                         t(
-                            "sum(increase(faro_ingest_errors_total{" + SEL + "}[$__range])) or vector(0)",
+                            "sum(increase(faro_ingest_errors_total{" + SEL + "}[$__range]))",
                             "rejected",
                         ),
                     ),
@@ -316,7 +315,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "(details on the Faro / Store comparison dashboard). faro_query_fallbacks_total.",
                     (
                         t(
-                            "sum(increase(faro_query_fallbacks_total{" + SEL + "}[$__range])) or vector(0)",
+                            "sum(increase(faro_query_fallbacks_total{" + SEL + "}[$__range]))",
                             "fallbacks",
                         ),
                     ),
@@ -406,7 +405,7 @@ STORE_COMPARISON = DashboardSpec(
                     "faro_query_fallbacks_total / faro_queries_total.",
                     (
                         t(
-                            "(sum(increase(faro_query_fallbacks_total{" + SEL + "}[$__range])) or vector(0))"
+                            "sum(increase(faro_query_fallbacks_total{" + SEL + "}[$__range]))"
                             " / sum(increase(faro_queries_total{" + SEL + "}[$__range]))",
                             "fallback share",
                         ),
@@ -683,8 +682,6 @@ OPERATOR = DashboardSpec(
                         t(
                             "sum by (kind) ("
                             + rate("faro_operator_reconciles_total", 'result="error"', selector=NS)
-                            + ") or 0 * sum by (kind) ("
-                            + rate("faro_operator_reconciles_total", selector=NS)
                             + ")",
                             "{{kind}}",
                         ),

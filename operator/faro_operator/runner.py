@@ -13,6 +13,7 @@ from prometheus_client import start_http_server
 from faro_operator.collection_stores import DirectStoreConnector, StoreConnector
 from faro_operator.context import OperatorContext
 from faro_operator.handlers import register_handlers
+from faro_operator.metrics import expose_reconcile_series
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,7 @@ def run_operator(
 
     context = OperatorContext(api=api, store_connector=store_connector or DirectStoreConnector())
     if options.metrics_port is not None:
+        expose_reconcile_series()
         start_http_server(options.metrics_port)
     kopf.run(
         registry=registry,

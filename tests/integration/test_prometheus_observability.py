@@ -35,7 +35,7 @@ RANGE_STEP_SECONDS = 2.0
 LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
 # Panels that stay at zero in this run, and why. Every other panel must show a non-zero value at some point
-# of the run: a query that only ever returns its `or 0 * ...` / `or vector(0)` branch shows nothing real.
+# of the run: a series that stays at its initial 0 shows nothing that happened.
 ZERO_IN_THIS_RUN = {
     ("faro-consistency", "Outbox backlog at check"): "the job checks settled stores: the outbox is empty",
 }

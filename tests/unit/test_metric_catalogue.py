@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 from metric_catalogue import catalogue_rows
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from prometheus_client.metrics import MetricWrapperBase
 
 import faro_operator.metrics as operator_metrics
@@ -105,3 +105,16 @@ def test_expose_label_values_creates_zero_series_and_keeps_counts() -> None:
     workload_metrics.expose_label_values(counter, ("ok", "failed"))
     assert registry.get_sample_value("faro_example_total", {"result": "ok"}) == 3
     assert registry.get_sample_value("faro_example_total", {"result": "failed"}) == 0
+
+
+def test_the_operator_creates_every_documented_reconcile_series() -> None:
+    operator_metrics.expose_reconcile_series()
+    cell = dict(catalogue_rows())["faro_operator_reconciles_total"].labels
+    kinds, results = (
+        tuple(v.strip() for v in group.split(",")) for group in re.findall(r"\(([^)]*)\)", cell)
+    )
+    assert sorted(results) == sorted(operator_metrics.RECONCILE_RESULTS)
+    for kind in kinds:
+        for result in results:
+            labels = {"kind": kind, "result": result}
+            assert REGISTRY.get_sample_value("faro_operator_reconciles_total", labels) is not None, labels

@@ -88,7 +88,8 @@ SQS_RESULTS = (
 CHUNK_OBJECT_RESULTS = ("accepted", "unchanged")
 
 
-def expose_label_values(counter: Counter, values: Iterable[str]) -> None:
-    """Create ``counter``'s series for each of ``values`` (at 0 unless already counted)."""
+def expose_label_values(counter: Counter, values: Iterable[str | tuple[str, ...]]) -> None:
+    """Create ``counter``'s series for each of ``values`` (at 0 unless already counted); a counter with
+    several labels takes tuples of values, in label order."""
     for value in values:
-        counter.labels(value)
+        counter.labels(*((value,) if isinstance(value, str) else value))
