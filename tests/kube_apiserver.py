@@ -286,7 +286,7 @@ def _server_env() -> dict[str, str]:
     }
 
 
-def _log_tail(path: Path, limit: int = 4000) -> str:
+def log_tail(path: Path, limit: int = 4000) -> str:
     """The end of a server log; for a Go crash, its start instead (the goroutine dump after it is long)."""
     try:
         text = path.read_text(errors="replace")
@@ -296,8 +296,8 @@ def _log_tail(path: Path, limit: int = 4000) -> str:
     return text[crash.start() : crash.start() + limit] if crash else text[-limit:]
 
 
-def _stop(process: subprocess.Popen[bytes] | None) -> None:
-    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECONDS``."""
+def stop_process(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, then SIGKILL after ``STOP_TIMEOUT_SECONDS`` (nothing when it is not running)."""
     if process is None or process.poll() is not None:
         return
     process.send_signal(signal.SIGTERM)
@@ -363,8 +363,8 @@ class KubeApiServer:
 
     def stop(self) -> None:
         """Stop kube-apiserver, then etcd (SIGTERM, SIGKILL after a timeout); remove the temporary folder."""
-        _stop(self._apiserver)
-        _stop(self._etcd)
+        stop_process(self._apiserver)
+        stop_process(self._etcd)
         self._apiserver = self._etcd = None
         for log in self._logs:
             log.close()
@@ -380,7 +380,7 @@ class KubeApiServer:
             ("etcd", self._etcd, self.etcd_log),
         ):
             if process is not None and process.poll() is not None:
-                return f"{name} exited with status {process.returncode}; log {log}:\n{_log_tail(log)}"
+                return f"{name} exited with status {process.returncode}; log {log}:\n{log_tail(log)}"
         return None
 
     def _spawn(self, command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -475,12 +475,12 @@ class KubeApiServer:
             if process.poll() is not None:
                 raise KubeApiServerError(
                     f"{name} exited with status {process.returncode} while starting; log {log}:\n"
-                    f"{_log_tail(log)}"
+                    f"{log_tail(log)}"
                 )
             if ready():
                 return
             if time.monotonic() > deadline:
-                raise KubeApiServerError(f"{name} was not ready in time; log {log}:\n{_log_tail(log)}")
+                raise KubeApiServerError(f"{name} was not ready in time; log {log}:\n{log_tail(log)}")
             time.sleep(POLL_SECONDS)
 
     def _read_version(self) -> ServerVersion:

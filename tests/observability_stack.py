@@ -55,7 +55,7 @@ from typing import Any
 import httpx
 import yaml
 from faro_process import faro_process
-from kube_apiserver import KubeApiServer, find_binaries, install_crds
+from kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail, stop_process
 
 from faro_workloads.background_server import free_port
 
@@ -78,7 +78,6 @@ DIMENSION = 64
 COLLECTION = "docs"
 START_TIMEOUT_SECONDS = 60.0
 SETTLE_TIMEOUT_SECONDS = 90.0
-STOP_TIMEOUT_SECONDS = 15.0
 QUERY_INTERVAL_SECONDS = 0.25
 QUERIES = (
     "how do I install faro",
@@ -103,24 +102,6 @@ def find_binary(name: str) -> str:
     if not os.access(path, os.X_OK):
         raise StackError(f"{name} is not installed: run scripts/install-system-deps.sh (make system-deps)")
     return path
-
-
-def _log_tail(path: Path, limit: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-limit:]
-    except OSError:
-        return "(no log)"
-
-
-def _stop_process(process: subprocess.Popen[bytes] | None) -> None:
-    if process is None or process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=STOP_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # ------------------------------------------------------------------------------- Pushgateway, Prometheus
@@ -149,7 +130,7 @@ class LoopbackServer:
             if self._process.poll() is not None:
                 raise StackError(
                     f"{self.name} exited with {self._process.returncode}; log {self.log}:\n"
-                    f"{_log_tail(self.log)}"
+                    f"{log_tail(self.log)}"
                 )
             try:
                 if httpx.get(f"{self.url}{self.ready_path}", timeout=1).status_code == 200:
@@ -158,11 +139,11 @@ class LoopbackServer:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise StackError(f"{self.name} was not ready within {timeout:g} s:\n{_log_tail(self.log)}")
+                raise StackError(f"{self.name} was not ready within {timeout:g} s:\n{log_tail(self.log)}")
             time.sleep(0.05)
 
     def stop(self) -> None:
-        _stop_process(self._process)
+        stop_process(self._process)
         self._process = None
 
 
@@ -645,7 +626,7 @@ class Workloads:
                 if time.monotonic() > deadline:
                     raise StackError(
                         f"ingest did not settle: (documents, outbox) = {state}, want ({documents}, 0); "
-                        f"embedder log:\n{_log_tail(self.logs / 'embedder.log')}"
+                        f"embedder log:\n{log_tail(self.logs / 'embedder.log')}"
                     )
                 time.sleep(0.2)
         finally:
