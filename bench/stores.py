@@ -26,6 +26,7 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.embedded_postgres import temporary_postgres
 
 BENCH_SCHEMA = "bench"
 DIMENSION = 384
@@ -110,17 +111,14 @@ class BenchStores:
 
 @contextmanager
 def bench_stores(dimension: int = DIMENSION, qdrant: QdrantLocation = "memory") -> Iterator[BenchStores]:
-    """Start PostgreSQL + pgvector in a temp folder (short, under /tmp: the unix socket lives there)."""
-    import pgserver  # the [local] extra
-
+    """Start PostgreSQL + pgvector (:func:`temporary_postgres`) and a temp folder for Qdrant's files."""
     root = Path(tempfile.mkdtemp(prefix="faro-bench-", dir="/tmp"))
-    server = pgserver.get_server(root / "pg", cleanup_mode="stop")
-    stores = BenchStores(root=root, dsn=server.get_uri(), dimension=dimension, qdrant_location=qdrant)
     try:
-        yield stores
+        with temporary_postgres(prefix="faro-bench-pg-") as dsn:
+            stores = BenchStores(root=root, dsn=dsn, dimension=dimension, qdrant_location=qdrant)
+            try:
+                yield stores
+            finally:
+                stores.close_all()
     finally:
-        try:
-            stores.close_all()
-        finally:
-            server.cleanup()
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)

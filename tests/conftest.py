@@ -18,9 +18,7 @@
 
 from __future__ import annotations
 
-import shutil
 import socket
-import tempfile
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -39,6 +37,7 @@ from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.repair import same_point
 from faro_workloads.core.stores.pgvector import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.embedded_postgres import temporary_postgres
 
 # Small vectors keep the tests fast; every fixture defaults to this dimension.
 TEST_DIMENSION = 16
@@ -57,14 +56,9 @@ def postgres_dsn() -> Iterator[str]:
 
     The data directory is short and under /tmp because the unix socket lives inside it (107-char limit).
     """
-    pgserver = pytest.importorskip("pgserver", reason="needs the [local] extra (pgserver)")
-    data_dir = tempfile.mkdtemp(prefix="faro-pg-", dir="/tmp")
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    pytest.importorskip("pgserver", reason="needs the [local] extra (pgserver)")
+    with temporary_postgres() as dsn:
+        yield dsn
 
 
 def _new_collection(

@@ -826,19 +826,13 @@ def local_dependencies(folder: Path) -> Iterator[tuple[str, str]]:
 
     (The tests use the session fixtures ``postgres_dsn`` and ``moto_url`` of ``tests/conftest.py``.)
     """
-    import tempfile
-
-    import pgserver
-
     from faro_workloads.aws_resources import MotoServer
+    from faro_workloads.embedded_postgres import temporary_postgres
 
-    data_dir = tempfile.mkdtemp(prefix="faro-pg-", dir="/tmp")  # short: the unix socket lives inside
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
     moto = MotoServer(free_port(), log_path=folder / "moto.log")
-    try:
-        moto.start()
-        yield server.get_uri(), moto.url
-    finally:
-        moto.stop()
-        server.cleanup()
-        shutil.rmtree(data_dir, ignore_errors=True)
+    with temporary_postgres() as dsn:
+        try:
+            moto.start()
+            yield dsn, moto.url
+        finally:
+            moto.stop()
