@@ -51,7 +51,22 @@ class DualWriter:
     def write_documents(self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]) -> list[WriteResult]:
         """Replace several documents in one Postgres transaction, then sync all their points to Qdrant in
         one drain (full Qdrant batches instead of one small upsert per document). One result per document."""
-        queued = self._pg.write_documents(documents)
+        return self.sync_documents(documents, self.commit_documents(documents))
+
+    def commit_documents(
+        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]:
+        """The Postgres half of :meth:`write_documents`: one transaction (raises on failure). Returns the
+        point ids each document queued in the outbox, for :meth:`sync_documents`."""
+        return self._pg.write_documents(documents)
+
+    def sync_documents(
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        queued: dict[str, list[uuid.UUID]],
+    ) -> list[WriteResult]:
+        """The Qdrant half of :meth:`write_documents`: drain the outbox rows ``commit_documents`` queued
+        (never raises: on failure they stay in the outbox). One result per document."""
         synced = self._sync(
             ", ".join(queued),
             sum(len(chunks) for _, chunks in documents),

@@ -7,8 +7,8 @@ chunks atomically in Postgres (the outbox carries the change to Qdrant); delete 
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from faro_workloads.core.batch_pipeline import pipelined
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import (
     Chunk,
@@ -25,7 +26,7 @@ from faro_workloads.core.documents import (
     normalise_text,
     validate_doc_id,
 )
-from faro_workloads.core.dual_writer import DualWriter
+from faro_workloads.core.dual_writer import DualWriter, WriteResult
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.metrics import (
     CHUNKS_WRITTEN,
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 
 # Documents whose stored records are looked up with one query, in ingest_many.
 LOOKUP_GROUP = 64
+# ingest_many's first batch, in chunks; each next one is twice as large, up to its batch_chunks.
+FIRST_BATCH_CHUNKS = 64
 
 IngestStatus = Literal["created", "replaced", "unchanged", "accepted"]
 
@@ -130,20 +133,35 @@ class IngestService:
     ) -> Iterator[IngestResult]:
         """Ingest documents like :meth:`ingest`, in batches of ~``batch_chunks`` chunks; results in order.
 
-        Each batch is one Postgres transaction (one COPY) and one outbox drain (full Qdrant batches), and it
-        is written on a writer thread while the next batch is chunked and embedded, so the stores' work
-        overlaps the CPU work. Raises like :meth:`ingest` on a bad document (or a doc_id given twice), after
-        the batches before it were written; with ``on_error``, such a document (bad doc_id, no text, given
-        twice) is handed to it instead, gets no result, and the others go on.
+        Each batch is one Postgres transaction (one COPY) and one outbox drain (full Qdrant batches). Batches
+        go through :func:`pipelined`: the next ones are chunked and embedded on the caller's thread while
+        earlier ones are committed to Postgres on a writer thread and synced to Qdrant on another, so the
+        stores' work overlaps the CPU work. The first batches are small (:data:`FIRST_BATCH_CHUNKS`, doubling
+        up to ``batch_chunks``) so that the stores start early.
+
+        Batches are committed in order; when one fails to commit, the ones after it are not committed. Raises
+        like :meth:`ingest` on a bad document (or a doc_id given twice), after the batches before it were
+        written; with ``on_error``, such a document (bad doc_id, no text, given twice) is handed to it
+        instead, gets no result, and the others go on.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="faro-ingest-writer") as pool:
-            writing: Future[list[IngestResult]] | None = None
-            for batch in self._prepared_batches(documents, batch_chunks, on_error):
-                if writing is not None:
-                    yield from writing.result()
-                writing = pool.submit(self._write_batch, batch)
-            if writing is not None:
-                yield from writing.result()
+        return pipelined(
+            self._prepared_batches(documents, batch_chunks, on_error), self._commit_batch, self._sync_batch
+        )
+
+    def _commit_batch(self, batch: list[IngestResult | _Prepared]) -> dict[str, list[uuid.UUID]]:
+        """Commit a batch's new and changed documents to Postgres (raises on failure): their queued points."""
+        documents = [(item.record, item.chunks) for item in batch if isinstance(item, _Prepared)]
+        return self._writer.commit_documents(documents) if documents else {}
+
+    def _sync_batch(
+        self, batch: list[IngestResult | _Prepared], queued: dict[str, list[uuid.UUID]]
+    ) -> list[IngestResult]:
+        """Sync a committed batch to Qdrant (never raises); one result per document of the batch."""
+        prepared = [item for item in batch if isinstance(item, _Prepared)]
+        documents = [(item.record, item.chunks) for item in prepared]
+        synced = self._writer.sync_documents(documents, queued) if documents else []
+        written = iter(self._results(prepared, synced))
+        return [item if isinstance(item, IngestResult) else next(written) for item in batch]
 
     def _prepared_batches(
         self,
@@ -158,6 +176,7 @@ class IngestService:
 
         batch: list[IngestResult | _Prepared] = []
         chunks = 0
+        target = min(batch_chunks, FIRST_BATCH_CHUNKS)
         seen: set[str] = set()
         for group in _groups(documents, LOOKUP_GROUP):
             valid: list[IncomingDocument] = []
@@ -179,15 +198,11 @@ class IngestService:
                     continue
                 batch.append(prepared)
                 chunks += 0 if isinstance(prepared, IngestResult) else len(prepared.chunks)
-                if chunks >= batch_chunks:
+                if chunks >= target:
                     yield batch
-                    batch, chunks = [], 0
+                    batch, chunks, target = [], 0, min(batch_chunks, target * 2)
         if batch:
             yield batch
-
-    def _write_batch(self, batch: list[IngestResult | _Prepared]) -> list[IngestResult]:
-        written = iter(self._write([item for item in batch if isinstance(item, _Prepared)]))
-        return [item if isinstance(item, IngestResult) else next(written) for item in batch]
 
     def _prepare_document(
         self, document: IncomingDocument, existing: DocumentRecord | None
@@ -252,9 +267,13 @@ class IngestService:
         """Store prepared documents (one transaction and one Qdrant sync for all of them)."""
         if not prepared:
             return []
-        results = self._writer.write_documents([(item.record, item.chunks) for item in prepared])
+        return self._results(prepared, self._writer.write_documents([(p.record, p.chunks) for p in prepared]))
+
+    @staticmethod
+    def _results(prepared: list[_Prepared], written: list[WriteResult]) -> list[IngestResult]:
+        """One result per written document (and its metrics and log line)."""
         out = []
-        for item, result in zip(prepared, results, strict=True):
+        for item, result in zip(prepared, written, strict=True):
             doc_id, chunks = item.record.doc_id, len(item.chunks)
             DOCUMENTS_INGESTED.labels(item.status).inc()
             CHUNKS_WRITTEN.inc(chunks)

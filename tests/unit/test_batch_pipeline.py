@@ -1,0 +1,160 @@
+"""The ordered commit/sync pipeline behind ingest_many: order, overlap, and what happens on errors."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from faro_workloads.core.batch_pipeline import pipelined
+
+WAIT = 10.0  # seconds a stage waits for another before the test calls it a failure (never on success)
+
+
+class Recorder:
+    """Commit and sync stages that record what they did, on which thread."""
+
+    def __init__(self, delays: bool = False) -> None:
+        self.committed: list[int] = []
+        self.synced: list[int] = []
+        self.threads: dict[str, set[str]] = {"commit": set(), "sync": set()}
+        self._random = random.Random(7) if delays else None
+
+    def _pause(self) -> None:
+        if self._random is not None:
+            time.sleep(self._random.uniform(0, 0.005))
+
+    def commit(self, batch: list[int]) -> str:
+        self._pause()
+        self.threads["commit"].add(threading.current_thread().name)
+        self.committed.append(batch[0])
+        return f"tx{batch[0]}"
+
+    def sync(self, batch: list[int], committed: str) -> list[str]:
+        self._pause()
+        self.threads["sync"].add(threading.current_thread().name)
+        self.synced.append(batch[0])
+        return [f"{committed}:{item}" for item in batch]
+
+
+def _batches(count: int, size: int = 3) -> list[list[int]]:
+    return [list(range(start, start + size)) for start in range(0, count * size, size)]
+
+
+def test_results_come_in_order_from_one_commit_thread_and_one_sync_thread() -> None:
+    recorder = Recorder(delays=True)
+    batches = _batches(30)
+
+    results = list(pipelined(batches, recorder.commit, recorder.sync))
+
+    assert results == [f"tx{batch[0]}:{item}" for batch in batches for item in batch]
+    assert recorder.committed == recorder.synced == [batch[0] for batch in batches]
+    assert len(recorder.threads["commit"]) == len(recorder.threads["sync"]) == 1
+    assert recorder.threads["commit"].isdisjoint(recorder.threads["sync"] | {threading.current_thread().name})
+
+
+def test_a_batch_syncs_while_the_next_commits_and_the_caller_makes_the_one_after() -> None:
+    made: list[int] = []
+    second_batch_made = threading.Event()
+    third_batch_made = threading.Event()
+    second_commit_started = threading.Event()
+
+    def batches() -> Iterator[list[int]]:
+        for number in range(4):
+            made.append(number)
+            if number == 1:
+                second_batch_made.set()
+            if number == 2:
+                third_batch_made.set()
+            yield [number]
+
+    def commit(batch: list[int]) -> int:
+        if batch[0] == 0:  # the caller goes on making batches while the first one commits
+            assert second_batch_made.wait(WAIT)
+        if batch[0] == 1:
+            second_commit_started.set()
+            assert third_batch_made.wait(WAIT)
+        return batch[0]
+
+    def sync(batch: list[int], committed: int) -> list[int]:
+        if committed == 0:  # the first batch's sync overlaps the second batch's commit
+            assert second_commit_started.wait(WAIT)
+        return batch
+
+    assert list(pipelined(batches(), commit, sync)) == [0, 1, 2, 3]
+    assert made == [0, 1, 2, 3]
+
+
+def test_the_caller_stays_at_most_queued_commits_ahead() -> None:
+    in_commit = threading.Semaphore(0)
+    release = threading.Semaphore(0)
+    ahead: list[int] = []
+    committed: list[int] = []
+
+    def batches() -> Iterator[list[int]]:
+        for number in range(6):
+            ahead.append(number - len(committed))
+            yield [number]
+
+    def commit(batch: list[int]) -> int:
+        in_commit.release()
+        assert release.acquire(timeout=WAIT)
+        committed.append(batch[0])
+        return batch[0]
+
+    def releaser() -> None:
+        for _ in range(6):
+            assert in_commit.acquire(timeout=WAIT)
+            time.sleep(0.01)  # give the caller time to run ahead as far as it may
+            release.release()
+
+    helper = threading.Thread(target=releaser)
+    helper.start()
+    results = list(pipelined(batches(), commit, lambda batch, _: batch, queued_commits=2))
+    helper.join()
+
+    assert results == list(range(6))
+    # Two batches waiting for (or in) the committer, one being made: never more than 2 uncommitted ahead.
+    assert max(ahead) == 2
+
+
+def test_a_failed_commit_stops_the_batches_after_it_and_yields_the_ones_before() -> None:
+    recorder = Recorder()
+
+    def commit(batch: list[int]) -> str:
+        if batch[0] == 6:
+            raise RuntimeError("postgres is gone")
+        return recorder.commit(batch)
+
+    received: list[str] = []
+    with pytest.raises(RuntimeError, match="postgres is gone"):
+        for result in pipelined(_batches(10), commit, recorder.sync):
+            received.append(result)
+
+    assert recorder.committed == [0, 3]
+    assert recorder.synced == [0, 3]
+    assert received == ["tx0:0", "tx0:1", "tx0:2", "tx3:3", "tx3:4", "tx3:5"]
+
+
+def test_when_making_batches_fails_the_ones_made_before_are_still_written() -> None:
+    recorder = Recorder(delays=True)
+
+    def batches() -> Iterator[list[int]]:
+        yield from _batches(5)
+        raise ValueError("document 'x' given twice")
+
+    with pytest.raises(ValueError, match="given twice"):
+        list(pipelined(batches(), recorder.commit, recorder.sync))
+
+    assert recorder.committed == recorder.synced == [0, 3, 6, 9, 12]
+
+
+def test_nothing_to_do_and_bad_queue_depth() -> None:
+    recorder = Recorder()
+    assert list(pipelined([], recorder.commit, recorder.sync)) == []
+    assert recorder.committed == []
+    with pytest.raises(ValueError, match="queued_commits"):
+        list(pipelined([[1]], recorder.commit, recorder.sync, queued_commits=0))
