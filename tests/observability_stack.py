@@ -9,9 +9,11 @@ README's dashboard images); a plain module like ``tests/kube_apiserver.py``, imp
   evaluated as rules too.
 - :func:`observability_stack`: everything a dashboard panel shows, running for real and scraped:
 
-  - the chunking service, the embedding engine and two query services (``faro serve ...`` processes) of
+  - the chunking service, two embedding engines and two query services (``faro serve ...`` processes) of
     pipeline ``demo`` in namespace ``faro-demo``, against a local S3 + SQS (moto) and PostgreSQL + pgvector
-    (pgserver), Qdrant in local mode. Local mode allows one client per folder, so the embedder owns the
+    (pgserver), Qdrant in local mode. One embedding engine's Qdrant refuses connections and it starts first,
+    so its first write waits in the outbox (drain failures, a backlog Prometheus is made to see) until the
+    other one's drainer applies it. Local mode allows one client per folder, so that embedder owns the
     live folder and the healthy query service reads a copy of it taken once the ingest settled; the other
     query service's Qdrant first never answers (timeouts, then an open circuit), later refuses connections
     (errors): its queries fall back to PostgreSQL;
@@ -77,6 +79,8 @@ RATE_INTERVAL = "15s"
 DIMENSION = 64
 COLLECTION = "docs"
 START_TIMEOUT_SECONDS = 60.0
+# Seconds an embedding engine gets to finish its work when stopped.
+EMBEDDER_GRACE = ("--shutdown-grace", "5")
 SETTLE_TIMEOUT_SECONDS = 90.0
 QUERY_INTERVAL_SECONDS = 0.25
 QUERIES = (
@@ -253,6 +257,14 @@ class Prometheus(LoopbackServer):
             for target in self.get("targets")["activeTargets"]
             if target["health"] != "up"
         ]
+
+    def wait_for(self, expr: str, what: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        """Until the instant query ``expr`` returns a series (e.g. a comparison that holds)."""
+        deadline = time.monotonic() + timeout
+        while not self.query(expr).get("data", {}).get("result"):
+            if time.monotonic() > deadline:
+                raise StackError(f"prometheus never saw {what} ({expr}) within {timeout:.0f}s")
+            time.sleep(SCRAPE_INTERVAL_SECONDS / 2)
 
     def wait_for_targets_up(self, timeout: float = START_TIMEOUT_SECONDS) -> None:
         deadline = time.monotonic() + timeout
@@ -487,18 +499,18 @@ class Workloads:
         )
 
     def pipeline_processes(self) -> list[AbstractContextManager[Any]]:
-        """The chunking service and two embedding engines: one owns the live Qdrant folder, the other's
-        Qdrant refuses connections, so its writes wait in the outbox (drain failures) until the first one's
-        drainer applies them."""
+        """The chunking service and the embedding engine whose Qdrant refuses connections: its writes wait
+        in the outbox (drain failures) until :meth:`live_embedder`'s drainer applies them."""
         refused = {"FARO_QDRANT__URL": f"http://127.0.0.1:{free_port()}", "FARO_QDRANT__TIMEOUT_SECONDS": "1"}
-        grace = ("--shutdown-grace", "5")
         return [
             self._faro("chunker", env={}),
-            self._faro(
-                "embedder", *grace, env={**self.sqs_env, "FARO_QDRANT__PATH": str(self.embedder_qdrant)}
-            ),
-            self._faro("embedder-down", *grace, env={**self.sqs_env, **refused}),
+            self._faro("embedder-down", *EMBEDDER_GRACE, env={**self.sqs_env, **refused}),
         ]
+
+    def live_embedder(self) -> AbstractContextManager[Any]:
+        """The embedding engine that owns the live Qdrant folder (and drains everyone's outbox rows)."""
+        env = {**self.sqs_env, "FARO_QDRANT__PATH": str(self.embedder_qdrant)}
+        return self._faro("embedder", *EMBEDDER_GRACE, env=env)
 
     def query_processes(self, unanswering_qdrant: str) -> list[AbstractContextManager[Any]]:
         """A query service on a copy of the embedder's Qdrant, and one whose Qdrant does not answer."""
@@ -733,6 +745,32 @@ def _revisions(workloads: Workloads, documents: list[tuple[str, str, str]], seco
     log(f"{turn} document changes")
 
 
+def _ingest(
+    stack: ExitStack,
+    workloads: Workloads,
+    prometheus: Prometheus,
+    documents: list[tuple[str, str, str]],
+    log: Log,
+) -> None:
+    """Start the operator and the pipeline, and ingest ``documents``, an invalid one and a poison message.
+
+    The first document goes to the embedding engine whose Qdrant refuses, while it is the only one running:
+    an outbox backlog that stays until Prometheus has seen it, whichever engine wins the later messages.
+    """
+    log("starting kube-apiserver, the operator, the chunking service and the embedder whose Qdrant is down")
+    enter_together(stack, [workloads.operator(), *workloads.pipeline_processes()])
+    workloads.upload(*documents[0])
+    prometheus.wait_for("max(faro_outbox_pending) > 0", "an outbox backlog")
+    log("starting the live embedder")
+    enter_together(stack, [workloads.live_embedder()])
+    log(f"uploading {len(documents) - 1} more documents, an invalid one and a poison message")
+    for doc_id, text, fmt in documents[1:]:
+        workloads.upload(doc_id, text, fmt)
+    workloads.upload_invalid()
+    workloads.send_poison_message()
+    workloads.wait_until_settled(len(documents))
+
+
 @contextmanager
 def observability_stack(
     folder: Path,
@@ -765,17 +803,9 @@ def observability_stack(
         stack.callback(prometheus.stop)
         log(f"prometheus at {prometheus.url}")
 
-        log("starting kube-apiserver, the operator, the chunking service and the embedding engines")
-        enter_together(stack, [workloads.operator(), *workloads.pipeline_processes()])
-
         documents = _documents()
         traffic_started = time.time()
-        log(f"uploading {len(documents)} documents, an invalid one and a poison message")
-        for doc_id, text, fmt in documents:
-            workloads.upload(doc_id, text, fmt)
-        workloads.upload_invalid()
-        workloads.send_poison_message()
-        workloads.wait_until_settled(len(documents))
+        _ingest(stack, workloads, prometheus, documents, log)
         workloads.snapshot_qdrant(workloads.query_qdrant)
         workloads.snapshot_qdrant(workloads.consistency_qdrant)
 
