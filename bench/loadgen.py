@@ -1,7 +1,8 @@
-"""Closed-loop HTTP load for the query benchmark, run as its own process (so it does not share the server's
-interpreter lock): ``concurrency`` clients, each on its own keep-alive connection, sending its next
-``POST /v1/query`` as soon as the previous answer arrives. Reads a JSON job on stdin, writes the latencies
-(seconds) on stdout.
+"""HTTP load for the query benchmark, run as its own process (so it does not share the server's interpreter
+lock): ``concurrency`` clients, each on its own keep-alive connection, sending ``POST /v1/query`` either in a
+closed loop (the next request as soon as the previous answer arrives) or in an open loop at a fixed total
+rate (``"rate"`` in the job, requests/s). Reads a JSON job on stdin, writes the latencies (seconds) on
+stdout.
 
 The client is a minimal HTTP/1.1 writer/reader over asyncio streams (requests encoded before the clock
 starts, ``Content-Length`` responses only), not httpx: the load generator shares the 2 CPUs with the
@@ -45,15 +46,26 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
-async def _client(host: str, port: int, queue: asyncio.Queue[bytes], backend: str, out: list[float]) -> None:
+async def _client(
+    host: str, port: int, schedule: list[tuple[float, bytes]], backend: str, out: list[float]
+) -> None:
+    """Send this client's requests in order, each at its time (0: as soon as the previous one is answered).
+
+    When the previous answer came after a request was due, its latency counts from when it was due (the
+    wait is the service's doing: no coordinated omission); otherwise from when it is sent (the client's
+    own timer overshoot is not the service's)."""
     reader, writer = await asyncio.open_connection(host, port)
+    answered_at = 0.0
     try:
-        while not queue.empty():
-            request = queue.get_nowait()
-            started = time.perf_counter()
+        for due, request in schedule:
+            now = time.perf_counter()
+            if due > now:
+                await asyncio.sleep(due - now)
+            started = due if 0 < due < answered_at else time.perf_counter()
             writer.write(request)
             status, body = await read_response(reader)
-            elapsed = time.perf_counter() - started
+            answered_at = time.perf_counter()
+            elapsed = answered_at - started
             if status != 200:
                 raise ResponseError(f"status {status}: {body[:500]!r}")
             answered = json.loads(body)["backend"]
@@ -65,14 +77,22 @@ async def _client(host: str, port: int, queue: asyncio.Queue[bytes], backend: st
         await writer.wait_closed()
 
 
-async def run(url: str, requests: list[bytes], concurrency: int, backend: str) -> list[float]:
+async def run(
+    url: str, requests: list[bytes], concurrency: int, backend: str, rate: float | None = None
+) -> list[float]:
+    """Latencies (s) of ``requests`` sent by ``concurrency`` clients: closed loop (each sends its next
+    request when the previous one is answered), or open loop at ``rate`` requests/s in all (request ``j``
+    due at ``j / rate`` s, sent by client ``j % concurrency``)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for request in requests:
-        queue.put_nowait(request)
+    start = time.perf_counter() + 0.05
+    due = [start + j / rate if rate else 0.0 for j in range(len(requests))]
+    schedules = [
+        list(zip(due[client::concurrency], requests[client::concurrency], strict=True))
+        for client in range(concurrency)
+    ]
     latencies: list[float] = []
-    await asyncio.gather(*(_client(host, port, queue, backend, latencies) for _ in range(concurrency)))
+    await asyncio.gather(*(_client(host, port, schedule, backend, latencies) for schedule in schedules))
     return latencies
 
 
@@ -83,8 +103,9 @@ def main() -> None:
         encode_request(host, {"query": text, "top_k": job["top_k"], "backend": job["backend"]})
         for text in job["queries"]
     ]
-    asyncio.run(run(job["url"], requests[: job["warmup"]], job["concurrency"], job["backend"]))
-    latencies = asyncio.run(run(job["url"], requests, job["concurrency"], job["backend"]))
+    rate = job.get("rate")
+    asyncio.run(run(job["url"], requests[: job["warmup"]], job["concurrency"], job["backend"], rate))
+    latencies = asyncio.run(run(job["url"], requests, job["concurrency"], job["backend"], rate))
     json.dump(latencies, sys.stdout)
 
 

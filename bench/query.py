@@ -60,8 +60,10 @@ TOP_K = QueryConfig().default_top_k
 EF_SEARCH = PostgresConfig().ef_search
 
 
-def http_latencies(url: str, queries: list[str], concurrency: int, backend: str, warmup: int) -> list[float]:
-    """Latencies (s) of ``queries`` sent by the load-generator process."""
+def http_latencies(
+    url: str, queries: list[str], concurrency: int, backend: str, warmup: int, rate: float | None = None
+) -> list[float]:
+    """Latencies (s) of ``queries`` sent by the load-generator process (open loop at ``rate`` req/s)."""
     job = {
         "url": url,
         "queries": queries,
@@ -69,6 +71,7 @@ def http_latencies(url: str, queries: list[str], concurrency: int, backend: str,
         "backend": backend,
         "top_k": TOP_K,
         "warmup": warmup,
+        "rate": rate,
     }
     done = subprocess.run(
         [sys.executable, "-m", "bench.loadgen"],
@@ -82,24 +85,28 @@ def http_latencies(url: str, queries: list[str], concurrency: int, backend: str,
     return json.loads(done.stdout)
 
 
-def closed_loop(call: Callable[[np.ndarray], object], vectors: np.ndarray, concurrency: int) -> list[float]:
-    """Latencies (s) of ``call`` on every vector, ``concurrency`` threads each calling in a loop."""
+def in_process_latencies(
+    call: Callable[[np.ndarray], object], vectors: np.ndarray, concurrency: int, rate: float | None = None
+) -> list[float]:
+    """Latencies (s) of ``call`` on every vector by ``concurrency`` threads, as the load generator sends
+    them: closed loop, or open loop at ``rate`` calls/s in all (call ``j`` due at ``j / rate`` s, made by
+    thread ``j % concurrency``; latency counted like :func:`bench.loadgen.run` counts it)."""
     latencies: list[float] = []
-    cursor = iter(range(len(vectors)))
-    lock = threading.Lock()
+    start = time.perf_counter() + 0.05
 
-    def worker() -> None:
-        while True:
-            with lock:
-                index = next(cursor, None)
-            if index is None:
-                return
-            started = time.perf_counter()
+    def worker(first: int) -> None:
+        answered_at = 0.0
+        for index in range(first, len(vectors), concurrency):
+            due = start + index / rate if rate else 0.0
+            if (wait := due - time.perf_counter()) > 0:
+                time.sleep(wait)
+            started = due if 0 < due < answered_at else time.perf_counter()
             call(vectors[index])
-            latencies.append(time.perf_counter() - started)
+            answered_at = time.perf_counter()
+            latencies.append(answered_at - started)
 
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
+        for future in [pool.submit(worker, first) for first in range(concurrency)]:
             future.result()
     return latencies
 
@@ -165,16 +172,17 @@ def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> li
     settle_heap()
     rows: list[Row] = []
     try:
-        for concurrency in sorted({1, args.concurrency}):
+        cases = [(1, None), (args.concurrency, None)] + [(args.concurrency, rate) for rate in args.rates]
+        for concurrency, rate in cases:
             for backend in BACKENDS:
                 call = raw.qdrant if backend == "qdrant" else raw.postgres
-                closed_loop(call, vectors[: args.warmup], concurrency)
-                raw_ms = percentiles_ms(closed_loop(call, vectors, concurrency))
+                in_process_latencies(call, vectors[: args.warmup], concurrency, rate)
+                raw_ms = percentiles_ms(in_process_latencies(call, vectors, concurrency, rate))
                 faro_ms = percentiles_ms(
-                    http_latencies(server.url, queries, concurrency, backend, args.warmup)
+                    http_latencies(server.url, queries, concurrency, backend, args.warmup, rate)
                 )
-                rows.append(_row(backend, concurrency, faro_ms, raw_ms))
-                print(f"{backend} x{concurrency}: faro {faro_ms}, raw {raw_ms}", file=sys.stderr)
+                rows.append(_row(backend, concurrency, rate, faro_ms, raw_ms))
+                print(f"{rows[-1].name}: faro {faro_ms}, raw {raw_ms}", file=sys.stderr)
     finally:
         raw.close()
         server.stop()
@@ -182,17 +190,23 @@ def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> li
     return rows
 
 
-def _row(backend: str, concurrency: int, faro: dict[str, float], raw: dict[str, float]) -> Row:
-    figures: dict[str, float | int | str] = {"clients": concurrency}
+def _row(
+    backend: str, concurrency: int, rate: float | None, faro: dict[str, float], raw: dict[str, float]
+) -> Row:
+    figures: dict[str, float | int | str] = {"clients": concurrency, "rate/s": rate or "closed loop"}
     figures |= {f"faro {key}": value for key, value in faro.items()}
     figures |= {f"raw {key}": value for key, value in raw.items()}
     figures["added p50_ms"] = faro["p50_ms"] - raw["p50_ms"]
     figures["added p99_ms"] = faro["p99_ms"] - raw["p99_ms"]
-    return Row(f"{backend} x{concurrency}", figures)
+    return Row(f"{backend} x{concurrency}" + (f" @{rate:g}/s" if rate else ""), figures)
 
 
 def build_report(rows: list[Row], concurrency: int, parameters: dict[str, object]) -> BenchReport:
-    headline = [row for row in rows if row.figures["clients"] == concurrency]
+    headline = [
+        row
+        for row in rows
+        if row.figures["clients"] == concurrency and row.figures["rate/s"] == "closed loop"
+    ]
     added_p50 = max(float(row.figures["added p50_ms"]) for row in headline)
     added_p99 = max(float(row.figures["added p99_ms"]) for row in headline)
     return BenchReport(
@@ -219,6 +233,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--queries", type=int, default=2000, help="Measured queries per case.")
     parser.add_argument("--warmup", type=int, default=200, help="Unmeasured queries first, per case.")
     parser.add_argument("--concurrency", type=int, default=50, help="Concurrent clients (also run with 1).")
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(rate) for rate in text.split(",") if rate],
+        default=[50.0, 200.0],
+        help="Also run open loop at these total rates (requests/s, comma-separated; '' for none), "
+        "with --concurrency clients.",
+    )
     parser.add_argument("--quick", action="store_true", help="Smoke run: 200 chunks, 200 queries.")
     args = parser.parse_args(argv)
     if args.quick:
@@ -235,6 +256,7 @@ def main(argv: list[str] | None = None) -> None:
         "queries": args.queries,
         "warmup": args.warmup,
         "concurrency": args.concurrency,
+        "open_loop_rates": args.rates,
         "top_k": TOP_K,
         "qdrant": "memory",
     }

@@ -42,3 +42,9 @@ def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert last["name"] == name
     assert isinstance(last["ratio"], float | int)
+    if name == "query":  # closed loop with 1 and 4 clients, then open loop at each default rate
+        cases = ("1", "4", "4 @50/s", "4 @200/s")
+        assert set(last["rows"]) == {
+            f"{backend} x{case}" for backend in ("qdrant", "postgres") for case in cases
+        }
+        assert {row["rate/s"] for row in last["rows"].values()} == {"closed loop", 50.0, 200.0}
