@@ -1,12 +1,15 @@
 """Benchmark 1, ingest: documents -> chunking -> embedding -> outbox -> PostgreSQL + Qdrant, end to end.
 
 Faro side: the product's :class:`IngestService` (recursive chunker, hashing embedder, :class:`DualWriter`
-with its outbox drainer) over the product's stores, one ``ingest()`` call per document, as ``faro local``
-ingests a folder. Baseline, same run, same chunks and vectors: the raw cost of each store alone (one binary
-COPY into the chunks table; batched ``upsert`` into Qdrant local mode). Every run starts from empty,
-freshly created collections.
+with its outbox drainer) over the product's stores, one ``ingest_many()`` call for every document, as
+``faro local`` ingests a folder. Baseline, same run, same chunks and vectors: the raw cost of each store
+alone (one binary COPY into the chunks table; batched ``upsert`` into Qdrant local mode). Every run starts
+from empty, freshly created collections.
 
     ratio = faro chunks/s / chunks/s of the slower raw store, per run; median of runs   (target >= 0.8)
+
+For information (not in the ratio): the same rows in as many concurrent COPYs as the transactions Faro runs
+at once, i.e. what PostgreSQL can take when a raw loader uses that parallelism too.
 
 Run: ``python -m bench.ingest [--chunks 2000] [--repeat 3]``; ``--quick`` for a smoke run; ``--profile``
 prints a pyinstrument profile of one Faro run to stderr.
@@ -15,7 +18,8 @@ prints a pyinstrument profile of one Faro run to stderr.
 from __future__ import annotations
 
 import sys
-from dataclasses import astuple, dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from bench.baselines import copy_rows, raw_pg_copy, timed_raw_qdrant_upsert
 from bench.corpus import BENCH_CHUNKING, Corpus, build_corpus
@@ -27,7 +31,7 @@ from bench.stores import BenchStores, bench_stores
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.ingest import CONCURRENT_COMMITS, IngestService
 from faro_workloads.core.outbox import OutboxDrainer
 
 TARGET = 0.8
@@ -38,6 +42,7 @@ class Timings:
     faro: list[float]
     raw_pg: list[float]
     raw_qdrant: list[float]
+    raw_pg_parallel: list[float]  # for information, not in the ratio
 
 
 def faro_ingest(stores: BenchStores, corpus: Corpus, chunker: Chunker, profile: bool = False) -> float:
@@ -63,24 +68,43 @@ def raw_pg(stores: BenchStores, corpus: Corpus) -> float:
     return timed(lambda: raw_pg_copy(stores, collection, rows))
 
 
+def raw_pg_parallel(stores: BenchStores, corpus: Corpus, writers: int = CONCURRENT_COMMITS) -> float:
+    """For information: the same rows in ``writers`` concurrent COPYs (one transaction each, contiguous
+    parts), as many as the transactions Faro runs at once."""
+    collection = stores.new_collection("rawpgx")
+    stores.close(stores.pg_store(collection))
+    rows = copy_rows(corpus.chunks)
+    size = -(-len(rows) // writers)
+    parts = [rows[start : start + size] for start in range(0, len(rows), size)]
+
+    def copy_all() -> None:
+        with ThreadPoolExecutor(max_workers=len(parts)) as pool:
+            for done in [pool.submit(raw_pg_copy, stores, collection, part) for part in parts]:
+                done.result()
+
+    return timed(copy_all)
+
+
 def raw_qdrant(stores: BenchStores, corpus: Corpus) -> float:
     return timed_raw_qdrant_upsert(stores, corpus.chunks)
 
 
 def measure(stores: BenchStores, corpus: Corpus, repeat: int, warmup: int, profile: bool) -> Timings:
     chunker = Chunker(BENCH_CHUNKING)
-    timings = Timings([], [], [])
+    timings = Timings([], [], [], [])
     for run in range(warmup + repeat):
         # Interleaved, so a burst of noise from the neighbours hits every case alike.
         faro = faro_ingest(stores, corpus, chunker, profile=profile and run == warmup)
         pg, qdrant = raw_pg(stores, corpus), raw_qdrant(stores, corpus)
+        pg_parallel = raw_pg_parallel(stores, corpus)
         if run >= warmup:
             timings.faro.append(faro)
             timings.raw_pg.append(pg)
             timings.raw_qdrant.append(qdrant)
+            timings.raw_pg_parallel.append(pg_parallel)
         print(
             f"run {run + 1}/{warmup + repeat}{' (warm-up)' if run < warmup else ''}: faro {faro:.3f}s, "
-            f"raw pg {pg:.3f}s, raw qdrant {qdrant:.3f}s",
+            f"raw pg {pg:.3f}s, raw qdrant {qdrant:.3f}s, raw pg x{CONCURRENT_COMMITS} {pg_parallel:.3f}s",
             file=sys.stderr,
         )
     return timings
@@ -92,6 +116,7 @@ def build_report(corpus: Corpus, timings: Timings, parameters: dict[str, object]
         "faro (chunk+embed+dual write)": median(timings.faro),
         "raw pg COPY": median(timings.raw_pg),
         "raw qdrant upsert": median(timings.raw_qdrant),
+        f"raw pg COPY, {CONCURRENT_COMMITS} at once (information)": median(timings.raw_pg_parallel),
     }
     slower_raw = max(seconds["raw pg COPY"], seconds["raw qdrant upsert"])
     rows = [
@@ -107,7 +132,8 @@ def build_report(corpus: Corpus, timings: Timings, parameters: dict[str, object]
         for name, value in seconds.items()
     ]
     # Paired: each run's Faro time against the slower raw store of the same run, then the median.
-    ratio = median([max(pg, qd) / faro for faro, pg, qd in zip(*astuple(timings), strict=True)])
+    runs = zip(timings.faro, timings.raw_pg, timings.raw_qdrant, strict=True)
+    ratio = median([max(pg, qd) / faro for faro, pg, qd in runs])
     slower = "postgres" if seconds["raw pg COPY"] >= seconds["raw qdrant upsert"] else "qdrant"
     return BenchReport(
         name="ingest",
@@ -119,7 +145,12 @@ def build_report(corpus: Corpus, timings: Timings, parameters: dict[str, object]
             "faro_chunks_per_s": round(chunks / seconds["faro (chunk+embed+dual write)"], 1),
             "slower_raw_store": slower,
             "slower_raw_chunks_per_s": round(chunks / slower_raw, 1),
-            "runs_s": {"faro": timings.faro, "raw_pg": timings.raw_pg, "raw_qdrant": timings.raw_qdrant},
+            "runs_s": {
+                "faro": timings.faro,
+                "raw_pg": timings.raw_pg,
+                "raw_qdrant": timings.raw_qdrant,
+                "raw_pg_parallel": timings.raw_pg_parallel,
+            },
         },
     )
 

@@ -26,18 +26,24 @@ WORDS = ["river", "stone", "lantern", "orchard", "copper", "meadow", "harbour", 
 
 
 class RecordingWriter(DualWriter):
-    """A real DualWriter that also records how many chunks each committed batch held."""
+    """A real DualWriter that also records the chunks of each committed batch, by its first document."""
 
     def __init__(self, pg: PgVectorStore, qdrant: QdrantStore) -> None:
         super().__init__(pg, qdrant, OutboxDrainer(pg, qdrant))
-        self.committed: list[int] = []
+        self._committed: dict[str, int] = {}
 
     def commit_documents(
         self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
     ) -> dict[str, list[uuid.UUID]]:
         queued = super().commit_documents(documents)
-        self.committed.append(sum(len(chunks) for _, chunks in documents))
+        self._committed[documents[0][0].doc_id] = sum(len(chunks) for _, chunks in documents)
         return queued
+
+    @property
+    def committed(self) -> list[int]:
+        """Chunks per committed batch, in the batches' order (doc_ids sort in input order here; concurrent
+        commits may finish in any order)."""
+        return [self._committed[doc_id] for doc_id in sorted(self._committed)]
 
 
 def _document(number: int, version: int = 0, paragraphs: int = 5) -> IncomingDocument:

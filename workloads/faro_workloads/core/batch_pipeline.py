@@ -1,8 +1,9 @@
-"""An ordered three-stage pipeline: batches made on the caller's thread, committed on one thread, synced on
-another, so that the three overlap.
+"""A three-stage pipeline: batches made on the caller's thread, committed on committer threads, synced on
+another thread, so that the three overlap; results come out in the batches' order.
 
-Used by :meth:`IngestService.ingest_many`: chunking and embedding (CPU, caller's thread), the PostgreSQL
-transaction (mostly the server's work) and the Qdrant sync run at the same time on different batches.
+Used by :meth:`IngestService.ingest_many`: chunking and embedding (CPU, caller's thread), PostgreSQL
+transactions (mostly the server's work, two at once) and the Qdrant sync run at the same time on different
+batches.
 """
 
 from __future__ import annotations
@@ -27,27 +28,30 @@ def pipelined(
     commit: Callable[[B], C],
     sync: Callable[[B, C], list[R]],
     queued_commits: int = 2,
+    committers: int = 1,
 ) -> Iterator[R]:
-    """Each batch's results (``sync(batch, commit(batch))``), batch after batch, in order.
+    """Each batch's results (``sync(batch, commit(batch))``), batch after batch, in the batches' order.
 
-    Batches are committed one at a time in their order, on a committer thread; each commit's sync runs on
-    a syncer thread while the next batch commits; up to ``queued_commits`` batches wait for (or are in) the
-    committer while the caller's thread makes the next one (iterating ``batches``).
+    Batches are committed on ``committers`` threads, started in their order (with one committer, one at a
+    time and in order; with more, that many at once, so they may finish in any order); each commit's sync
+    runs on one syncer thread while later batches commit. Up to ``queued_commits`` batches wait for (or are
+    in) the committers while the caller's thread makes the next one (iterating ``batches``).
 
-    - A commit that raises stops the pipeline: the batches after it are not committed, the results of the
-      batches before it are yielded, then its exception is raised.
+    - A commit that raises stops the pipeline: the batches not yet started are not committed (with several
+      committers, those already under way may still finish), the results of the batches before it are
+      yielded, then its exception is raised.
     - When ``batches`` raises, the batches it gave before are still committed and synced before the
       exception leaves this generator (their results are not yielded); likewise when the consumer stops.
     """
-    if queued_commits < 1:
-        raise ValueError("queued_commits must be at least 1")
+    if queued_commits < 1 or committers < 1:
+        raise ValueError("queued_commits and committers must be at least 1")
     failed = threading.Event()
 
     # The syncer is entered first so that it shuts down last: a commit under way when the loop stops
     # still hands its sync over.
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="faro-batch-sync") as syncer,
-        ThreadPoolExecutor(max_workers=1, thread_name_prefix="faro-batch-commit") as committer,
+        ThreadPoolExecutor(max_workers=committers, thread_name_prefix="faro-batch-commit") as committer,
     ):
 
         def commit_then_sync(batch: B) -> Future[list[R]]:

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 LOOKUP_GROUP = 64
 # ingest_many's first batch, in chunks; each next one is twice as large, up to its batch_chunks.
 FIRST_BATCH_CHUNKS = 64
+# PostgreSQL transactions ingest_many runs at once (each batch is one).
+CONCURRENT_COMMITS = 2
 
 IngestStatus = Literal["created", "replaced", "unchanged", "accepted"]
 
@@ -135,17 +137,23 @@ class IngestService:
 
         Each batch is one Postgres transaction (one COPY) and one outbox drain (full Qdrant batches). Batches
         go through :func:`pipelined`: the next ones are chunked and embedded on the caller's thread while
-        earlier ones are committed to Postgres on a writer thread and synced to Qdrant on another, so the
+        earlier ones are committed to Postgres, :data:`CONCURRENT_COMMITS` transactions at once (PostgreSQL
+        maintains the HNSW index of each on its own CPU), and synced to Qdrant on another thread, so the
         stores' work overlaps the CPU work. The first batches are small (:data:`FIRST_BATCH_CHUNKS`, doubling
-        up to ``batch_chunks``) so that the stores start early.
+        up to ``batch_chunks``) so that the stores start early. A batch never holds the same document twice
+        and a document is in one batch only, so concurrent transactions never touch the same rows.
 
-        Batches are committed in order; when one fails to commit, the ones after it are not committed. Raises
-        like :meth:`ingest` on a bad document (or a doc_id given twice), after the batches before it were
-        written; with ``on_error``, such a document (bad doc_id, no text, given twice) is handed to it
-        instead, gets no result, and the others go on.
+        When a batch fails to commit, the batches not yet started are not committed (one already under way
+        may be). Raises like :meth:`ingest` on a bad document (or a doc_id given twice), after the batches
+        before it were written; with ``on_error``, such a document (bad doc_id, no text, given twice) is
+        handed to it instead, gets no result, and the others go on.
         """
         return pipelined(
-            self._prepared_batches(documents, batch_chunks, on_error), self._commit_batch, self._sync_batch
+            self._prepared_batches(documents, batch_chunks, on_error),
+            self._commit_batch,
+            self._sync_batch,
+            queued_commits=CONCURRENT_COMMITS + 1,
+            committers=CONCURRENT_COMMITS,
         )
 
     def _commit_batch(self, batch: list[IngestResult | _Prepared]) -> dict[str, list[uuid.UUID]]:
