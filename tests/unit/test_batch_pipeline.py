@@ -89,26 +89,32 @@ def test_a_batch_syncs_while_the_next_commits_and_the_caller_makes_the_one_after
 
 
 def test_the_caller_stays_at_most_queued_commits_ahead() -> None:
-    in_commit = threading.Semaphore(0)
+    progress = threading.Condition()
     release = threading.Semaphore(0)
+    made: list[int] = []
     ahead: list[int] = []
     committed: list[int] = []
 
     def batches() -> Iterator[list[int]]:
         for number in range(6):
-            ahead.append(number - len(committed))
+            with progress:
+                ahead.append(number - len(committed))
+                made.append(number)
+                progress.notify_all()
             yield [number]
 
     def commit(batch: list[int]) -> int:
-        in_commit.release()
         assert release.acquire(timeout=WAIT)
         committed.append(batch[0])
         return batch[0]
 
     def releaser() -> None:
-        for _ in range(6):
-            assert in_commit.acquire(timeout=WAIT)
-            time.sleep(0.01)  # give the caller time to run ahead as far as it may
+        # Batch n commits only once batches up to n + 2 were made (one committing, one queued, one made:
+        # the most queued_commits=2 allows); the pause lets a caller that may go further show it.
+        for number in range(6):
+            with progress:
+                assert progress.wait_for(lambda n=number: len(made) >= min(n + 3, 6), timeout=WAIT)
+            time.sleep(0.01)
             release.release()
 
     helper = threading.Thread(target=releaser)
@@ -117,7 +123,6 @@ def test_the_caller_stays_at_most_queued_commits_ahead() -> None:
     helper.join()
 
     assert results == list(range(6))
-    # Two batches waiting for (or in) the committer, one being made: never more than 2 uncommitted ahead.
     assert max(ahead) == 2
 
 
