@@ -359,13 +359,9 @@ class AwsPipeline:
     pipeline: str
 
     def queue_depth(self, url: str) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        from faro_workloads.aws_resources import queue_depth
+
+        return queue_depth(self.sqs, url)
 
 
 @pytest.fixture

@@ -606,13 +606,9 @@ class Workloads:
         self.sqs_client.send_message(QueueUrl=self.queues.queue_url, MessageBody="this is not an S3 event")
 
     def queue_depth(self, url: str) -> int:
-        attributes = self.sqs_client.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
+        from faro_workloads.aws_resources import queue_depth
+
+        return queue_depth(self.sqs_client, url)
 
     def pg_store(self) -> Any:
         from faro_workloads.core.config import CollectionConfig, PostgresConfig

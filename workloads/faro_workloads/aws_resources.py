@@ -37,6 +37,17 @@ def sqs_client(config: SQSConfig) -> Any:
     return boto3.client("sqs", endpoint_url=config.endpoint_url, region_name=config.region, config=boto)
 
 
+def queue_depth(sqs: Any, queue_url: str) -> int:
+    """Messages in a queue, waiting or in flight (received, not yet deleted): 0 once everything was acked."""
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=queue_url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
 @dataclass(frozen=True)
 class PipelineQueues:
     queue_url: str
