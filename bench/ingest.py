@@ -61,18 +61,12 @@ def faro_ingest(stores: BenchStores, corpus: Corpus, chunker: Chunker, profile: 
     return seconds
 
 
-def raw_pg(stores: BenchStores, corpus: Corpus) -> float:
-    collection = stores.new_collection("rawpg")
+def raw_pg(stores: BenchStores, corpus: Corpus, writers: int = 1) -> float:
+    """Seconds to binary-COPY every chunk into fresh tables like Faro's: one COPY in one transaction (the
+    baseline), or ``writers`` concurrent COPYs of contiguous parts, one transaction each (for information:
+    as many as the transactions Faro runs at once)."""
+    collection = stores.new_collection(f"rawpg{writers}")
     stores.close(stores.pg_store(collection))  # the same tables and indexes Faro creates
-    rows = copy_rows(corpus.chunks)
-    return timed(lambda: raw_pg_copy(stores, collection, rows))
-
-
-def raw_pg_parallel(stores: BenchStores, corpus: Corpus, writers: int = CONCURRENT_COMMITS) -> float:
-    """For information: the same rows in ``writers`` concurrent COPYs (one transaction each, contiguous
-    parts), as many as the transactions Faro runs at once."""
-    collection = stores.new_collection("rawpgx")
-    stores.close(stores.pg_store(collection))
     rows = copy_rows(corpus.chunks)
     size = -(-len(rows) // writers)
     parts = [rows[start : start + size] for start in range(0, len(rows), size)]
@@ -96,7 +90,7 @@ def measure(stores: BenchStores, corpus: Corpus, repeat: int, warmup: int, profi
         # Interleaved, so a burst of noise from the neighbours hits every case alike.
         faro = faro_ingest(stores, corpus, chunker, profile=profile and run == warmup)
         pg, qdrant = raw_pg(stores, corpus), raw_qdrant(stores, corpus)
-        pg_parallel = raw_pg_parallel(stores, corpus)
+        pg_parallel = raw_pg(stores, corpus, writers=CONCURRENT_COMMITS)
         if run >= warmup:
             timings.faro.append(faro)
             timings.raw_pg.append(pg)
