@@ -46,14 +46,28 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, await reader.readexactly(length)
 
 
+def due_times(count: int, rate: float | None) -> list[float]:
+    """When each of ``count`` requests is due (``time.perf_counter`` seconds): request ``j`` at ``j / rate``
+    s from just ahead of now; all 0 (each as soon as the previous one is answered) without a rate."""
+    start = time.perf_counter() + 0.05
+    return [start + j / rate if rate else 0.0 for j in range(count)]
+
+
+def latency_start(due: float, answered_at: float) -> float:
+    """Where the latency of a request being sent now counts from, given when it was due and when the previous
+    answer on its connection came (0: none yet).
+
+    When that answer came after the request was due, from when it was due (the wait is the service's doing:
+    no coordinated omission); otherwise from now (the client's own timer overshoot is not the service's).
+    The in-process baseline of :mod:`bench.query` counts the same way."""
+    return due if 0 < due < answered_at else time.perf_counter()
+
+
 async def _client(
     host: str, port: int, schedule: list[tuple[float, bytes]], backend: str, out: list[float]
 ) -> None:
-    """Send this client's requests in order, each at its time (0: as soon as the previous one is answered).
-
-    When the previous answer came after a request was due, its latency counts from when it was due (the
-    wait is the service's doing: no coordinated omission); otherwise from when it is sent (the client's
-    own timer overshoot is not the service's)."""
+    """Send this client's requests in order, each at its time (0: as soon as the previous one is answered),
+    latencies counted as :func:`latency_start` says."""
     reader, writer = await asyncio.open_connection(host, port)
     answered_at = 0.0
     try:
@@ -61,7 +75,7 @@ async def _client(
             now = time.perf_counter()
             if due > now:
                 await asyncio.sleep(due - now)
-            started = due if 0 < due < answered_at else time.perf_counter()
+            started = latency_start(due, answered_at)
             writer.write(request)
             status, body = await read_response(reader)
             answered_at = time.perf_counter()
@@ -85,8 +99,7 @@ async def run(
     due at ``j / rate`` s, sent by client ``j % concurrency``)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
-    start = time.perf_counter() + 0.05
-    due = [start + j / rate if rate else 0.0 for j in range(len(requests))]
+    due = due_times(len(requests), rate)
     schedules = [
         list(zip(due[client::concurrency], requests[client::concurrency], strict=True))
         for client in range(concurrency)

@@ -37,6 +37,7 @@ from psycopg_pool import ConnectionPool
 
 from bench.baselines import point_batches, raw_qdrant_upsert
 from bench.corpus import Corpus, build_corpus, make_queries
+from bench.loadgen import due_times, latency_start
 from bench.measure import percentiles_ms, settle_heap
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
@@ -90,17 +91,16 @@ def in_process_latencies(
 ) -> list[float]:
     """Latencies (s) of ``call`` on every vector by ``concurrency`` threads, as the load generator sends
     them: closed loop, or open loop at ``rate`` calls/s in all (call ``j`` due at ``j / rate`` s, made by
-    thread ``j % concurrency``; latency counted like :func:`bench.loadgen.run` counts it)."""
+    thread ``j % concurrency``; latency counted as :func:`bench.loadgen.latency_start` says)."""
     latencies: list[float] = []
-    start = time.perf_counter() + 0.05
+    due = due_times(len(vectors), rate)
 
     def worker(first: int) -> None:
         answered_at = 0.0
         for index in range(first, len(vectors), concurrency):
-            due = start + index / rate if rate else 0.0
-            if (wait := due - time.perf_counter()) > 0:
+            if (wait := due[index] - time.perf_counter()) > 0:
                 time.sleep(wait)
-            started = due if 0 < due < answered_at else time.perf_counter()
+            started = latency_start(due[index], answered_at)
             call(vectors[index])
             answered_at = time.perf_counter()
             latencies.append(answered_at - started)
