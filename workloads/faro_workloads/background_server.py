@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from faro_workloads.api.header_timeout import HeaderTimeoutH11Protocol
+
 
 class ServerStartError(RuntimeError):
     """The server thread did not come up."""
@@ -50,9 +52,20 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def uvicorn_config(app: FastAPI, host: str, port: int, log_level: str = "info") -> uvicorn.Config:
-    """uvicorn settings shared by every Faro HTTP service."""
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=20)
+def uvicorn_config(
+    app: FastAPI, host: str, port: int, log_level: str = "info", lifespan: str = "auto"
+) -> uvicorn.Config:
+    """uvicorn settings shared by every Faro HTTP service: HTTP/1.1 with a deadline for request headers
+    (the body's pace is bounded by :class:`~faro_workloads.api.body_limit.BodySizeLimit`)."""
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan=lifespan,
+        timeout_graceful_shutdown=20,
+        http=HeaderTimeoutH11Protocol,
+    )
 
 
 class BackgroundServer:
@@ -60,9 +73,7 @@ class BackgroundServer:
 
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
         self.url = f"http://{host}:{port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-        )
+        self._server = uvicorn.Server(uvicorn_config(app, host, port, log_level="warning", lifespan="off"))
         self._thread = threading.Thread(target=self._server.run, name=f"uvicorn-{port}", daemon=True)
 
     def start(self, timeout: float = 30.0) -> None:

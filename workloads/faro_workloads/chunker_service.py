@@ -75,7 +75,7 @@ def build_chunker_app(settings: FaroSettings, s3: Any) -> FastAPI:
     backend = S3ChunkingBackend(Chunker(settings.chunking), store, settings.pipeline)
     return build_api(
         title="Faro chunking service",
-        routers=[documents_router(backend, settings.ingest.max_body_bytes)],
+        routers=[documents_router(backend, settings.ingest)],
         readiness={"s3": store.healthy},
         max_body_bytes=settings.ingest.max_body_bytes + ENVELOPE_BYTES,
     )

@@ -82,7 +82,7 @@ class DataPlane:
         return build_api(
             title=title,
             routers=[
-                documents_router(documents or self.ingest, max_document),
+                documents_router(documents or self.ingest, self.ingest_config),
                 query_router(self.retriever, self.query_config),
             ],
             readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy, **(readiness or {})},

@@ -5,15 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-import psycopg
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from faro_workloads import __version__
+from faro_workloads.api.auth import BearerKeyAuth
 from faro_workloads.api.body_limit import BodySizeLimit
-from faro_workloads.core.embedding import EmbeddingError
+from faro_workloads.api.errors import install_error_handlers
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +26,14 @@ def build_api(
     readiness: dict[str, ReadinessCheck],
     max_body_bytes: int,
     required_for_ready: frozenset[str] | None = None,
+    api_key: str | None = None,
 ) -> FastAPI:
     """A FastAPI app with ``routers`` and the endpoints every Faro service has.
 
     ``/readyz`` runs each readiness check; the service is ready when the checks named in
     ``required_for_ready`` pass (all of them when None). The others are reported but do not fail readiness:
-    e.g. the query service stays ready without Qdrant because it falls back to Postgres.
+    e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``api_key``,
+    every ``/v1/`` request needs it as a bearer token.
     """
     app = FastAPI(title=title, version=__version__)
     for router in routers:
@@ -58,20 +60,8 @@ def build_api(
     def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    @app.exception_handler(EmbeddingError)
-    async def embedding_unavailable(request: Request, exc: EmbeddingError) -> JSONResponse:
-        log.warning("embedding failed on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": f"embedding model unavailable: {exc}"}, status_code=503)
-
-    @app.exception_handler(psycopg.OperationalError)
-    async def postgres_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        log.warning("postgres unavailable on %s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": "PostgreSQL is unavailable; nothing was stored, retry later"}, 503)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
-
+    install_error_handlers(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
+    if api_key is not None:  # outermost: refuses before the body is read
+        app.add_middleware(BearerKeyAuth, api_key=api_key)
     return app

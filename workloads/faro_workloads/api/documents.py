@@ -6,15 +6,18 @@ the chunking service that hands chunks on through S3.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
+from faro_workloads.api.errors import error_responses, one_line
+from faro_workloads.core.config import IngestConfig
+from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import (
     DOC_ID_MAX_LENGTH,
     DOC_ID_PATTERN,
@@ -24,18 +27,17 @@ from faro_workloads.core.documents import (
     doc_id_from_path,
     validate_doc_id,
 )
+from faro_workloads.core.extraction_pool import ExtractionPool, shared_pool
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import INGEST_ERROR_REASONS, INGEST_ERRORS, expose_label_values
 from faro_workloads.core.search_filter import NUL_FREE, MetadataKey, MetadataValue
-from faro_workloads.core.text_extraction import (
-    SourceFormat,
-    UnsupportedDocument,
-    detect_format,
-    extract_text,
-)
+from faro_workloads.core.text_extraction import SourceFormat, detect_format
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64)]
+_METADATA = TypeAdapter(Metadata)
+# A metadata form field is at most 64 entries of at most 4 KiB each, plus JSON punctuation.
+MAX_METADATA_FIELD_CHARS = 64 * (4096 + 256)
 
 
 class DocumentBackend(Protocol):
@@ -51,6 +53,8 @@ class DocumentBackend(Protocol):
 
 class TextDocument(BaseModel):
     """A document sent as JSON."""
+
+    model_config = ConfigDict(extra="forbid")
 
     doc_id: DocId | None = Field(None, description="Stable id; derived from the content hash when absent.")
     text: str = Field(..., min_length=1, description="The document's content.")
@@ -117,12 +121,31 @@ _UPLOAD_SCHEMA = {
 
 
 # faro_ingest_errors_total's reason for an upload rejected by status code.
-_REJECTION_REASONS = {413: "too_large", 415: "unsupported_media_type", 422: "invalid_document"}
+_REJECTION_REASONS = {
+    400: "invalid_document",
+    408: "invalid_document",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_document",
+}
 
 
-def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter:
+class _Rejected(HTTPException):
+    """An upload refused with a reason for faro_ingest_errors_total."""
+
+    def __init__(self, status: int, detail: str, reason: str) -> None:
+        super().__init__(status, detail)
+        self.reason = reason
+
+
+def documents_router(
+    backend: DocumentBackend, limits: IngestConfig, extraction: ExtractionPool | None = None
+) -> APIRouter:
+    """The documents API over ``backend``; uploads are extracted by ``extraction`` (the process's shared
+    pool by default) under ``limits``."""
     router = APIRouter(prefix="/v1/documents", tags=["documents"])
     expose_label_values(INGEST_ERRORS, INGEST_ERROR_REASONS)
+    reader = _UploadReader(limits, extraction or shared_pool(limits.extraction_workers))
 
     @router.post(
         "",
@@ -132,15 +155,16 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
         responses={
             200: {"model": DocumentAccepted},
             202: {"model": DocumentAccepted},
-            413: {},
-            415: {},
-            422: {},
+            **error_responses(400, 401, 408, 413, 415, 422, 503),
         },
         summary="Add or replace a document",
     )
     async def upload(request: Request, response: Response) -> DocumentAccepted:
         try:
-            document = await _read_upload(request, max_file_bytes)
+            document = await reader.read(request)
+        except _Rejected as exc:
+            INGEST_ERRORS.labels(exc.reason).inc()
+            raise
         except HTTPException as exc:
             INGEST_ERRORS.labels(_REJECTION_REASONS.get(exc.status_code, "invalid_document")).inc()
             raise
@@ -157,7 +181,12 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
             doc_id=result.doc_id, status=result.status, chunks=result.chunks, content_hash=result.content_hash
         )
 
-    @router.get("", response_model=DocumentList, summary="List documents by id")
+    @router.get(
+        "",
+        response_model=DocumentList,
+        responses=error_responses(401, 422, 503),
+        summary="List documents by id",
+    )
     def list_documents(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH, pattern=NUL_FREE)] = None,
@@ -166,7 +195,12 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
         next_after = records[-1].doc_id if len(records) == limit else None
         return DocumentList(documents=[DocumentInfo.of(r) for r in records], next_after=next_after)
 
-    @router.get("/{doc_id:path}", response_model=DocumentInfo, responses={404: {}}, summary="Read a document")
+    @router.get(
+        "/{doc_id:path}",
+        response_model=DocumentInfo,
+        responses=error_responses(401, 404, 422, 503),
+        summary="Read a document",
+    )
     def get_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> DocumentInfo:
         record = backend.get(_checked_id(doc_id))
         if record is None:
@@ -176,7 +210,10 @@ def documents_router(backend: DocumentBackend, max_file_bytes: int) -> APIRouter
     delete_status = 202 if backend.asynchronous else 204
 
     @router.delete(
-        "/{doc_id:path}", status_code=delete_status, responses={404: {}}, summary="Delete a document"
+        "/{doc_id:path}",
+        status_code=delete_status,
+        responses=error_responses(401, 404, 422, 503),
+        summary="Delete a document",
     )
     def delete_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> Response:
         if not backend.delete(_checked_id(doc_id)):
@@ -193,80 +230,85 @@ def _checked_id(doc_id: str) -> str:
         raise HTTPException(422, str(exc)) from exc
 
 
-async def _read_upload(request: Request, max_file_bytes: int) -> IncomingDocument:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/json":
-        return await _read_json(request)
-    if content_type == "multipart/form-data":
-        return await _read_multipart(request, max_file_bytes)
-    raise HTTPException(415, "send the document as application/json or multipart/form-data")
+class _UploadReader:
+    """Turns an upload request into an :class:`IncomingDocument`, with bounded work: the body's size is
+    the middleware's, the text extraction runs in the pool under ``limits``."""
 
+    def __init__(self, limits: IngestConfig, extraction: ExtractionPool) -> None:
+        self._limits = limits
+        self._extraction = extraction
 
-async def _read_json(request: Request) -> IncomingDocument:
-    try:
-        body = TextDocument.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise HTTPException(422, _validation_message(exc)) from exc
-    if "\x00" in body.text:
-        raise HTTPException(422, "document text contains NUL characters")
-    try:
-        text = extract_text(body.text, body.format)
-    except UnsupportedDocument as exc:
-        raise HTTPException(422, str(exc)) from exc
-    doc_id = body.doc_id or f"doc-{content_hash(text)[:16]}"
-    return IncomingDocument(
-        doc_id=doc_id, text=text, source="api:json", fmt=body.format, metadata=body.metadata
-    )
+    async def read(self, request: Request) -> IncomingDocument:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type == "application/json":
+            return await self._read_json(request)
+        if content_type == "multipart/form-data":
+            return await self._read_multipart(request)
+        raise HTTPException(415, "send the document as application/json or multipart/form-data")
 
+    async def _read_json(self, request: Request) -> IncomingDocument:
+        try:
+            body = TextDocument.model_validate_json(await request.body())
+        except ValidationError as exc:
+            raise HTTPException(422, one_line(exc)) from exc
+        if "\x00" in body.text:
+            raise HTTPException(422, "document text contains NUL characters")
+        text = await self._extract(body.text, body.format)
+        doc_id = body.doc_id or f"doc-{content_hash(text)[:16]}"
+        return IncomingDocument(
+            doc_id=doc_id, text=text, source="api:json", fmt=body.format, metadata=body.metadata
+        )
 
-async def _read_multipart(request: Request, max_file_bytes: int) -> IncomingDocument:
-    try:
-        form = await request.form(max_files=1, max_fields=8, max_part_size=max_file_bytes)
-    except Exception as exc:  # starlette raises MultiPartException / ValueError on malformed bodies
-        raise HTTPException(400, f"malformed multipart body: {exc}") from exc
-    upload = form.get("file")
-    if not isinstance(upload, UploadFile):
-        raise HTTPException(422, "multipart upload needs a 'file' part")
-    data = await upload.read()
-    fmt_field = form.get("format")
-    if fmt_field is not None and fmt_field not in ("text", "markdown", "html"):
-        raise HTTPException(422, "format must be one of text, markdown, html")
-    fmt: SourceFormat = fmt_field or detect_format(upload.filename, upload.content_type)  # type: ignore[assignment]
-    metadata = _parse_metadata(form.get("metadata"))
-    doc_id_field = form.get("doc_id")
-    try:
-        text = extract_text(data, fmt)
-        if isinstance(doc_id_field, str) and doc_id_field:
-            doc_id = validate_doc_id(doc_id_field)
-        elif upload.filename:
-            doc_id = doc_id_from_path(upload.filename)
-        else:
-            doc_id = f"doc-{content_hash(text)[:16]}"
-    except (UnsupportedDocument, InvalidDocumentId) as exc:
-        raise HTTPException(422, str(exc)) from exc
-    source = f"upload:{upload.filename}" if upload.filename else "upload"
-    return IncomingDocument(doc_id=doc_id, text=text, source=source, fmt=fmt, metadata=metadata)
+    async def _read_multipart(self, request: Request) -> IncomingDocument:
+        try:
+            form = await request.form(max_files=1, max_fields=8, max_part_size=self._limits.max_body_bytes)
+        except MultiPartException as exc:
+            raise HTTPException(400, f"malformed multipart body: {exc.message}") from exc
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, "multipart upload needs a 'file' part")
+        data = await upload.read()
+        fmt_field = form.get("format")
+        if fmt_field is not None and fmt_field not in ("text", "markdown", "html"):
+            raise HTTPException(422, "format must be one of text, markdown, html")
+        fmt: SourceFormat = fmt_field or detect_format(upload.filename, upload.content_type)  # type: ignore[assignment]
+        metadata = _parse_metadata(form.get("metadata"))
+        doc_id_field = form.get("doc_id")
+        text = await self._extract(data, fmt)
+        try:
+            if isinstance(doc_id_field, str) and doc_id_field:
+                doc_id = validate_doc_id(doc_id_field)
+            elif upload.filename:
+                doc_id = doc_id_from_path(upload.filename)
+            else:
+                doc_id = f"doc-{content_hash(text)[:16]}"
+        except InvalidDocumentId as exc:
+            raise HTTPException(422, str(exc)) from exc
+        source = f"upload:{upload.filename}" if upload.filename else "upload"
+        return IncomingDocument(doc_id=doc_id, text=text, source=source, fmt=fmt, metadata=metadata)
+
+    async def _extract(self, data: bytes | str, fmt: SourceFormat) -> str:
+        try:
+            return await self._extraction.extract(data, fmt, self._limits)
+        except DocumentTooComplex as exc:
+            raise _Rejected(422, str(exc), "too_complex") from exc
+        except UnsupportedDocument as exc:
+            raise HTTPException(422, str(exc)) from exc
 
 
 def _parse_metadata(raw: object) -> dict[str, MetadataValue]:
+    """The metadata form field: a flat JSON object, parsed with bounded size and nesting."""
     if raw is None or raw == "":
         return {}
     if not isinstance(raw, str):
         raise HTTPException(422, "metadata must be a JSON object in a form field")
+    if len(raw) > MAX_METADATA_FIELD_CHARS:
+        raise HTTPException(422, f"metadata is longer than {MAX_METADATA_FIELD_CHARS} characters")
     try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"metadata is not valid JSON: {exc.msg}") from exc
-    try:
-        return TextDocument.model_validate({"text": "x", "metadata": value}).metadata
+        return _METADATA.validate_json(raw)
     except ValidationError as exc:
+        if exc.errors()[0]["type"] == "json_invalid":
+            raise HTTPException(422, f"metadata is not valid JSON: {exc.errors()[0]['msg']}") from exc
         raise HTTPException(
-            422, "metadata must be a flat JSON object of strings, numbers and booleans"
+            422, f"metadata must be a flat JSON object of strings, numbers and booleans ({one_line(exc)})"
         ) from exc
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-    more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-    return f"{where}: {first.get('msg')}{more}"

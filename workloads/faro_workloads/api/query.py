@@ -5,14 +5,14 @@ limits, and FastAPI must see its real class, not a string, in the endpoint signa
 """
 
 import math
-from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, params
+from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
+from faro_workloads.api.errors import error_responses
 from faro_workloads.core.config import QueryConfig
 from faro_workloads.core.metrics import (
     FALLBACK_REASONS,
@@ -67,22 +67,25 @@ def response_body(result: QueryResult) -> dict[str, Any]:
     }
 
 
-def query_router(
-    retriever: Retriever, config: QueryConfig, dependencies: Sequence[params.Depends] = ()
-) -> APIRouter:
+def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
 
     class QueryRequest(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
         query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
-        top_k: Annotated[int, Field(ge=1, le=config.max_top_k)] = config.default_top_k
+        top_k: Annotated[StrictInt, Field(ge=1, le=config.max_top_k)] = config.default_top_k
         filter: SearchFilter | None = None
         backend: Backend = Backend.AUTO
 
-    router = APIRouter(prefix="/v1", tags=["query"], dependencies=list(dependencies))
+    router = APIRouter(prefix="/v1", tags=["query"])
 
     @router.post(
-        "/query", response_model=QueryResponse, responses={401: {}, 503: {}}, summary="Search the collection"
+        "/query",
+        response_model=QueryResponse,
+        responses=error_responses(401, 413, 422, 503),
+        summary="Search the collection",
     )
     async def query(request: QueryRequest) -> JSONResponse:
         if not request.query.strip():

@@ -24,7 +24,7 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 @serve.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address (0.0.0.0 in a pod).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def chunker(host: str, port: int) -> None:
     """The chunking service: documents API -> chunk objects in S3."""
@@ -39,7 +39,7 @@ def chunker(host: str, port: int) -> None:
 
 
 @serve.command()
-@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Listen address (0.0.0.0 in a pod).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 def query(host: str, port: int) -> None:
     """The query service: /v1/query over Qdrant with pgvector fallback."""
@@ -63,7 +63,9 @@ def query(host: str, port: int) -> None:
 
 
 @serve.command()
-@click.option("--host", default="0.0.0.0", show_default=True, help="Health and metrics listener.")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Health and metrics listener (0.0.0.0 in a pod)."
+)
 @click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
 @click.option(
     "--shutdown-grace",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
@@ -255,9 +255,15 @@ class QueryConfig(_Model):
 
 
 class IngestConfig(_Model):
-    """Limits of the document API."""
+    """Limits of the document API: what one upload may cost before it is refused with a reason."""
 
     max_body_bytes: int = Field(10 * 1024 * 1024, ge=1024, le=1024**3)
+    max_html_depth: int = Field(512, ge=16, le=100_000, description="Deepest HTML element nesting accepted.")
+    max_html_elements: int = Field(250_000, ge=100, le=10_000_000, description="Most HTML elements accepted.")
+    extraction_timeout_seconds: float = Field(
+        10.0, gt=0, le=600, description="Text extraction of one document is stopped after this many seconds."
+    )
+    extraction_workers: int = Field(2, ge=1, le=64, description="Processes that extract text from uploads.")
 
 
 class S3Config(_Model):
@@ -293,6 +299,13 @@ class AuthConfig(_Model):
     """API-key check of the query service (health and metrics stay open)."""
 
     api_key: SecretStr | None = Field(None, description="Bearer key; the API is open when absent.")
+
+    @field_validator("api_key")
+    @classmethod
+    def _not_empty(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not key.get_secret_value().strip():
+            raise ValueError("the API key is empty: set a key, or unset the variable to run without one")
+        return key
 
 
 class ConsistencyConfig(_Model):

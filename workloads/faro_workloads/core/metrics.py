@@ -73,7 +73,7 @@ CHUNK_OBJECTS_WRITTEN = Counter(
 # increase() never see its first event (one dead-lettered message would stay invisible), and dashboards show
 # 0 instead of "no data".
 DOCUMENT_RESULTS = ("created", "replaced", "unchanged", "deleted")
-INGEST_ERROR_REASONS = ("invalid_document", "too_large", "unsupported_media_type")
+INGEST_ERROR_REASONS = ("invalid_document", "too_complex", "too_large", "unsupported_media_type")
 QUERY_BACKENDS = ("qdrant", "postgres")
 FALLBACK_REASONS = ("error", "timeout", "circuit_open")
 SQS_RESULTS = (

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+)
 
 from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
 
@@ -12,12 +21,25 @@ from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
 NUL_FREE = r"^[^\x00]*$"
 # Keys become Qdrant payload paths (metadata.<key>): letters, digits, _ and - only.
 MetadataKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
-MetadataValue = (
-    Annotated[str, Field(max_length=4096, pattern=NUL_FREE)]
-    | bool
-    | Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-    | Annotated[float, Field(allow_inf_nan=False)]
-)
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+def _whole_numbers_fit_int64(value: object) -> object:
+    """An integer outside int64 is refused, not turned into an inexact float."""
+    if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("integers must fit in 64 bits (-2**63 to 2**63-1)")
+    return value
+
+
+# Strict: a value keeps the JSON type it was sent with ("0" stays a string and is refused when too long,
+# true is a boolean, not 1).
+MetadataValue = Annotated[
+    Annotated[StrictStr, Field(max_length=4096, pattern=NUL_FREE)]
+    | StrictBool
+    | StrictInt
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)],
+    BeforeValidator(_whole_numbers_fit_int64),
+]
 DocIdValue = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
 
 

@@ -13,7 +13,19 @@ from typing import Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import normalise_text
+from faro_workloads.core.html_shape import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMENTS, check_html_shape
+
+__all__ = [
+    "DocumentTooComplex",
+    "SourceFormat",
+    "UnsupportedDocument",
+    "decode_document",
+    "detect_format",
+    "extract_text",
+    "html_to_text",
+]
 
 SourceFormat = Literal["text", "markdown", "html"]
 
@@ -40,10 +52,6 @@ _CONTENT_TYPES: dict[str, SourceFormat] = {
     "text/x-markdown": "markdown",
     "text/plain": "text",
 }
-
-
-class UnsupportedDocument(ValueError):
-    """A document Faro cannot turn into text; the message is one human-readable line."""
 
 
 def decode_document(data: bytes) -> str:
@@ -93,10 +101,16 @@ def detect_format(filename: str | None, content_type: str | None) -> SourceForma
     return "text"
 
 
-def extract_text(data: bytes | str, fmt: SourceFormat) -> str:
+def extract_text(
+    data: bytes | str,
+    fmt: SourceFormat,
+    max_html_depth: int = DEFAULT_MAX_DEPTH,
+    max_html_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> str:
     """The canonical text of a document: decoded, normalised and, for HTML, converted to text.
 
-    Raises :class:`UnsupportedDocument` when there is no text to keep.
+    Raises :class:`UnsupportedDocument` when there is no text to keep, and its subclass
+    :class:`DocumentTooComplex` for HTML that nests or branches past the limits (checked before parsing).
     """
     if isinstance(data, bytes):
         text = decode_document(data)
@@ -104,6 +118,7 @@ def extract_text(data: bytes | str, fmt: SourceFormat) -> str:
         text = normalise_text(data)
         _check_text(text)
     if fmt == "html":
+        check_html_shape(text, max_html_depth, max_html_elements)
         text = html_to_text(text)
         if not text:
             raise UnsupportedDocument("document has no visible text (HTML without text content)")

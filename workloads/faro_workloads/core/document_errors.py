@@ -1,0 +1,11 @@
+"""Why an uploaded document cannot be indexed: each message is one line for the person who sent it."""
+
+from __future__ import annotations
+
+
+class UnsupportedDocument(ValueError):
+    """A document Faro cannot turn into text; the message is one human-readable line."""
+
+
+class DocumentTooComplex(UnsupportedDocument):
+    """A document whose extraction would cost more than the limits allow (nesting, elements, CPU time)."""

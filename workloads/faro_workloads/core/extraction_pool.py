@@ -1,0 +1,81 @@
+"""Text extraction of uploads in worker processes, with a deadline: no upload can hold a service.
+
+HTML parsing is native code whose cost grows faster than linearly on some inputs; the shape check in
+:mod:`faro_workloads.core.html_shape` refuses the known ones before parsing, and the deadline here bounds
+whatever is left. A document still being extracted when its deadline passes has its worker process killed
+(and replaced) and is refused with :class:`DocumentTooComplex`. The event loop only awaits a future.
+
+One pool serves a whole process (:func:`shared_pool`): a service has one documents API, and tests that
+build many apps must not start processes per app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import functools
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from pebble import ProcessExpired, ProcessPool
+
+from faro_workloads.core.config import IngestConfig
+from faro_workloads.core.document_errors import DocumentTooComplex
+from faro_workloads.core.text_extraction import SourceFormat, extract_text
+
+log = logging.getLogger(__name__)
+
+
+class ExtractionPool:
+    """``workers`` processes running :func:`extract_text`; started on first use, stopped by :meth:`close`."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPool | None = None
+        self._lock = threading.Lock()
+
+    async def extract(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> str:
+        """The document's canonical text under ``limits``' HTML bounds and deadline, or
+        :class:`UnsupportedDocument` (of which :class:`DocumentTooComplex` is one kind)."""
+        timeout = limits.extraction_timeout_seconds
+        future = self._started().schedule(
+            extract_text, args=(data, fmt, limits.max_html_depth, limits.max_html_elements), timeout=timeout
+        )
+        try:
+            return await asyncio.wrap_future(future)
+        except FutureTimeout:
+            raise DocumentTooComplex(f"text extraction took longer than {timeout:g} s (the limit)") from None
+        except ProcessExpired as exc:
+            log.warning("text extraction worker ended: %s", exc)
+            raise DocumentTooComplex(
+                "text extraction ran out of resources (its worker process ended)"
+            ) from None
+        except asyncio.CancelledError:  # the client went away: the worker need not finish
+            future.cancel()
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            atexit.unregister(self.close)
+            pool.stop()
+            pool.join(timeout=10)
+
+    def _started(self) -> ProcessPool:
+        with self._lock:
+            if self._pool is None:
+                # forkserver: workers never inherit the service's threads, locks or connections.
+                self._pool = ProcessPool(
+                    max_workers=self.workers, context=multiprocessing.get_context("forkserver")
+                )
+                atexit.register(self.close)
+            return self._pool
+
+
+@functools.cache
+def shared_pool(workers: int) -> ExtractionPool:
+    """The process's extraction pool of ``workers`` processes (one per distinct count: in practice one)."""
+    return ExtractionPool(workers)
