@@ -7,9 +7,9 @@ tests they are provisioned here against a local S3/SQS server (moto) on loopback
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -99,23 +99,48 @@ def use_local_credentials() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-class MotoServer:
-    """A local S3 + SQS server (``moto_server``) on loopback, as a child process."""
+# Run in the child: on Linux it asks the kernel to SIGKILL it when its parent dies (PR_SET_PDEATHSIG, kept
+# across exec), and exits if the parent died before that; then it is moto_server.
+_MOTO_TIED_TO_PARENT = """
+import ctypes, os, signal, sys
+if sys.platform.startswith("linux"):
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if os.getppid() != int(sys.argv[1]):
+        sys.exit("moto_server: the process that started it is gone")
+from moto.server import main
+main(sys.argv[2:])
+"""
 
-    def __init__(self, port: int, host: str = "127.0.0.1", log_path: Path | None = None) -> None:
+
+class MotoServer:
+    """A local S3 + SQS server (``moto_server``) on loopback, as a child process.
+
+    Its state is in memory only. The server dies with the process that started it, even one killed with
+    SIGKILL (on Linux: PR_SET_PDEATHSIG, tied to the starting *thread*, so start it from a thread that lives
+    as long as the server is needed, e.g. the main thread). With ``pid_file``, its pid is kept there while it
+    runs, and :meth:`start` first kills a moto_server that a crashed run left behind (where PDEATHSIG does not
+    exist).
+    """
+
+    def __init__(
+        self, port: int, host: str = "127.0.0.1", log_path: Path | None = None, pid_file: Path | None = None
+    ) -> None:
         self.url = f"http://{host}:{port}"
         self._args = ["-H", host, "-p", str(port)]
         self._log_path = log_path
+        self._pid_file = pid_file
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> None:
-        executable = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or shutil.which(
-            "moto_server"
-        )
-        if executable is None:
+        if importlib.util.find_spec("moto") is None:
             raise RuntimeError("moto_server not found: install the [local] extra (moto[server])")
+        if self._pid_file is not None:
+            stop_leftover_moto_server(self._pid_file)
         log = self._log_path.open("ab") if self._log_path else subprocess.DEVNULL
-        self._process = subprocess.Popen([executable, *self._args], stdout=log, stderr=log)
+        command = [sys.executable, "-c", _MOTO_TIED_TO_PARENT, str(os.getpid()), *self._args]
+        self._process = subprocess.Popen(command, stdout=log, stderr=log)
+        if self._pid_file is not None:
+            self._pid_file.write_text(f"{self._process.pid}\n")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -137,3 +162,28 @@ class MotoServer:
                 self._process.kill()
                 self._process.wait()
         self._process = None
+        if self._pid_file is not None:
+            self._pid_file.unlink(missing_ok=True)
+
+
+def stop_leftover_moto_server(pid_file: Path) -> bool:
+    """Kill the moto_server whose pid ``pid_file`` holds, if that process still runs and is a moto_server
+    (not a process that reused the pid); remove the file. Returns whether one was killed."""
+    import psutil  # with the [local] extra (pgserver needs it)
+
+    try:
+        pid = int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        pid_file.unlink(missing_ok=True)
+        return False
+    killed = False
+    try:
+        process = psutil.Process(pid)
+        if any("moto" in part for part in process.cmdline()):
+            process.kill()
+            process.wait(timeout=10)
+            killed = True
+    except psutil.Error:  # gone already, or not ours to look at
+        pass
+    pid_file.unlink(missing_ok=True)
+    return killed

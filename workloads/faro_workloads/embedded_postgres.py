@@ -1,12 +1,67 @@
-"""A throwaway PostgreSQL + pgvector from pgserver's embedded binaries (the ``[local]`` extra), for the tests,
-the observability stack and the benchmarks. (``faro local`` keeps its PostgreSQL in its data folder.)"""
+"""PostgreSQL + pgvector from pgserver's embedded binaries (the ``[local]`` extra): a throwaway server for
+the tests, the observability stack and the benchmarks, and the crash clean-up for ``faro local``'s own
+server (which lives in its data folder)."""
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+HANDLE_LIST = ".handle_pids.json"  # pgserver's list of the processes using the server of a PGDATA
+CLOCK_SLACK_SECONDS = 2.0  # process start times are known to about a second (boot time in whole seconds)
+
+
+def forget_crashed_users(pgdata: Path) -> list[int]:
+    """Drop from pgserver's list of a server's users the processes that are gone; returns the pids dropped.
+
+    pgserver (0.1.x) records the pid of every process that calls ``get_server`` in
+    ``PGDATA/.handle_pids.json`` and stops PostgreSQL only when the last recorded process lets go
+    (``cleanup()`` or at exit). A process killed with SIGKILL never lets go: its pid stays in the list, and
+    every later graceful stop sees another user and leaves PostgreSQL running. Call this before
+    ``get_server``. A pid still counts as a user only if that process runs and was started before the list
+    was last written: a pid reused by a newer process (pids wrap around) is no user either.
+    """
+    from pgserver.postgres_server import PostgresServer
+
+    handles = pgdata / HANDLE_LIST
+    with PostgresServer._lock:  # pgserver's own inter-process lock around its list
+        if not handles.exists():
+            return []
+        try:
+            pids = [int(pid) for pid in json.loads(handles.read_text())]
+        except (ValueError, TypeError) as exc:
+            log.warning("unreadable %s (%s): starting with an empty list of users", handles, exc)
+            pids = []
+        written = handles.stat().st_mtime
+        alive = [pid for pid in pids if _user_since(pid, written)]
+        if alive != pids:
+            handles.write_text(json.dumps(alive))
+    dropped = [pid for pid in pids if pid not in alive]
+    if dropped:
+        log.info("embedded PostgreSQL: forgot users %s that are gone (crashed)", dropped)
+    return dropped
+
+
+def _user_since(pid: int, written: float) -> bool:
+    """Whether ``pid`` is a running process started before ``written`` (a time stamp)."""
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        if process.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return process.create_time() <= written + CLOCK_SLACK_SECONDS
+    except psutil.NoSuchProcess:  # ZombieProcess too
+        return False
+    except psutil.AccessDenied:  # someone else's process: keep it, as pgserver would
+        return True
 
 
 @contextmanager

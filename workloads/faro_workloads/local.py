@@ -1,8 +1,13 @@
 """``faro local``: the whole pipeline in one process on one machine, no cluster.
 
 Embedded PostgreSQL + pgvector (pgserver) and Qdrant local mode live under ``--data-dir`` and survive
-restarts. The embedder is the hashing one, the real MiniLM served over an OpenAI-compatible endpoint on
-loopback, or a Portkey gateway.
+restarts, crashes (SIGKILL) included: a graceful stop after a crash still stops PostgreSQL
+(:func:`forget_crashed_users`). With ``--s3`` the chunk-object bucket is durable too (a write-through copy
+under ``--data-dir``, see :mod:`faro_workloads.durable_local_bucket`): an upload or delete answered 202 is
+on disk and takes effect after any restart; the local S3/SQS server dies with the process.
+
+The embedder is the hashing one, the real MiniLM served over an OpenAI-compatible endpoint on loopback, or a
+Portkey gateway.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
+from faro_workloads.durable_local_bucket import CorruptStoredObject, DurableBucket, WriteThroughS3Client
+from faro_workloads.embedded_postgres import forget_crashed_users
 from faro_workloads.embedder_worker import EmbedderWorker
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,8 @@ EmbedderChoice = Literal["hash", "minilm", "portkey"]
 MARKER_FILE = "faro-local.json"
 MAX_BODY_BYTES = 10 * 1024 * 1024
 LOCAL_PIPELINE = "local"
+BUCKET_FOLDER = "s3-bucket"  # the durable copy of the local bucket (--s3)
+MOTO_PID_FILE = "s3-server.pid"
 
 
 class LocalModeError(FaroError):
@@ -124,7 +133,10 @@ class LocalRuntime:
         self._check_marker(embedder)
         import pgserver  # the [local] extra
 
-        self._pg_server = pgserver.get_server(data_dir / "postgres", cleanup_mode="stop")
+        pgdata = data_dir / "postgres"
+        if pgdata.exists():  # a crashed run's pid would keep every later stop from stopping PostgreSQL
+            forget_crashed_users(pgdata)
+        self._pg_server = pgserver.get_server(pgdata, cleanup_mode="stop")
         collection = CollectionConfig(name="default", dimension=embedder.dimension)
         pg = PgVectorStore(PostgresConfig(dsn=SecretStr(self._pg_server.get_uri())), collection)
         self._stores.append(pg)
@@ -153,9 +165,18 @@ class LocalRuntime:
 
     def _start_s3_path(self, plane: DataPlane) -> tuple[DocumentBackend, dict[str, ReadinessCheck]]:
         """The cluster's data path on loopback: a local S3/SQS server, the chunking backend writing chunk
-        objects, and the embedding engine's worker consuming the bucket's notifications."""
+        objects, and the embedding engine's worker consuming the bucket's notifications.
+
+        The local server keeps its state in memory, so the bucket is made durable instead: writes go through
+        a :class:`DurableBucket` under the data dir before the API answers, and at start the fresh bucket is
+        refilled from it, which replays every object's notification (the worker skips what PostgreSQL
+        already holds, embeds what a crash lost, and applies acknowledged deletes again).
+        """
         use_local_credentials()
-        self._moto = MotoServer(free_port(), log_path=self.options.data_dir / "s3-server.log")
+        data_dir = self.options.data_dir
+        self._moto = MotoServer(
+            free_port(), log_path=data_dir / "s3-server.log", pid_file=data_dir / MOTO_PID_FILE
+        )
         self._moto.start()
         s3_config = S3Config(bucket="faro-local", prefix="faro", endpoint_url=self._moto.url)
         layout = ChunkObjectLayout(s3_config.prefix, LOCAL_PIPELINE)
@@ -175,7 +196,15 @@ class LocalRuntime:
                 "wait_seconds": 1,
             }
         )
-        store = S3ChunkStore(s3, s3_config.bucket, layout)
+        durable = DurableBucket(data_dir / BUCKET_FOLDER)
+        try:
+            restored = durable.restore_into(s3, s3_config.bucket)
+        except CorruptStoredObject as exc:
+            raise LocalModeError(str(exc)) from exc
+        if restored:
+            log.info("local bucket: %d objects restored from %s", restored, durable.folder)
+        bucket_client = WriteThroughS3Client(s3, s3_config.bucket, durable)
+        store = S3ChunkStore(bucket_client, s3_config.bucket, layout)
         self._worker = EmbedderWorker(sqs, store, plane.ingest, sqs_config)
         self._worker_thread = threading.Thread(target=self._worker.run, name="embedder-worker", daemon=True)
         self._worker_thread.start()

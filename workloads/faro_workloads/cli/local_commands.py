@@ -56,7 +56,8 @@ err_console = Console(stderr=True)
     "--s3",
     "s3_path",
     is_flag=True,
-    help="Go through the cluster's path: local S3/SQS server, chunk objects, embedding worker.",
+    help="Go through the cluster's path: local S3/SQS server, chunk objects, embedding worker. "
+    "The bucket is kept under --data-dir: what was answered 202 survives a crash.",
 )
 @click.option("--no-serve", is_flag=True, help="Ingest --docs, then exit instead of serving.")
 def local(
