@@ -266,3 +266,23 @@ def test_a_client_leaving_mid_body_is_one_log_line(
         time.sleep(0.05)
     assert any("client went away during POST /v1/documents" in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_a_write_conflict_left_after_retries_is_a_503_to_retry() -> None:
+    import psycopg
+    from fastapi import APIRouter
+
+    from faro_workloads.api.app import build_api
+
+    router = APIRouter()
+
+    @router.post("/v1/conflict")
+    def conflict() -> None:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    with TestClient(build_api("t", [router], {}, 1024), raise_server_exceptions=False) as http:
+        response = http.post("/v1/conflict")
+    assert response.status_code == 503 and response.headers["retry-after"] == "1"
+    assert (
+        _detail(response) == "conflicting concurrent writes to the same documents; nothing was stored, retry"
+    )

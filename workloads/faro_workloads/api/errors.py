@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
 from faro_workloads.core.embedding import EmbeddingError
+from faro_workloads.core.stores.transaction_retry import RETRYABLE_ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def embedding_unavailable(request: Request, exc: EmbeddingError) -> JSONResponse:
         log.warning("embedding failed on %s %s: %s", request.method, request.url.path, exc)
         return error_response(503, f"embedding model unavailable: {exc}")
+
+    async def write_conflict(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("write conflict on %s %s after retries: %s", request.method, request.url.path, exc)
+        return error_response(
+            503,
+            "conflicting concurrent writes to the same documents; nothing was stored, retry",
+            headers={"Retry-After": "1"},
+        )
+
+    for conflict in RETRYABLE_ERRORS:  # what is left of a deadlock once the store's retries are spent
+        app.add_exception_handler(conflict, write_conflict)
 
     @app.exception_handler(psycopg.OperationalError)
     async def postgres_unavailable(request: Request, exc: psycopg.OperationalError) -> JSONResponse:

@@ -14,6 +14,11 @@ DOCUMENTS_INGESTED = Counter(
     ["result"],
 )
 CHUNKS_WRITTEN = Counter("faro_chunks_written_total", "Chunks committed to PostgreSQL.")
+TRANSACTION_RETRIES = Counter(
+    "faro_store_transaction_retries_total",
+    "PostgreSQL write transactions run again after a deadlock or serialization failure, by operation.",
+    ["operation"],
+)
 INGEST_ERRORS = Counter(
     "faro_ingest_errors_total", "Documents rejected or failed during ingest, by reason.", ["reason"]
 )
@@ -86,6 +91,7 @@ SQS_RESULTS = (
     "released",
 )
 CHUNK_OBJECT_RESULTS = ("accepted", "unchanged")
+RETRIED_TRANSACTIONS = ("write_document", "delete_document", "bulk_load")
 
 
 def expose_label_values(counter: Counter, values: Iterable[str | tuple[str, ...]]) -> None:

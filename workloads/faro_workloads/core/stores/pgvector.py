@@ -9,6 +9,12 @@ Per collection, in schema ``PostgresConfig.schema_name``:
   point's current state is read from ``{name}_chunks`` when the row is applied, so applying rows is
   idempotent and order-insensitive (present -> upsert to Qdrant, absent -> delete from Qdrant).
 
+Writes lock a document by its ``{name}_documents`` row before touching its chunks (upserting the row, in
+doc_id order in a batch; a delete deletes it first), so a write and a delete, or two writes, of one document
+run one after the other: the later one's chunk statements start after the earlier one committed and see all
+its chunks (READ COMMITTED). A write aborted by a deadlock or serialization failure runs again
+(:mod:`faro_workloads.core.stores.transaction_retry`).
+
 Every SQL statement is composed with :mod:`psycopg.sql`; names are never formatted into SQL text.
 """
 
@@ -33,6 +39,7 @@ from faro_workloads.core.config import CollectionConfig, Distance, HnswConfig, P
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.transaction_retry import run_transaction
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +199,16 @@ class PgVectorStore:
         """A pooled connection inside one transaction (committed on success), timed as ``operation``."""
         with self._connection(operation) as conn, conn.transaction():
             yield conn
+
+    def _write(self, operation: str, write: Callable[[psycopg.Connection], T]) -> T:
+        """``write(conn)`` in one transaction, run again in a new one when PostgreSQL aborts it for a deadlock
+        or a serialization failure (:func:`run_transaction`); ``write`` must only act through ``conn``."""
+
+        def attempt() -> T:
+            with self._transaction(operation) as conn:
+                return write(conn)
+
+        return run_transaction(operation, attempt)
 
     def _read(self, operation: str, read: Callable[[psycopg.Connection], T]) -> T:
         """``read(conn)`` (idempotent) on a connection handed out without the liveness round trip.
@@ -382,6 +399,9 @@ class PgVectorStore:
 
         One binary COPY carries every chunk and each statement covers every document, so a batch costs a
         handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
+
+        The documents rows are upserted first, in doc_id order: that locks the documents (see the module
+        docstring) in one order for every batch, so concurrent batches never wait on each other in a cycle.
         """
         doc_ids = [record.doc_id for record, _ in documents]
         if len(set(doc_ids)) != len(doc_ids):
@@ -389,14 +409,9 @@ class PgVectorStore:
         for record, chunks in documents:
             self._validate_chunks(chunks, record.doc_id)
         written = {record.doc_id: [chunk.id for chunk in chunks] for record, chunks in documents}
-        with self._transaction("write_document") as conn:
-            self._upsert_chunks(conn, [chunk for _, chunks in documents for chunk in chunks])
-            stale = conn.execute(
-                sql.SQL(
-                    "DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id"
-                ).format(self._chunks),
-                (doc_ids, [point for points in written.values() for point in points]),
-            ).fetchall()
+        records = sorted((record for record, _ in documents), key=lambda record: record.doc_id)
+
+        def write(conn: psycopg.Connection) -> dict[str, list[uuid.UUID]]:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     sql.SQL(
@@ -411,33 +426,47 @@ class PgVectorStore:
                     ).format(self._documents),
                     [
                         (r.doc_id, r.content_hash, r.source, r.chunk_count, Jsonb(r.metadata), r.updated_at)
-                        for r, _ in documents
+                        for r in records
                     ],
                 )
+            self._upsert_chunks(conn, [chunk for _, chunks in documents for chunk in chunks])
+            stale = conn.execute(
+                sql.SQL(
+                    "DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id"
+                ).format(self._chunks),
+                (doc_ids, [point for points in written.values() for point in points]),
+            ).fetchall()
             affected = {doc_id: list(points) for doc_id, points in written.items()}
             for point_id, doc_id in stale:
                 affected[doc_id].append(point_id)
             self._enqueue(conn, affected)
-        return affected
+            return affected
+
+        return self._write("write_document", write)
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.
 
         Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it.
+        The documents row goes first: that waits for a write of the document under way to commit, and the
+        chunks DELETE, a later statement, then sees every chunk it wrote.
         """
-        with self._transaction("delete_document") as conn:
-            removed = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING id").format(self._chunks), (doc_id,)
-            ).fetchall()
+
+        def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
             known = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING doc_id").format(self._documents),
                 (doc_id,),
             ).fetchone()
+            removed = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING id").format(self._chunks), (doc_id,)
+            ).fetchall()
             if known is None and not removed:
                 return None
             point_ids = [row[0] for row in removed]
             self._enqueue(conn, {doc_id: point_ids})
-        return point_ids
+            return point_ids
+
+        return self._write("delete_document", delete)
 
     def bulk_load(self, chunks: list[Chunk]) -> None:
         """Load many chunks fast (binary COPY + upsert) into Postgres ONLY: no outbox rows are written.
@@ -449,20 +478,35 @@ class PgVectorStore:
         if not chunks:
             return
         doc_ids = sorted({chunk.doc_id for chunk in chunks})
-        with self._transaction("bulk_load") as conn:
+
+        def load(conn: psycopg.Connection) -> None:
+            # Lock the documents first, in doc_id order, as write_documents does: create the missing rows,
+            # touch the others.
+            conn.execute(
+                sql.SQL(
+                    """
+                    INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
+                    SELECT doc_id, min(content_hash), 'bulk_load', 0, '{{}}'::jsonb, now()
+                    FROM unnest(%s::text[], %s::text[]) AS given(doc_id, content_hash)
+                    GROUP BY doc_id ORDER BY doc_id
+                    ON CONFLICT (doc_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
+                    """
+                ).format(self._documents),
+                ([chunk.doc_id for chunk in chunks], [chunk.content_hash for chunk in chunks]),
+            )
             self._upsert_chunks(conn, chunks)
             conn.execute(
                 sql.SQL(
                     """
-                    INSERT INTO {documents} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
-                    SELECT doc_id, min(content_hash), 'bulk_load', count(*), '{{}}'::jsonb, now()
-                    FROM {chunks} WHERE doc_id = ANY(%s) GROUP BY doc_id
-                    ON CONFLICT (doc_id) DO UPDATE SET
-                        chunk_count = EXCLUDED.chunk_count, updated_at = EXCLUDED.updated_at
+                    UPDATE {documents} SET chunk_count = counted.chunks FROM (
+                        SELECT doc_id, count(*) AS chunks FROM {chunks} WHERE doc_id = ANY(%s) GROUP BY doc_id
+                    ) AS counted WHERE {documents}.doc_id = counted.doc_id
                     """
                 ).format(documents=self._documents, chunks=self._chunks),
                 (doc_ids,),
             )
+
+        self._write("bulk_load", load)
 
     def _validate_chunks(self, chunks: Sequence[Chunk], doc_id: str | None) -> None:
         dimension = self._collection.dimension
