@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.core.chunking import max_chars
 from faro_workloads.core.config import ChunkingConfig, IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -135,6 +136,20 @@ def test_server_answers_while_an_upload_is_being_extracted(serve: ServerFactory)
         uploader.join(timeout=300)
     assert answered_in_flight >= 3, "the upload finished before the server could be probed"
     assert result[0].status_code == 201, result[0].text
+
+
+def test_a_long_unbroken_run_is_stored_as_bounded_chunks(serve: ServerFactory) -> None:
+    """A 2 MB run of one letter (one token to a WordPiece tokenizer) becomes many chunks of at most
+    ``size * MAX_CHARS_PER_TOKEN`` characters, and a query never returns more than one chunk's worth."""
+    url = serve(IngestConfig())
+    text = "Before the blob.\n\n" + "a" * 2_000_000 + "\n\nAfter the blob."
+    response = httpx.post(f"{url}/v1/documents", json={"doc_id": "blob", "text": text}, timeout=120)
+    assert response.status_code == 201, response.text
+    limit = max_chars(256)  # the fixture's chunk size
+    assert limit == 5_120  # 20 characters a token: a chunk of the run is a few kB, not 2 MB
+    assert response.json()["chunks"] >= 2_000_000 // limit
+    hits = httpx.post(f"{url}/v1/query", json={"query": "aaaa", "top_k": 10}, timeout=10).json()["hits"]
+    assert hits and all(len(hit["text"]) <= limit for hit in hits)
 
 
 def test_a_killed_worker_is_replaced() -> None:

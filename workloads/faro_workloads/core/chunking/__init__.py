@@ -3,7 +3,8 @@
 Strategies (``ChunkingConfig.strategy``): ``fixed`` token windows (the baseline), ``recursive`` cuts at
 paragraphs, lines, sentences and words, ``markdown`` sections under their heading path, and ``sentence``
 packing of whole sentences. Every chunk is a :class:`~faro_workloads.core.documents.ChunkSpan` whose
-``text == source[start:end]``.
+``text == source[start:end]``, of at most ``size`` tokens and at most ``size * MAX_CHARS_PER_TOKEN``
+characters (:mod:`~faro_workloads.core.chunking.size_bounds`: one token can be a 2 MB run of a letter).
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
 from faro_workloads.core.chunking.recursive import recursive_chunks
 from faro_workloads.core.chunking.sentence import sentence_chunks
+from faro_workloads.core.chunking.size_bounds import MAX_CHARS_PER_TOKEN, max_chars
 from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.text_extraction import SourceFormat
 from faro_workloads.core.tokenization import TextMeasure, TokenCounter, load_token_counter
 
-__all__ = ["STRATEGIES", "Chunker"]
+__all__ = ["MAX_CHARS_PER_TOKEN", "STRATEGIES", "Chunker", "max_chars"]
 
 Strategy = Callable[[TextMeasure, int, int], list[ChunkSpan]]
 
@@ -35,8 +37,9 @@ class Chunker:
     """Chunks texts as ``config`` says, measuring sizes with ``counter`` (default: ``config.tokenizer``).
 
     Chunks come in document order; none is empty or starts or ends with whitespace; each holds at most
-    ``config.size`` tokens (as the whole text's tokenization counts them) and shares at most
-    ``config.overlap`` tokens with its predecessor.
+    ``config.size`` tokens (as the whole text's tokenization counts them) and at most
+    ``max_chars(config.size)`` characters, and shares at most ``config.overlap`` tokens with its
+    predecessor.
     """
 
     def __init__(self, config: ChunkingConfig, counter: TokenCounter | None = None) -> None:

@@ -15,12 +15,19 @@ from functools import lru_cache
 from markdown_it import MarkdownIt
 
 from faro_workloads.core.chunking.recursive import spans_to_chunks
+from faro_workloads.core.chunking.size_bounds import fits
 from faro_workloads.core.chunking.span_packing import strip_span
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.tokenization import TextMeasure
 
 # Line ends as markdown-it counts them, for its token line maps.
 _LINE_END = re.compile(r"\r\n?|\n")
+# A line that may be (or underline) a top-level heading: up to 3 spaces, then 1-6 "#" and a space, tab or
+# line end (ATX), or only "=" or only "-" characters (a setext underline). Text without one has no
+# heading, and is not parsed: parsing 5 MB of one-word lines takes markdown-it over 10 s of CPU.
+_HEADING_CANDIDATE = re.compile(
+    r"(?:^|(?<=[\r\n])) {0,3}(?:#{1,6}(?=[ \t\r\n]|\Z)|(?:=+|-+)[ \t]*(?=[\r\n]|\Z))"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +47,8 @@ def _parser() -> MarkdownIt:
 
 def markdown_sections(text: str) -> list[Section]:
     """The sections of a Markdown text, in order; together they cover the whole text."""
+    if _HEADING_CANDIDATE.search(text) is None:
+        return [Section(0, len(text), ())]
     tokens = _parser().parse(text)
     headings: list[tuple[int, int, str]] = []  # (first line, level, title)
     for index, token in enumerate(tokens):
@@ -62,7 +71,8 @@ def markdown_sections(text: str) -> list[Section]:
 
 
 def markdown_chunks(measure: TextMeasure, size: int, overlap: int) -> list[ChunkSpan]:
-    """One chunk per section, or the recursive chunks of a section larger than ``size``."""
+    """One chunk per section, or the recursive chunks of a section too large for one chunk (see
+    :func:`~faro_workloads.core.chunking.size_bounds.fits`)."""
     text = measure.text
     chunks: list[ChunkSpan] = []
     for section in markdown_sections(text):
@@ -72,7 +82,7 @@ def markdown_chunks(measure: TextMeasure, size: int, overlap: int) -> list[Chunk
         metadata: dict[str, object] = {"strategy": "markdown", "headings": list(section.headings)}
         if section.headings:
             metadata["section"] = section.headings[-1]
-        if measure.tokens(*span) <= size:
+        if fits(measure, *span, size):
             chunks.append(ChunkSpan(text[span[0] : span[1]], span[0], span[1], metadata))
         else:
             chunks.extend(spans_to_chunks(measure, span[0], span[1], size, overlap, metadata))

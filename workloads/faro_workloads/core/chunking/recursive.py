@@ -2,8 +2,10 @@
 
 A span larger than the chunk size is cut at paragraphs (blank lines); parts still too large are cut at
 line ends, then at sentence ends, then at whitespace, and a single word still too large is cut into runs
-of whole tokens. The pieces are then packed greedily into chunks of at most ``size`` tokens, each new
-chunk repeating the trailing pieces of the previous one up to ``overlap`` tokens.
+of whole tokens (a token longer than ``MAX_CHARS_PER_TOKEN`` characters, such as the single ``[UNK]`` of a
+2 MB run of one letter, into runs of characters). "Too large" means more than ``size`` tokens or more than
+``size * MAX_CHARS_PER_TOKEN`` characters. The pieces are then packed greedily into chunks within both
+bounds, each new chunk repeating the trailing pieces of the previous one up to ``overlap`` tokens.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from functools import partial
 
 from faro_workloads.core.chunking.sentence_boundaries import PARAGRAPH_BREAK, sentence_spans
+from faro_workloads.core.chunking.size_bounds import fits
 from faro_workloads.core.chunking.span_packing import Span, pack_spans, split_on, strip_span, token_windows
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.tokenization import TextMeasure
@@ -33,10 +36,12 @@ _CUTTERS: tuple[Cutter, ...] = (
 
 
 class RecursiveSplitter:
-    """Cuts spans of one text into pieces of at most ``size`` tokens, at the coarsest separator possible.
+    """Cuts spans of one text into pieces that fit in ``size`` tokens (:func:`fits`), at the coarsest
+    separator possible.
 
-    Runs of tokens cut out of an over-long word hold ``min(overlap, size - overlap)`` tokens (``size``
-    without overlap), so that packing them still gives full chunks that overlap by ``overlap`` tokens.
+    Runs of units (tokens, see :func:`token_windows`) cut out of an over-long word hold
+    ``min(overlap, size - overlap)`` units (``size`` without overlap), so that packing them still gives
+    full chunks that overlap by ``overlap`` tokens.
     """
 
     def __init__(self, measure: TextMeasure, size: int, overlap: int) -> None:
@@ -53,7 +58,7 @@ class RecursiveSplitter:
         return pieces
 
     def _split_into(self, pieces: list[Span], span: Span, level: int) -> None:
-        if self.measure.tokens(*span) <= self.size:
+        if fits(self.measure, *span, self.size):
             pieces.append(span)
             return
         # Recursion depth is bounded by the number of separator levels.

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from faro_workloads.core.chunking.recursive import LINE, RecursiveSplitter
 from faro_workloads.core.chunking.sentence_boundaries import sentence_spans
+from faro_workloads.core.chunking.size_bounds import fits
 from faro_workloads.core.chunking.span_packing import Span, pack_spans
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.tokenization import TextMeasure
 
 
 def sentence_chunks(measure: TextMeasure, size: int, overlap: int) -> list[ChunkSpan]:
-    """Chunks of whole sentences; a sentence longer than ``size`` is cut by the recursive strategy."""
-    text, tokens = measure.text, measure.tokens
+    """Chunks of whole sentences; a sentence too large for a chunk (more than ``size`` tokens or
+    ``size * MAX_CHARS_PER_TOKEN`` characters) is cut by the recursive strategy."""
+    text = measure.text
     splitter = RecursiveSplitter(measure, size, overlap)
     pieces: list[Span] = []
     for sentence in sentence_spans(text, 0, len(text)):
-        if tokens(*sentence) <= size:
+        if fits(measure, *sentence, size):
             pieces.append(sentence)
         else:
             pieces.extend(splitter.split(*sentence, level=LINE))

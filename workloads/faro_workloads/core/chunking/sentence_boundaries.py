@@ -11,6 +11,7 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from faro_workloads.core.chunking.size_bounds import grapheme_cut
 from faro_workloads.core.chunking.span_packing import Span, cut_between, split_on
 
 if TYPE_CHECKING:
@@ -30,7 +31,8 @@ ABBREVIATIONS = frozenset(
 
 PARAGRAPH_BREAK = re.compile(r"\n(?:[^\S\n]*\n)+")
 # Punkt runs on blocks of at most this many characters (it is slow, and NLTK's regex guard times out
-# on very long inputs); a longer paragraph is cut where a sentence likely ends, else at whitespace.
+# on very long inputs); a longer paragraph is cut where a sentence likely ends, else at whitespace, else
+# (a run without spaces) between two user-perceived characters.
 _PUNKT_BLOCK_CHARS = 20_000
 _LIKELY_SENTENCE_END = re.compile(r"[.!?][\"')\]]*\s+(?![a-z])")
 
@@ -65,7 +67,9 @@ def _punkt_blocks(text: str, start: int, end: int) -> list[Span]:
         for match in _LIKELY_SENTENCE_END.finditer(text, low, high):
             cut = match.end()
         if cut == -1:
-            cut = max(text.rfind("\n", low, high), text.rfind(" ", low, high)) + 1 or high
+            cut = max(text.rfind("\n", low, high), text.rfind(" ", low, high)) + 1
+        if cut == 0:  # no space either (rfind gave -1)
+            cut = grapheme_cut(text, low, high)
         blocks.append((start, cut))
         start = cut
     blocks.append((start, end))
