@@ -24,6 +24,9 @@ CASES: list[tuple[str, list[str]]] = [
     # tests/data holds one HTML page: the test does not download Debian's python3.11-doc.
     ("chunking", ["--corpus", "tests/data", "--repeat", "1"]),
     ("gateway", ["--models", "hash", "--requests", "5", "--warmup", "1"]),
+    ("qdrant_local_churn", ["--cycles", "5", "--transient-chunks", "20", "--queries", "5"]),
+    # The two refused uploads keep their full size (they exceed fixed limits); the processed ones shrink.
+    ("upload_liveness", ["--idle-seconds", "0.5", "--scale", "0.02"]),
 ]
 
 
@@ -48,3 +51,5 @@ def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
             f"{backend} x{case}" for backend in ("qdrant", "postgres") for case in cases
         }
         assert {row["rate/s"] for row in last["rows"].values()} == {"closed loop", 50.0, 200.0}
+    if name == "upload_liveness":  # every pathological upload got its status: refused or stored
+        assert last["statuses_as_expected"], last["statuses"]

@@ -1,0 +1,133 @@
+"""Compaction of a collection in qdrant-client's local mode, where deleted points never leave memory.
+
+Local mode (``QdrantClient(path=...)`` or ``":memory:"``) deletes a point by setting a flag: its slot (id,
+payload, vector) stays in the collection's in-memory arrays until the client is reopened, and every
+filtered search evaluates the filter in Python over every slot, deleted ones included, before dropping
+them. A point id that comes back reuses its slot, but Faro's ids are per (document, sequence number): a
+collection whose documents come and go, or shrink, keeps piling up dead slots and its searches slow down
+without bound (some 20-50 µs per dead slot per filtered search). Behind a folder, the SQLite file holds
+only live rows but never shrinks (no auto-vacuum): it stays at its high-water mark.
+
+A Qdrant server vacuums its segments itself (its optimizer's ``deleted_threshold``); all of this is for
+local mode only. The slot counts exist nowhere but in qdrant-client's ``LocalCollection``, so
+:func:`local_slot_counts` reads them there (and answers None should a qdrant-client release move them).
+Rebuilding the collection from its live points is the owner's job (see ``QdrantStore.compact``): a folder
+by reopening the client, which loads only the live rows (what a restart does), after a VACUUM of the SQLite
+file; ``:memory:`` by copying the live points into a fresh in-memory client.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+# Where qdrant-client's local mode keeps one collection's points under its folder.
+_STORAGE_FILE = Path("collection") / "{name}" / "storage.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionPolicy:
+    """When a local-mode collection is rebuilt: once its deleted slots are at least ``min_deleted`` and at
+    least ``deleted_share`` of all its slots (the same rule, in pages, decides when its SQLite file is
+    vacuumed at start-up). ``deleted_share`` is a Qdrant server optimizer's default deleted_threshold; the
+    floor is far below its 1,000 because every dead slot costs each filtered search of local mode some
+    20-50 µs, while rebuilding a small collection costs little: at most ~64 dead slots, a few ms."""
+
+    min_deleted: int = 64
+    deleted_share: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.min_deleted < 1:
+            raise ValueError(f"min_deleted must be at least 1, got {self.min_deleted}")
+        if not 0 < self.deleted_share < 1:
+            raise ValueError(f"deleted_share must be between 0 and 1 (exclusive), got {self.deleted_share}")
+
+    def due(self, total: int, dead: int) -> bool:
+        """Whether ``dead`` of ``total`` slots (or pages) are enough garbage to rebuild for."""
+        return dead >= self.min_deleted and dead >= self.deleted_share * total
+
+
+@dataclass(frozen=True, slots=True)
+class LocalGarbage:
+    """What a local-mode collection holds beyond its live points.
+
+    ``slots``: point slots in memory, live and deleted; ``deleted``: the deleted ones among them, which every
+    search still scans. ``storage_bytes`` / ``storage_free_bytes``: size of the SQLite file and its unused
+    pages (0 and 0 in memory).
+    """
+
+    slots: int
+    deleted: int
+    storage_bytes: int = 0
+    storage_free_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class StoragePages:
+    """Page counts of a SQLite file (``PRAGMA page_size``, ``page_count``, ``freelist_count``)."""
+
+    page_size: int
+    pages: int
+    free_pages: int
+
+
+def local_slot_counts(client: QdrantClient, name: str) -> tuple[int, int] | None:
+    """``(slots, deleted)`` of collection ``name`` in a local-mode client; None when the client is not in
+    local mode, the collection does not exist, or this qdrant-client keeps them elsewhere."""
+    local = getattr(client, "_client", None)
+    collections = getattr(local, "collections", None)
+    collection = collections.get(name) if isinstance(collections, dict) else None
+    deleted = getattr(collection, "deleted", None)
+    ids = getattr(collection, "ids_inv", None)
+    if not isinstance(deleted, np.ndarray) or not isinstance(ids, list) or len(deleted) != len(ids):
+        return None
+    return len(ids), int(np.count_nonzero(deleted))
+
+
+def storage_file(folder: str, name: str) -> Path:
+    """The SQLite file holding collection ``name`` of the local-mode folder ``folder``."""
+    return Path(folder) / str(_STORAGE_FILE).format(name=name)
+
+
+def storage_pages(path: Path) -> StoragePages | None:
+    """Page counts of the SQLite file ``path`` (read-only), None when there is no such file."""
+    if not path.is_file():
+        return None
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        (free_pages,) = conn.execute("PRAGMA freelist_count").fetchone()
+    return StoragePages(int(page_size), int(pages), int(free_pages))
+
+
+def vacuum(path: Path) -> None:
+    """Rewrite the SQLite file ``path`` without its free pages (atomic: SQLite's own VACUUM)."""
+    with closing(sqlite3.connect(str(path), timeout=10.0)) as conn:
+        conn.execute("VACUUM")
+
+
+def copy_points(source: QdrantClient, target: QdrantClient, name: str, batch_size: int) -> int:
+    """Copy every point of collection ``name`` (ids, vectors, payloads) from ``source`` into the existing
+    collection ``name`` of ``target``; returns how many."""
+    copied = 0
+    offset: models.ExtendedPointId | None = None
+    while True:
+        records, offset = source.scroll(
+            name, limit=batch_size, offset=offset, with_payload=True, with_vectors=True
+        )
+        if records:
+            # The vectors come from the collection itself: no need for pydantic's per-float validation.
+            batch = models.Batch.model_construct(
+                ids=[record.id for record in records],
+                vectors=[record.vector for record in records],
+                payloads=[record.payload for record in records],
+            )
+            target.upsert(name, points=batch, wait=True)
+            copied += len(records)
+        if offset is None:
+            return copied
