@@ -83,6 +83,7 @@ def test_validation_errors_are_one_line_without_the_input(client: TestClient) ->
         ({"query": "x", "top_k": True}, "top_k"),
         ({"query": "x", "top_k": "5"}, "top_k"),
         ({"query": "x", "colour": "blue"}, "colour: Extra inputs are not permitted"),
+        ({"query": "\u001d\u3000 "}, "query must contain some text"),  # blank to Python, not to ECMA's \s
         ({"query": "x", "filter": {"metadata": {"n": 2**64}}}, "integers must fit in 64 bits"),
         ({"query": "x", "filter": {"metadata": {"n": "0" * 5000}}}, "at most 4096 characters"),
         ({"query": "x", "filter": {"doc_idz": ["a"]}}, "Extra inputs are not permitted"),
@@ -123,6 +124,57 @@ def test_unknown_upload_fields_are_refused(client: TestClient) -> None:
     response = client.post("/v1/documents", json={"doc_id": "u", "text": "words", "fromat": "html"})
     assert response.status_code == 422
     assert "fromat: Extra inputs are not permitted" in _detail(response)
+
+
+@pytest.mark.parametrize(
+    ("fields", "fragment"),
+    [
+        ({"metadta": "{}"}, "unknown form fields 'metadta'"),
+        ({"doc_id": ["a", "b"]}, "form fields sent more than once: doc_id"),
+    ],
+    ids=["misspelt", "repeated"],
+)
+def test_multipart_fields_the_server_would_not_read_are_refused(
+    client: TestClient, fields: dict, fragment: str
+) -> None:
+    """A form field that would be dropped (unknown) or that would win over another (repeated) is a 422."""
+    response = client.post("/v1/documents", files={"file": ("multi.txt", b"words")}, data=fields)
+    assert response.status_code == 422, response.text
+    assert fragment in _detail(response)
+    assert client.get("/v1/documents/multi.txt").status_code == 404
+
+
+def test_whole_numbers_are_integers_however_written(client: TestClient) -> None:
+    """JSON Schema counts 3.0 as the integer 3; so does the API, for top_k and metadata alike."""
+    metadata = {"count": 3.0, "huge": 1e17}
+    response = client.post("/v1/documents", json={"doc_id": "whole", "text": "words", "metadata": metadata})
+    assert response.status_code == 201, response.text
+    stored = client.get("/v1/documents/whole").json()["metadata"]
+    assert stored == {"count": 3, "huge": 10**17} and isinstance(stored["count"], int)
+    query = {"query": "words", "top_k": 2.0, "filter": {"metadata": {"count": 3}}}
+    hits = client.post("/v1/query", json=query)
+    assert hits.status_code == 200, hits.text
+    assert [hit["doc_id"] for hit in hits.json()["hits"]] == ["whole"]
+    assert client.post("/v1/query", json={"query": "x", "top_k": 2.5}).status_code == 422
+
+
+def test_the_served_schema_states_what_the_server_checks(client: TestClient) -> None:
+    """Key patterns as propertyNames (patternProperties would let any other key through), int64 bounds as
+    exact integers (not 9.223372036854776e+18), path ids with their pattern, multipart metadata as JSON."""
+    spec = client.get("/openapi.json").json()
+    text = json.dumps(spec)
+    assert "patternProperties" not in text and "e+18" not in text
+    metadata = spec["components"]["schemas"]["SearchFilter"]["properties"]["metadata"]["anyOf"][0]
+    assert metadata["propertyNames"]["pattern"] == "^[A-Za-z0-9_-]+$"
+    integer = next(
+        branch for branch in metadata["additionalProperties"]["anyOf"] if branch["type"] == "integer"
+    )
+    assert (integer["minimum"], integer["exclusiveMaximum"]) == (-(2**63), 2**63)
+    upload = spec["paths"]["/v1/documents"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    assert upload["schema"]["additionalProperties"] is False
+    assert upload["encoding"] == {"metadata": {"contentType": "application/json"}}
+    path_id = spec["paths"]["/v1/documents/{doc_id}"]["get"]["parameters"][0]["schema"]
+    assert path_id["pattern"].startswith("^[A-Za-z0-9_]") and path_id["minLength"] == 1
 
 
 def test_deeply_nested_multipart_metadata_is_a_422(client: TestClient) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.concurrency import run_in_threadpool
@@ -61,7 +62,37 @@ def build_api(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     install_error_handlers(app)
+    _serve_exact_bounds(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     if api_key is not None:  # outermost: refuses before the body is read
         app.add_middleware(BearerKeyAuth, api_key=api_key)
     return app
+
+
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+
+
+def _serve_exact_bounds(app: FastAPI) -> None:
+    """Serve whole-number bounds in ``/openapi.json`` as integers. FastAPI's OpenAPI model holds bounds as
+    floats, and ``-9.223372036854776e+18`` reads as -9223372036854776000 to a client that takes the text
+    as written, while the model said -2**63 (exact as a float, so turning it back loses nothing)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _integral_bounds(generate())
+        return app.openapi_schema  # type: ignore[return-value]
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _integral_bounds(node: object) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in _BOUNDS and isinstance(value, float) and value.is_integer():
+                node[key] = int(value)
+            else:
+                _integral_bounds(value)
+    elif isinstance(node, list):
+        for item in node:
+            _integral_bounds(item)

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Protocol
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from faro_workloads.api.errors import error_responses, one_line
@@ -30,12 +30,16 @@ from faro_workloads.core.documents import (
 from faro_workloads.core.extraction_pool import ExtractionPool, shared_pool
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import INGEST_ERROR_REASONS, INGEST_ERRORS, expose_label_values
-from faro_workloads.core.search_filter import NUL_FREE, MetadataKey, MetadataValue
+from faro_workloads.core.search_filter import NUL_FREE, KeysNamedByPattern, MetadataKey, MetadataValue
 from faro_workloads.core.text_extraction import SourceFormat, detect_format
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64)]
+Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64), KeysNamedByPattern()]
 _METADATA = TypeAdapter(Metadata)
+# validate_doc_id checks a path's id, with a message that says what an id may hold; the schema states it.
+PathDocId = Annotated[
+    str, Path(min_length=1, max_length=DOC_ID_MAX_LENGTH, json_schema_extra={"pattern": DOC_ID_PATTERN})
+]
 # A metadata form field is at most 64 entries of at most 4 KiB each, plus JSON punctuation.
 MAX_METADATA_FIELD_CHARS = 64 * (4096 + 256)
 
@@ -57,7 +61,10 @@ class TextDocument(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     doc_id: DocId | None = Field(None, description="Stable id; derived from the content hash when absent.")
-    text: str = Field(..., min_length=1, description="The document's content.")
+    # NUL is refused by _read_json with its own message; the pattern states it in the schema.
+    text: str = Field(
+        ..., min_length=1, description="The document's content.", json_schema_extra={"pattern": NUL_FREE}
+    )
     format: SourceFormat = Field("text", description="How to read text: text, markdown or html.")
     metadata: Metadata = Field(default_factory=dict, description="Flat key/value metadata for filters.")
 
@@ -110,10 +117,15 @@ _UPLOAD_SCHEMA = {
                             "pattern": DOC_ID_PATTERN,
                             "maxLength": DOC_ID_MAX_LENGTH,
                         },
-                        "metadata": {"type": "string", "description": "JSON object of flat metadata"},
+                        "metadata": {
+                            **_METADATA.json_schema(),
+                            "description": "Flat key/value metadata for filters, as a JSON object",
+                        },
                         "format": {"type": "string", "enum": ["text", "markdown", "html"]},
                     },
-                }
+                    "additionalProperties": False,
+                },
+                "encoding": {"metadata": {"contentType": "application/json"}},
             },
         },
     }
@@ -201,7 +213,7 @@ def documents_router(
         responses=error_responses(401, 404, 422, 503),
         summary="Read a document",
     )
-    def get_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> DocumentInfo:
+    def get_document(doc_id: PathDocId) -> DocumentInfo:
         record = backend.get(_checked_id(doc_id))
         if record is None:
             raise HTTPException(404, f"document {doc_id!r} not found")
@@ -215,7 +227,7 @@ def documents_router(
         responses=error_responses(401, 404, 422, 503),
         summary="Delete a document",
     )
-    def delete_document(doc_id: Annotated[str, Path(max_length=DOC_ID_MAX_LENGTH)]) -> Response:
+    def delete_document(doc_id: PathDocId) -> Response:
         if not backend.delete(_checked_id(doc_id)):
             raise HTTPException(404, f"document {doc_id!r} not found")
         return Response(status_code=delete_status)
@@ -267,6 +279,7 @@ class _UploadReader:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, "multipart upload needs a 'file' part")
+        _check_form_fields(form)
         data = await upload.read()
         fmt_field = form.get("format")
         if fmt_field is not None and fmt_field not in ("text", "markdown", "html"):
@@ -294,6 +307,24 @@ class _UploadReader:
             raise _Rejected(422, str(exc), "too_complex") from exc
         except UnsupportedDocument as exc:
             raise HTTPException(422, str(exc)) from exc
+
+
+_FORM_FIELDS = ("file", "doc_id", "metadata", "format")
+
+
+def _check_form_fields(form: FormData) -> None:
+    """An upload's form holds each known field at most once and nothing else: a field the server would not
+    read is refused rather than dropped."""
+    names = [name for name, _ in form.multi_items()]
+    unknown = sorted({name for name in names if name not in _FORM_FIELDS})
+    if unknown:
+        listed = ", ".join(repr(name) for name in unknown[:3]) + (" ..." if len(unknown) > 3 else "")
+        raise HTTPException(
+            422, f"unknown form fields {listed}; an upload may hold {', '.join(_FORM_FIELDS)}"
+        )
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise HTTPException(422, f"form fields sent more than once: {', '.join(repeated)}")
 
 
 def _parse_metadata(raw: object) -> dict[str, MetadataValue]:

@@ -1,6 +1,6 @@
 """How every Faro HTTP service answers a request it cannot serve: ``{"detail": "<one line>"}``.
 
-One place maps errors to responses: request validation (422, one readable line, never the input echoed
+One place maps errors to responses: request validation (422, one readable line, no input values echoed
 back), HTTP errors (with a complete ``Allow`` on 405), clients that went away, an unavailable dependency
 (503) and the unexpected (500, logged once). Error text is made safe to encode: a lone surrogate from a
 request never turns an answer into a crash.

@@ -5,12 +5,13 @@ limits, and FastAPI must see its real class, not a string, in the endpoint signa
 """
 
 import math
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
 from faro_workloads.core.config import QueryConfig
@@ -67,6 +68,17 @@ def response_body(result: QueryResult) -> dict[str, Any]:
     }
 
 
+# A character str.isspace() does not count as whitespace, in a regex Python and ECMA-262 read alike.
+NOT_BLANK = re.compile(r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
+
+
+def _whole_float_as_int(value: object) -> object:
+    """``3.0`` is the integer 3 (JSON Schema counts it as one); ``3.5``, ``"3"`` and ``true`` stay refused."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
@@ -74,8 +86,21 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     class QueryRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
 
-        query: Annotated[str, Field(min_length=1, max_length=config.max_query_chars)]
-        top_k: Annotated[StrictInt, Field(ge=1, le=config.max_top_k)] = config.default_top_k
+        # A query of only whitespace is refused by the handler with its own message; the pattern states
+        # it in the schema (spelled out: JSON Schema's \s is ECMA-262's, not Python's).
+        query: Annotated[
+            str,
+            Field(
+                min_length=1,
+                max_length=config.max_query_chars,
+                description="What to search for.",
+                json_schema_extra={"pattern": NOT_BLANK.pattern},
+            ),
+        ]
+        # Field before BeforeValidator: in the other order pydantic leaves the bounds out of the schema.
+        top_k: Annotated[
+            StrictInt, Field(ge=1, le=config.max_top_k), BeforeValidator(_whole_float_as_int)
+        ] = config.default_top_k
         filter: SearchFilter | None = None
         backend: Backend = Backend.AUTO
 
@@ -84,11 +109,11 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     @router.post(
         "/query",
         response_model=QueryResponse,
-        responses=error_responses(401, 413, 422, 503),
+        responses=error_responses(400, 401, 413, 422, 503),
         summary="Search the collection",
     )
     async def query(request: QueryRequest) -> JSONResponse:
-        if not request.query.strip():
+        if not NOT_BLANK.search(request.query):
             raise HTTPException(422, "query must contain some text")
         try:
             result = await run_in_threadpool(

@@ -9,37 +9,65 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetJsonSchemaHandler,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
 
 # Values must be storable in PostgreSQL (no NUL in text or jsonb) and matchable by Qdrant (int64, finite).
 NUL_FREE = r"^[^\x00]*$"
 # Keys become Qdrant payload paths (metadata.<key>): letters, digits, _ and - only.
-MetadataKey = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+METADATA_KEY_PATTERN = r"^[A-Za-z0-9_-]+$"
+MetadataKey = Annotated[str, Field(min_length=1, max_length=128, pattern=METADATA_KEY_PATTERN)]
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _whole_numbers_fit_int64(value: object) -> object:
-    """An integer outside int64 is refused, not turned into an inexact float."""
+def _whole_numbers_as_int64(value: object) -> object:
+    """A whole number is an integer however it is written (``3.0`` is 3, as in JSON Schema), and must fit
+    in int64: one outside is refused, not stored as an inexact float."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
         raise ValueError("integers must fit in 64 bits (-2**63 to 2**63-1)")
     return value
 
 
 # Strict: a value keeps the JSON type it was sent with ("0" stays a string and is refused when too long,
-# true is a boolean, not 1).
+# true is a boolean, not 1). Bounds are exact as floats (so ``< 2**63``, not ``<= 2**63-1``), which is how
+# FastAPI's OpenAPI model and some clients hold them; every float beyond 2**53 is a whole number (taken as
+# an integer above), so the float bound takes nothing away.
 MetadataValue = Annotated[
     Annotated[StrictStr, Field(max_length=4096, pattern=NUL_FREE)]
     | StrictBool
-    | StrictInt
-    | Annotated[StrictFloat, Field(allow_inf_nan=False)],
-    BeforeValidator(_whole_numbers_fit_int64),
+    | Annotated[StrictInt, Field(ge=INT64_MIN, lt=2**63)]
+    | Annotated[StrictFloat, Field(ge=-(2**53), le=2**53, allow_inf_nan=False)],
+    BeforeValidator(_whole_numbers_as_int64),
 ]
+
+
+class KeysNamedByPattern:
+    """JSON Schema of a dict whose keys have a pattern: ``propertyNames`` carries the pattern, and every
+    value has the value schema. (pydantic states the pattern as ``patternProperties``, which in JSON Schema
+    lets keys of any other form through unchecked: the schema would promise what the server refuses.)"""
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        patterns = schema.pop("patternProperties", None)
+        if patterns:
+            ((pattern, value_schema),) = patterns.items()
+            schema["additionalProperties"] = value_schema
+            schema["propertyNames"] = {**schema.get("propertyNames", {}), "pattern": pattern}
+        return schema
+
+
 DocIdValue = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
 
 
@@ -51,9 +79,10 @@ class SearchFilter(BaseModel):
     doc_ids: list[DocIdValue] | None = Field(
         None, min_length=1, max_length=1000, description="Only chunks of these documents."
     )
-    metadata: dict[MetadataKey, MetadataValue] | None = Field(
+    metadata: (
+        Annotated[dict[MetadataKey, MetadataValue], Field(max_length=32), KeysNamedByPattern()] | None
+    ) = Field(
         None,
-        max_length=32,
         description="Only chunks whose metadata has each of these keys with exactly this value.",
     )
 
