@@ -1,5 +1,9 @@
-"""Faro's Kubernetes operator (kopf): Collection and RagPipeline custom resources."""
+"""Faro's Kubernetes operator (kopf): Collection and RagPipeline custom resources.
 
-GROUP = "faro.dev"
-VERSION = "v1alpha1"
-API_VERSION = f"{GROUP}/{VERSION}"
+The API (group, version, kinds, status models, conditions) is :mod:`faro_workloads.contract`, shared with
+the workloads; the names below are re-exported from it.
+"""
+
+from faro_workloads.contract.api import API_VERSION, GROUP, VERSION
+
+__all__ = ["API_VERSION", "GROUP", "VERSION"]

@@ -11,12 +11,15 @@ from pydantic import ValidationError
 from faro_operator.builders.owner import Owner
 from faro_operator.builders.resolved_collection import resolve_collection
 from faro_operator.collection_stores import MissingSecret, store_configs
-from faro_operator.conditions import ConditionUpdate, now_rfc3339
+from faro_operator.conditions import now_rfc3339
 from faro_operator.context import OperatorContext
 from faro_operator.metrics import CHILDREN_APPLIED, measured_reconcile
 from faro_operator.reconcile_events import write_conditions
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, DeletionPolicy
+from faro_workloads.contract import conditions
+from faro_workloads.contract.api import COLLECTION
+from faro_workloads.contract.conditions import EventReason
 from faro_workloads.core.stores.pgvector import StoreSchemaMismatch
 from faro_workloads.core.stores.qdrant import CollectionMismatch
 
@@ -25,7 +28,7 @@ RETRY_SECONDS = 15
 
 
 def reconcile_collection(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> None:
-    measured_reconcile("Collection", lambda: _reconcile(body, patch, ctx))
+    measured_reconcile(COLLECTION.kind, lambda: _reconcile(body, patch, ctx))
 
 
 def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
@@ -33,16 +36,12 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     try:
         spec = CollectionSpec.model_validate(body.get("spec") or {})
     except ValidationError as exc:
-        write_conditions(
-            body, patch, [ConditionUpdate("SpecValid", "False", "InvalidSpec", spec_error_message(exc))]
-        )
+        write_conditions(body, patch, [conditions.invalid_spec(spec_error_message(exc))])
         return "error"
     status = body.get("status") or {}
     immutable = _immutable_change(status, spec)
     if immutable:
-        write_conditions(
-            body, patch, [ConditionUpdate("SpecValid", "False", "ImmutableFieldChanged", immutable)]
-        )
+        write_conditions(body, patch, [conditions.immutable_field_changed(immutable)])
         return "error"
 
     resolved = resolve_collection(name, namespace, spec)
@@ -54,11 +53,11 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
         ctx.applier.apply(child)
         CHILDREN_APPLIED.labels(child["kind"]).inc()
 
-    updates = [ConditionUpdate("SpecValid", "True", "Valid", "spec accepted")]
+    updates = [conditions.spec_accepted()]
     try:
         configs = store_configs(name, namespace, spec, ctx.secrets)
     except MissingSecret as exc:
-        updates.append(ConditionUpdate("PostgresReady", "False", "SecretNotFound", str(exc)))
+        updates.append(conditions.postgres_secret_not_found(str(exc)))
         write_conditions(body, patch, updates)
         raise kopf.TemporaryError(str(exc), delay=RETRY_SECONDS) from exc
 
@@ -67,31 +66,24 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
         try:
             pg.ensure_schema()
             patch.status["postgresRows"] = pg.status_counts()[1]
-            updates.append(
-                ConditionUpdate("PostgresReady", "True", "SchemaReady", "table and HNSW index exist")
-            )
+            updates.append(conditions.postgres_schema_ready())
         except StoreSchemaMismatch as exc:
-            updates.append(ConditionUpdate("PostgresReady", "False", "SchemaMismatch", str(exc)))
+            updates.append(conditions.postgres_schema_mismatch(str(exc)))
         except Exception as exc:
-            updates.append(ConditionUpdate("PostgresReady", "False", "Unreachable", _short(exc)))
+            updates.append(conditions.postgres_unreachable(_short(exc)))
         try:
             qdrant.ensure_collection()
             patch.status["qdrantPoints"] = qdrant.count(exact=False)
-            updates.append(ConditionUpdate("QdrantReady", "True", "CollectionReady", "collection exists"))
+            updates.append(conditions.qdrant_collection_ready())
         except CollectionMismatch as exc:
-            updates.append(ConditionUpdate("QdrantReady", "False", "CollectionMismatch", str(exc)))
+            updates.append(conditions.qdrant_collection_mismatch(str(exc)))
         except Exception as exc:
-            updates.append(ConditionUpdate("QdrantReady", "False", "Unreachable", _short(exc)))
+            updates.append(conditions.qdrant_unreachable(_short(exc)))
     finally:
         qdrant.close()
         pg.close()
 
-    if skipped:
-        updates.append(
-            ConditionUpdate(
-                "MonitoringReady", "False", "ApiNotServed", f"not served here: {', '.join(skipped)}"
-            )
-        )
+    updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status.update(
         {
             "qdrantUrl": resolved.qdrant_url,
@@ -113,7 +105,11 @@ def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
     except ValidationError:
         return  # never accepted: nothing was created
     if spec.deletion_policy is DeletionPolicy.RETAIN:
-        kopf.info(body, reason="DataRetained", message="deletionPolicy Retain: both stores keep their data")
+        kopf.info(
+            body,
+            reason=EventReason.DATA_RETAINED,
+            message="deletionPolicy Retain: both stores keep their data",
+        )
         return
     try:
         configs = store_configs(name, namespace, spec, ctx.secrets)
@@ -131,7 +127,9 @@ def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
         qdrant.close()
         pg.close()
     kopf.info(
-        body, reason="DataDeleted", message="deletionPolicy Delete: Qdrant collection and tables dropped"
+        body,
+        reason=EventReason.DATA_DELETED,
+        message="deletionPolicy Delete: Qdrant collection and tables dropped",
     )
 
 

@@ -1,20 +1,18 @@
-"""Kubernetes-style status conditions: one per type, CamelCase reasons, and a Ready summary."""
+"""Kubernetes-style status conditions: one per type, and a Ready summary. Which types and reasons exist is
+the contract's catalogue (:mod:`faro_workloads.contract.conditions`); this is how they are merged."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-ConditionStatus = Literal["True", "False", "Unknown"]
-
-
-@dataclass(frozen=True)
-class ConditionUpdate:
-    type: str
-    status: ConditionStatus
-    reason: str
-    message: str = ""
+from faro_workloads.contract.conditions import (
+    INFORMATIONAL_CONDITIONS,
+    ConditionType,
+    ConditionUpdate,
+    all_components_ready,
+    not_ready,
+)
 
 
 def now_rfc3339() -> str:
@@ -30,10 +28,10 @@ def merge_conditions(
     for update in updates:
         previous = by_type.get(update.type)
         changed = previous is None or previous.get("status") != update.status
-        by_type[update.type] = {
-            "type": update.type,
+        by_type[str(update.type)] = {
+            "type": str(update.type),
             "status": update.status,
-            "reason": update.reason,
+            "reason": str(update.reason),
             "message": update.message,
             "lastTransitionTime": now if changed else previous.get("lastTransitionTime", now),  # type: ignore[union-attr]
             "observedGeneration": generation,
@@ -41,15 +39,14 @@ def merge_conditions(
     return [by_type[t] for t in sorted(by_type)]
 
 
-# Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline.
-INFORMATIONAL_CONDITIONS = frozenset({"MonitoringReady", "OptionalApisReady"})
-
-
 def ready_summary(updates: list[ConditionUpdate]) -> ConditionUpdate:
     """Ready is True when every other (non-informational) condition is True; else it names the first one
     that is not."""
     for update in updates:
-        if update.type != "Ready" and update.type not in INFORMATIONAL_CONDITIONS and update.status != "True":
-            status: ConditionStatus = "False" if update.status == "False" else "Unknown"
-            return ConditionUpdate("Ready", status, update.reason, f"{update.type}: {update.message}")
-    return ConditionUpdate("Ready", "True", "AllComponentsReady", "every component is ready")
+        if (
+            update.type != ConditionType.READY
+            and update.type not in INFORMATIONAL_CONDITIONS
+            and update.status != "True"
+        ):
+            return not_ready(update)
+    return all_components_ready()

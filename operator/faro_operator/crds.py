@@ -8,34 +8,34 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from faro_operator import GROUP, VERSION
 from faro_operator.crd_schema import openapi_schema
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
-from faro_operator.status_models import CollectionStatus, RagPipelineStatus
+from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION, ResourceKind
+from faro_workloads.contract.conditions import ConditionType
+from faro_workloads.contract.status import CollectionStatus, RagPipelineStatus
 
 READY_COLUMN = {
-    "name": "Ready",
+    "name": str(ConditionType.READY),
     "type": "string",
-    "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
+    "jsonPath": f'.status.conditions[?(@.type=="{ConditionType.READY}")].status',
 }
 AGE_COLUMN = {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
 
 
 def _crd(
-    kind: str,
-    plural: str,
-    short_names: list[str],
+    resource: ResourceKind,
     spec: type[BaseModel],
     status: type[BaseModel],
     columns: list[dict[str, str]],
 ) -> dict[str, Any]:
     spec_schema = openapi_schema(spec)
     status_schema = openapi_schema(status)
+    kind = resource.kind
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
         "metadata": {
-            "name": f"{plural}.{GROUP}",
+            "name": resource.crd_name,
             "labels": {"app.kubernetes.io/part-of": "faro", "app.kubernetes.io/managed-by": "faro"},
         },
         "spec": {
@@ -44,9 +44,9 @@ def _crd(
             "names": {
                 "kind": kind,
                 "listKind": f"{kind}List",
-                "plural": plural,
-                "singular": kind.lower(),
-                "shortNames": short_names,
+                "plural": resource.plural,
+                "singular": resource.singular,
+                "shortNames": list(resource.short_names),
                 "categories": ["faro"],
             },
             "versions": [
@@ -78,9 +78,7 @@ def _crd(
 
 def collection_crd() -> dict[str, Any]:
     return _crd(
-        "Collection",
-        "collections",
-        ["fcol"],
+        COLLECTION,
         CollectionSpec,
         CollectionStatus,
         [
@@ -94,13 +92,11 @@ def collection_crd() -> dict[str, Any]:
 
 def ragpipeline_crd() -> dict[str, Any]:
     return _crd(
-        "RagPipeline",
-        "ragpipelines",
-        ["rp", "ragp"],
+        RAGPIPELINE,
         RagPipelineSpec,
         RagPipelineStatus,
         [
-            {"name": "Collection", "type": "string", "jsonPath": ".spec.collectionRef.name"},
+            {"name": COLLECTION.kind, "type": "string", "jsonPath": ".spec.collectionRef.name"},
             {"name": "Docs", "type": "integer", "jsonPath": ".status.documents"},
             {"name": "Chunks", "type": "integer", "jsonPath": ".status.chunks"},
             {"name": "Overlap", "type": "number", "jsonPath": ".status.consistency.overlapAtK"},
@@ -109,13 +105,16 @@ def ragpipeline_crd() -> dict[str, Any]:
 
 
 CRD_FILES = {
-    "faro.dev_collections.yaml": collection_crd,
-    "faro.dev_ragpipelines.yaml": ragpipeline_crd,
+    f"{GROUP}_{COLLECTION.plural}.yaml": collection_crd,
+    f"{GROUP}_{RAGPIPELINE.plural}.yaml": ragpipeline_crd,
 }
 
 
 def render_crd_yaml(builder_name: str) -> str:
     """The YAML text of one CRD file (as committed under crds/)."""
-    header = "# Generated from operator/faro_operator/specs.py by `faro crds --write crds`. Do not edit.\n"
+    header = (
+        "# Generated from operator/faro_operator/specs.py and workloads/faro_workloads/contract/"
+        " by `faro crds --write crds`. Do not edit.\n"
+    )
     plain = json.loads(json.dumps(CRD_FILES[builder_name]()))  # no shared nodes, so no YAML anchors
     return header + yaml.safe_dump(plain, sort_keys=False, width=110)

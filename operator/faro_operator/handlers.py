@@ -10,9 +10,9 @@ from typing import Any
 
 import kopf
 
-from faro_operator import GROUP, VERSION
 from faro_operator.collection_reconcile import delete_collection, reconcile_collection
 from faro_operator.pipeline_reconcile import reconcile_pipeline
+from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION
 
 # A failed reconcile (API server or store hiccup) is retried after this long, not kopf's default minute.
 RETRY_BACKOFF_SECONDS = 10
@@ -20,8 +20,8 @@ RETRY_BACKOFF_SECONDS = 10
 
 def register_handlers(registry: kopf.OperatorRegistry, resync_seconds: float) -> None:
     common = {"group": GROUP, "version": VERSION, "registry": registry, "backoff": RETRY_BACKOFF_SECONDS}
-    collections = {**common, "plural": "collections"}
-    pipelines = {**common, "plural": "ragpipelines"}
+    collections = {**common, "plural": COLLECTION.plural}
+    pipelines = {**common, "plural": RAGPIPELINE.plural}
 
     @kopf.on.resume(**collections)
     @kopf.on.create(**collections)

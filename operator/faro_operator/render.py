@@ -6,7 +6,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from faro_operator import API_VERSION
 from faro_operator.builders.owner import Owner
 from faro_operator.builders.resolved_collection import resolve_collection
 from faro_operator.builders.served_kinds import (
@@ -20,6 +19,7 @@ from faro_operator.builders.served_kinds import (
 from faro_operator.discovery import ServedKinds
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
+from faro_workloads.contract.api import API_VERSION, COLLECTION, RAGPIPELINE
 
 
 class RenderError(ValueError):
@@ -47,17 +47,17 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
     resources = [d for d in documents if isinstance(d, dict) and d.get("apiVersion") == API_VERSION]
     if not resources:
         raise RenderError(f"no {API_VERSION} Collection or RagPipeline in the input")
-    for doc in sorted(resources, key=lambda d: d.get("kind") != "Collection"):  # Collections first
+    for doc in sorted(resources, key=lambda d: d.get("kind") != COLLECTION.kind):  # Collections first
         meta = doc.get("metadata") or {}
         name, namespace, uid = meta.get("name"), meta.get("namespace", "default"), meta.get("uid", "")
         if not name:
             raise RenderError(f"a {doc.get('kind')} has no metadata.name")
         try:
-            if doc.get("kind") == "Collection":
+            if doc.get("kind") == COLLECTION.kind:
                 spec = CollectionSpec.model_validate(doc.get("spec") or {})
                 collections[(namespace, name)] = spec
                 children, _ = build_collection_children(Owner.collection(name, namespace, uid), spec, served)
-            elif doc.get("kind") == "RagPipeline":
+            elif doc.get("kind") == RAGPIPELINE.kind:
                 pipeline = RagPipelineSpec.model_validate(doc.get("spec") or {})
                 collection = collections.get((namespace, pipeline.collection_ref.name))
                 if collection is None:

@@ -14,6 +14,7 @@ from faro_operator.collection_stores import DirectStoreConnector, StoreConnector
 from faro_operator.context import OperatorContext
 from faro_operator.handlers import register_handlers
 from faro_operator.metrics import expose_reconcile_series
+from faro_workloads.contract.api import GROUP, qualified_key
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,11 @@ def connection_info(api: client.ApiClient) -> kopf.ConnectionInfo:
 def operator_settings() -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     # Handler progress in annotations: the status schema stays exactly what the CRD documents.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="faro.dev")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="faro.dev", key="last-handled-configuration"
+        prefix=GROUP, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = "faro.dev/finalizer"
+    settings.persistence.finalizer = qualified_key("finalizer")
     settings.posting.level = logging.INFO
     settings.watching.server_timeout = 300
     settings.networking.request_timeout = 60

@@ -6,14 +6,15 @@ from typing import Any
 
 from faro_operator.builders.naming import label_value
 from faro_operator.builders.owner import COLLECTION_KIND, RAGPIPELINE_KIND, Owner
+from faro_workloads.contract.api import qualified_key
 
 NAME = "app.kubernetes.io/name"
 INSTANCE = "app.kubernetes.io/instance"
 COMPONENT = "app.kubernetes.io/component"
 PART_OF = "app.kubernetes.io/part-of"
 MANAGED_BY = "app.kubernetes.io/managed-by"
-PIPELINE = "faro.dev/pipeline"
-COLLECTION = "faro.dev/collection"
+PIPELINE = qualified_key("pipeline")
+COLLECTION = qualified_key("collection")
 
 APP_NAME = "faro"
 MANAGER = "faro-operator"

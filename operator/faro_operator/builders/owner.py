@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from faro_operator import API_VERSION
+from faro_workloads.contract.api import API_VERSION, COLLECTION, RAGPIPELINE
 
 Manifest = dict[str, Any]
 """A Kubernetes object as plain JSON-compatible data, ready for the API or YAML."""
 
-RAGPIPELINE_KIND = "RagPipeline"
-COLLECTION_KIND = "Collection"
+RAGPIPELINE_KIND = RAGPIPELINE.kind
+COLLECTION_KIND = COLLECTION.kind
 
 
 @dataclass(frozen=True)

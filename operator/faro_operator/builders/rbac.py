@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from faro_operator import GROUP
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.labels import object_meta
 from faro_operator.builders.owner import Manifest, Owner
-
-RAGPIPELINES = "ragpipelines"
-STATUS_RESOURCE = f"{RAGPIPELINES}/status"
-"""Writes to a status subresource are authorized against ``<plural>/status``, not the plural itself."""
+from faro_workloads.contract.api import GROUP, RAGPIPELINE
 
 
 def build_consistency_role(owner: Owner) -> Manifest:
@@ -23,7 +19,7 @@ def build_consistency_role(owner: Owner) -> Manifest:
         "rules": [
             {
                 "apiGroups": [GROUP],
-                "resources": [STATUS_RESOURCE],
+                "resources": [RAGPIPELINE.status_resource],
                 "resourceNames": [owner.name],
                 "verbs": ["get", "patch"],
             }

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from faro_operator.builders.naming import short_hash
 from faro_operator.builders.qdrant_bridge import resolved_qdrant_url
 from faro_operator.specs import CollectionSpec, SecretKeyRef
-from faro_workloads.core.config import Distance
+from faro_workloads.contract.api import Distance
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
 _MAX_IDENTIFIER = 40

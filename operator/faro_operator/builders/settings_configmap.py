@@ -17,8 +17,9 @@ from faro_operator.builders.labels import object_meta
 from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec
+from faro_workloads.contract.api import qualified_key
 
-CHECKSUM_ANNOTATION = "faro.dev/config-checksum"
+CHECKSUM_ANNOTATION = qualified_key("config-checksum")
 
 
 def _text(value: Any) -> str:

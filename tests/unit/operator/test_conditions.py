@@ -2,26 +2,34 @@
 
 from __future__ import annotations
 
-from faro_operator.conditions import ConditionUpdate, merge_conditions, ready_summary
+from faro_operator.conditions import merge_conditions, ready_summary
+from faro_workloads.contract import conditions
 
 
 def test_transition_time_changes_only_when_the_status_changes() -> None:
-    first = merge_conditions([], [ConditionUpdate("QdrantReady", "False", "Unreachable", "down")], 1, "T1")
-    same = merge_conditions(
-        first, [ConditionUpdate("QdrantReady", "False", "Unreachable", "still down")], 2, "T2"
-    )
+    first = merge_conditions([], [conditions.qdrant_unreachable("down")], 1, "T1")
+    same = merge_conditions(first, [conditions.qdrant_unreachable("still down")], 2, "T2")
     assert same[0]["lastTransitionTime"] == "T1" and same[0]["message"] == "still down"
     assert same[0]["observedGeneration"] == 2
-    flipped = merge_conditions(
-        same, [ConditionUpdate("QdrantReady", "True", "CollectionReady", "up")], 2, "T3"
-    )
+    flipped = merge_conditions(same, [conditions.qdrant_collection_ready()], 2, "T3")
     assert flipped[0]["lastTransitionTime"] == "T3" and flipped[0]["reason"] == "CollectionReady"
+    assert flipped == [
+        {
+            "type": "QdrantReady",
+            "status": "True",
+            "reason": "CollectionReady",
+            "message": "collection exists",
+            "lastTransitionTime": "T3",
+            "observedGeneration": 2,
+        }
+    ]
+    assert all(type(value) is str for value in flipped[0].values() if not isinstance(value, int))
 
 
 def test_conditions_not_updated_are_kept_and_the_list_is_ordered_by_type() -> None:
-    current = merge_conditions([], [ConditionUpdate("SpecValid", "True", "Valid", "ok")], 1, "T1")
+    current = merge_conditions([], [conditions.spec_accepted()], 1, "T1")
     merged = merge_conditions(
-        current, [ConditionUpdate("EmbedderReady", "False", "ReplicasUnavailable", "0/1")], 1, "T2"
+        current, [conditions.replicas_unavailable(conditions.ConditionType.EMBEDDER_READY, 0, 1)], 1, "T2"
     )
     assert [c["type"] for c in merged] == ["EmbedderReady", "SpecValid"]
 
@@ -29,9 +37,9 @@ def test_conditions_not_updated_are_kept_and_the_list_is_ordered_by_type() -> No
 def test_ready_names_the_first_condition_that_is_not_true() -> None:
     ready = ready_summary(
         [
-            ConditionUpdate("SpecValid", "True", "Valid", "ok"),
-            ConditionUpdate("CollectionReady", "Unknown", "CollectionPending", "not reconciled yet"),
-            ConditionUpdate("EmbedderReady", "False", "ReplicasUnavailable", "0/2 replicas available"),
+            conditions.spec_accepted(),
+            conditions.collection_pending(),
+            conditions.replicas_unavailable(conditions.ConditionType.EMBEDDER_READY, 0, 2),
         ]
     )
     assert (ready.status, ready.reason) == ("Unknown", "CollectionPending")
@@ -41,8 +49,8 @@ def test_ready_names_the_first_condition_that_is_not_true() -> None:
 def test_optional_apis_are_reported_but_do_not_make_the_resource_unready() -> None:
     ready = ready_summary(
         [
-            ConditionUpdate("ChunkerReady", "True", "ReplicasAvailable", "1/1 available"),
-            ConditionUpdate("OptionalApisReady", "False", "ApiNotServed", "ServiceMonitor"),
+            conditions.replicas_available(conditions.ConditionType.CHUNKER_READY, 1, 1),
+            conditions.apis_not_served(["ServiceMonitor"]),
         ]
     )
     assert (ready.status, ready.reason) == ("True", "AllComponentsReady")

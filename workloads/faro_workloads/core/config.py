@@ -6,21 +6,14 @@ fields, e.g. ``FARO_POSTGRES__DSN``); the operator renders exactly these variabl
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from faro_workloads.contract.api import Distance
+
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
-
-
-class Distance(StrEnum):
-    """Vector distance; both stores index with the same one."""
-
-    COSINE = "cosine"
-    DOT = "dot"
-    EUCLID = "euclid"
 
 
 class _Model(BaseModel):

@@ -1,29 +1,35 @@
-"""The custom resources' status as pydantic models (their CRD schema and what the operator writes)."""
+"""The custom resources' status as pydantic models: their CRD schema, what the operator writes, and what the
+consistency job writes under a RagPipeline's ``status.consistency``."""
 
 from __future__ import annotations
 
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 
 from pydantic import Field
 
-from faro_operator.specs import SpecModel
+from faro_workloads.contract.api import ApiModel
+from faro_workloads.contract.conditions import COLLECTION_CONDITIONS, RAGPIPELINE_CONDITIONS
+
+REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+"""What the API server accepts as a condition reason (metav1.Condition); Faro's are CamelCase words."""
 
 
-class Condition(SpecModel):
+class Condition(ApiModel):
     """A Kubernetes-style condition: one per type, CamelCase reason, a message for people."""
 
     type: str = Field(..., min_length=1, max_length=316)
     status: Literal["True", "False", "Unknown"]
-    reason: str = Field(..., pattern=r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$", max_length=1024)
+    reason: str = Field(..., pattern=REASON_PATTERN, max_length=1024)
     message: str = Field(..., max_length=32768)
     last_transition_time: str = Field(..., description="RFC 3339 time the status last changed.")
     observed_generation: int | None = Field(None, ge=0, description="The .metadata.generation it is about.")
 
 
-class CollectionStatus(SpecModel):
+class CollectionStatus(ApiModel):
     observed_generation: int | None = Field(None, description="The generation last reconciled.")
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, QdrantReady, PostgresReady, Consistent, BridgeReady..."
+        default_factory=list, description=f"{', '.join(COLLECTION_CONDITIONS)}."
     )
     qdrant_url: str | None = Field(None, description="The URL workloads use to reach Qdrant.")
     dimension: int | None = Field(None, description="The dimension the stores were created with.")
@@ -34,7 +40,15 @@ class CollectionStatus(SpecModel):
     last_refresh_time: str | None = None
 
 
-class ConsistencyResult(SpecModel):
+class ConsistencyOutcome(StrEnum):
+    """The verdict of a consistency run."""
+
+    CONSISTENT = "Consistent"
+    REPAIRED = "Repaired"
+    DRIFT = "Drift"
+
+
+class ConsistencyResult(ApiModel):
     """What the consistency job found last (written by the job itself)."""
 
     overlap_at_k: float | None = Field(None, description="Mean overlap of top-k results of both stores.")
@@ -46,18 +60,22 @@ class ConsistencyResult(SpecModel):
     orphans: int | None = Field(None, description="Points Qdrant has and Postgres lacks.")
     repaired: int | None = None
     last_run_time: str | None = None
-    result: Literal["Consistent", "Drift", "Repaired"] | None = None
+    result: ConsistencyOutcome | None = Field(
+        None,
+        description="Consistent: the stores agree; Repaired: they agree after repair changed Qdrant; "
+        "Drift: they do not.",
+    )
 
 
-class PipelineEndpoints(SpecModel):
+class PipelineEndpoints(ApiModel):
     chunker: str | None = Field(None, description="In-cluster URL of the documents API.")
     query: str | None = Field(None, description="In-cluster URL of the query API.")
 
 
-class RagPipelineStatus(SpecModel):
+class RagPipelineStatus(ApiModel):
     observed_generation: int | None = Field(None, description="The generation last reconciled.")
     conditions: list[Condition] = Field(
-        default_factory=list, description="Ready, CollectionReady, ChunkerReady, EmbedderReady, QueryReady..."
+        default_factory=list, description=f"{', '.join(RAGPIPELINE_CONDITIONS)}."
     )
     endpoints: PipelineEndpoints | None = None
     documents: int | None = Field(None, description="Documents in PostgreSQL.")
@@ -66,3 +84,9 @@ class RagPipelineStatus(SpecModel):
         default_factory=list, description="Optional children not created because the cluster lacks the API."
     )
     consistency: ConsistencyResult | None = None
+
+
+def consistency_patch(result: ConsistencyResult) -> dict[str, Any]:
+    """The JSON merge patch of a RagPipeline that sets ``status.consistency`` (and nothing else)."""
+    status = RagPipelineStatus(consistency=result)
+    return {"status": status.model_dump(by_alias=True, mode="json", exclude_unset=True)}
