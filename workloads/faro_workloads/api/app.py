@@ -42,7 +42,7 @@ def build_api(
     required = frozenset(readiness) if required_for_ready is None else required_for_ready
 
     @app.get("/healthz", tags=["health"], summary="Liveness")
-    def healthz() -> dict[str, str]:
+    async def healthz() -> dict[str, str]:  # on the loop: no thread hand-off while ingest holds the GIL
         return {"status": "ok"}
 
     @app.get("/readyz", tags=["health"], summary="Readiness with per-dependency checks")
