@@ -17,7 +17,7 @@ from bench.measure import timed
 from bench.stores import BenchStores
 from faro_workloads.core.config import CollectionConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk
-from faro_workloads.core.stores.pgvector import CHUNK_COLUMNS, COPY_TYPES, copy_row
+from faro_workloads.core.stores.postgres.chunk_rows import CHUNK_COLUMNS, COPY_TYPES, copy_row
 
 UPSERT_BATCH = QdrantConfig(path=":memory:").upsert_batch_size
 

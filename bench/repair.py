@@ -26,7 +26,7 @@ from bench.stores import BenchStores, bench_stores
 from faro_workloads.core.config import QdrantConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 TARGET = 0.8

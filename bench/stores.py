@@ -24,7 +24,7 @@ from pydantic import SecretStr
 from qdrant_client import QdrantClient, models
 
 from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.embedded_postgres import temporary_postgres
 

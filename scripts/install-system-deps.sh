@@ -18,7 +18,8 @@ PACKAGES=(
   # Debian's packages are the fallback where they are missing.
   "nodejs:node"
   "npm:npm"
-  # etcd for the kube-apiserver the operator tests start (tests/kube_apiserver.py); openssl makes its certs.
+  # etcd for the kube-apiserver the operator tests start (tests/support/kube_apiserver.py); openssl makes
+  # its certs.
   "etcd-server:etcd"
   "openssl:openssl"
   # kubectl, for the operator tests; machines of this kind ship one, Debian's 1.20 client is the fallback.

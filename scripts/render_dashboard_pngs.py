@@ -1,11 +1,12 @@
 """Render one PNG per row of every Grafana dashboard in ``monitoring/dashboards/`` from real Prometheus data.
 
 Grafana is not available here, so the README's dashboard pictures are drawn with matplotlib instead: the
-script starts the stack of ``tests/observability_stack.py`` (Prometheus, Pushgateway, Faro's workloads,
-operator and consistency job, with traffic), then evaluates every panel's queries over the run exactly as
-Grafana would (the dashboard's variables picked from their ``label_values`` queries, ``$__rate_interval``,
-``$__range``) and lays the row's panels out by their ``gridPos``: time series as lines (stacked where the
-panel stacks), stat panels as their last value; titles, units and legends from the dashboard JSON.
+script starts the stack of ``tests/support/observability_stack.py`` (Prometheus, Pushgateway, Faro's
+workloads, operator and consistency job, with traffic), then evaluates every panel's queries over the run
+exactly as Grafana would (the dashboard's variables picked from their ``label_values`` queries,
+``$__rate_interval``, ``$__range``) and lays the row's panels out by their ``gridPos``: time series as lines
+(stacked where the panel stacks), stat panels as their last value; titles, units and legends from the
+dashboard JSON.
 
     .venv/bin/python scripts/render_dashboard_pngs.py            # writes docs/images/dashboards/*.png
 
@@ -38,8 +39,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
-from dashboards import iter_rows, load_dashboards, substitute_variables  # noqa: E402
-from observability_stack import Prometheus, Stack, local_dependencies, observability_stack  # noqa: E402
+from support.dashboards import iter_rows, load_dashboards, substitute_variables  # noqa: E402
+from support.observability_stack import Prometheus, Stack, local_dependencies, observability_stack  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "images" / "dashboards"
 POINTS_PER_LINE = 240

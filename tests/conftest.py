@@ -35,7 +35,7 @@ from psycopg import sql
 from faro_workloads.core.config import CollectionConfig, Distance, PostgresConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.repair import same_point
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.embedded_postgres import temporary_postgres
 

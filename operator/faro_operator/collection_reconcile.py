@@ -20,8 +20,7 @@ from faro_operator.specs import CollectionSpec, DeletionPolicy
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION
 from faro_workloads.contract.conditions import EventReason
-from faro_workloads.core.stores.pgvector import StoreSchemaMismatch
-from faro_workloads.core.stores.qdrant import CollectionMismatch
+from faro_workloads.core.stores.ports import CollectionMismatch, StoreSchemaMismatch
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 15

@@ -18,7 +18,8 @@ from pydantic import SecretStr
 from faro_operator.builders.resolved_collection import resolved_collection_name
 from faro_operator.specs import CollectionSpec, SecretKeyRef
 from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.ports import CollectionAdmin, SchemaAdmin
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 
@@ -83,13 +84,13 @@ def store_configs(name: str, namespace: str, spec: CollectionSpec, secrets: Secr
 class StoreConnector(Protocol):
     """Opens the store adapters for resolved configs (tests may point Qdrant URLs at local-mode folders)."""
 
-    def open(self, configs: StoreConfigs) -> tuple[PgVectorStore, QdrantStore]: ...
+    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]: ...
 
 
 class DirectStoreConnector:
-    """Production: the adapters at the configured locations."""
+    """Production: the adapters at the configured locations (the one place the operator builds them)."""
 
-    def open(self, configs: StoreConfigs) -> tuple[PgVectorStore, QdrantStore]:
+    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]:
         pg = PgVectorStore(configs.postgres, configs.collection, configs.hnsw)
         try:
             qdrant = QdrantStore(configs.qdrant, configs.collection, configs.hnsw)

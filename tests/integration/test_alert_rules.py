@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 import yaml
-from metric_catalogue import catalogue, unknown_metrics
+
+from support.metric_catalogue import catalogue, unknown_metrics
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""checkov on Faro's infrastructure code, held to the curated policy in ``tests/checkov_policy.py``.
+"""checkov on Faro's infrastructure code, held to the curated policy in ``tests/support/checkov_policy.py``.
 
 Two scans, once per module: ``terraform/`` with ``--framework terraform``, and the install manifests as
 ``kubectl apply -k`` would apply them (``kubectl kustomize`` of ``operator/deploy/base`` and of
@@ -24,9 +24,10 @@ from typing import Any
 
 import pytest
 import yaml
-from checkov_policy import ENFORCED, EXCEPTIONS, FRAMEWORKS, KUBERNETES, SKIPPED, TERRAFORM
-from kube_apiserver import faro_cache_dir
-from kustomize import kustomize_build
+
+from support.checkov_policy import ENFORCED, EXCEPTIONS, FRAMEWORKS, KUBERNETES, SKIPPED, TERRAFORM
+from support.kube_apiserver import faro_cache_dir
+from support.kustomize import kustomize_build
 
 pytestmark = pytest.mark.integration
 
@@ -259,7 +260,7 @@ def test_checkov_parsed_everything_with_no_inline_skips(reports: dict[str, Repor
     assert not report.parsing_errors, f"checkov could not parse: {', '.join(report.parsing_errors)}"
     assert not report.suppressed, (
         "checks are suppressed by inline #checkov:skip comments; write the decision into "
-        f"tests/checkov_policy.py instead:\n{_listing(report.suppressed)}"
+        f"tests/support/checkov_policy.py instead:\n{_listing(report.suppressed)}"
     )
 
 
@@ -270,7 +271,7 @@ def test_every_enforced_check_runs(reports: dict[str, Report], framework: str) -
     missing = sorted(ENFORCED[framework].keys() - ran)
     assert not missing, (
         f"enforced {framework} checks that checkov {CHECKOV_VERSION} did not run on any resource (renamed, "
-        "removed, or the resource is gone): update tests/checkov_policy.py:\n"
+        "removed, or the resource is gone): update tests/support/checkov_policy.py:\n"
         + "\n".join(f"  - {check_id}: {ENFORCED[framework][check_id]}" for check_id in missing)
     )
 
@@ -293,8 +294,8 @@ def test_no_check_fails_without_a_written_decision(reports: dict[str, Report], f
     listed = ENFORCED[framework].keys() | SKIPPED[framework].keys()
     unlisted = [finding for finding in reports[framework].failed if finding.check_id not in listed]
     assert not unlisted, (
-        f"{framework} checks fail that tests/checkov_policy.py does not mention: fix the code, or add the "
-        f"check to SKIPPED (or EXCEPTIONS) with the reason:\n{_listing(unlisted)}"
+        f"{framework} checks fail that tests/support/checkov_policy.py does not mention: fix the code, or "
+        f"add the check to SKIPPED (or EXCEPTIONS) with the reason:\n{_listing(unlisted)}"
     )
 
 
@@ -309,6 +310,6 @@ def test_every_skip_and_exception_is_still_needed(reports: dict[str, Report], fr
         if not any(_exception_matches((check_id, resource), finding) for finding in failed)
     ]
     assert not stale, (
-        f"{framework} entries of tests/checkov_policy.py that no longer fail: remove them (and move the "
-        "check to ENFORCED if it now holds):\n" + "\n".join(stale)
+        f"{framework} entries of tests/support/checkov_policy.py that no longer fail: remove them (and move "
+        "the check to ENFORCED if it now holds):\n" + "\n".join(stale)
     )

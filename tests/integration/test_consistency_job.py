@@ -2,8 +2,8 @@
 
 Real parts only: PostgreSQL + pgvector (pgserver), qdrant-client local mode (in memory for the core; a
 folder for the command, which opens it itself, so the test's own client is closed first), and the Debian
-``prometheus-pushgateway`` binary on a free 127.0.0.1 port (``observability_stack.Pushgateway``), whose
-/metrics the tests scrape.
+``prometheus-pushgateway`` binary on a free 127.0.0.1 port (``support.observability_stack.Pushgateway``),
+whose /metrics the tests scrape.
 
 Collections are small (20 points) and every stored vector is sampled with k = 10 = half the collection: when
 Qdrant lacks half the points, each lost point is its own top hit in Postgres only, so overlap@k < 1.
@@ -23,7 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-from observability_stack import Pushgateway, StackError, find_binary
 from prometheus_client.parser import text_string_to_metric_families
 
 from faro_workloads.background_server import free_port
@@ -46,8 +45,10 @@ from faro_workloads.core.config import (
     QdrantConfig,
 )
 from faro_workloads.core.documents import Chunk
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+
+from support.observability_stack import Pushgateway, StackError, find_binary
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 
 from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.data_plane import DataPlane
 

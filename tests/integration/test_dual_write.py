@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.outbox import OutboxApplyError, OutboxDrainer
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faro_process import faro_process
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
@@ -31,8 +30,10 @@ from faro_workloads.core.config import (
 from faro_workloads.core.documents import chunk_point_id
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+
+from support.faro_process import faro_process
 
 pytestmark = pytest.mark.integration
 

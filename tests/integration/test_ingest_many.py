@@ -17,7 +17,7 @@ from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import FIRST_BATCH_CHUNKS, IncomingDocument, IngestService
 from faro_workloads.core.outbox import OutboxDrainer
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 pytestmark = pytest.mark.integration

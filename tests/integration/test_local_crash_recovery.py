@@ -21,10 +21,11 @@ import httpx
 import psutil
 import psycopg
 import pytest
-from faro_process import faro_process
-from polling import wait_for
 
 from faro_workloads.background_server import free_port
+
+from support.faro_process import faro_process
+from support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 

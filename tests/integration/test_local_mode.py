@@ -12,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from faro_process import faro_process
 
 from faro_workloads.background_server import free_port
+
+from support.faro_process import faro_process
 
 pytestmark = pytest.mark.integration
 

@@ -14,7 +14,7 @@ from psycopg.conninfo import make_conninfo
 from faro_workloads.core.config import CollectionConfig, Distance, PostgresConfig
 from faro_workloads.core.documents import chunk_point_id
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.pgvector import PgVectorStore, StoreSchemaMismatch
+from faro_workloads.core.stores import PgVectorStore, StoreSchemaMismatch
 
 pytestmark = pytest.mark.integration
 

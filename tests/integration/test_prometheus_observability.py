@@ -1,7 +1,7 @@
 """Every dashboard panel and every alert rule, evaluated by a real Prometheus over Faro's real workloads.
 
-The stack (``tests/observability_stack.py``): the Debian ``prometheus`` and ``prometheus-pushgateway`` on
-loopback; the chunking service, two embedding engines and two query services as ``faro serve`` processes
+The stack (``tests/support/observability_stack.py``): the Debian ``prometheus`` and ``prometheus-pushgateway``
+on loopback; the chunking service, two embedding engines and two query services as ``faro serve`` processes
 against moto (S3 + SQS), pgserver (PostgreSQL + pgvector) and Qdrant local mode; ``faro operator`` on a real
 kube-apiserver; three ``faro consistency`` runs (consistent, drift, repaired) pushing to the Pushgateway.
 After an ingest, queries (some falling back to PostgreSQL) and document churn, Prometheus has scraped it all
@@ -26,8 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
-from dashboards import PanelQuery, iter_panel_queries, load_dashboards, substitute_variables
-from observability_stack import RULES_FILE, Stack, observability_stack
+
+from support.dashboards import PanelQuery, iter_panel_queries, load_dashboards, substitute_variables
+from support.observability_stack import RULES_FILE, Stack, observability_stack
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from faro_workloads.core.config import CollectionConfig, Distance
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 pytestmark = pytest.mark.integration

@@ -27,7 +27,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from dashboards import (
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.cog.plugins import register_default_plugins
+from grafana_foundation_sdk.models import common, prometheus, stat, timeseries
+from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, RowPanel
+
+from support.dashboards import (
     DASHBOARDS_DIR,
     PanelQuery,
     iter_panel_queries,
@@ -36,12 +41,8 @@ from dashboards import (
     load_dashboards,
     substitute_variables,
 )
-from grafana_foundation_sdk.cog.encoder import JSONEncoder
-from grafana_foundation_sdk.cog.plugins import register_default_plugins
-from grafana_foundation_sdk.models import common, prometheus, stat, timeseries
-from grafana_foundation_sdk.models.dashboard import Dashboard, Panel, RowPanel
-from kustomize import kustomize_build
-from metric_catalogue import catalogue, metric_tokens, unknown_metrics
+from support.kustomize import kustomize_build
+from support.metric_catalogue import catalogue, metric_tokens, unknown_metrics
 
 REPO = Path(__file__).resolve().parents[2]
 MONITORING = REPO / "monitoring"

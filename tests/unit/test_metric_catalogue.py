@@ -6,7 +6,6 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from metric_catalogue import catalogue_rows
 from prometheus_client import REGISTRY, CollectorRegistry, Counter
 from prometheus_client.metrics import MetricWrapperBase
 
@@ -14,6 +13,8 @@ import faro_operator.metrics as operator_metrics
 import faro_workloads.core.metrics as workload_metrics
 from faro_workloads.consistency_job import JobResult, metrics_registry
 from faro_workloads.core.consistency import ConsistencyReport
+
+from support.metric_catalogue import catalogue_rows
 
 Entry = tuple[str, tuple[str, ...]]
 

@@ -46,7 +46,8 @@ from faro_workloads.consistency_result import ID_LIMIT, ExitCode, JobResult, Out
 from faro_workloads.core.config import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 __all__ = [  # the job's parts, importable from here as before the split
@@ -100,7 +101,7 @@ class JobOutcome:
 # --------------------------------------------------------------------------------------------------- core
 
 
-def run_consistency(pg: PgVectorStore, qdrant: QdrantStore, config: ConsistencyConfig) -> JobResult:
+def run_consistency(pg: AuditedSource, qdrant: AuditedReplica, config: ConsistencyConfig) -> JobResult:
     """Check the two open stores; with ``config.repair``, repair Qdrant from Postgres and check again.
 
     Raises whatever the stores raise when they cannot be reached (see :func:`run_job` for the translation).
@@ -181,7 +182,7 @@ def connect_stores(settings: FaroSettings) -> tuple[PgVectorStore, QdrantStore]:
 
 
 def _checked_run(
-    pg: PgVectorStore, qdrant: QdrantStore, config: ConsistencyConfig, qdrant_location: str
+    pg: AuditedSource, qdrant: AuditedReplica, config: ConsistencyConfig, qdrant_location: str
 ) -> JobResult:
     """:func:`run_consistency`, with store failures turned into :class:`StoreUnavailable`."""
     try:

@@ -21,7 +21,7 @@ from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.retrieval import Retriever
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 log = logging.getLogger(__name__)

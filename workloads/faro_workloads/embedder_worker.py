@@ -37,7 +37,7 @@ from faro_workloads.core.metrics import (
     VISIBILITY_EXTENSIONS,
     expose_label_values,
 )
-from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.core.stores.ports import ChunkObjectReader
 from faro_workloads.core.text_extraction import UnsupportedDocument
 from faro_workloads.s3_events import MalformedEvent, S3ObjectEvent, parse_s3_notification
 
@@ -55,7 +55,7 @@ class PoisonMessage(Exception):
 class EmbedderWorker:
     """Consumes one pipeline's event queue until :meth:`stop`."""
 
-    def __init__(self, sqs: Any, store: S3ChunkStore, ingest: IngestService, config: SQSConfig) -> None:
+    def __init__(self, sqs: Any, store: ChunkObjectReader, ingest: IngestService, config: SQSConfig) -> None:
         self._sqs = sqs
         self._store = store
         self._ingest = ingest

@@ -54,7 +54,7 @@ from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import IncomingDocument, IngestResult, IngestService
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text

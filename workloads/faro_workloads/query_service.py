@@ -10,7 +10,7 @@ from faro_workloads.api.app import build_api
 from faro_workloads.api.query import query_router
 from faro_workloads.core.config import FaroSettings
 from faro_workloads.core.retrieval import Retriever
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 log = logging.getLogger(__name__)

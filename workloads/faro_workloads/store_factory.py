@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from faro_workloads.core.config import FaroSettings
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,12 @@
-"""Fixtures of the operator's integration tests: a real Kubernetes API server (``tests/kube_apiserver.py``).
+"""Fixtures of the operator's integration tests: a real Kubernetes API server
+(``tests/support/kube_apiserver.py``).
 
-- ``kube_api`` (session): a :class:`kube_apiserver.KubeApiServer`, i.e. etcd + kube-apiserver started on
-  127.0.0.1 and free ports, ready; attributes ``url``, ``kubeconfig`` (admin), ``version`` (major, minor,
+- ``kube_api`` (session): a :class:`support.kube_apiserver.KubeApiServer`, i.e. etcd + kube-apiserver started
+  on 127.0.0.1 and free ports, ready; attributes ``url``, ``kubeconfig`` (admin), ``version`` (major, minor,
   ``at_least()``), ``apiserver_log`` / ``etcd_log``; methods ``api_client()`` (a new kubernetes
   ``ApiClient``), ``http_client()`` (raw httpx), ``env()`` (environment with ``KUBECONFIG``),
-  ``served_group_versions()`` and ``served_kinds(group_version)``. Stopped at the end of the session.
-  Missing binaries fail the tests with what to run (``make test`` builds them); nothing is skipped.
+  ``served_group_versions()`` and ``served_kinds(group_version)``. Stopped at the end of the session. Missing
+  binaries fail the tests with what to run (``make test`` builds them); nothing is skipped.
 - (autouse) tests using ``kube_api`` fail with kube-apiserver's or etcd's exit status and log when either
   is not running before or after the test (a crash), instead of with connection errors.
 - ``kube_api_client`` (session): one shared ``kubernetes.client.ApiClient`` for ``kube_api``.
@@ -21,14 +22,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries, install_crds
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+
+from support.kube_apiserver import KubeApiServer, KubeApiServerError, find_binaries, install_crds
 
 
 @pytest.fixture(scope="session")
 def kube_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
-    """A real etcd + kube-apiserver for the session (see ``tests/kube_apiserver.py``)."""
+    """A real etcd + kube-apiserver for the session (see ``tests/support/kube_apiserver.py``)."""
     problem = ""
     try:
         server = KubeApiServer(find_binaries(), log_dir=tmp_path_factory.mktemp("kube-api"))

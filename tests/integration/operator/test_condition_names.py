@@ -8,7 +8,6 @@ import copy
 
 import pytest
 from kubernetes import client
-from polling import wait_for
 from test_operator_reconcile import (  # the operator and its resources, as the reconcile tests run them
     condition,
     connector,  # noqa: F401 (a fixture the operator fixture uses)
@@ -18,6 +17,8 @@ from test_operator_reconcile import (  # the operator and its resources, as the 
 )
 
 from faro_operator import GROUP, VERSION
+
+from support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 

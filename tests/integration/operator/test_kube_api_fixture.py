@@ -11,8 +11,9 @@ import uuid
 from typing import Any
 
 import pytest
-from kube_apiserver import KubeApiServer
 from kubernetes import client, watch
+
+from support.kube_apiserver import KubeApiServer
 
 pytestmark = pytest.mark.integration
 

@@ -13,17 +13,18 @@ from typing import Any
 
 import pytest
 import yaml
-from faro_process import faro_process
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from polling import wait_for
 
 from faro_operator import GROUP, VERSION
 from faro_operator.collection_stores import StoreConfigs
 from faro_operator.runner import OperatorOptions, run_operator
 from faro_workloads.core.config import QdrantConfig
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+
+from support.faro_process import faro_process
+from support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -12,11 +12,12 @@ from pathlib import Path
 import kubernetes_validate
 import pytest
 import yaml
-from kustomize import Manifest, kustomize_build
 
 from faro_operator import GROUP
 from faro_operator.render import modern_cluster, render_children
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
+
+from support.kustomize import Manifest, kustomize_build
 
 REPO = Path(__file__).resolve().parents[3]
 DEPLOY = REPO / "operator" / "deploy"

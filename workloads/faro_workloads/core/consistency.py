@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from faro_workloads.core.stores.pgvector import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.ports import ConsistencyReplica, ConsistencySource
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class ConsistencyReport:
 
 
 def check_consistency(
-    pg: PgVectorStore, qdrant: QdrantStore, sample_size: int = 50, k: int = 10
+    pg: ConsistencySource, qdrant: ConsistencyReplica, sample_size: int = 50, k: int = 10
 ) -> ConsistencyReport:
     """Compare the two stores (read-only). A missing Qdrant collection counts as an empty one.
 

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.outbox import OutboxDrainer
-from faro_workloads.core.stores.pgvector import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.ports import DocumentWriter, PointSink
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +38,7 @@ class WriteResult:
 class DualWriter:
     """Writes documents to PostgreSQL (source of truth) and, through the outbox, to Qdrant."""
 
-    def __init__(self, pg: PgVectorStore, qdrant: QdrantStore, drainer: OutboxDrainer) -> None:
+    def __init__(self, pg: DocumentWriter, qdrant: PointSink, drainer: OutboxDrainer) -> None:
         self._pg = pg
         self._qdrant = qdrant
         self._drainer = drainer

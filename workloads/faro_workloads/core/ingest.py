@@ -34,7 +34,7 @@ from faro_workloads.core.metrics import (
     DOCUMENTS_INGESTED,
     expose_label_values,
 )
-from faro_workloads.core.stores.pgvector import PgVectorStore
+from faro_workloads.core.stores.ports import DocumentCatalog
 from faro_workloads.core.text_extraction import SourceFormat, UnsupportedDocument
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ class IngestService:
 
     asynchronous = False  # documents are stored when ingest returns
 
-    def __init__(self, chunker: Chunker, embedder: Embedder, pg: PgVectorStore, writer: DualWriter) -> None:
+    def __init__(self, chunker: Chunker, embedder: Embedder, pg: DocumentCatalog, writer: DualWriter) -> None:
         self._chunker = chunker
         self._embedder = embedder
         self._pg = pg

@@ -15,8 +15,7 @@ from collections.abc import Collection
 from tenacity import RetryCallState, Retrying, wait_exponential
 
 from faro_workloads.core.metrics import OUTBOX_APPLIED, OUTBOX_FAILURES, OUTBOX_PENDING
-from faro_workloads.core.stores.pgvector import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.ports import OutboxClaims, PointSink
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +29,7 @@ class OutboxApplyError(RuntimeError):
 class OutboxDrainer:
     """Moves pending outbox rows of one collection from PostgreSQL into Qdrant."""
 
-    def __init__(self, pg: PgVectorStore, qdrant: QdrantStore, batch_size: int = 256) -> None:
+    def __init__(self, pg: OutboxClaims, qdrant: PointSink, batch_size: int = 256) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         self._pg = pg

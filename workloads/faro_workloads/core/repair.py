@@ -18,8 +18,7 @@ import numpy as np
 
 from faro_workloads.core.config import Distance
 from faro_workloads.core.documents import Chunk
-from faro_workloads.core.stores.pgvector import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.ports import ChunkScan, PointReplica
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def _read_ahead(pages: Iterator[list[Chunk]]) -> Iterator[list[Chunk]]:
             yield page
 
 
-def repair_qdrant(pg: PgVectorStore, qdrant: QdrantStore, batch_size: int = 1024) -> RepairReport:
+def repair_qdrant(pg: ChunkScan, qdrant: PointReplica, batch_size: int = 1024) -> RepairReport:
     """Bring Qdrant in line with Postgres and say what changed.
 
     Chunks are read from Postgres a page (``batch_size``) ahead of the Qdrant work on the current page.

@@ -22,8 +22,7 @@ from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.pgvector import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.ports import VectorSearch
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Retriever:
     """Embeds a query and searches the stores with fallback."""
 
     def __init__(
-        self, embedder: Embedder, pg: PgVectorStore, qdrant: QdrantStore, config: QueryConfig
+        self, embedder: Embedder, pg: VectorSearch, qdrant: VectorSearch, config: QueryConfig
     ) -> None:
         self._embedder = embedder
         self._pg = pg

@@ -1,6 +1,10 @@
-"""The two vector stores: PostgreSQL + pgvector (source of truth) and Qdrant (fast search)."""
+"""The two vector stores: PostgreSQL + pgvector (source of truth) and Qdrant (fast search).
 
-from faro_workloads.core.stores.pgvector import OutboxBatch, PgVectorStore, StoreSchemaMismatch
-from faro_workloads.core.stores.qdrant import CollectionMismatch, QdrantStore
+Consumers take the narrow protocols of :mod:`.ports`; the adapters are :mod:`.postgres` and :mod:`.qdrant`.
+"""
+
+from faro_workloads.core.stores.ports import CollectionMismatch, OutboxBatch, StoreSchemaMismatch
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
 
 __all__ = ["CollectionMismatch", "OutboxBatch", "PgVectorStore", "QdrantStore", "StoreSchemaMismatch"]

@@ -26,6 +26,7 @@ from faro_workloads.core.config import CollectionConfig, Distance, HnswConfig, Q
 from faro_workloads.core.documents import Chunk, SearchHit
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.ports import CollectionMismatch
 from faro_workloads.core.stores.qdrant_compaction import (
     CompactionPolicy,
     LocalGarbage,
@@ -47,10 +48,6 @@ _DISTANCES: dict[Distance, models.Distance] = {
     Distance.DOT: models.Distance.DOT,
     Distance.EUCLID: models.Distance.EUCLID,
 }
-
-
-class CollectionMismatch(ValueError):
-    """The Qdrant collection exists with another dimension or distance than configured."""
 
 
 def _point_id(point_id: object) -> uuid.UUID:

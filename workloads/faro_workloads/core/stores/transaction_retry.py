@@ -7,7 +7,7 @@ the documented remedy. Both errors are ``psycopg.OperationalError`` subclasses, 
 without a retry a caller would report an outage for what is only contention.
 
 :func:`run_transaction` runs one transaction attempt after another (each a fresh transaction on a fresh pooled
-connection, see ``PgVectorStore._write``) with tenacity: at most :data:`TRANSACTION_ATTEMPTS` attempts,
+connection, see ``PostgresPool.write``) with tenacity: at most :data:`TRANSACTION_ATTEMPTS` attempts,
 waiting a random time up to an exponentially growing bound in between (full jitter, so the transactions
 that collided do not collide again in step). Other errors, and the last attempt's error, propagate as is.
 """

@@ -1,8 +1,8 @@
 """The Grafana dashboards of ``monitoring/dashboards/``: loading, walking their queries, Grafana's variables.
 
 Shared by ``tests/unit/test_dashboards.py`` (structure, schema round-trip, install manifests) and the
-integration test that evaluates every panel's PromQL against a real Prometheus. Import it as ``dashboards``
-(``tests/`` is on ``sys.path`` through the root ``conftest.py``).
+integration test that evaluates every panel's PromQL against a real Prometheus. Import it as
+``support.dashboards`` (``tests/`` is on ``sys.path``: ``pythonpath`` in ``pyproject.toml``).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS_DIR = REPO_ROOT / "monitoring" / "dashboards"
 
 Dashboard = dict[str, Any]

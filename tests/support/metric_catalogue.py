@@ -1,5 +1,6 @@
 """The metric catalogue ``docs/metrics.md``: which ``faro_*`` metrics exist, and which of them a PromQL
-expression uses. Shared by the alert-rule and dashboard tests (import it as ``metric_catalogue``)."""
+expression uses. Shared by the alert-rule and dashboard tests (import it as
+``support.metric_catalogue``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-METRICS_DOC = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
+METRICS_DOC = Path(__file__).resolve().parents[2] / "docs" / "metrics.md"
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 _ROW = re.compile(r"^\|\s*`(faro_[a-z0-9_]+)`\s*\|\s*(\w+)\s*\|([^|]*)\|", re.MULTILINE)
 _METRIC_TOKEN = re.compile(r"\bfaro_[a-z0-9_]+")

@@ -1,7 +1,8 @@
 """A real Prometheus scraping Faro's real workloads: what the dashboards and alert rules are checked against.
 
-Used by ``tests/integration/test_prometheus_observability.py`` and by ``monitoring/render_pngs.py`` (the
-README's dashboard images); a plain module like ``tests/kube_apiserver.py``, importable from both.
+Used by ``tests/integration/test_prometheus_observability.py`` and by ``scripts/render_dashboard_pngs.py``
+(the README's dashboard images); a plain module like ``tests/support/kube_apiserver.py``, importable from
+both.
 
 - :class:`Pushgateway` / :class:`Prometheus`: the Debian binaries (``prometheus-pushgateway``,
   ``prometheus``; ``scripts/install-system-deps.sh``) on 127.0.0.1 and free ports, each in its own folder.
@@ -18,7 +19,7 @@ README's dashboard images); a plain module like ``tests/kube_apiserver.py``, imp
     query service's Qdrant first never answers (timeouts, then an open circuit), later refuses connections
     (errors): its queries fall back to PostgreSQL;
   - the operator (``faro operator``) reconciling a Collection and two RagPipelines (one with a dimension
-    mismatch: failed reconciles) on a real kube-apiserver + etcd (``tests/kube_apiserver.py``);
+    mismatch: failed reconciles) on a real kube-apiserver + etcd (``tests/support/kube_apiserver.py``);
   - the consistency job (``faro consistency``) pushing to the Pushgateway three times: consistent, drift
     (points deleted from its copy of Qdrant, orphan points added), repaired (``--repair``);
   - traffic: every document of ``examples/docs`` and ``tests/data``, invalid documents, a poison SQS
@@ -30,8 +31,8 @@ README's dashboard images); a plain module like ``tests/kube_apiserver.py``, imp
   scrapes the Pushgateway with ``honor_labels``; the operator's series carry its own namespace only.
   Everything is stopped again when the context exits.
 
-Failures raise :class:`StackError` (or, from ``tests/faro_process.py``, pytest's ``Failed``) with the log
-of the part that failed.
+Failures raise :class:`StackError` (or, from ``tests/support/faro_process.py``, pytest's ``Failed``) with the
+log of the part that failed.
 """
 
 from __future__ import annotations
@@ -56,12 +57,13 @@ from typing import Any
 
 import httpx
 import yaml
-from faro_process import faro_process
-from kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail, stop_process
 
 from faro_workloads.background_server import free_port
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from support.faro_process import faro_process
+from support.kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail, stop_process
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO_ROOT / "monitoring" / "prometheus-rules.yaml"
 DOCUMENT_FOLDERS = (REPO_ROOT / "examples" / "docs", REPO_ROOT / "tests" / "data")
 
@@ -356,7 +358,7 @@ class Stack:
         variable's ``label_values(selector, label)`` is evaluated here (earlier variables substituted), and
         the first of ``PREFERRED_VALUES[label]`` it offers is taken. :class:`StackError` when it offers
         none of them (a variable query that finds nothing leaves every panel empty)."""
-        from dashboards import substitute_variables
+        from support.dashboards import substitute_variables
 
         values: dict[str, str] = {}
         for variable in dashboard.get("templating", {}).get("list", []):
@@ -612,7 +614,7 @@ class Workloads:
 
     def pg_store(self) -> Any:
         from faro_workloads.core.config import CollectionConfig, PostgresConfig
-        from faro_workloads.core.stores.pgvector import PgVectorStore
+        from faro_workloads.core.stores.postgres import PgVectorStore
 
         return PgVectorStore(
             PostgresConfig(dsn=self.postgres_dsn, schema_name=self.schema, pool_size=1),

@@ -1,0 +1,164 @@
+"""In-memory fakes of the store ports (:mod:`faro_workloads.core.stores.ports`), for fast unit tests of the
+decisions above the stores.
+
+They keep the ports' contracts, not the adapters' mechanics: :class:`FakePostgres` commits a write at once
+(no locks, no retries) but queues the same outbox rows as PostgreSQL and applies a claim only when its block
+exits normally; :class:`FakeQdrant` holds points by id. Setting ``failure`` on a fake makes every call raise
+it (an outage), until it is set back to None. The real adapters are tested against real stores elsewhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
+from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.ports import OutboxBatch
+
+
+class FakePostgres:
+    """The source of truth in memory: :class:`DocumentCatalog`, :class:`DocumentWriter` and
+    :class:`OutboxClaims`. ``commits`` counts the write transactions that committed."""
+
+    def __init__(self) -> None:
+        self.documents: dict[str, DocumentRecord] = {}
+        self.chunks: dict[uuid.UUID, Chunk] = {}
+        self.outbox: list[tuple[int, uuid.UUID, str]] = []  # (row id, point id, doc_id), oldest first
+        self.commits = 0
+        self.failure: Exception | None = None
+        self._row_ids = itertools.count(1)
+
+    def _available(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        return self.get_documents([doc_id]).get(doc_id)
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        self._available()
+        return {doc_id: self.documents[doc_id] for doc_id in doc_ids if doc_id in self.documents}
+
+    def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
+        self._available()
+        return [self.documents[d] for d in sorted(self.documents) if d > (after or "")][:limit]
+
+    def write_documents(
+        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]:
+        self._available()
+        doc_ids = [record.doc_id for record, _ in documents]
+        if len(set(doc_ids)) != len(doc_ids):
+            raise ValueError("a document was given twice in one write")
+        affected: dict[str, list[uuid.UUID]] = {}
+        for record, chunks in documents:
+            written = [chunk.id for chunk in chunks]
+            stale = [i for i, c in self.chunks.items() if c.doc_id == record.doc_id and i not in written]
+            for point in stale:
+                del self.chunks[point]
+            self.chunks.update((chunk.id, chunk) for chunk in chunks)
+            self.documents[record.doc_id] = record
+            affected[record.doc_id] = written + stale
+        self._enqueue(affected)
+        self.commits += 1
+        return affected
+
+    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
+        self._available()
+        known = self.documents.pop(doc_id, None)
+        removed = [i for i, chunk in self.chunks.items() if chunk.doc_id == doc_id]
+        if known is None and not removed:
+            return None
+        for point in removed:
+            del self.chunks[point]
+        self._enqueue({doc_id: removed})
+        self.commits += 1
+        return removed
+
+    def _enqueue(self, point_ids: dict[str, list[uuid.UUID]]) -> None:
+        for doc_id, points in point_ids.items():
+            self.outbox.extend((next(self._row_ids), point, doc_id) for point in points)
+
+    @contextmanager
+    def claim_outbox(self, limit: int, point_ids: Sequence[uuid.UUID] | None = None) -> Iterator[OutboxBatch]:
+        self._available()
+        wanted = None if point_ids is None else set(point_ids)
+        rows = [row for row in self.outbox if wanted is None or row[1] in wanted][:limit]
+        named = list(dict.fromkeys(point for _, point, _ in rows))
+        chunks = [self.chunks[point] for point in named if point in self.chunks]
+        yield OutboxBatch(
+            [row_id for row_id, _, _ in rows], named, chunks, [p for p in named if p not in self.chunks]
+        )
+        claimed = {row_id for row_id, _, _ in rows}  # reached only when the block did not raise
+        self.outbox = [row for row in self.outbox if row[0] not in claimed]
+
+    def outbox_pending(self) -> int:
+        self._available()
+        return len(self.outbox)
+
+
+class FakeQdrant:
+    """The search copy in memory, as far as the drainer sees it (:class:`PointSink`)."""
+
+    def __init__(self) -> None:
+        self.points: dict[uuid.UUID, Chunk] = {}
+        self.failure: Exception | None = None
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.points.update((chunk.id, chunk) for chunk in chunks)
+
+    def delete(self, ids: Sequence[uuid.UUID]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        for point in ids:
+            self.points.pop(point, None)
+
+
+class FakeSearch:
+    """A :class:`VectorSearch` that answers ``hits`` after ``delay`` seconds, or raises ``failure``;
+    ``calls`` counts the searches it was asked for."""
+
+    def __init__(self, hits: list[SearchHit], delay: float = 0.0) -> None:
+        self.hits = hits
+        self.delay = delay
+        self.failure: Exception | None = None
+        self.calls = 0
+
+    def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        self.calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        if self.failure is not None:
+            raise self.failure
+        return self.hits[:k]
+
+
+class FakeChunkObjects:
+    """A bucket of one pipeline's chunk objects and tombstones (:class:`ChunkObjectReader`); an object
+    stored as ``bytes`` is read back through :meth:`ChunkObject.from_json_bytes`, so it may be malformed."""
+
+    def __init__(self, bucket: str, layout: ChunkObjectLayout) -> None:
+        self.bucket = bucket
+        self.layout = layout
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, obj: ChunkObject) -> str:
+        key = self.layout.document_key(obj.doc_id)
+        self.objects[key] = obj.to_json_bytes()
+        return key
+
+    def read(self, key: str) -> ChunkObject | None:
+        data = self.objects.get(key)
+        return None if data is None else ChunkObject.from_json_bytes(data)
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects

@@ -1,0 +1,203 @@
+"""What each consumer of the stores needs from them: one narrow protocol per need.
+
+The core (ingest, the dual writer, the outbox drainer, retrieval, repair, the consistency check), the
+embedding engine and the operator take these types, not the adapters, so their decisions are unit-tested
+against in-memory fakes while the adapters' own tests run against the real stores.
+:class:`~faro_workloads.core.stores.postgres.PgVectorStore` and
+:class:`~faro_workloads.core.stores.qdrant.QdrantStore` satisfy every port of their side;
+:class:`~faro_workloads.core.stores.s3_chunks.S3ChunkStore` satisfies :class:`ChunkObjectReader`.
+
+The value types and errors the ports speak in (:class:`OutboxBatch`, :class:`StoreSchemaMismatch`,
+:class:`CollectionMismatch`) live here too, so a consumer needs nothing from an adapter's module.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.config import CollectionConfig
+from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
+from faro_workloads.core.search_filter import SearchFilter
+
+
+class StoreSchemaMismatch(ValueError):
+    """The existing tables do not match the collection configuration (dimension or distance)."""
+
+
+class CollectionMismatch(ValueError):
+    """The Qdrant collection exists with another dimension or distance than configured."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxBatch:
+    """Outbox rows claimed (row-locked) by one drain transaction and the state to apply for them.
+
+    ``chunks`` are the current chunk rows of the named points, to upsert into Qdrant; ``absent_ids`` are
+    the named points Postgres no longer holds, to delete from Qdrant.
+    """
+
+    row_ids: list[int]
+    point_ids: list[uuid.UUID]
+    chunks: list[Chunk]
+    absent_ids: list[uuid.UUID]
+
+
+# ------------------------------------------------------------------------ ingest and the dual writer
+
+
+class DocumentCatalog(Protocol):
+    """Ingest: the stored records, to decide created / replaced / unchanged, and to list documents."""
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None: ...
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]: ...
+
+    def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]: ...
+
+
+class DocumentWriter(Protocol):
+    """The dual writer: commit documents (chunks + outbox rows) in one transaction, or delete one.
+
+    Both return the point ids queued in the outbox; ``delete_document`` None when the document is unknown.
+    """
+
+    def write_documents(
+        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]: ...
+
+    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None: ...
+
+
+# --------------------------------------------------------------------------------- the outbox drainer
+
+
+class OutboxClaims(Protocol):
+    """The drainer's Postgres side: claim rows (deleted when the block exits normally), count the rest."""
+
+    def claim_outbox(
+        self, limit: int, point_ids: Sequence[uuid.UUID] | None = None
+    ) -> AbstractContextManager[OutboxBatch]: ...
+
+    def outbox_pending(self) -> int: ...
+
+
+class PointSink(Protocol):
+    """The drainer's Qdrant side: apply Postgres's state of some points."""
+
+    def upsert(self, chunks: Sequence[Chunk]) -> None: ...
+
+    def delete(self, ids: Sequence[uuid.UUID]) -> None: ...
+
+
+# ----------------------------------------------------------------------------------------- retrieval
+
+
+class VectorSearch(Protocol):
+    """Retrieval, from either store: the ``k`` nearest chunks, scored as Qdrant scores them."""
+
+    def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]: ...
+
+
+# --------------------------------------------------------------------------- repair and consistency
+
+
+class ChunkScan(Protocol):
+    """Repair's Postgres side: every chunk, page by page, and every point id."""
+
+    @property
+    def collection(self) -> CollectionConfig: ...
+
+    def iter_chunks(self, batch_size: int = 1024) -> Iterator[list[Chunk]]: ...
+
+    def all_ids(self) -> set[uuid.UUID]: ...
+
+
+class PointReplica(PointSink, Protocol):
+    """Repair's Qdrant side: (re)create the collection, compare points, fix them, list the ids it holds."""
+
+    def exists(self) -> bool: ...
+
+    def ensure_collection(self) -> None: ...
+
+    def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]: ...
+
+    def scroll_ids(self, batch_size: int = 1000) -> Iterator[list[uuid.UUID]]: ...
+
+
+class ConsistencySource(VectorSearch, Protocol):
+    """The consistency check's Postgres side: ids, sampled query vectors, searches and the backlog."""
+
+    @property
+    def collection(self) -> CollectionConfig: ...
+
+    def all_ids(self) -> set[uuid.UUID]: ...
+
+    def sample_embeddings(self, n: int) -> list[np.ndarray]: ...
+
+    def outbox_pending(self) -> int: ...
+
+
+class ConsistencyReplica(VectorSearch, Protocol):
+    """The consistency check's Qdrant side: whether the collection exists, its ids, searches and size."""
+
+    def exists(self) -> bool: ...
+
+    def scroll_ids(self, batch_size: int = 1000) -> Iterator[list[uuid.UUID]]: ...
+
+    def count(self, exact: bool = True) -> int: ...
+
+
+class AuditedSource(ChunkScan, ConsistencySource, Protocol):
+    """The consistency job's Postgres side: checked, and read to repair Qdrant."""
+
+
+class AuditedReplica(PointReplica, ConsistencyReplica, Protocol):
+    """The consistency job's Qdrant side: checked, and repaired."""
+
+
+# ------------------------------------------------------------------------------------- the operator
+
+
+class SchemaAdmin(Protocol):
+    """The operator's Postgres side: prepare the tables, count their rows, drop them, let go."""
+
+    def ensure_schema(self) -> None: ...
+
+    def status_counts(self, exact_below: int = 100_000) -> tuple[int, int]: ...
+
+    def drop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class CollectionAdmin(Protocol):
+    """The operator's Qdrant side: prepare the collection, count its points, drop it, let go."""
+
+    def ensure_collection(self) -> None: ...
+
+    def count(self, exact: bool = True) -> int: ...
+
+    def drop(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+# ------------------------------------------------------------------------------- the embedding engine
+
+
+class ChunkObjectReader(Protocol):
+    """The embedding engine's S3 side: the pipeline's bucket and layout, chunk objects and tombstones."""
+
+    bucket: str
+    layout: ChunkObjectLayout
+
+    def read(self, key: str) -> ChunkObject | None: ...
+
+    def exists(self, key: str) -> bool: ...

@@ -1,0 +1,188 @@
+"""The documents repository: reading document records, and writing and deleting documents with their chunks
+and outbox rows in one transaction each.
+
+Writes lock a document by its ``{name}_documents`` row before touching its chunks (upserting the row, in
+doc_id order in a batch; a delete deletes it first), so a write and a delete, or two writes, of one document
+run one after the other: the later one's chunk statements start after the earlier one committed and see all
+its chunks (READ COMMITTED). A write aborted by a deadlock or serialization failure runs again
+(:meth:`PostgresPool.write`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from faro_workloads.core.documents import Chunk, DocumentRecord
+from faro_workloads.core.stores.postgres.chunk_writes import enqueue_points, upsert_chunks, validate_chunks
+from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.tables import CollectionTables
+
+
+class PostgresDocuments:
+    """One collection's documents: records, chunks and the outbox rows their writes queue."""
+
+    def __init__(self, pool: PostgresPool, tables: CollectionTables) -> None:
+        self._pool = pool
+        self._tables = tables
+
+    def get_document(self, doc_id: str) -> DocumentRecord | None:
+        """The document's record, or None when it is unknown."""
+        return self.get_documents([doc_id]).get(doc_id)
+
+    def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
+        """The records of those of ``doc_ids`` that exist, by doc_id (one query)."""
+        records = self._select_records("get_document", "WHERE doc_id = ANY(%s)", (list(doc_ids),))
+        return {record.doc_id: record for record in records}
+
+    def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
+        """Up to ``limit`` documents ordered by doc_id, starting after ``after`` (keyset pagination)."""
+        # "" sorts before every (non-empty) doc_id
+        return self._select_records(
+            "list_documents", "WHERE doc_id > %s ORDER BY doc_id LIMIT %s", (after or "", limit)
+        )
+
+    def _select_records(
+        self, operation: str, condition: str, params: tuple[object, ...]
+    ) -> list[DocumentRecord]:
+        """The documents rows matching ``condition`` (constant SQL text), as records."""
+        with self._pool.transaction(operation) as conn:
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at FROM {} "
+                    + condition
+                ).format(self._tables.documents),
+                params,
+            ).fetchall()
+        return [DocumentRecord(*row) for row in rows]
+
+    def write_document(self, record: DocumentRecord, chunks: list[Chunk]) -> list[uuid.UUID]:
+        """Replace a document in ONE transaction and queue the Qdrant work; return the queued point ids.
+
+        Upserts ``chunks``, deletes the document's chunks whose seq is no longer present, upserts the
+        documents row and inserts one outbox row per affected point (written or removed).
+        """
+        return self.write_documents([(record, chunks)])[record.doc_id]
+
+    def write_documents(
+        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]:
+        """Replace several documents in ONE transaction, as :meth:`write_document` replaces one.
+
+        One binary COPY carries every chunk and each statement covers every document, so a batch costs a
+        handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
+
+        The documents rows are upserted first, in doc_id order: that locks the documents (see the module
+        docstring) in one order for every batch, so concurrent batches never wait on each other in a cycle.
+        """
+        tables = self._tables
+        doc_ids = [record.doc_id for record, _ in documents]
+        if len(set(doc_ids)) != len(doc_ids):
+            raise ValueError("a document was given twice in one write")
+        for record, chunks in documents:
+            validate_chunks(tables.collection, chunks, record.doc_id)
+        written = {record.doc_id: [chunk.id for chunk in chunks] for record, chunks in documents}
+        records = sorted((record for record, _ in documents), key=lambda record: record.doc_id)
+
+        def write(conn: psycopg.Connection) -> dict[str, list[uuid.UUID]]:
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    sql.SQL(
+                        """
+                        INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
+                        VALUES (%s, %s, %s, %s, %s, %s)
+                        ON CONFLICT (doc_id) DO UPDATE SET
+                            content_hash = EXCLUDED.content_hash, source = EXCLUDED.source,
+                            chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
+                            updated_at = EXCLUDED.updated_at
+                        """
+                    ).format(tables.documents),
+                    [
+                        (r.doc_id, r.content_hash, r.source, r.chunk_count, Jsonb(r.metadata), r.updated_at)
+                        for r in records
+                    ],
+                )
+            upsert_chunks(conn, tables, [chunk for _, chunks in documents for chunk in chunks])
+            stale = conn.execute(
+                sql.SQL(
+                    "DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id"
+                ).format(tables.chunks),
+                (doc_ids, [point for points in written.values() for point in points]),
+            ).fetchall()
+            affected = {doc_id: list(points) for doc_id, points in written.items()}
+            for point_id, doc_id in stale:
+                affected[doc_id].append(point_id)
+            enqueue_points(conn, tables, affected)
+            return affected
+
+        return self._pool.write("write_document", write)
+
+    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
+        """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.
+
+        Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it.
+        The documents row goes first: that waits for a write of the document under way to commit, and the
+        chunks DELETE, a later statement, then sees every chunk it wrote.
+        """
+        tables = self._tables
+
+        def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
+            known = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING doc_id").format(tables.documents),
+                (doc_id,),
+            ).fetchone()
+            removed = conn.execute(
+                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING id").format(tables.chunks), (doc_id,)
+            ).fetchall()
+            if known is None and not removed:
+                return None
+            point_ids = [row[0] for row in removed]
+            enqueue_points(conn, tables, {doc_id: point_ids})
+            return point_ids
+
+        return self._pool.write("delete_document", delete)
+
+    def bulk_load(self, chunks: list[Chunk]) -> None:
+        """Load many chunks fast (binary COPY + upsert) into Postgres ONLY: no outbox rows are written.
+
+        Documents rows are created (source ``bulk_load``) or get their chunk_count refreshed. Callers bring
+        Qdrant up to date afterwards, e.g. with :func:`faro_workloads.core.repair.repair_qdrant`.
+        """
+        tables = self._tables
+        validate_chunks(tables.collection, chunks, doc_id=None)
+        if not chunks:
+            return
+        doc_ids = sorted({chunk.doc_id for chunk in chunks})
+
+        def load(conn: psycopg.Connection) -> None:
+            # Lock the documents first, in doc_id order, as write_documents does: create the missing rows,
+            # touch the others.
+            conn.execute(
+                sql.SQL(
+                    """
+                    INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
+                    SELECT doc_id, min(content_hash), 'bulk_load', 0, '{{}}'::jsonb, now()
+                    FROM unnest(%s::text[], %s::text[]) AS given(doc_id, content_hash)
+                    GROUP BY doc_id ORDER BY doc_id
+                    ON CONFLICT (doc_id) DO UPDATE SET updated_at = EXCLUDED.updated_at
+                    """
+                ).format(tables.documents),
+                ([chunk.doc_id for chunk in chunks], [chunk.content_hash for chunk in chunks]),
+            )
+            upsert_chunks(conn, tables, chunks)
+            conn.execute(
+                sql.SQL(
+                    """
+                    UPDATE {documents} SET chunk_count = counted.chunks FROM (
+                        SELECT doc_id, count(*) AS chunks FROM {chunks} WHERE doc_id = ANY(%s) GROUP BY doc_id
+                    ) AS counted WHERE {documents}.doc_id = counted.doc_id
+                    """
+                ).format(documents=tables.documents, chunks=tables.chunks),
+                (doc_ids,),
+            )
+
+        self._pool.write("bulk_load", load)

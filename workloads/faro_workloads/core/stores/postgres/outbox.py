@@ -1,0 +1,72 @@
+"""The outbox table: Qdrant work still to do, claimed in batches by the drainer.
+
+A row only *names* a point id (and its doc_id, for logs); the point's current state is read from the chunks
+table when the row is applied, so applying rows is idempotent and order-insensitive (present -> upsert to
+Qdrant, absent -> delete from Qdrant).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from psycopg import sql
+
+from faro_workloads.core.stores.ports import OutboxBatch
+from faro_workloads.core.stores.postgres.chunk_rows import select_chunks
+from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.scans import count_rows
+from faro_workloads.core.stores.postgres.tables import CollectionTables
+
+
+class PostgresOutbox:
+    """Claiming, counting and listing one collection's pending outbox rows."""
+
+    def __init__(self, pool: PostgresPool, tables: CollectionTables) -> None:
+        self._pool = pool
+        self._tables = tables
+
+    @contextmanager
+    def claim_outbox(self, limit: int, point_ids: Sequence[uuid.UUID] | None = None) -> Iterator[OutboxBatch]:
+        """Claim up to ``limit`` outbox rows (oldest first) and yield them with the state to apply.
+
+        The claim is one transaction: claimed rows are locked (``FOR UPDATE SKIP LOCKED``) and deleted by
+        their row ids when the ``with`` block exits normally, then committed. If the block raises (Qdrant
+        failed), the transaction rolls back and the rows stay for a later drain. ``point_ids`` restricts the
+        claim to rows naming those points.
+
+        Claims of one collection are serialised by a transaction-level advisory lock, so two drainers never
+        push different snapshots of the same point to Qdrant out of order.
+        """
+        outbox = self._tables.outbox
+        condition = sql.SQL("WHERE point_id = ANY(%(points)s)") if point_ids is not None else sql.SQL("")
+        with self._pool.transaction("outbox_apply") as conn:
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"faro.outbox:{outbox.as_string(conn)}",)
+            )
+            rows = conn.execute(
+                sql.SQL(
+                    "SELECT id, point_id FROM {} {} ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+                ).format(outbox, condition),
+                {"limit": limit, "points": list(point_ids or [])},
+            ).fetchall()
+            row_ids = [row[0] for row in rows]
+            named = list(dict.fromkeys(row[1] for row in rows))
+            chunks = select_chunks(conn, self._tables.chunks, named) if named else []
+            present = {chunk.id for chunk in chunks}
+            yield OutboxBatch(row_ids, named, chunks, [i for i in named if i not in present])
+            if row_ids:
+                conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(outbox), (row_ids,))
+
+    def outbox_pending(self) -> int:
+        """Number of outbox rows not yet applied to Qdrant."""
+        return count_rows(self._pool, self._tables.outbox, "outbox_pending")
+
+    def outbox_point_ids(self, limit: int = 10_000) -> list[uuid.UUID]:
+        """Point ids named by pending outbox rows, oldest first (repeats kept), at most ``limit``."""
+        with self._pool.transaction("outbox_point_ids") as conn:
+            rows = conn.execute(
+                sql.SQL("SELECT point_id FROM {} ORDER BY id LIMIT %s").format(self._tables.outbox), (limit,)
+            ).fetchall()
+        return [row[0] for row in rows]

@@ -1,0 +1,89 @@
+"""Nearest-chunk search in pgvector, scored as Qdrant scores, with the HNSW settings a query needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from faro_workloads.core.config import Distance, PostgresConfig
+from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.tables import CollectionTables
+
+# pgvector's upper bound for hnsw.ef_search.
+EF_SEARCH_MAX = 1000
+
+
+class PostgresSearch:
+    """k-nearest-neighbour queries over one collection's chunks table."""
+
+    def __init__(self, pool: PostgresPool, tables: CollectionTables, config: PostgresConfig) -> None:
+        self._pool = pool
+        self._tables = tables
+        self._ef_search = config.ef_search
+
+    def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        """The ``k`` nearest chunks, scored like Qdrant scores them (see :class:`SearchHit`).
+
+        Unfiltered searches use the HNSW index (``hnsw.ef_search`` = max(config.ef_search, k)). Filtered
+        searches scan exactly (btree on doc_id where it helps): pgvector 0.6 filters HNSW candidates after the
+        scan, which can return fewer than ``k`` hits, whereas Qdrant filters inside the graph.
+        """
+        query = np.asarray(vector, dtype=np.float32)
+        conditions: list[sql.Composable] = []
+        params: dict[str, Any] = {"q": query, "k": k}
+        if flt is not None and flt.doc_ids:
+            conditions.append(sql.SQL("doc_id = ANY(%(doc_ids)s)"))
+            params["doc_ids"] = list(flt.doc_ids)
+        if flt is not None and flt.metadata:
+            conditions.append(sql.SQL("metadata @> %(metadata)s"))
+            params["metadata"] = Jsonb(flt.metadata)
+        where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
+        distance = sql.SQL("embedding {} %(q)s").format(sql.SQL(self._tables.operator))
+        statement = sql.SQL(
+            "SELECT id, doc_id, seq, text, metadata, {distance} AS distance FROM {chunks} {where} "
+            "ORDER BY {distance} LIMIT %(k)s"
+        ).format(distance=distance, chunks=self._tables.chunks, where=where)
+        # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
+        # transaction-local settings, sent with the query in one pipelined round trip.
+        settings: list[sql.Composable] = []
+        ef_search = min(max(self._ef_search, k), EF_SEARCH_MAX)
+        if ef_search != self._ef_search:
+            settings.append(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
+        if conditions:
+            settings.append(sql.SQL("SET LOCAL enable_indexscan = off"))
+
+        def read(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+            if not settings:
+                return conn.execute(statement, params).fetchall()
+            with conn.pipeline(), conn.transaction():
+                for setting in settings:
+                    conn.execute(setting)
+                cursor = conn.execute(statement, params)
+            return cursor.fetchall()
+
+        rows = self._pool.read("search", read)
+        return [
+            SearchHit(
+                id=row[0],
+                score=self._score(row[5]),
+                doc_id=row[1],
+                seq=row[2],
+                text=row[3],
+                metadata=row[4],
+            )
+            for row in rows
+        ]
+
+    def _score(self, distance: float) -> float:
+        """pgvector's distance in Qdrant's terms: cosine similarity, dot product, or euclidean distance."""
+        if self._tables.collection.distance is Distance.COSINE:
+            return 1.0 - float(distance)
+        if self._tables.collection.distance is Distance.DOT:
+            return -float(distance)
+        return float(distance)
