@@ -6,8 +6,10 @@ import json
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from faro_workloads.errors import InputError
 
-class MalformedEvent(ValueError):
+
+class MalformedEvent(InputError):
     """A message body that is not an S3 event notification."""
 
 

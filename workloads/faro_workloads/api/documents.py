@@ -32,6 +32,7 @@ from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import INGEST_ERROR_REASONS, INGEST_ERRORS, expose_label_values
 from faro_workloads.core.search_filter import NUL_FREE, KeysNamedByPattern, MetadataKey, MetadataValue
 from faro_workloads.core.text_extraction import SourceFormat, detect_format
+from faro_workloads.errors import InputError
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
 Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64), KeysNamedByPattern()]
@@ -182,7 +183,7 @@ def documents_router(
             raise
         try:
             result = await run_in_threadpool(backend.ingest, document)
-        except (UnsupportedDocument, InvalidDocumentId) as exc:
+        except InputError as exc:
             INGEST_ERRORS.labels("invalid_document").inc()
             raise HTTPException(422, str(exc)) from exc
         if result.status == "accepted":

@@ -1,8 +1,9 @@
 """How every Faro HTTP service answers a request it cannot serve: ``{"detail": "<one line>"}``.
 
 One place maps errors to responses: request validation (422, one readable line, no input values echoed
-back), HTTP errors (with a complete ``Allow`` on 405), clients that went away, an unavailable dependency
-(503) and the unexpected (500, logged once). Error text is made safe to encode: a lone surrogate from a
+back), HTTP errors (with a complete ``Allow`` on 405), clients that went away, Faro's two error bases
+(:class:`~faro_workloads.errors.InputError` 422, :class:`~faro_workloads.errors.DependencyUnavailable`
+503) and the unexpected (500, logged once). Error text is made safe to encode: a lone surrogate from a
 request never turns an answer into a crash.
 """
 
@@ -21,8 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 
-from faro_workloads.core.embedding import EmbeddingError
 from faro_workloads.core.stores.transaction_retry import RETRYABLE_ERRORS
+from faro_workloads.errors import DependencyUnavailable, InputError
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +84,14 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("client went away during %s %s", request.method, request.url.path)
         return Response(status_code=400)  # nobody reads it; the connection is closed
 
-    @app.exception_handler(EmbeddingError)
-    async def embedding_unavailable(request: Request, exc: EmbeddingError) -> JSONResponse:
-        log.warning("embedding failed on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, f"embedding model unavailable: {exc}")
+    @app.exception_handler(InputError)
+    async def invalid_input(request: Request, exc: InputError) -> JSONResponse:
+        return error_response(422, str(exc))
+
+    @app.exception_handler(DependencyUnavailable)
+    async def dependency_unavailable(request: Request, exc: DependencyUnavailable) -> JSONResponse:
+        log.warning("%s unavailable on %s %s: %s", exc.dependency, request.method, request.url.path, exc)
+        return error_response(503, f"{exc.dependency} unavailable: {exc}")
 
     async def write_conflict(request: Request, exc: Exception) -> JSONResponse:
         log.warning("write conflict on %s %s after retries: %s", request.method, request.url.path, exc)

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from faro_workloads.core.documents import ChunkSpan, InvalidDocumentId, validate_doc_id
+from faro_workloads.errors import InputError
 
 CHUNK_OBJECT_VERSION = 1
 ObjectKind = Literal["document", "tombstone"]
 
 
-class MalformedChunkObject(ValueError):
+class MalformedChunkObject(InputError):
     """An object or key that is not a chunk object of this pipeline."""
 
 

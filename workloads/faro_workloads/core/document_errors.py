@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from faro_workloads.errors import InputError
 
-class UnsupportedDocument(ValueError):
+
+class UnsupportedDocument(InputError):
     """A document Faro cannot turn into text; the message is one human-readable line."""
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from faro_workloads.errors import InputError
+
 # Fixed namespace for chunk point ids (uuid5). Never change it: every stored id derives from it.
 CHUNK_ID_NAMESPACE = uuid.UUID("5b0f3a4e-7c1d-4e2a-9f43-0fa20d0c6a11")
 
@@ -24,7 +26,7 @@ DOC_ID_MAX_LENGTH = 256
 _DOC_ID_RE = re.compile(DOC_ID_PATTERN)
 
 
-class InvalidDocumentId(ValueError):
+class InvalidDocumentId(InputError):
     """A caller-given document id that Faro cannot store safely."""
 
 

@@ -16,14 +16,17 @@ from tenacity import RetryCallState, Retrying, wait_exponential
 
 from faro_workloads.core.metrics import OUTBOX_APPLIED, OUTBOX_FAILURES, OUTBOX_PENDING
 from faro_workloads.core.stores.ports import OutboxClaims, PointSink
+from faro_workloads.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_SECONDS = 30.0
 
 
-class OutboxApplyError(RuntimeError):
+class OutboxApplyError(DependencyUnavailable):
     """Qdrant rejected or did not answer an outbox batch; the batch's rows are still pending."""
+
+    dependency = "Qdrant"
 
 
 class OutboxDrainer:

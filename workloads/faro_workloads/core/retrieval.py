@@ -23,6 +23,7 @@ from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import VectorSearch
+from faro_workloads.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,10 @@ class Backend(StrEnum):
     POSTGRES = "postgres"
 
 
-class QdrantQueryTimeout(TimeoutError):
+class QdrantQueryTimeout(DependencyUnavailable, TimeoutError):
     """Qdrant did not answer within the query timeout."""
+
+    dependency = "Qdrant"
 
 
 @dataclass(frozen=True, slots=True)

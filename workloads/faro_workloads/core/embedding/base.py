@@ -8,14 +8,19 @@ from collections.abc import Sequence
 import numpy as np
 
 from faro_workloads.core.metrics import EMBED_SECONDS, EMBED_TEXTS
+from faro_workloads.errors import DependencyUnavailable
 
 
-class EmbeddingError(RuntimeError):
+class EmbeddingError(DependencyUnavailable):
     """The model could not embed a batch (after retries)."""
+
+    dependency = "embedding model"
 
 
 class EmbeddingDimensionError(EmbeddingError):
-    """The model returned vectors of a dimension other than the collection's."""
+    """The model returned vectors of a dimension other than the collection's. Transient by type (the
+    model, not the input, is wrong: a 503 to API callers), but the embedding worker dead-letters the
+    message, as no retry of it can succeed until the model or the collection is changed."""
 
 
 class Embedder(ABC):

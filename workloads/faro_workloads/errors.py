@@ -1,0 +1,34 @@
+"""Faro's one error hierarchy: every expected failure is either the input's fault or a dependency's.
+
+- :class:`InputError`: what was sent is wrong, and sending it again gives the same answer (permanent). An
+  HTTP service answers 4xx (422), the embedding worker dead-letters the message, a CLI exits 2.
+- :class:`DependencyUnavailable`: a store, the model or a queue did not answer or refused for now
+  (transient). An HTTP service answers 503, the worker leaves the message to be received again, a CLI
+  exits 3.
+
+Each edge (HTTP, SQS worker, CLI, CronJob) maps these two bases once instead of listing types; the
+subclasses only say more precisely what happened. Both carry a message for people, one line.
+"""
+
+from __future__ import annotations
+
+
+class FaroError(RuntimeError):
+    """An expected failure with a message for people; the CLI prints it as one line."""
+
+
+class InputError(FaroError, ValueError):
+    """The input is wrong (a document, an id, a chunk object, an event): permanent. Also a ValueError, as
+    the more precise errors below it were before this hierarchy."""
+
+
+class DependencyUnavailable(FaroError):
+    """A dependency (PostgreSQL, Qdrant, the embedding model, S3/SQS) is unavailable: transient.
+    ``dependency`` names it for people (``"<dependency> unavailable: <message>"``)."""
+
+    dependency = "dependency"
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one readable line (its type's name when it has no message)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
