@@ -33,7 +33,8 @@ from faro_workloads.core.embedding.base import Embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server
 from faro_workloads.core.embedding.portkey import PortkeyEmbedder
-from faro_workloads.portkey_gateway import GatewayError, running_gateway
+
+from support.portkey_gateway import GatewayError, running_gateway
 
 NAME = "gateway"
 TARGET = round(1 / 1.05, 4)

@@ -52,7 +52,7 @@ from faro_workloads.core.config import (
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.retrieval import Retriever
-from faro_workloads.query_service import build_query_app
+from faro_workloads.services.query import build_query_app
 
 BACKENDS = ("qdrant", "postgres")
 TARGET_P50_MS = 2.0

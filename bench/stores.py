@@ -26,7 +26,8 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.embedded_postgres import temporary_postgres
+
+from support.postgres import temporary_postgres
 
 BENCH_SCHEMA = "bench"
 DIMENSION = 384

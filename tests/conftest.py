@@ -37,7 +37,8 @@ from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.repair import same_point
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.embedded_postgres import temporary_postgres
+
+from support.postgres import temporary_postgres
 
 # Small vectors keep the tests fast; every fixture defaults to this dimension.
 TEST_DIMENSION = 16

@@ -4,7 +4,7 @@
   in ``workloads/gateway``) listening on 127.0.0.1 and a free port; yields its base URL (no ``/v1``). It
   installs the gateway first with ``npm ci`` when ``node_modules`` is missing or older than the lockfile,
   and stops the process at the end. Needs ``node`` and ``npm`` on PATH. The start and stop code lives in
-  ``faro_workloads.portkey_gateway``, which the benchmarks use too.
+  ``support.portkey_gateway``, which the benchmarks use too.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import ExitStack
 
 import pytest
 
-from faro_workloads.portkey_gateway import GatewayError, running_gateway
+from support.portkey_gateway import GatewayError, running_gateway
 
 
 @pytest.fixture(scope="session")

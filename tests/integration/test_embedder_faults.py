@@ -19,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.chunker_service import build_chunker_app
 from faro_workloads.core.config import (
     ChunkingConfig,
     CollectionConfig,
@@ -32,6 +31,7 @@ from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.services.chunker import build_chunker_app
 
 from support.faro_process import faro_process
 

@@ -153,7 +153,7 @@ def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_pat
 
 def test_folder_ingest_batches_files_and_reports_each_bad_one(tmp_path: Path) -> None:
     """Bad files (unreadable, empty once extracted) get one line each; the others are stored."""
-    from faro_workloads.local import LocalOptions, LocalRuntime
+    from faro_workloads.services.local import LocalOptions, build
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -165,7 +165,7 @@ def test_folder_ingest_batches_files_and_reports_each_bad_one(tmp_path: Path) ->
     clash = tmp_path / "other"  # a second folder whose file gets an id already taken: not overwritten
     clash.mkdir()
     (clash / "note-07.md").write_text("# Another note\n\nSame id, other content.\n")
-    with LocalRuntime(LocalOptions(data_dir=tmp_path / "data")) as runtime:
+    with build(LocalOptions(data_dir=tmp_path / "data")) as runtime:
         first = runtime.ingest_folder([docs, clash], show_progress=False)
         again = runtime.ingest_folder([docs], show_progress=False)
         assert runtime.plane is not None

@@ -16,7 +16,6 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.chunker_service import build_chunker_app
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.config import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
 from faro_workloads.core.embedding import build_embedder
@@ -26,7 +25,8 @@ from faro_workloads.core.retrieval import Backend
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.embedder_worker import EmbedderWorker
-from faro_workloads.query_service import build_query_app
+from faro_workloads.services.chunker import build_chunker_app
+from faro_workloads.services.query import build_query_app
 
 pytestmark = pytest.mark.integration
 

@@ -62,6 +62,7 @@ from faro_workloads.background_server import free_port
 
 from support.faro_process import faro_process
 from support.kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail, stop_process
+from support.postgres import temporary_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO_ROOT / "monitoring" / "prometheus-rules.yaml"
@@ -855,7 +856,6 @@ def local_dependencies(folder: Path) -> Iterator[tuple[str, str]]:
     (The tests use the session fixtures ``postgres_dsn`` and ``moto_url`` of ``tests/conftest.py``.)
     """
     from faro_workloads.aws_resources import MotoServer
-    from faro_workloads.embedded_postgres import temporary_postgres
 
     moto = MotoServer(free_port(), log_path=folder / "moto.log")
     with temporary_postgres() as dsn:

@@ -11,8 +11,9 @@ Postgres (:func:`~faro_workloads.core.repair.repair_qdrant`) and checks again. T
 - ``status.consistency`` of the owning RagPipeline when running inside Kubernetes (both:
   :mod:`faro_workloads.consistency_publication`).
 
-:func:`run_consistency` is the core (already-open stores in, result out); :func:`run_job` builds the stores
-from :class:`FaroSettings`, runs the core and publishes. Exit codes: see
+:func:`run_consistency` is the core (already-open stores in, result out); :func:`run_job` opens the stores
+read-only from :class:`FaroSettings` (:func:`~faro_workloads.services.stores.open_stores` with
+``StoreAccess.AUDIT``), runs the core and publishes. Exit codes: see
 :class:`~faro_workloads.consistency_result.ExitCode`.
 """
 
@@ -30,13 +31,11 @@ import psycopg
 from pydantic import ValidationError
 from qdrant_client.http.exceptions import ApiException as QdrantApiException
 
-from faro_workloads import FaroError
 from faro_workloads.consistency_publication import (
     JOB_NAME,
     Publication,
     in_cluster,
     metrics_registry,
-    one_line,
     publish,
     push_metrics,
     status_patch,
@@ -47,8 +46,8 @@ from faro_workloads.core.config import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
-from faro_workloads.core.stores.postgres import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.errors import one_line
+from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
 
 __all__ = [  # the job's parts, importable from here as before the split
     "ID_LIMIT",
@@ -60,7 +59,6 @@ __all__ = [  # the job's parts, importable from here as before the split
     "Outcome",
     "Publication",
     "StoreUnavailable",
-    "connect_stores",
     "consistency_config",
     "in_cluster",
     "load_settings",
@@ -77,15 +75,9 @@ __all__ = [  # the job's parts, importable from here as before the split
 
 log = logging.getLogger(__name__)
 
-POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
-
 
 class ConfigurationError(ValueError):
     """The job's configuration is invalid; the message is one readable line."""
-
-
-class StoreUnavailable(FaroError):
-    """A store could not be opened or read; the message is one readable line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,29 +150,6 @@ def load_settings() -> FaroSettings:
     return settings
 
 
-def connect_stores(settings: FaroSettings) -> tuple[PgVectorStore, QdrantStore]:
-    """The collection's two stores, opened read-only: unlike ``store_factory.open_stores``, neither the
-    schema nor the Qdrant collection is created (a missing collection is drift to report, or to rebuild
-    with repair).
-
-    Postgres is probed with one direct connection first, so an unreachable server fails within
-    ``POSTGRES_CONNECT_TIMEOUT_SECONDS`` rather than the pool's timeout. Raises :class:`StoreUnavailable`.
-    """
-    dsn = settings.postgres.dsn.get_secret_value()
-    try:
-        with psycopg.connect(dsn, connect_timeout=POSTGRES_CONNECT_TIMEOUT_SECONDS):
-            pass
-    except psycopg.Error as exc:
-        raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(exc)}") from exc
-    pg = PgVectorStore(settings.postgres, settings.collection)
-    try:
-        qdrant = QdrantStore(settings.qdrant, settings.collection)
-    except (RuntimeError, OSError, ValueError) as exc:  # local mode: folder locked or unusable
-        pg.close()
-        raise StoreUnavailable(f"cannot open Qdrant: {one_line(exc)}") from exc
-    return pg, qdrant
-
-
 def _checked_run(
     pg: AuditedSource, qdrant: AuditedReplica, config: ConsistencyConfig, qdrant_location: str
 ) -> JobResult:
@@ -208,12 +177,9 @@ def run_job(
     """
     config = config or settings.consistency
     settings = settings.model_copy(update={"consistency": config})
-    pg, qdrant = connect_stores(settings)
-    try:
-        result = _checked_run(pg, qdrant, config, settings.qdrant.url or str(settings.qdrant.path))
-    finally:
-        qdrant.close()
-        pg.close()
+    location = settings.qdrant.url or str(settings.qdrant.path)
+    with open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.AUDIT) as stores:
+        result = _checked_run(stores.pg, stores.qdrant, config, location)
     publications = publish(result, settings, environ)
     document = result_document(
         result, pipeline=settings.pipeline, collection=settings.collection.name, id_limit=id_limit

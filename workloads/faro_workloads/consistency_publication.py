@@ -18,6 +18,7 @@ from faro_workloads.consistency_result import JobResult, rfc3339
 from faro_workloads.contract.api import GROUP, RAGPIPELINE, VERSION
 from faro_workloads.contract.status import ConsistencyResult, consistency_patch
 from faro_workloads.core.config import FaroSettings
+from faro_workloads.errors import one_line
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,6 @@ class Publication:
     def to_dict(self) -> dict[str, str]:
         """The publication as it appears under ``published`` in the JSON document."""
         return {"state": self.state, "detail": self.detail}
-
-
-def one_line(exc: BaseException) -> str:
-    """An error as one readable line (its type's name when it has no message)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 # ---------------------------------------------------------------------------------------------- metrics

@@ -1,7 +1,9 @@
 """The data plane wired together: stores, outbox drainer, ingest and query, and the HTTP API over them.
 
-Local mode builds one from an embedded PostgreSQL and Qdrant local mode; tests build one from whatever
-stores they start.
+:class:`IngestPath` is the write half (stores -> outbox drainer -> dual writer -> ingest service), which the
+embedding engine runs alone; :class:`DataPlane` adds the retriever and the documents + query API. Local mode
+builds one from an embedded PostgreSQL and Qdrant local mode; tests build one from whatever stores they
+start.
 """
 
 from __future__ import annotations
@@ -30,6 +32,39 @@ log = logging.getLogger(__name__)
 _ENVELOPE_BYTES = 64 * 1024
 
 
+class IngestPath:
+    """Ingest into one collection of both stores: chunk, embed, dual-write through the outbox, and drain the
+    outbox in the background (:meth:`start_drainer`) until :meth:`close`."""
+
+    def __init__(
+        self, pg: PgVectorStore, qdrant: QdrantStore, embedder: Embedder, chunking: ChunkingConfig
+    ) -> None:
+        self.drainer = OutboxDrainer(pg, qdrant)
+        self.writer = DualWriter(pg, qdrant, self.drainer)
+        self.ingest = IngestService(Chunker(chunking), embedder, pg, self.writer)
+        self._stop = threading.Event()
+        self._drainer_thread: threading.Thread | None = None
+
+    def start_drainer(self, interval: float = 1.0) -> None:
+        """Drain the outbox in the background until :meth:`close`."""
+        if self._drainer_thread is None:
+            self._drainer_thread = threading.Thread(
+                target=self.drainer.run,
+                args=(self._stop,),
+                kwargs={"interval": interval},
+                name="outbox-drainer",
+                daemon=True,
+            )
+            self._drainer_thread.start()
+
+    def close(self) -> None:
+        """Stop the drainer; the stores and the embedder belong to the caller."""
+        self._stop.set()
+        if self._drainer_thread is not None:
+            self._drainer_thread.join(timeout=10)
+            self._drainer_thread = None
+
+
 class DataPlane:
     """Ingest + query over one collection in both stores, with a background outbox drainer."""
 
@@ -47,24 +82,15 @@ class DataPlane:
         self.embedder = embedder
         self.query_config = query or QueryConfig()
         self.ingest_config = ingest or IngestConfig()
-        self.drainer = OutboxDrainer(pg, qdrant)
-        self.writer = DualWriter(pg, qdrant, self.drainer)
-        self.ingest = IngestService(Chunker(chunking or ChunkingConfig()), embedder, pg, self.writer)
+        self.ingest_path = IngestPath(pg, qdrant, embedder, chunking or ChunkingConfig())
+        self.drainer = self.ingest_path.drainer
+        self.writer = self.ingest_path.writer
+        self.ingest = self.ingest_path.ingest
         self.retriever = Retriever(embedder, pg, qdrant, self.query_config)
-        self._stop = threading.Event()
-        self._drainer_thread: threading.Thread | None = None
 
     def start_drainer(self, interval: float = 1.0) -> None:
         """Drain the outbox in the background until :meth:`close`."""
-        if self._drainer_thread is None:
-            self._drainer_thread = threading.Thread(
-                target=self.drainer.run,
-                args=(self._stop,),
-                kwargs={"interval": interval},
-                name="outbox-drainer",
-                daemon=True,
-            )
-            self._drainer_thread.start()
+        self.ingest_path.start_drainer(interval)
 
     def api(
         self,
@@ -92,8 +118,5 @@ class DataPlane:
 
     def close(self) -> None:
         """Stop the drainer and the query pool; the stores belong to the caller."""
-        self._stop.set()
-        if self._drainer_thread is not None:
-            self._drainer_thread.join(timeout=10)
-            self._drainer_thread = None
+        self.ingest_path.close()
         self.retriever.close()

@@ -1,15 +1,10 @@
-"""PostgreSQL + pgvector from pgserver's embedded binaries (the ``[local]`` extra): a throwaway server for
-the tests, the observability stack and the benchmarks, and the crash clean-up for ``faro local``'s own
-server (which lives in its data folder)."""
+"""The crash clean-up for ``faro local``'s embedded PostgreSQL (pgserver, the ``[local]`` extra), whose server
+lives in its data folder: :func:`forget_crashed_users`, run before ``pgserver.get_server``."""
 
 from __future__ import annotations
 
 import json
 import logging
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -62,23 +57,3 @@ def _user_since(pid: int, written: float) -> bool:
         return False
     except psutil.AccessDenied:  # someone else's process: keep it, as pgserver would
         return True
-
-
-@contextmanager
-def temporary_postgres(prefix: str = "faro-pg-") -> Iterator[str]:
-    """Start PostgreSQL in a new folder under /tmp and yield its DSN; stop it and remove the folder after.
-
-    The folder is short and under /tmp because the server's unix socket lives inside it (a socket path has
-    at most 107 characters).
-    """
-    import pgserver
-
-    data_dir = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
-    try:
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
-        try:
-            yield server.get_uri()
-        finally:
-            server.cleanup()
-    finally:
-        shutil.rmtree(data_dir, ignore_errors=True)

@@ -24,9 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any, Literal
 
-from faro_workloads.core.chunk_objects import MalformedChunkObject
 from faro_workloads.core.config import SQSConfig
-from faro_workloads.core.documents import InvalidDocumentId
 from faro_workloads.core.embedding import EmbeddingDimensionError
 from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.metrics import (
@@ -38,8 +36,8 @@ from faro_workloads.core.metrics import (
     expose_label_values,
 )
 from faro_workloads.core.stores.ports import ChunkObjectReader
-from faro_workloads.core.text_extraction import UnsupportedDocument
-from faro_workloads.s3_events import MalformedEvent, S3ObjectEvent, parse_s3_notification
+from faro_workloads.errors import InputError
+from faro_workloads.s3_events import S3ObjectEvent, parse_s3_notification
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +46,9 @@ MAX_PAUSE_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
 
 
-class PoisonMessage(Exception):
-    """A message that will not succeed by being retried as it is."""
+class PoisonMessage(InputError):
+    """A message that will not succeed by being retried as it is (an event for another bucket, a chunk
+    object that is gone or names another document)."""
 
 
 class EmbedderWorker:
@@ -154,7 +153,7 @@ class EmbedderWorker:
         try:
             with self._visibility_heartbeat(receipt):
                 outcome = self._process(message["Body"])
-        except PoisonMessage as exc:
+        except (InputError, EmbeddingDimensionError) as exc:  # permanent: no retry can succeed
             self._on_poison(message, receives, str(exc))
             return
         except Exception as exc:
@@ -178,10 +177,7 @@ class EmbedderWorker:
         SQS_MESSAGES.labels(outcome).inc()
 
     def _process(self, body: str) -> Outcome:
-        try:
-            events = parse_s3_notification(body)
-        except MalformedEvent as exc:
-            raise PoisonMessage(str(exc)) from exc
+        events = parse_s3_notification(body)
         if events is None:
             return "test_event"
         outcomes = [self._process_event(event) for event in events]
@@ -195,29 +191,26 @@ class EmbedderWorker:
                 f"event for bucket {event.bucket!r}; this pipeline reads {self._store.bucket!r}"
             )
         layout = self._store.layout
-        try:
-            kind, doc_id = layout.parse_key(event.key)
-            if kind == "tombstone":
-                if self._store.exists(layout.document_key(doc_id)):
-                    return "skipped"  # uploaded again after the delete: the newer version wins
-                self._ingest.delete(doc_id)
-                return "processed"
-            chunk_object = self._store.read(event.key)
-            if chunk_object is None:
-                if self._store.exists(layout.tombstone_key(doc_id)):
-                    return "skipped"  # deleted after this upload
-                raise PoisonMessage(f"chunk object {event.key} does not exist")
-            if chunk_object.doc_id != doc_id:
-                raise PoisonMessage(f"chunk object {event.key} names document {chunk_object.doc_id!r}")
-            result = self._ingest.ingest_chunks(
-                chunk_object.doc_id,
-                chunk_object.content_hash,
-                chunk_object.source,
-                chunk_object.metadata,
-                chunk_object.chunks,
-            )
-        except (MalformedChunkObject, UnsupportedDocument, InvalidDocumentId, EmbeddingDimensionError) as exc:
-            raise PoisonMessage(str(exc)) from exc
+        kind, doc_id = layout.parse_key(event.key)
+        if kind == "tombstone":
+            if self._store.exists(layout.document_key(doc_id)):
+                return "skipped"  # uploaded again after the delete: the newer version wins
+            self._ingest.delete(doc_id)
+            return "processed"
+        chunk_object = self._store.read(event.key)
+        if chunk_object is None:
+            if self._store.exists(layout.tombstone_key(doc_id)):
+                return "skipped"  # deleted after this upload
+            raise PoisonMessage(f"chunk object {event.key} does not exist")
+        if chunk_object.doc_id != doc_id:
+            raise PoisonMessage(f"chunk object {event.key} names document {chunk_object.doc_id!r}")
+        result = self._ingest.ingest_chunks(
+            chunk_object.doc_id,
+            chunk_object.content_hash,
+            chunk_object.source,
+            chunk_object.metadata,
+            chunk_object.chunks,
+        )
         return "skipped" if result.status == "unchanged" else "processed"
 
     def _on_poison(self, message: dict[str, Any], receives: int, reason: str) -> None:

@@ -77,7 +77,7 @@ def local(
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
     from faro_workloads.core.config import ChunkingConfig, FaroSettings
-    from faro_workloads.local import LocalOptions, LocalRuntime
+    from faro_workloads.services import local as local_mode
 
     portkey = None
     if embedder == "portkey":
@@ -86,7 +86,7 @@ def local(
         portkey = type(FaroSettings().embedding).model_validate(
             {**base, **{k: v for k, v in overrides.items() if v is not None}}
         )
-    options = LocalOptions(
+    options = local_mode.LocalOptions(
         data_dir=data_dir,
         host=host,
         port=port,
@@ -95,7 +95,7 @@ def local(
         portkey=portkey,
         s3=s3_path,
     )
-    with LocalRuntime(options) as runtime:
+    with local_mode.build(options) as runtime:
         if docs:
             summary = runtime.ingest_folder(list(docs), show_progress=True)
             console.print(

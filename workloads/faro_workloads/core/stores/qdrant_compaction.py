@@ -11,14 +11,16 @@ only live rows but never shrinks (no auto-vacuum): it stays at its high-water ma
 A Qdrant server vacuums its segments itself (its optimizer's ``deleted_threshold``); all of this is for
 local mode only. The slot counts exist nowhere but in qdrant-client's ``LocalCollection``, so
 :func:`local_slot_counts` reads them there (and answers None should a qdrant-client release move them).
-Rebuilding the collection from its live points is the owner's job (see ``QdrantStore.compact``): a folder
-by reopening the client, which loads only the live rows (what a restart does), after a VACUUM of the SQLite
-file; ``:memory:`` by copying the live points into a fresh in-memory client.
+:class:`LocalCompaction` rebuilds a store's collection from its live points: a folder by reopening the
+client, which loads only the live rows (what a restart does), after a VACUUM of the SQLite file; ``:memory:``
+by copying the live points into a fresh in-memory client.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +28,14 @@ from pathlib import Path
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from faro_workloads.core.stores.qdrant_connection import QdrantConnection
+
+log = logging.getLogger(__name__)
+
 # Where qdrant-client's local mode keeps one collection's points under its folder.
 _STORAGE_FILE = Path("collection") / "{name}" / "storage.sqlite"
+# Points per batch when compaction copies a :memory: collection.
+_COPY_BATCH_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +139,125 @@ def copy_points(source: QdrantClient, target: QdrantClient, name: str, batch_siz
             copied += len(records)
         if offset is None:
             return copied
+
+
+class LocalCompaction:
+    """Rebuilds one store's local-mode collection from its live points: after deletes once ``policy`` says
+    so, or when asked. Does nothing for a server, whose optimizer vacuums by itself.
+
+    ``create`` makes the empty collection (with its payload index) in a fresh client, for ``:memory:``.
+    """
+
+    def __init__(
+        self,
+        connection: QdrantConnection,
+        name: str,
+        policy: CompactionPolicy,
+        create: Callable[[QdrantClient], None],
+    ) -> None:
+        self._connection = connection
+        self._name = name
+        self._policy = policy
+        self._create = create
+        self._unknown_layout_logged = False
+
+    def garbage(self) -> LocalGarbage | None:
+        """The collection's point slots (deleted ones included) and its SQLite file's size and free space.
+        None for a server, a missing collection, or a qdrant-client that keeps them elsewhere."""
+        connection = self._connection
+        if connection.lock is None:
+            return None
+        with connection.lock:
+            counts = local_slot_counts(connection.client, self._name)
+        if counts is None:
+            return None
+        folder = connection.folder
+        pages = storage_pages(storage_file(folder, self._name)) if folder else None
+        if pages is None:
+            return LocalGarbage(*counts)
+        return LocalGarbage(*counts, pages.pages * pages.page_size, pages.free_pages * pages.page_size)
+
+    def compact(self) -> bool:
+        """Rebuild the collection from its live points now, whatever the policy says. False (nothing done)
+        for a server or a missing collection."""
+        connection = self._connection
+        if connection.lock is None:
+            return False
+        with connection.lock:
+            if not connection.client.collection_exists(self._name):
+                return False
+            self._compact()
+        return True
+
+    def compact_if_due(self) -> None:
+        """After deletes: rebuild the collection once its deleted slots pass the policy's threshold."""
+        connection = self._connection
+        if connection.lock is None:
+            return
+        with connection.lock:
+            counts = local_slot_counts(connection.client, self._name)
+            if counts is None:
+                if not self._unknown_layout_logged and connection.client.collection_exists(self._name):
+                    self._unknown_layout_logged = True
+                    log.warning("cannot count deleted points of qdrant local collection %s", self._name)
+                return
+            if self._policy.due(*counts):
+                self._compact()
+
+    def vacuum_if_due(self) -> None:
+        """A folder: vacuum the SQLite file when the policy says its free pages are enough garbage."""
+        folder = self._connection.folder
+        if folder is None:
+            return
+        path = storage_file(folder, self._name)
+        try:
+            pages = storage_pages(path)
+            if pages is None or not self._policy.due(pages.pages, pages.free_pages):
+                return
+            vacuum(path)
+        except sqlite3.Error as exc:  # housekeeping: never what stops the store from starting
+            log.warning("could not vacuum %s: %s", path, exc)
+            return
+        log.info("vacuumed %s: %d of %d pages were free", path, pages.free_pages, pages.pages)
+
+    def _compact(self) -> None:
+        """Rebuild the collection from its live points; the caller holds the lock, so searches and writes
+        see the collection before or after, never in between. Raises when a folder cannot be reopened (the
+        store is then unusable, as after a failed start)."""
+        connection = self._connection
+        before = local_slot_counts(connection.client, self._name)
+        with connection.call("compact"):
+            folder = connection.folder
+            if folder is None:
+                self._rebuild_in_memory()
+            else:
+                self._reload_folder(folder)
+        after = local_slot_counts(connection.client, self._name)
+        log.info("compacted qdrant local collection %s: (slots, deleted) %s -> %s", self._name, before, after)
+
+    def _rebuild_in_memory(self) -> None:
+        """``:memory:``: copy the live points into a fresh client, then swap it in (the old one is kept
+        should the copy fail)."""
+        fresh = QdrantClient(location=":memory:")
+        try:
+            self._create(fresh)
+            copy_points(self._connection.client, fresh, self._name, _COPY_BATCH_SIZE)
+        except Exception:
+            fresh.close()
+            raise
+        self._connection.replace(fresh)
+
+    def _reload_folder(self, folder: str) -> None:
+        """A folder: vacuum its SQLite file, then reopen the client, which loads only the live points."""
+        path = storage_file(folder, self._name)
+        try:
+            vacuum(path)
+        except sqlite3.Error as exc:  # the reload alone still drops the dead slots
+            log.warning("could not vacuum %s: %s", path, exc)
+        self._connection.client.close()
+        try:
+            self._connection.reopen()
+        except Exception as exc:
+            raise RuntimeError(
+                f"qdrant local folder {folder} could not be reopened after compaction: {exc}"
+            ) from exc

@@ -1,4 +1,4 @@
-"""The chunking service: the documents API whose documents go to S3 as chunk objects.
+"""The chunking service (``faro serve chunker``): the documents API whose documents go to S3 as chunk objects.
 
 Upload -> extract text -> chunk -> one chunk object per document in S3 (skipped when the stored object has
 the same content hash) -> 202. The ObjectCreated event carries the work on to the embedding engine.
@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
 from faro_workloads.api.documents import documents_router
+from faro_workloads.aws_resources import s3_client
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.config import FaroSettings
@@ -20,6 +21,7 @@ from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument
+from faro_workloads.services.resources import HttpService, Resources
 
 ENVELOPE_BYTES = 64 * 1024
 
@@ -65,6 +67,13 @@ class S3ChunkingBackend:
 
     def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
         return self._store.list_records(limit=limit, after=after)
+
+
+def build(settings: FaroSettings) -> HttpService:
+    """The chunking app over an S3 client (settings must have the s3 section); it opens nothing to close."""
+    settings.require("s3")
+    assert settings.s3 is not None
+    return HttpService(build_chunker_app(settings, s3_client(settings.s3)), Resources())
 
 
 def build_chunker_app(settings: FaroSettings, s3: Any) -> FastAPI:

@@ -1,4 +1,5 @@
-"""The query service: ``POST /v1/query`` over both stores, behind an optional bearer key."""
+"""The query service (``faro serve query``): ``POST /v1/query`` over both stores, behind an optional bearer
+key. It opens the stores, the embedder and a retriever; it writes nothing."""
 
 from __future__ import annotations
 
@@ -9,13 +10,29 @@ from fastapi import FastAPI
 from faro_workloads.api.app import build_api
 from faro_workloads.api.query import query_router
 from faro_workloads.core.config import FaroSettings
+from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.retrieval import Retriever
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.services.resources import HttpService, Resources
+from faro_workloads.services.stores import StoreAccess, open_stores
 
 log = logging.getLogger(__name__)
 
 QUERY_BODY_LIMIT = 256 * 1024
+
+
+def build(settings: FaroSettings) -> HttpService:
+    """The query app over freshly opened stores; closing it closes the retriever, embedder and stores."""
+    resources = Resources()
+    with resources.closed_on_error():
+        stores = resources.add(
+            open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE)
+        )
+        embedder = resources.add(build_embedder(settings.embedding))
+        retriever = resources.add(Retriever(embedder, stores.pg, stores.qdrant, settings.query))
+        app = build_query_app(settings, retriever, stores.pg, stores.qdrant)
+    return HttpService(app, resources)
 
 
 def build_query_app(

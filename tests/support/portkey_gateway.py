@@ -1,9 +1,9 @@
 """The open-source Portkey AI gateway (npm ``@portkey-ai/gateway``, pinned in ``workloads/gateway``) as a
 child process on 127.0.0.1, for the integration tests (``portkey_gateway`` fixture) and the benchmarks.
 
-It needs a source checkout (``workloads/gateway`` next to this package) and ``node``/``npm`` on PATH, and
-installs the gateway first with ``npm ci`` when ``node_modules`` is missing or older than the lockfile.
-Every failure is a :class:`GatewayError` whose message is readable as it stands.
+It runs from the source checkout (``workloads/gateway``) and needs ``node``/``npm`` on PATH; it installs the
+gateway first with ``npm ci`` when ``node_modules`` is missing or older than the lockfile. Every failure is a
+:class:`GatewayError` whose message is readable as it stands.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import httpx
 
 from faro_workloads.background_server import free_port
 
-GATEWAY_DIR = Path(__file__).resolve().parents[1] / "gateway"
+GATEWAY_DIR = Path(__file__).resolve().parents[2] / "workloads" / "gateway"
 START_SCRIPT = "node_modules/@portkey-ai/gateway/build/start-server.js"
 # Written after a successful `npm ci`: the digest of the manifest and lockfile it installed.
 INSTALL_STAMP = "node_modules/.faro-install-digest"

@@ -1,0 +1,76 @@
+"""The qdrant-client of one :class:`~faro_workloads.core.stores.qdrant.QdrantStore`: a Qdrant server
+(``QdrantConfig.url``) or qdrant-client's local mode (``QdrantConfig.path``, a folder or ``":memory:"``).
+
+Local mode is not thread-safe: there every call holds one lock, which also covers replacing the client (what
+:class:`~faro_workloads.core.stores.qdrant_compaction.LocalCompaction` does). A server client is used without.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+
+from qdrant_client import QdrantClient
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
+
+from faro_workloads.core.config import QdrantConfig
+from faro_workloads.core.metrics import STORE_SECONDS
+
+BACKEND = "qdrant"
+
+
+def open_client(config: QdrantConfig) -> QdrantClient:
+    """A client for ``config``'s server or local-mode location."""
+    if config.url is not None:
+        # No version probe at construction: the store must come up even while Qdrant is down.
+        return QdrantClient(
+            url=config.url,
+            api_key=config.api_key.get_secret_value() if config.api_key else None,
+            timeout=config.timeout_seconds,
+            check_compatibility=False,
+        )
+    if config.path == ":memory:":
+        return QdrantClient(location=":memory:")
+    return QdrantClient(path=config.path)
+
+
+class QdrantConnection:
+    """The client (``client``, replaced by compaction in local mode) and, in local mode, its ``lock``."""
+
+    def __init__(self, config: QdrantConfig) -> None:
+        self._config = config
+        self.local = config.url is None
+        self.client = open_client(config)
+        self.lock = threading.RLock() if self.local else None
+
+    @property
+    def folder(self) -> str | None:
+        """The local-mode folder (None for a server or ``:memory:``)."""
+        return self._config.path if self.local and self._config.path != ":memory:" else None
+
+    @contextmanager
+    def call(self, operation: str) -> Iterator[QdrantClient]:
+        """Time ``operation`` and, in local mode, hold the lock; yields the client to call."""
+        with STORE_SECONDS.labels(BACKEND, operation).time(), self.lock or nullcontext():
+            yield self.client
+
+    def close(self) -> None:
+        """Close the client (local mode releases its folder lock)."""
+        with self.lock or nullcontext():
+            self.client.close()
+
+    def replace(self, client: QdrantClient) -> None:
+        """Use ``client`` from now on and close the one it replaces; the caller holds the lock."""
+        old, self.client = self.client, client
+        old.close()
+
+    @retry(
+        retry=retry_if_exception_type(RuntimeError),  # the folder lock, should another process take it
+        stop=stop_after_attempt(5),
+        wait=wait_fixed(0.2),
+        reraise=True,
+    )
+    def reopen(self) -> None:
+        """Open a new client on the same location (after the old one is closed); the caller holds the lock."""
+        self.client = open_client(self._config)

@@ -1,0 +1,121 @@
+"""Opening a collection's two stores: the one way every service, local mode and the consistency job do it.
+
+What the caller may create, and which failures stop it, depends on who it is (:class:`StoreAccess`):
+
+- ``SERVICE`` (``faro serve query|embedder``): the PostgreSQL schema is ensured and any error there stops
+  the service (PostgreSQL is the source of truth: fail fast). The Qdrant collection is ensured when Qdrant
+  answers; any error there is only a warning, since writes wait in the outbox and queries fall back.
+- ``LOCAL`` (``faro local``): both are ensured and any error stops (both stores are on this machine).
+- ``AUDIT`` (``faro consistency``): nothing is created (a missing collection is drift to report, or to
+  rebuild with repair). PostgreSQL is probed with one direct connection first, so an unreachable server
+  fails within ``POSTGRES_PROBE_TIMEOUT_SECONDS`` rather than the pool's timeout; that, and a Qdrant folder
+  that cannot be opened, raise :class:`StoreUnavailable`.
+
+Whatever fails, what was opened before it is closed first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from enum import Enum
+from types import TracebackType
+
+import psycopg
+
+from faro_workloads.core.config import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.errors import DependencyUnavailable, one_line
+
+log = logging.getLogger(__name__)
+
+POSTGRES_PROBE_TIMEOUT_SECONDS = 10
+
+
+class StoreAccess(Enum):
+    """Who opens the stores, which decides what is created and which failures stop it (see the module)."""
+
+    SERVICE = "service"
+    LOCAL = "local"
+    AUDIT = "audit"
+
+
+class StoreUnavailable(DependencyUnavailable):
+    """A store could not be opened or read; the message is one readable line that names it."""
+
+    dependency = "store"
+
+
+@dataclass
+class Stores:
+    """A collection's two open stores; closing closes Qdrant, then PostgreSQL."""
+
+    pg: PgVectorStore
+    qdrant: QdrantStore
+
+    def close(self) -> None:
+        try:
+            self.qdrant.close()
+        finally:
+            self.pg.close()
+
+    def __enter__(self) -> Stores:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def open_stores(
+    postgres: PostgresConfig, qdrant: QdrantConfig, collection: CollectionConfig, access: StoreAccess
+) -> Stores:
+    """The collection's two stores, opened as ``access`` allows (see the module docstring)."""
+    pg = _open_postgres(postgres, collection, access)
+    try:
+        return Stores(pg, _open_qdrant(qdrant, collection, access))
+    except BaseException:
+        pg.close()
+        raise
+
+
+def _open_postgres(
+    config: PostgresConfig, collection: CollectionConfig, access: StoreAccess
+) -> PgVectorStore:
+    if access is StoreAccess.AUDIT:
+        dsn = config.dsn.get_secret_value()
+        try:
+            with psycopg.connect(dsn, connect_timeout=POSTGRES_PROBE_TIMEOUT_SECONDS):
+                pass
+        except psycopg.Error as exc:
+            raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(exc)}") from exc
+        return PgVectorStore(config, collection)
+    pg = PgVectorStore(config, collection)
+    try:
+        pg.ensure_schema()
+    except BaseException:
+        pg.close()
+        raise
+    return pg
+
+
+def _open_qdrant(config: QdrantConfig, collection: CollectionConfig, access: StoreAccess) -> QdrantStore:
+    if access is StoreAccess.AUDIT:
+        try:
+            return QdrantStore(config, collection)
+        except (RuntimeError, OSError, ValueError) as exc:  # local mode: folder locked or unusable
+            raise StoreUnavailable(f"cannot open Qdrant: {one_line(exc)}") from exc
+    qdrant = QdrantStore(config, collection)
+    try:
+        qdrant.ensure_collection()
+    except Exception as exc:
+        if access is not StoreAccess.SERVICE:
+            qdrant.close()
+            raise
+        log.warning("qdrant is not ready (%s); continuing: writes wait in the outbox, queries fall back", exc)
+    except BaseException:
+        qdrant.close()
+        raise
+    return qdrant
