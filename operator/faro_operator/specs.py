@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from faro_workloads.contract import chunking
 from faro_workloads.contract.api import ApiModel, Distance
 
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -156,14 +157,16 @@ class SourceSpec(SpecModel):
 
 
 class ChunkingSpec(SpecModel):
-    strategy: Literal["fixed", "recursive", "markdown", "sentence"] = "recursive"
-    size: int = Field(250, ge=8, le=8192, description="Tokens per chunk.")
-    overlap: int = Field(32, ge=0, le=4096, description="Tokens shared by neighbouring chunks.")
+    strategy: chunking.ChunkingStrategy = chunking.DEFAULT_STRATEGY
+    size: chunking.ChunkSize = Field(chunking.DEFAULT_SIZE, description="Tokens per chunk.")
+    overlap: chunking.ChunkOverlap = Field(
+        chunking.DEFAULT_OVERLAP, description="Tokens shared by neighbouring chunks."
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingSpec:
-        if self.overlap >= self.size:
-            raise ValueError("chunking.overlap must be smaller than chunking.size")
+        if problem := chunking.overlap_problem(self.size, self.overlap):
+            raise ValueError(problem)
         return self
 
 

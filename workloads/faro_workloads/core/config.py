@@ -12,6 +12,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faro_workloads.contract.api import Distance
+from faro_workloads.contract.chunking import (
+    DEFAULT_OVERLAP,
+    DEFAULT_SIZE,
+    DEFAULT_STRATEGY,
+    ChunkingStrategy,
+    ChunkOverlap,
+    ChunkSize,
+    overlap_problem,
+)
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
 
@@ -38,14 +47,12 @@ class HnswConfig(_Model):
 class ChunkingConfig(_Model):
     """How documents are cut into chunks. Sizes are in tokens of ``tokenizer``."""
 
-    strategy: Literal["fixed", "recursive", "markdown", "sentence"] = "recursive"
-    size: int = Field(
-        250,
-        ge=8,
-        le=8192,
+    strategy: ChunkingStrategy = DEFAULT_STRATEGY
+    size: ChunkSize = Field(
+        DEFAULT_SIZE,
         description="Target chunk size in tokens (MiniLM sees 256 including its 2 special tokens).",
     )
-    overlap: int = Field(32, ge=0, le=4096, description="Tokens shared by neighbouring chunks.")
+    overlap: ChunkOverlap = Field(DEFAULT_OVERLAP, description="Tokens shared by neighbouring chunks.")
     tokenizer: str = Field(
         "auto",
         description=(
@@ -56,8 +63,8 @@ class ChunkingConfig(_Model):
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingConfig:
-        if self.overlap >= self.size:
-            raise ValueError(f"chunking overlap ({self.overlap}) must be smaller than size ({self.size})")
+        if problem := overlap_problem(self.size, self.overlap):
+            raise ValueError(problem)
         return self
 
 

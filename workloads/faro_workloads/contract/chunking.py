@@ -1,0 +1,25 @@
+"""How a pipeline cuts documents into chunks, as both the RagPipeline spec (``spec.chunking``) and the
+services' settings (``FARO_CHUNKING__*``) state it: one set of names, bounds and rules for both."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+ChunkingStrategy = Literal["fixed", "recursive", "markdown", "sentence"]
+DEFAULT_STRATEGY: ChunkingStrategy = "recursive"
+
+ChunkSize = Annotated[int, Field(ge=8, le=8192)]
+"""Tokens per chunk."""
+ChunkOverlap = Annotated[int, Field(ge=0, le=4096)]
+"""Tokens shared by neighbouring chunks."""
+DEFAULT_SIZE = 250
+DEFAULT_OVERLAP = 32
+
+
+def overlap_problem(size: int, overlap: int) -> str | None:
+    """Why ``overlap`` cannot go with ``size`` (it must leave each chunk something new), or None."""
+    if overlap >= size:
+        return f"chunking overlap ({overlap}) must be smaller than size ({size})"
+    return None
