@@ -1,16 +1,16 @@
 """The pipeline's settings ConfigMap: every non-secret ``FARO_*`` variable its workloads read.
 
-The names follow :class:`faro_workloads.core.config.FaroSettings` (prefix ``FARO_``, ``__`` between
-nested fields). Secrets (DSN, API keys) never go here: the pods get them with ``secretKeyRef``
-(:mod:`faro_operator.builders.component_env`), and so do the embedding fallback targets, whose JSON may
-carry API keys.
+The names come from :class:`faro_workloads.core.config.FaroSettings` itself
+(:func:`~faro_workloads.core.settings_env.settings_environment`: prefix ``FARO_``, ``__`` between nested
+fields), so the ConfigMap cannot name a setting the services do not have. Secrets (DSN, API keys) never
+go here: the pods get them with ``secretKeyRef`` (:mod:`faro_operator.builders.component_env`), and so do
+the embedding fallback targets, whose JSON may carry API keys.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
 
 from faro_operator.builders.components import SETTINGS, settings_configmap_name
 from faro_operator.builders.labels import object_meta
@@ -18,54 +18,59 @@ from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.contract.api import qualified_key
+from faro_workloads.core.settings_env import settings_environment
 
 CHECKSUM_ANNOTATION = qualified_key("config-checksum")
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollection) -> dict[str, str]:
-    """The ``FARO_*`` variables of pipeline ``name``; optional settings that are unset are left out."""
+    """The ``FARO_*`` variables of pipeline ``name``, named from the settings model (an unknown name fails
+    here); optional settings that are unset are left out."""
     source, chunking, embedding, consistency = spec.source, spec.chunking, spec.embedding, spec.consistency
-    values: dict[str, Any] = {
-        "FARO_PIPELINE": name,
-        "FARO_COLLECTION__NAME": collection.collection_name,
-        "FARO_COLLECTION__DIMENSION": collection.dimension,
-        "FARO_COLLECTION__DISTANCE": collection.distance.value,
-        "FARO_POSTGRES__SCHEMA_NAME": collection.postgres_schema,
-        "FARO_QDRANT__URL": collection.qdrant_url,
-        "FARO_S3__BUCKET": source.bucket,
-        "FARO_S3__PREFIX": source.prefix,
-        "FARO_S3__REGION": source.region,
-        "FARO_S3__ENDPOINT_URL": source.endpoint_url,
-        "FARO_SQS__QUEUE_URL": source.queue_url,
-        "FARO_SQS__DEAD_LETTER_QUEUE_URL": source.dead_letter_queue_url,
-        "FARO_SQS__MAX_RECEIVES": source.max_receives,
-        "FARO_SQS__REGION": source.region,
-        "FARO_SQS__ENDPOINT_URL": source.endpoint_url,
-        "FARO_CHUNKING__STRATEGY": chunking.strategy,
-        "FARO_CHUNKING__SIZE": chunking.size,
-        "FARO_CHUNKING__OVERLAP": chunking.overlap,
-        "FARO_EMBEDDING__KIND": "portkey",
-        "FARO_EMBEDDING__GATEWAY_URL": embedding.gateway_url,
-        "FARO_EMBEDDING__PROVIDER": embedding.provider,
-        "FARO_EMBEDDING__CUSTOM_HOST": embedding.custom_host,
-        "FARO_EMBEDDING__MODEL": embedding.model,
-        "FARO_EMBEDDING__DIMENSION": embedding.dimension,
-        "FARO_EMBEDDING__BATCH_SIZE": embedding.batch_size,
-        "FARO_EMBEDDING__GATEWAY_RETRY_ATTEMPTS": embedding.retry_attempts,
-        "FARO_QUERY__DEFAULT_TOP_K": spec.query.top_k_default,
-        "FARO_CONSISTENCY__SAMPLE_SIZE": consistency.sample_size,
-        "FARO_CONSISTENCY__K": consistency.k,
-        "FARO_CONSISTENCY__MIN_OVERLAP": consistency.min_overlap,
-        "FARO_CONSISTENCY__REPAIR": consistency.repair,
-        "FARO_CONSISTENCY__PUSHGATEWAY_URL": consistency.pushgateway_url,
-    }
-    return {key: _text(value) for key, value in sorted(values.items()) if value is not None}
+    return settings_environment(
+        {
+            "pipeline": name,
+            "collection": {
+                "name": collection.collection_name,
+                "dimension": collection.dimension,
+                "distance": collection.distance.value,
+            },
+            "postgres": {"schema_name": collection.postgres_schema},
+            "qdrant": {"url": collection.qdrant_url},
+            "s3": {
+                "bucket": source.bucket,
+                "prefix": source.prefix,
+                "region": source.region,
+                "endpoint_url": source.endpoint_url,
+            },
+            "sqs": {
+                "queue_url": source.queue_url,
+                "dead_letter_queue_url": source.dead_letter_queue_url,
+                "max_receives": source.max_receives,
+                "region": source.region,
+                "endpoint_url": source.endpoint_url,
+            },
+            "chunking": {"strategy": chunking.strategy, "size": chunking.size, "overlap": chunking.overlap},
+            "embedding": {
+                "kind": "portkey",
+                "gateway_url": embedding.gateway_url,
+                "provider": embedding.provider,
+                "custom_host": embedding.custom_host,
+                "model": embedding.model,
+                "dimension": embedding.dimension,
+                "batch_size": embedding.batch_size,
+                "gateway_retry_attempts": embedding.retry_attempts,
+            },
+            "query": {"default_top_k": spec.query.top_k_default},
+            "consistency": {
+                "sample_size": consistency.sample_size,
+                "k": consistency.k,
+                "min_overlap": consistency.min_overlap,
+                "repair": consistency.repair,
+                "pushgateway_url": consistency.pushgateway_url,
+            },
+        }
+    )
 
 
 def build_settings_configmap(owner: Owner, spec: RagPipelineSpec, collection: ResolvedCollection) -> Manifest:

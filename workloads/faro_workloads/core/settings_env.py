@@ -1,0 +1,55 @@
+"""``FARO_*`` environment variables named from the settings model itself, so that whoever writes them (the
+operator's settings ConfigMap) can only name settings that exist: a renamed or misspelt field fails where
+the variables are built, not silently in a pod that ignores an unknown variable."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from faro_workloads.core.config import FaroSettings
+
+PREFIX = "FARO_"
+NESTED_DELIMITER = "__"
+
+
+def settings_environment(values: Mapping[str, Any]) -> dict[str, str]:
+    """``{"collection": {"name": "docs"}, "pipeline": "p"}`` -> ``{"FARO_COLLECTION__NAME": "docs",
+    "FARO_PIPELINE": "p"}``, sorted by name; None values are left out (the setting keeps its default).
+    Raises ValueError for a name :class:`FaroSettings` does not have."""
+    environment: dict[str, str] = {}
+    _collect(FaroSettings, values, (), environment)
+    return dict(sorted(environment.items()))
+
+
+def _collect(
+    model: type[BaseModel], values: Mapping[str, Any], path: tuple[str, ...], out: dict[str, str]
+) -> None:
+    for name, value in values.items():
+        field = model.model_fields.get(name)
+        where = (*path, name)
+        if field is None:
+            raise ValueError(f"{model.__name__} has no setting {'.'.join(where)!r}")
+        if isinstance(value, Mapping):
+            _collect(_model_of(field.annotation, ".".join(where)), value, where, out)
+        elif value is not None:
+            out[PREFIX + NESTED_DELIMITER.join(where).upper()] = _text(value)
+
+
+def _model_of(annotation: Any, where: str) -> type[BaseModel]:
+    """The settings model a nested field holds (``S3Config | None`` -> ``S3Config``)."""
+    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    raise ValueError(f"setting {where!r} is a value, not a group of settings")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
