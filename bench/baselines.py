@@ -15,7 +15,7 @@ from qdrant_client import QdrantClient, models
 
 from bench.measure import timed
 from bench.stores import BenchStores
-from faro_workloads.core.config import CollectionConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.stores.postgres.chunk_rows import CHUNK_COLUMNS, COPY_TYPES, copy_row
 

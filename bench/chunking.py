@@ -33,8 +33,8 @@ from tokenizers import Tokenizer
 from bench.html_corpus import PACKAGE, CorpusError, Page, debian_doc_dir, load_pages
 from bench.profiling import maybe_profile
 from bench.report import BenchReport, Row
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.text_extraction import extract_text
 from faro_workloads.core.tokenization import CharTokenCounter, HFTokenCounter, minilm_tokenizer_path
 

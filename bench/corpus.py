@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import Chunk, content_hash, normalise_text
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import IncomingDocument, build_chunks

@@ -28,7 +28,7 @@ from bench.corpus import document_text
 from bench.measure import median, percentiles_ms, timed
 from bench.report import BenchReport, Row
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import EmbeddingConfig
+from faro_workloads.contract.settings import EmbeddingConfig
 from faro_workloads.core.embedding.base import Embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.report import BenchReport, Row
-from faro_workloads.core.config import CollectionConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.qdrant import QdrantStore

@@ -42,7 +42,7 @@ from bench.measure import percentiles_ms, settle_heap
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import (
+from faro_workloads.contract.settings import (
     CollectionConfig,
     FaroSettings,
     PostgresConfig,

@@ -23,7 +23,7 @@ from bench.options import parse_store_bench_args, store_bench_parser
 from bench.profiling import maybe_profile
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
-from faro_workloads.core.config import QdrantConfig
+from faro_workloads.contract.settings import QdrantConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.postgres import PgVectorStore

@@ -23,7 +23,7 @@ from psycopg import sql
 from pydantic import SecretStr
 from qdrant_client import QdrantClient, models
 
-from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 

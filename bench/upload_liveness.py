@@ -77,7 +77,7 @@ from bench.measure import settle_heap
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import IngestConfig
+from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.extraction_pool import shared_pool
 from faro_workloads.data_plane import DataPlane

@@ -32,7 +32,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from faro_workloads.core.config import CollectionConfig, Distance, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, Distance, PostgresConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.repair import same_point
 from faro_workloads.core.stores.postgres import PgVectorStore
@@ -368,7 +368,7 @@ class AwsPipeline:
 @pytest.fixture
 def aws_pipeline(moto_url: str) -> AwsPipeline:
     from faro_workloads.aws_resources import provision_pipeline_resources, s3_client, sqs_client
-    from faro_workloads.core.config import S3Config, SQSConfig
+    from faro_workloads.contract.settings import S3Config, SQSConfig
 
     name = uuid.uuid4().hex[:10]
     pipeline = f"p-{name}"

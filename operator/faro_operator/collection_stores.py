@@ -1,4 +1,5 @@
-"""From a Collection resource to the two real store adapters (the same ones the workloads use).
+"""From a Collection resource to the configs of its two stores, which a
+:class:`~faro_workloads.core.stores.ports.StoreAdminOpener` (handed to the operator when it starts) opens.
 
 The operator prepares both stores (pgvector table + HNSW index, Qdrant collection), counts their points and,
 with ``deletionPolicy: Delete``, drops them. It reaches an external Qdrant at its address directly (the bridge
@@ -8,8 +9,6 @@ Service is for the workloads' DNS); secrets are read from the Collection's names
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
-from typing import Protocol
 
 from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
@@ -17,22 +16,12 @@ from pydantic import SecretStr
 
 from faro_operator.builders.resolved_collection import resolved_collection_name
 from faro_operator.specs import CollectionSpec, SecretKeyRef
-from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
-from faro_workloads.core.stores.ports import CollectionAdmin, SchemaAdmin
-from faro_workloads.core.stores.postgres import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
+from faro_workloads.core.stores.ports import StoreConfigs
 
 
 class MissingSecret(LookupError):
     """A referenced Secret or key does not exist (yet)."""
-
-
-@dataclass(frozen=True)
-class StoreConfigs:
-    collection: CollectionConfig
-    postgres: PostgresConfig
-    qdrant: QdrantConfig
-    hnsw: HnswConfig
 
 
 class SecretReader:
@@ -79,22 +68,3 @@ def store_configs(name: str, namespace: str, spec: CollectionSpec, secrets: Secr
         ),
         hnsw=HnswConfig(m=spec.qdrant.hnsw.m, ef_construct=spec.qdrant.hnsw.ef_construct),
     )
-
-
-class StoreConnector(Protocol):
-    """Opens the store adapters for resolved configs (tests may point Qdrant URLs at local-mode folders)."""
-
-    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]: ...
-
-
-class DirectStoreConnector:
-    """Production: the adapters at the configured locations (the one place the operator builds them)."""
-
-    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]:
-        pg = PgVectorStore(configs.postgres, configs.collection, configs.hnsw)
-        try:
-            qdrant = QdrantStore(configs.qdrant, configs.collection, configs.hnsw)
-        except BaseException:
-            pg.close()
-            raise
-        return pg, qdrant

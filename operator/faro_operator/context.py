@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 
 from faro_operator.apply import ChildApplier
-from faro_operator.collection_stores import DirectStoreConnector, SecretReader, StoreConnector
+from faro_operator.collection_stores import SecretReader
 from faro_operator.discovery import ServedKinds, discover_served_kinds
+from faro_workloads.core.stores.ports import StoreAdminOpener
 
 DISCOVERY_TTL_SECONDS = 300.0
 
@@ -18,7 +19,7 @@ DISCOVERY_TTL_SECONDS = 300.0
 @dataclass
 class OperatorContext:
     api: ApiClient
-    store_connector: StoreConnector = field(default_factory=DirectStoreConnector)
+    store_connector: StoreAdminOpener
     _served: ServedKinds | None = None
     _served_at: float = 0.0
     _lock: threading.Lock = field(default_factory=threading.Lock)

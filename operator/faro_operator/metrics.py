@@ -8,7 +8,6 @@ from itertools import product
 from prometheus_client import Counter, Histogram
 
 from faro_operator.builders.owner import COLLECTION_KIND, RAGPIPELINE_KIND
-from faro_workloads.core.metrics import expose_label_values
 
 RECONCILE_RESULTS = ("ok", "waiting", "error")
 
@@ -41,5 +40,6 @@ def measured_reconcile(kind: str, reconcile: Callable[[], str]) -> None:
 
 def expose_reconcile_series() -> None:
     """Create every (kind, result) series of :data:`RECONCILES` at 0, so the first error of a kind shows in
-    rate() (see :func:`faro_workloads.core.metrics.expose_label_values`)."""
-    expose_label_values(RECONCILES, product((COLLECTION_KIND, RAGPIPELINE_KIND), RECONCILE_RESULTS))
+    rate()."""
+    for kind, result in product((COLLECTION_KIND, RAGPIPELINE_KIND), RECONCILE_RESULTS):
+        RECONCILES.labels(kind, result)

@@ -10,11 +10,11 @@ import kopf
 from kubernetes import client, config
 from prometheus_client import start_http_server
 
-from faro_operator.collection_stores import DirectStoreConnector, StoreConnector
 from faro_operator.context import OperatorContext
 from faro_operator.handlers import register_handlers
 from faro_operator.metrics import expose_reconcile_series
 from faro_workloads.contract.api import GROUP, qualified_key
+from faro_workloads.core.stores.ports import StoreAdminOpener
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +67,13 @@ def operator_settings() -> kopf.OperatorSettings:
 
 def run_operator(
     options: OperatorOptions,
+    store_connector: StoreAdminOpener,
     api: client.ApiClient | None = None,
-    store_connector: StoreConnector | None = None,
     stop_flag: threading.Event | None = None,
     ready_flag: threading.Event | None = None,
 ) -> None:
-    """Run until ``stop_flag`` is set (or a signal arrives, when on the main thread)."""
+    """Run until ``stop_flag`` is set (or a signal arrives, when on the main thread); ``store_connector``
+    opens the stores of a Collection (the CLI hands it the workloads' adapters)."""
     registry = kopf.OperatorRegistry()
     register_handlers(registry, resync_seconds=options.resync_seconds)
     if api is None:  # kopf logs in the way the kubernetes client does (in-cluster, else kubeconfig)
@@ -85,7 +86,7 @@ def run_operator(
         def login_as_given_client(**_: object) -> kopf.ConnectionInfo:
             return connection_info(given)
 
-    context = OperatorContext(api=api, store_connector=store_connector or DirectStoreConnector())
+    context = OperatorContext(api=api, store_connector=store_connector)
     if options.metrics_port is not None:
         expose_reconcile_series()
         start_http_server(options.metrics_port)

@@ -30,7 +30,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.core.failures import Failure
 from schemathesis.engine import Status, events, from_schema
 
-from faro_workloads.core.config import ChunkingConfig, IngestConfig
+from faro_workloads.contract.settings import ChunkingConfig, IngestConfig
 from faro_workloads.core.document_errors import UnsupportedDocument
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.text_extraction import extract_text

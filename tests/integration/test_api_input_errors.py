@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from faro_workloads.api.body_limit import BodySizeLimit
 from faro_workloads.api.header_timeout import HeaderTimeoutH11Protocol
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import AuthConfig, ChunkingConfig, IngestConfig
+from faro_workloads.contract.settings import AuthConfig, ChunkingConfig, IngestConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.data_plane import DataPlane
 

@@ -37,7 +37,7 @@ from faro_workloads.consistency_job import (
     run_consistency,
     run_job,
 )
-from faro_workloads.core.config import (
+from faro_workloads.contract.settings import (
     CollectionConfig,
     ConsistencyConfig,
     EmbeddingConfig,

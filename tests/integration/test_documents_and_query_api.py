@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
+from faro_workloads.contract.settings import ChunkingConfig, IngestConfig, QueryConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from faro_workloads.aws_resources import s3_client
-from faro_workloads.core.config import S3Config
+from faro_workloads.contract.settings import S3Config
 from faro_workloads.durable_local_bucket import CorruptStoredObject, DurableBucket, WriteThroughS3Client
 
 pytestmark = pytest.mark.integration

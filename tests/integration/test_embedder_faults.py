@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import (
+from faro_workloads.contract.settings import (
     ChunkingConfig,
     CollectionConfig,
     FaroSettings,

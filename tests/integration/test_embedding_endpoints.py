@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr
 
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import EmbeddingConfig
+from faro_workloads.contract.settings import EmbeddingConfig
 from faro_workloads.core.embedding import EmbeddingDimensionError, EmbeddingError, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import pytest
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder

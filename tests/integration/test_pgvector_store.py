@@ -11,7 +11,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from faro_workloads.core.config import CollectionConfig, Distance, PostgresConfig
+from faro_workloads.contract.settings import CollectionConfig, Distance, PostgresConfig
 from faro_workloads.core.documents import chunk_point_id
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores import PgVectorStore, StoreSchemaMismatch

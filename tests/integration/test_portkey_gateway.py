@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import SecretStr, ValidationError
 
 from faro_workloads.background_server import BackgroundServer, free_port
-from faro_workloads.core.config import EmbeddingConfig, GatewayTarget
+from faro_workloads.contract.embedding_settings import EmbeddingConfig, GatewayTarget
 from faro_workloads.core.embedding import EmbeddingError, build_embedder
 from faro_workloads.core.embedding.gateway_config import build_gateway_config
 from faro_workloads.core.embedding.hashing import HashingEmbedder

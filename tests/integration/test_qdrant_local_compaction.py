@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from faro_workloads.core.config import CollectionConfig, Distance, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, Distance, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.repair import same_point
 from faro_workloads.core.search_filter import SearchFilter

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from faro_workloads.core.config import CollectionConfig, Distance, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, Distance, QdrantConfig
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.qdrant import CollectionMismatch, QdrantStore
 

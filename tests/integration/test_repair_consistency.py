@@ -8,7 +8,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from faro_workloads.core.config import CollectionConfig, Distance
+from faro_workloads.contract.settings import CollectionConfig, Distance
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.repair import repair_qdrant

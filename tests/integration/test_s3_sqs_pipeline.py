@@ -16,8 +16,8 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.contract.settings import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
-from faro_workloads.core.config import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server

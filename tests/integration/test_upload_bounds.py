@@ -13,8 +13,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.contract.settings import ChunkingConfig, IngestConfig
 from faro_workloads.core.chunking import max_chars
-from faro_workloads.core.config import ChunkingConfig, IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.extraction_pool import ExtractionPool

@@ -22,8 +22,8 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from pydantic import SecretStr
 
+from faro_workloads.contract.settings import ChunkingConfig, CollectionConfig, PostgresConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig, CollectionConfig, PostgresConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder

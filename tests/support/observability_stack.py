@@ -407,7 +407,7 @@ class Workloads:
             sqs_client,
             use_local_credentials,
         )
-        from faro_workloads.core.config import S3Config, SQSConfig
+        from faro_workloads.contract.settings import S3Config, SQSConfig
 
         use_local_credentials()  # this process's S3/SQS clients; the workloads get them in their env
 
@@ -614,7 +614,7 @@ class Workloads:
         return queue_depth(self.sqs_client, url)
 
     def pg_store(self) -> Any:
-        from faro_workloads.core.config import CollectionConfig, PostgresConfig
+        from faro_workloads.contract.settings import CollectionConfig, PostgresConfig
         from faro_workloads.core.stores.postgres import PgVectorStore
 
         return PgVectorStore(
@@ -653,7 +653,7 @@ class Workloads:
         and add ``orphans`` points of a document PostgreSQL does not hold; (missing, orphans)."""
         import dataclasses
 
-        from faro_workloads.core.config import CollectionConfig, QdrantConfig
+        from faro_workloads.contract.settings import CollectionConfig, QdrantConfig
         from faro_workloads.core.stores.qdrant import QdrantStore
 
         store = QdrantStore(

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import MAX_CHARS_PER_TOKEN, Chunker, max_chars
 from faro_workloads.core.chunking.sentence_boundaries import sentence_spans
 from faro_workloads.core.chunking.size_bounds import unit_bounds
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.tokenization import (
     CharTokenCounter,

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.chunking.markdown import markdown_sections
 from faro_workloads.core.chunking.sentence_boundaries import sentence_spans
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.text_extraction import extract_text, html_to_text
 from faro_workloads.core.tokenization import (

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from faro_operator.specs import ChunkingSpec
-from faro_workloads.core.config import ChunkingConfig
+from faro_workloads.contract.settings import ChunkingConfig
 
 
 @pytest.mark.parametrize("model", [ChunkingSpec, ChunkingConfig])

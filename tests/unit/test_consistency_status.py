@@ -19,7 +19,7 @@ from faro_workloads.consistency_job import (
     rfc3339,
     status_patch,
 )
-from faro_workloads.core.config import ConsistencyConfig, FaroSettings, QdrantConfig
+from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings, QdrantConfig
 from faro_workloads.core.consistency import ConsistencyReport
 from faro_workloads.core.repair import RepairReport
 

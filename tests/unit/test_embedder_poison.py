@@ -17,9 +17,9 @@ import numpy as np
 import psycopg
 import pytest
 
+from faro_workloads.contract.settings import ChunkingConfig, SQSConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig, SQSConfig
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import EmbeddingError

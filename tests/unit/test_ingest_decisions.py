@@ -13,8 +13,8 @@ import numpy as np
 import psycopg
 import pytest
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import ChunkSpan, content_hash
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
-from faro_workloads.core.config import QueryConfig
+from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.retrieval import Backend, Retriever

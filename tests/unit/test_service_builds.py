@@ -9,7 +9,7 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from faro_workloads.core.config import CollectionConfig, FaroSettings, S3Config, SQSConfig
+from faro_workloads.contract.settings import CollectionConfig, FaroSettings, S3Config, SQSConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.retrieval import Retriever
 from faro_workloads.services import embedder as embedder_service

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from faro_workloads.core.config import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
 from faro_workloads.services import stores as stores_module
 from faro_workloads.services.resources import HttpService, Resources, Service
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores

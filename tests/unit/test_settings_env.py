@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from faro_workloads.core.config import FaroSettings
-from faro_workloads.core.settings_env import settings_environment
+from faro_workloads.contract.settings import FaroSettings
+from faro_workloads.contract.settings_env import settings_environment
 
 
 def test_nested_settings_become_prefixed_variables_that_the_settings_read_back(

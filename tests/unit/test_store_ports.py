@@ -14,6 +14,7 @@ from faro_workloads.core.stores import ports
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.services.stores import DirectStoreAdmin
 
 from support.fake_stores import FakeChunkObjects, FakePostgres, FakeQdrant, FakeSearch
 
@@ -35,6 +36,7 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.PointSink, FakeQdrant()),
     (ports.VectorSearch, FakeSearch([])),
     (ports.ChunkObjectReader, FakeChunkObjects("b", LAYOUT)),
+    (ports.StoreAdminOpener, DirectStoreAdmin),
 ]
 
 

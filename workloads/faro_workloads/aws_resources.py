@@ -21,7 +21,7 @@ import boto3
 import httpx
 from botocore.config import Config as BotoConfig
 
-from faro_workloads.core.config import S3Config, SQSConfig
+from faro_workloads.contract.settings import S3Config, SQSConfig
 
 _BOTO = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 

@@ -42,7 +42,7 @@ from faro_workloads.consistency_publication import (
     write_status,
 )
 from faro_workloads.consistency_result import ID_LIMIT, ExitCode, JobResult, Outcome, result_document, rfc3339
-from faro_workloads.core.config import ConsistencyConfig, FaroSettings
+from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource

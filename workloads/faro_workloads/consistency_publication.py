@@ -16,8 +16,8 @@ from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
 from faro_workloads.consistency_result import JobResult, rfc3339
 from faro_workloads.contract.api import GROUP, RAGPIPELINE, VERSION
+from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.contract.status import ConsistencyResult, consistency_patch
-from faro_workloads.core.config import FaroSettings
 from faro_workloads.errors import one_line
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from fastapi import FastAPI
 from faro_workloads.api.app import ReadinessCheck, build_api
 from faro_workloads.api.documents import DocumentBackend, documents_router
 from faro_workloads.api.query import query_router
+from faro_workloads.contract.settings import ChunkingConfig, IngestConfig, QueryConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import ChunkingConfig, IngestConfig, QueryConfig
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import IngestService

@@ -24,7 +24,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any, Literal
 
-from faro_workloads.core.config import SQSConfig
+from faro_workloads.contract.settings import SQSConfig
 from faro_workloads.core.embedding import EmbeddingDimensionError
 from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.metrics import (

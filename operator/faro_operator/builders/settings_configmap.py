@@ -1,7 +1,7 @@
 """The pipeline's settings ConfigMap: every non-secret ``FARO_*`` variable its workloads read.
 
-The names come from :class:`faro_workloads.core.config.FaroSettings` itself
-(:func:`~faro_workloads.core.settings_env.settings_environment`: prefix ``FARO_``, ``__`` between nested
+The names come from :class:`faro_workloads.contract.settings.FaroSettings` itself
+(:func:`~faro_workloads.contract.settings_env.settings_environment`: prefix ``FARO_``, ``__`` between nested
 fields), so the ConfigMap cannot name a setting the services do not have. Secrets (DSN, API keys) never
 go here: the pods get them with ``secretKeyRef`` (:mod:`faro_operator.builders.component_env`), and so do
 the embedding fallback targets, whose JSON may carry API keys.
@@ -18,7 +18,7 @@ from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.contract.api import qualified_key
-from faro_workloads.core.settings_env import settings_environment
+from faro_workloads.contract.settings_env import settings_environment
 
 CHECKSUM_ANNOTATION = qualified_key("config-checksum")
 

@@ -21,7 +21,7 @@ from faro_operator.builders.rbac import build_consistency_role, build_consistenc
 from faro_operator.builders.service_accounts import build_service_account
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.consistency_job import run_consistency, status_patch, write_status
-from faro_workloads.core.config import ConsistencyConfig
+from faro_workloads.contract.settings import ConsistencyConfig
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from kubernetes.client.rest import ApiException
 from faro_operator import GROUP, VERSION
 from faro_operator.collection_stores import StoreConfigs
 from faro_operator.runner import OperatorOptions, run_operator
-from faro_workloads.core.config import QdrantConfig
+from faro_workloads.contract.settings import QdrantConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 

@@ -20,7 +20,7 @@ from faro_operator.builders import (
     resolved_collection_name,
     resolved_qdrant_url,
 )
-from faro_workloads.core.config import CollectionConfig, Distance
+from faro_workloads.contract.settings import CollectionConfig, Distance
 
 IN_CLUSTER = {"external": None, "url": "http://qdrant.qdrant.svc:6333"}
 

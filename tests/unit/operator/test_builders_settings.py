@@ -29,7 +29,7 @@ from faro_operator.builders.component_env import FALLBACK_TARGETS, fallback_key_
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.cli import cli, consistency_command, serve_commands
 from faro_workloads.consistency_job import load_settings
-from faro_workloads.core.config import Distance, FaroSettings
+from faro_workloads.contract.settings import Distance, FaroSettings
 
 COMMAND_MODULES = (serve_commands, consistency_command)
 """Imported for their side effect: they register ``faro serve ...`` and ``faro consistency`` on ``cli``."""

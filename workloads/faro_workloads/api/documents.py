@@ -16,7 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from faro_workloads.api.errors import error_responses, one_line
-from faro_workloads.core.config import IngestConfig
+from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import (
     DOC_ID_MAX_LENGTH,

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
-from faro_workloads.core.config import QueryConfig
+from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.metrics import (
     FALLBACK_REASONS,
     QUERIES,

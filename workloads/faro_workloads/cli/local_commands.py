@@ -76,7 +76,7 @@ def local(
     no_serve: bool,
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
-    from faro_workloads.core.config import ChunkingConfig, FaroSettings
+    from faro_workloads.contract.settings import ChunkingConfig, FaroSettings
     from faro_workloads.services import local as local_mode
 
     portkey = None

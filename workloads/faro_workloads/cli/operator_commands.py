@@ -90,5 +90,7 @@ def operator_command(
 ) -> None:
     """Run the Faro operator (kopf) against the cluster in KUBECONFIG or the pod's service account."""
     from faro_operator.runner import OperatorOptions, run_operator
+    from faro_workloads.services.stores import DirectStoreAdmin
 
-    run_operator(OperatorOptions(list(namespaces), resync_seconds, liveness, metrics_port, peering))
+    options = OperatorOptions(list(namespaces), resync_seconds, liveness, metrics_port, peering)
+    run_operator(options, DirectStoreAdmin())

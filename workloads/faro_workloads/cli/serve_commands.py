@@ -16,7 +16,7 @@ def serve() -> None:
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from faro_workloads.core.config import FaroSettings
+    from faro_workloads.contract.settings import FaroSettings
 
     return FaroSettings()
 

@@ -55,6 +55,12 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
 
+class SettingsModel(BaseModel):
+    """Base of every service settings model (``FARO_*``): snake_case, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class Distance(StrEnum):
     """Vector distance; both stores index with the same one."""
 

@@ -21,7 +21,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 
 from pebble import ProcessExpired, ProcessPool
 
-from faro_workloads.core.config import IngestConfig
+from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex
 from faro_workloads.core.text_extraction import SourceFormat, extract_text
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from faro_workloads.core.config import Distance
+from faro_workloads.contract.settings import Distance
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.stores.ports import ChunkScan, PointReplica
 

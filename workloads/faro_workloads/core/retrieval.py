@@ -17,7 +17,7 @@ from enum import StrEnum
 import numpy as np
 import pybreaker
 
-from faro_workloads.core.config import QueryConfig
+from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_SECONDS

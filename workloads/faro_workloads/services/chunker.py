@@ -13,9 +13,9 @@ from fastapi import FastAPI
 from faro_workloads.api.app import build_api
 from faro_workloads.api.documents import documents_router
 from faro_workloads.aws_resources import s3_client
+from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import FaroSettings
 from faro_workloads.core.documents import DocumentRecord, content_hash, normalise_text, validate_doc_id
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values

@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from faro_workloads.api.app import build_api
 from faro_workloads.aws_resources import s3_client, sqs_client
 from faro_workloads.background_server import BackgroundServer
+from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
-from faro_workloads.core.config import FaroSettings
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.data_plane import IngestPath

@@ -26,7 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from faro_workloads.api.app import ReadinessCheck
 from faro_workloads.api.documents import DocumentBackend
 from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port
-from faro_workloads.core.config import (
+from faro_workloads.contract.settings import (
     CollectionConfig,
     EmbeddingConfig,
     IngestConfig,

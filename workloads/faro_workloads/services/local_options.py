@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from faro_workloads import FaroError
-from faro_workloads.core.config import ChunkingConfig, EmbeddingConfig, QueryConfig
+from faro_workloads.contract.settings import ChunkingConfig, EmbeddingConfig, QueryConfig
 
 EmbedderChoice = Literal["hash", "minilm", "portkey"]
 MARKER_FILE = "faro-local.json"  # the model whose vectors the data dir holds

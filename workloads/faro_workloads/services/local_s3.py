@@ -22,9 +22,9 @@ from faro_workloads.aws_resources import (
     use_local_credentials,
 )
 from faro_workloads.background_server import free_port
+from faro_workloads.contract.settings import S3Config, SQSConfig
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.config import S3Config, SQSConfig
 from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.durable_local_bucket import CorruptStoredObject, DurableBucket, WriteThroughS3Client

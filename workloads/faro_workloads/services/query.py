@@ -9,7 +9,7 @@ from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
 from faro_workloads.api.query import query_router
-from faro_workloads.core.config import FaroSettings
+from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.retrieval import Retriever
 from faro_workloads.core.stores.postgres import PgVectorStore

@@ -23,7 +23,8 @@ from types import TracebackType
 
 import psycopg
 
-from faro_workloads.core.config import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.core.stores.ports import CollectionAdmin, SchemaAdmin, StoreConfigs
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.errors import DependencyUnavailable, one_line
@@ -119,3 +120,17 @@ def _open_qdrant(config: QdrantConfig, collection: CollectionConfig, access: Sto
         qdrant.close()
         raise
     return qdrant
+
+
+class DirectStoreAdmin:
+    """:class:`~faro_workloads.core.stores.ports.StoreAdminOpener` for the operator: the two adapters at
+    the configured locations (Qdrant's collection and PostgreSQL's tables are the operator's to create)."""
+
+    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]:
+        pg = PgVectorStore(configs.postgres, configs.collection, configs.hnsw)
+        try:
+            qdrant = QdrantStore(configs.qdrant, configs.collection, configs.hnsw)
+        except BaseException:
+            pg.close()
+            raise
+        return pg, qdrant

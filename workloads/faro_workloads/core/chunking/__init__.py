@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
 from faro_workloads.core.chunking.recursive import recursive_chunks
 from faro_workloads.core.chunking.sentence import sentence_chunks
 from faro_workloads.core.chunking.size_bounds import MAX_CHARS_PER_TOKEN, max_chars
-from faro_workloads.core.config import ChunkingConfig
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.text_extraction import SourceFormat
 from faro_workloads.core.tokenization import TextMeasure, TokenCounter, load_token_counter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from faro_workloads.core.config import EmbeddingConfig
+from faro_workloads.contract.settings import EmbeddingConfig
 from faro_workloads.core.embedding.base import Embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.portkey import PortkeyEmbedder

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faro_workloads.core.config import EmbeddingConfig, GatewayTarget
+from faro_workloads.contract.embedding_settings import EmbeddingConfig, GatewayTarget
 
 
 def gateway_targets(config: EmbeddingConfig) -> list[GatewayTarget]:

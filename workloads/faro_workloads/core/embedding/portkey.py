@@ -24,7 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from faro_workloads.core.config import EmbeddingConfig
+from faro_workloads.contract.settings import EmbeddingConfig
 from faro_workloads.core.embedding.base import Embedder, EmbeddingError
 from faro_workloads.core.embedding.gateway_config import build_gateway_config, gateway_targets
 

@@ -21,8 +21,8 @@ from typing import Protocol
 
 import numpy as np
 
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
-from faro_workloads.core.config import CollectionConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
 from faro_workloads.core.search_filter import SearchFilter
 
@@ -201,3 +201,24 @@ class ChunkObjectReader(Protocol):
     def read(self, key: str) -> ChunkObject | None: ...
 
     def exists(self, key: str) -> bool: ...
+
+
+# ------------------------------------------------------------------------------------ the operator
+
+
+@dataclass(frozen=True)
+class StoreConfigs:
+    """Where a collection's two stores are and how they are shaped: what opening them needs."""
+
+    collection: CollectionConfig
+    postgres: PostgresConfig
+    qdrant: QdrantConfig
+    hnsw: HnswConfig
+
+
+class StoreAdminOpener(Protocol):
+    """The operator's way to the stores: both adapters, to create, count and drop (the caller closes them).
+    The workloads' CLI hands the real one to the operator (``faro_workloads.services.stores``); tests may
+    hand one that points Qdrant at local-mode folders."""
+
+    def open(self, configs: StoreConfigs) -> tuple[SchemaAdmin, CollectionAdmin]: ...

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from faro_workloads.core.config import CollectionConfig, Distance, HnswConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, SearchHit
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import CollectionMismatch

@@ -14,7 +14,7 @@ from contextlib import contextmanager, nullcontext
 from qdrant_client import QdrantClient
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
-from faro_workloads.core.config import QdrantConfig
+from faro_workloads.contract.settings import QdrantConfig
 from faro_workloads.core.metrics import STORE_SECONDS
 
 BACKEND = "qdrant"

@@ -9,7 +9,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
-from faro_workloads.core.config import CollectionConfig
+from faro_workloads.contract.settings import CollectionConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.stores.postgres.chunk_rows import CHUNK_COLUMNS, COPY_TYPES, copy_row
 from faro_workloads.core.stores.postgres.tables import CollectionTables

@@ -18,7 +18,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from faro_workloads.core.config import PostgresConfig
+from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.stores.transaction_retry import run_transaction
 

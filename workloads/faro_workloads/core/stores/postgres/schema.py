@@ -12,7 +12,7 @@ import logging
 import psycopg
 from psycopg import sql
 
-from faro_workloads.core.config import HnswConfig
+from faro_workloads.contract.settings import HnswConfig
 from faro_workloads.core.stores.ports import StoreSchemaMismatch
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables

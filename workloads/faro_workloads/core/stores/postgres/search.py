@@ -9,7 +9,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from faro_workloads.core.config import Distance, PostgresConfig
+from faro_workloads.contract.settings import Distance, PostgresConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres.pool import PostgresPool

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from faro_workloads.core.config import CollectionConfig, HnswConfig, PostgresConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from faro_workloads.core.config import CollectionConfig, Distance
+from faro_workloads.contract.settings import CollectionConfig, Distance
 
 # Distance -> (HNSW operator class, SQL distance operator).
 _DISTANCE_SQL: dict[Distance, tuple[str, str]] = {

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from faro_workloads.core.config import FaroSettings
+from faro_workloads.contract.settings import FaroSettings
 
 PREFIX = "FARO_"
 NESTED_DELIMITER = "__"
