@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -68,6 +69,10 @@ def test_local_mode_serves_queries_and_keeps_its_data_across_a_restart(tmp_path:
         uploaded = faro("ingest", str(extra), "--url", url)
         assert uploaded.returncode == 0, uploaded.stderr
         assert "1 created" in uploaded.stdout
+
+        with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30) as stalled:
+            stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
+            assert stalled.recv(64).startswith(b"HTTP/1.1 408 ")  # cut off after 10 s, as in the cluster
 
     shutil.rmtree(data_dir / "qdrant")  # Qdrant wiped while stopped: rebuilt from Postgres at start
     with running_local(data_dir) as url:  # no --docs: everything must still be there

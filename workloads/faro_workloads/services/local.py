@@ -18,14 +18,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faro_workloads.api.app import ReadinessCheck
 from faro_workloads.api.documents import DocumentBackend
-from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port
+from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port, uvicorn_config
 from faro_workloads.contract.settings import (
     CollectionConfig,
     EmbeddingConfig,
@@ -238,5 +237,4 @@ class LocalRuntime(Service):
 
     def serve(self) -> None:
         """Serve the API until SIGINT/SIGTERM."""
-        config = uvicorn.Config(self.app, host=self.options.host, port=self.options.port, log_level="info")
-        GracefulServer(config).run()
+        GracefulServer(uvicorn_config(self.app, self.options.host, self.options.port)).run()
