@@ -7,19 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_builders_support import (
-    COLLECTION,
-    NAMESPACE,
-    PIPELINE,
-    assert_service_monitor_shape,
-    collection_spec,
-    full_pipeline_spec,
-    pipeline_spec,
-    pod_spec,
-    resolved,
-    shared_objects,
-    validate_strict,
-)
 
 from faro_operator.builders import (
     ALL_OPTIONAL_KINDS,
@@ -32,6 +19,20 @@ from faro_operator.builders import (
 )
 from faro_operator.builders.served_kinds import ServedKinds
 from faro_operator.specs import RagPipelineSpec
+
+from support.operator_builders import (
+    COLLECTION,
+    NAMESPACE,
+    PIPELINE,
+    assert_service_monitor_shape,
+    collection_spec,
+    full_pipeline_spec,
+    pipeline_spec,
+    pod_spec,
+    resolved,
+    shared_objects,
+    validate_strict,
+)
 
 NOTHING_OPTIONAL: ServedKinds = frozenset()
 OLD_CLUSTER: ServedKinds = frozenset(

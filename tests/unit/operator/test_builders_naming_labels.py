@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_builders_support import COLLECTION, PIPELINE
 
 from faro_operator.builders import Component, Owner, child_name, component_name, label_value, standard_labels
 from faro_operator.builders.labels import object_meta, selector_labels
 from faro_operator.builders.naming import MAX_CRONJOB_NAME, MAX_LABEL_VALUE, MAX_NAME
+
+from support.operator_builders import COLLECTION, PIPELINE
 
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")

@@ -3,13 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from test_builders_support import (
-    COLLECTION,
-    NAMESPACE,
-    assert_service_monitor_shape,
-    collection_spec,
-    validate_strict,
-)
 
 from faro_operator.builders import (
     Owner,
@@ -21,6 +14,14 @@ from faro_operator.builders import (
     resolved_qdrant_url,
 )
 from faro_workloads.contract.settings import CollectionConfig, Distance
+
+from support.operator_builders import (
+    COLLECTION,
+    NAMESPACE,
+    assert_service_monitor_shape,
+    collection_spec,
+    validate_strict,
+)
 
 IN_CLUSTER = {"external": None, "url": "http://qdrant.qdrant.svc:6333"}
 

@@ -5,18 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-from test_builders_support import (
-    NAMESPACE,
-    PIPELINE,
-    SECRET_VALUES,
-    collection_spec,
-    container_environment,
-    full_pipeline_spec,
-    pipeline_spec,
-    pod_spec,
-    resolved,
-    validate_strict,
-)
 
 from faro_operator.builders import (
     Component,
@@ -30,6 +18,19 @@ from faro_operator.specs import RagPipelineSpec
 from faro_workloads.cli import cli, consistency_command, serve_commands
 from faro_workloads.consistency_job import load_settings
 from faro_workloads.contract.settings import Distance, FaroSettings
+
+from support.operator_builders import (
+    NAMESPACE,
+    PIPELINE,
+    SECRET_VALUES,
+    collection_spec,
+    container_environment,
+    full_pipeline_spec,
+    pipeline_spec,
+    pod_spec,
+    resolved,
+    validate_strict,
+)
 
 COMMAND_MODULES = (serve_commands, consistency_command)
 """Imported for their side effect: they register ``faro serve ...`` and ``faro consistency`` on ``cli``."""

@@ -5,19 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_builders_support import (
-    NAMESPACE,
-    PIPELINE,
-    assert_service_monitor_shape,
-    collection_spec,
-    env_names,
-    full_pipeline_spec,
-    pipeline_spec,
-    pod_spec,
-    resolved,
-    shared_objects,
-    validate_strict,
-)
 
 from faro_operator.builders import (
     CHECKSUM_ANNOTATION,
@@ -35,6 +22,20 @@ from faro_operator.builders import (
     selector_labels,
 )
 from faro_operator.specs import RagPipelineSpec
+
+from support.operator_builders import (
+    NAMESPACE,
+    PIPELINE,
+    assert_service_monitor_shape,
+    collection_spec,
+    env_names,
+    full_pipeline_spec,
+    pipeline_spec,
+    pod_spec,
+    resolved,
+    shared_objects,
+    validate_strict,
+)
 
 CHECKSUM = "a" * 64
 STORE_SECRETS = {"FARO_POSTGRES__DSN", "FARO_QDRANT__API_KEY"}

@@ -1,4 +1,4 @@
-"""Shared inputs and checks of the builder tests (imported by the ``test_builders_*`` modules; no tests).
+"""Shared inputs and checks of the operator builder tests (the ``test_builders_*`` modules; no tests).
 
 - ``collection_spec()`` / ``pipeline_spec()``: realistic specs from camelCase YAML-like dicts, with deep
   overrides; ``full_pipeline_spec()`` sets every optional field (all secrets, fallback targets, endpoints).
