@@ -46,7 +46,7 @@ from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
-from faro_workloads.errors import one_line
+from faro_workloads.errors import invalid_configuration, one_line
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
 
 __all__ = [  # the job's parts, importable from here as before the split
@@ -137,11 +137,9 @@ def load_settings() -> FaroSettings:
     try:
         settings = FaroSettings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(f"invalid configuration: {where}: {first['msg']}") from None
+        raise ConfigurationError(invalid_configuration(exc)) from None
     except ValueError as exc:  # e.g. a nested section given as malformed JSON
-        raise ConfigurationError(f"invalid configuration: {' '.join(str(exc).split())}") from None
+        raise ConfigurationError(f"invalid configuration: {one_line(exc)}") from None
     if settings.qdrant.path == ":memory:":
         raise ConfigurationError(
             "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "

@@ -12,6 +12,8 @@ subclasses only say more precisely what happened. Both carry a message for peopl
 
 from __future__ import annotations
 
+from pydantic import ValidationError
+
 
 class FaroError(RuntimeError):
     """An expected failure with a message for people; the CLI prints it as one line."""
@@ -32,3 +34,9 @@ class DependencyUnavailable(FaroError):
 def one_line(exc: BaseException) -> str:
     """An error as one readable line (its type's name when it has no message)."""
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def invalid_configuration(exc: ValidationError) -> str:
+    """Settings that failed validation, as one line naming the first problem's place."""
+    first = exc.errors()[0]
+    return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"

@@ -23,7 +23,7 @@ from faro_workloads.core.metrics import (
     expose_label_values,
 )
 from faro_workloads.core.retrieval import Backend, QueryResult, Retriever
-from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.search_filter import SearchFilter, whole_float_as_int
 
 
 class QueryHit(BaseModel):
@@ -72,13 +72,6 @@ def response_body(result: QueryResult) -> dict[str, Any]:
 NOT_BLANK = re.compile(r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
-def _whole_float_as_int(value: object) -> object:
-    """``3.0`` is the integer 3 (JSON Schema counts it as one); ``3.5``, ``"3"`` and ``true`` stay refused."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
@@ -98,9 +91,9 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
             ),
         ]
         # Field before BeforeValidator: in the other order pydantic leaves the bounds out of the schema.
-        top_k: Annotated[
-            StrictInt, Field(ge=1, le=config.max_top_k), BeforeValidator(_whole_float_as_int)
-        ] = config.default_top_k
+        top_k: Annotated[StrictInt, Field(ge=1, le=config.max_top_k), BeforeValidator(whole_float_as_int)] = (
+            config.default_top_k
+        )
         filter: SearchFilter | None = None
         backend: Backend = Backend.AUTO
 

@@ -10,6 +10,7 @@ import httpx
 from pydantic import ValidationError
 
 from faro_workloads import FaroError, __version__
+from faro_workloads.errors import invalid_configuration, one_line
 
 
 class UserError(click.ClickException):
@@ -63,7 +64,4 @@ def _fail_line(message: str) -> None:
 
 
 def _one_line(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"
-    return " ".join(str(exc).split())
+    return invalid_configuration(exc) if isinstance(exc, ValidationError) else one_line(exc)

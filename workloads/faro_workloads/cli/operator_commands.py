@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from faro_workloads.cli import UserError, cli
+from faro_workloads.errors import one_line
 
 
 @cli.command()
@@ -63,7 +64,7 @@ def render(files, no_service_monitors: bool) -> None:  # type: ignore[no-untyped
         try:
             documents += [d for d in yaml.safe_load_all(file) if d]
         except yaml.YAMLError as exc:
-            raise UserError(f"{file.name} is not valid YAML: {' '.join(str(exc).split())}") from exc
+            raise UserError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
     try:
         children = render_children(documents, modern_cluster(service_monitors=not no_service_monitors))
     except RenderError as exc:

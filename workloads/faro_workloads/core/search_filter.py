@@ -28,11 +28,18 @@ MetadataKey = Annotated[str, Field(min_length=1, max_length=128, pattern=METADAT
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
-def _whole_numbers_as_int64(value: object) -> object:
-    """A whole number is an integer however it is written (``3.0`` is 3, as in JSON Schema), and must fit
-    in int64: one outside is refused, not stored as an inexact float."""
+def whole_float_as_int(value: object) -> object:
+    """A whole number is an integer however it is written: ``3.0`` is 3, as JSON Schema counts it; ``3.5``,
+    ``"3"`` and ``true`` are left as they are (for strict validation to judge)."""
     if isinstance(value, float) and value.is_integer():
-        value = int(value)
+        return int(value)
+    return value
+
+
+def _whole_numbers_as_int64(value: object) -> object:
+    """A whole number is an integer (:func:`whole_float_as_int`) and must fit in int64: one outside is
+    refused, not stored as an inexact float."""
+    value = whole_float_as_int(value)
     if isinstance(value, int) and not isinstance(value, bool) and not INT64_MIN <= value <= INT64_MAX:
         raise ValueError("integers must fit in 64 bits (-2**63 to 2**63-1)")
     return value
