@@ -440,11 +440,11 @@ def test_command_with_invalid_configuration_exits_2_with_one_line(deployment: De
     ]
 
 
-def test_command_with_unreachable_postgres_exits_1_with_one_line(deployment: Deployment) -> None:
+def test_command_with_unreachable_postgres_exits_3_with_one_line(deployment: Deployment) -> None:
     dsn = f"postgresql://faro@127.0.0.1:{free_port()}/faro"
 
     completed = deployment.faro(FARO_POSTGRES__DSN=dsn)
 
-    assert completed.returncode == 1 and completed.stdout == ""
+    assert completed.returncode == 3 and completed.stdout == ""
     lines = completed.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("faro: cannot reach PostgreSQL:"), completed.stderr

@@ -102,14 +102,14 @@ def test_a_data_dir_refuses_another_model_with_one_readable_line(tmp_path: Path)
         "--model",
         "text-embedding-3-small",
     )
-    assert other.returncode == 1
+    assert other.returncode == 2  # the configuration does not fit the data folder
     lines = other.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("faro: ") and "--embedder hash" in lines[0]
 
 
 def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
     unreachable = faro("query", "anything", "--url", f"http://127.0.0.1:{free_port()}")
-    assert unreachable.returncode == 1
+    assert unreachable.returncode == 3  # a dependency (the API) is unavailable
     assert unreachable.stderr.strip().startswith("faro: cannot reach the API")
     assert "Traceback" not in unreachable.stderr
 

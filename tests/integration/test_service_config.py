@@ -38,9 +38,9 @@ def serve(service: str, **env: str) -> subprocess.CompletedProcess[str]:
         ),
     ],
 )
-def test_bad_configuration_is_one_line_and_exit_1(service: str, env: dict[str, str], expected: str) -> None:
+def test_bad_configuration_is_one_line_and_exit_2(service: str, env: dict[str, str], expected: str) -> None:
     result = serve(service, **env)
-    assert result.returncode == 1, result.stderr
+    assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("faro: ") and expected in lines[0], lines[0]

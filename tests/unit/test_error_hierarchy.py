@@ -1,5 +1,6 @@
 """Faro's one error hierarchy: each expected failure is the input's fault (permanent) or a dependency's
-(transient), and the HTTP edge maps the two bases once: 422 and 503, whatever the subclass."""
+(transient), and each edge maps the two bases once: HTTP 422 and 503, CLI exit 2 and 3, whatever the
+subclass."""
 
 from __future__ import annotations
 
@@ -8,14 +9,27 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 
 from faro_workloads.api.app import build_api
+from faro_workloads.client import APIUnavailable, RequestRejected
 from faro_workloads.core.chunk_objects import MalformedChunkObject
 from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import InvalidDocumentId
 from faro_workloads.core.embedding import EmbeddingDimensionError, EmbeddingError
 from faro_workloads.core.outbox import OutboxApplyError
 from faro_workloads.core.retrieval import QdrantQueryTimeout
-from faro_workloads.errors import DependencyUnavailable, FaroError, InputError
+from faro_workloads.core.stores.ports import CollectionMismatch, StoreSchemaMismatch
+from faro_workloads.errors import (
+    EXIT_FAILED,
+    EXIT_INPUT,
+    EXIT_UNAVAILABLE,
+    ConfigurationError,
+    DependencyUnavailable,
+    FaroError,
+    InputError,
+    exit_status,
+)
 from faro_workloads.s3_events import MalformedEvent
+from faro_workloads.services.local_options import LocalModeError
+from faro_workloads.services.stores import StoreUnavailable
 
 INPUT_ERRORS = [
     UnsupportedDocument,
@@ -23,8 +37,20 @@ INPUT_ERRORS = [
     InvalidDocumentId,
     MalformedChunkObject,
     MalformedEvent,
+    RequestRejected,
+    ConfigurationError,
+    LocalModeError,
+    StoreSchemaMismatch,
+    CollectionMismatch,
 ]
-DEPENDENCY_ERRORS = [EmbeddingError, EmbeddingDimensionError, OutboxApplyError, QdrantQueryTimeout]
+DEPENDENCY_ERRORS = [
+    EmbeddingError,
+    EmbeddingDimensionError,
+    OutboxApplyError,
+    QdrantQueryTimeout,
+    StoreUnavailable,
+    APIUnavailable,
+]
 
 
 @pytest.mark.parametrize("error", INPUT_ERRORS)
@@ -63,3 +89,26 @@ def _client_raising(error: Exception) -> TestClient:
 def test_the_http_edge_maps_each_base_once(error: Exception, status: int, detail: str) -> None:
     response = _client_raising(error).get("/v1/fail")
     assert (response.status_code, response.json()) == (status, {"detail": detail})
+
+
+@pytest.mark.parametrize("error", INPUT_ERRORS)
+def test_the_cli_exits_2_for_every_input_error(error: type[Exception]) -> None:
+    assert exit_status(error("wrong")) == EXIT_INPUT == 2
+
+
+@pytest.mark.parametrize("error", DEPENDENCY_ERRORS)
+def test_the_cli_exits_3_for_every_unavailable_dependency(error: type[Exception]) -> None:
+    assert exit_status(error("down")) == EXIT_UNAVAILABLE == 3
+
+
+def test_the_cli_exits_2_for_invalid_settings_and_1_for_other_expected_failures() -> None:
+    from pydantic import BaseModel, ValidationError
+
+    class Settings(BaseModel):
+        port: int
+
+    with pytest.raises(ValidationError) as invalid:
+        Settings.model_validate({"port": "many"})
+    assert exit_status(invalid.value) == EXIT_INPUT
+    assert exit_status(FileNotFoundError("nope.md")) == EXIT_INPUT
+    assert exit_status(FaroError("something else")) == EXIT_FAILED == 1

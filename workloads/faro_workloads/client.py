@@ -7,11 +7,21 @@ from typing import Any
 
 import httpx
 
-from faro_workloads import FaroError
+from faro_workloads.errors import DependencyUnavailable, FaroError, InputError
 
 
 class FaroAPIError(FaroError):
     """The API answered with an error; the message is the server's."""
+
+
+class RequestRejected(FaroAPIError, InputError):
+    """The API refused the request (4xx): sending it again gives the same answer."""
+
+
+class APIUnavailable(FaroAPIError, DependencyUnavailable):
+    """The API could not be reached, or answered 5xx (a store or the model behind it is unavailable)."""
+
+    dependency = "the API"
 
 
 class FaroClient:
@@ -45,4 +55,5 @@ def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
         detail = response.text[:200]
     if isinstance(detail, list):  # FastAPI validation errors
         detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail)
-    raise FaroAPIError(f"HTTP {response.status_code}: {detail}")
+    error = RequestRejected if response.is_client_error and response.status_code != 429 else APIUnavailable
+    raise error(f"HTTP {response.status_code}: {detail}")

@@ -46,7 +46,7 @@ from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
-from faro_workloads.errors import invalid_configuration, one_line
+from faro_workloads.errors import ConfigurationError, invalid_configuration, one_line
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
 
 __all__ = [  # the job's parts, importable from here as before the split
@@ -74,10 +74,6 @@ __all__ = [  # the job's parts, importable from here as before the split
 ]
 
 log = logging.getLogger(__name__)
-
-
-class ConfigurationError(ValueError):
-    """The job's configuration is invalid; the message is one readable line."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +166,7 @@ def run_job(
     """Open the stores from ``settings``, run the check (and repair), publish, and close the stores.
 
     ``config`` overrides ``settings.consistency`` (the command-line options). The exit code is DRIFT when
-    the stores disagree, else PUBLISH_FAILED when a configured publication failed, else OK. Raises
+    the stores disagree, else UNAVAILABLE when a configured publication failed, else OK. Raises
     :class:`StoreUnavailable` when a store cannot be reached (nothing is published then).
     """
     config = config or settings.consistency
@@ -185,6 +181,6 @@ def run_job(
     document["published"] = {target: p.to_dict() for target, p in publications.items()}
     exit_code = result.exit_code
     if exit_code is ExitCode.OK and any(p.state == "failed" for p in publications.values()):
-        exit_code = ExitCode.PUBLISH_FAILED
+        exit_code = ExitCode.UNAVAILABLE
     document["exit_code"] = int(exit_code)
     return JobOutcome(result, document, exit_code, publications)

@@ -14,6 +14,7 @@ from typing import Any
 from faro_workloads.contract.status import ConsistencyOutcome
 from faro_workloads.core.consistency import ConsistencyReport
 from faro_workloads.core.repair import RepairReport
+from faro_workloads.errors import EXIT_FAILED, EXIT_INPUT, EXIT_UNAVAILABLE
 
 ID_LIMIT = 100
 """Missing/orphan ids listed in the JSON document (the totals are always given)."""
@@ -23,16 +24,18 @@ Outcome = ConsistencyOutcome
 
 
 class ExitCode(IntEnum):
-    """The job's exit codes. DRIFT wins over PUBLISH_FAILED when both apply (the check is the verdict)."""
+    """The job's exit codes, the CLI's codes (:mod:`faro_workloads.errors`) with the job's meanings. DRIFT
+    wins over UNAVAILABLE when both apply (the check is the verdict)."""
 
     OK = 0
     """overlap@k >= min_overlap and no missing or orphan ids (after repair, when repair ran)."""
-    DRIFT = 1
-    """Overlap below the minimum or ids still differ; also: a store could not be reached."""
-    CONFIGURATION = 2
+    DRIFT = EXIT_FAILED
+    """Overlap below the minimum or ids still differ."""
+    CONFIGURATION = EXIT_INPUT
     """The FARO_* settings or the command's options are invalid."""
-    PUBLISH_FAILED = 3
-    """The stores agree, but the Pushgateway push or the RagPipeline status write failed."""
+    UNAVAILABLE = EXIT_UNAVAILABLE
+    """A store could not be reached (nothing checked, nothing published), or the stores agree but the
+    Pushgateway push or the RagPipeline status write failed."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,11 +24,34 @@ class InputError(FaroError, ValueError):
     the more precise errors below it were before this hierarchy."""
 
 
+class ConfigurationError(InputError):
+    """The settings or options are wrong, or do not fit the state they point at (a data folder made with
+    another model, a table of another dimension): permanent until the configuration changes."""
+
+
 class DependencyUnavailable(FaroError):
     """A dependency (PostgreSQL, Qdrant, the embedding model, S3/SQS) is unavailable: transient.
     ``dependency`` names it for people (``"<dependency> unavailable: <message>"``)."""
 
     dependency = "dependency"
+
+
+EXIT_FAILED = 1
+"""A command's exit status when it ran but found or met a problem (drift, uploads refused, any other
+expected failure)."""
+EXIT_INPUT = 2
+"""A command's exit status when its input or configuration is wrong (also click's usage errors)."""
+EXIT_UNAVAILABLE = 3
+"""A command's exit status when a dependency could not be reached; running it again later may work."""
+
+
+def exit_status(exc: BaseException) -> int:
+    """The CLI's exit status for an expected failure: the one place the two bases become exit codes."""
+    if isinstance(exc, DependencyUnavailable):
+        return EXIT_UNAVAILABLE
+    if isinstance(exc, ValueError | FileNotFoundError):  # InputError and pydantic's ValidationError too
+        return EXIT_INPUT
+    return EXIT_FAILED
 
 
 def one_line(exc: BaseException) -> str:

@@ -10,11 +10,12 @@ import httpx
 from pydantic import ValidationError
 
 from faro_workloads import FaroError, __version__
-from faro_workloads.errors import invalid_configuration, one_line
+from faro_workloads.errors import EXIT_UNAVAILABLE, exit_status, invalid_configuration, one_line
 
 
 class UserError(click.ClickException):
-    """An error worth one readable line, exit code 1."""
+    """An error worth one readable line, exit code 1 (see :func:`faro_workloads.errors.exit_status` for the
+    codes of Faro's own errors: 2 the input is wrong, 3 a dependency is unavailable)."""
 
 
 @click.group()
@@ -48,12 +49,11 @@ def main() -> None:
         _fail_line(exc.format_message())
         sys.exit(exc.exit_code)
     except (FaroError, FileNotFoundError, ValueError) as exc:
-        message = _one_line(exc)
-        _fail_line(message)
-        sys.exit(1)
+        _fail_line(_one_line(exc))
+        sys.exit(exit_status(exc))
     except httpx.HTTPError as exc:
         _fail_line(f"cannot reach the API: {exc}")
-        sys.exit(1)
+        sys.exit(EXIT_UNAVAILABLE)
     except KeyboardInterrupt:
         sys.exit(130)
 

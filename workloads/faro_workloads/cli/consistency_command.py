@@ -7,13 +7,7 @@ import sys
 
 import click
 
-from faro_workloads.cli import UserError, cli
-
-
-class ConfigurationProblem(click.ClickException):
-    """Invalid settings or options: one readable line, exit code 2."""
-
-    exit_code = 2
+from faro_workloads.cli import cli
 
 
 @cli.command("consistency")
@@ -45,28 +39,17 @@ def consistency(
 
     Prints one JSON document on stdout (logs go to stderr); pushes gauges to the Pushgateway when
     FARO_CONSISTENCY__PUSHGATEWAY_URL is set; inside Kubernetes, writes the RagPipeline's
-    status.consistency. Exit codes: 0 consistent, 1 drift or a store unreachable, 2 configuration error,
-    3 the stores agree but publishing the results failed.
+    status.consistency. Exit codes: 0 consistent, 1 drift, 2 configuration error, 3 a store unreachable
+    (nothing checked), or the stores agree but publishing the results failed.
     """
-    from faro_workloads.consistency_job import (
-        ConfigurationError,
-        StoreUnavailable,
-        consistency_config,
-        load_settings,
-        run_job,
-    )
+    from faro_workloads.consistency_job import consistency_config, load_settings, run_job
 
-    try:
-        settings = load_settings()
-        config = consistency_config(
-            settings.consistency, repair=repair, sample_size=sample_size, k=k, min_overlap=min_overlap
-        )
-    except ConfigurationError as exc:
-        raise ConfigurationProblem(str(exc)) from None
-    try:
-        outcome = run_job(settings, config, id_limit=max_ids)
-    except StoreUnavailable as exc:
-        raise UserError(str(exc)) from None
+    # A ConfigurationError (exit 2) or a StoreUnavailable (exit 3) reaches main(), which maps them.
+    settings = load_settings()
+    config = consistency_config(
+        settings.consistency, repair=repair, sample_size=sample_size, k=k, min_overlap=min_overlap
+    )
+    outcome = run_job(settings, config, id_limit=max_ids)
     click.echo(json.dumps(outcome.document, indent=2 if pretty else None))
     # sys.exit, not ctx.exit: main() runs click with standalone_mode=False, which returns ctx.exit's code.
     sys.exit(int(outcome.exit_code))

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from faro_workloads import FaroError
 from faro_workloads.contract.settings import ChunkingConfig, EmbeddingConfig, QueryConfig
+from faro_workloads.errors import ConfigurationError
 
 EmbedderChoice = Literal["hash", "minilm", "portkey"]
 MARKER_FILE = "faro-local.json"  # the model whose vectors the data dir holds
@@ -18,7 +18,7 @@ BUCKET_FOLDER = "s3-bucket"  # the durable copy of the local bucket (--s3)
 MOTO_PID_FILE = "s3-server.pid"
 
 
-class LocalModeError(FaroError):
+class LocalModeError(ConfigurationError):
     """A problem the user can fix (wrong flags for an existing data dir, a missing extra...)."""
 
 

@@ -25,13 +25,14 @@ from faro_workloads.contract.settings import CollectionConfig, HnswConfig, Postg
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
 from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.errors import ConfigurationError
 
 
-class StoreSchemaMismatch(ValueError):
+class StoreSchemaMismatch(ConfigurationError):
     """The existing tables do not match the collection configuration (dimension or distance)."""
 
 
-class CollectionMismatch(ValueError):
+class CollectionMismatch(ConfigurationError):
     """The Qdrant collection exists with another dimension or distance than configured."""
 
 
