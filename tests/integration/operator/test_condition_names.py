@@ -8,24 +8,18 @@ import copy
 
 import pytest
 from kubernetes import client
-from test_operator_reconcile import (  # the operator and its resources, as the reconcile tests run them
-    condition,
-    connector,  # noqa: F401 (a fixture the operator fixture uses)
-    custom,
-    operator,  # noqa: F401 (a fixture)
-    resources,  # noqa: F401 (a fixture)
-)
 
 from faro_operator import GROUP, VERSION
 
 from support.polling import wait_for
+from support.running_operator import condition, custom
 
 pytestmark = pytest.mark.integration
 
 
 def test_a_collection_reports_unserved_kinds_as_optional_apis_and_drops_the_old_name(
-    operator,  # noqa: F811
-    resources,  # noqa: F811
+    operator,
+    resources,
     kube_api,
     kube_api_client,
     namespace: str,
@@ -67,8 +61,8 @@ def test_a_collection_reports_unserved_kinds_as_optional_apis_and_drops_the_old_
 
 
 def test_a_collection_whose_optional_kinds_are_all_served_says_so(
-    operator,  # noqa: F811
-    resources,  # noqa: F811
+    operator,
+    resources,
     kube_api_client,
     namespace: str,
 ) -> None:

@@ -3,172 +3,19 @@
 
 from __future__ import annotations
 
-import base64
 import copy
 import subprocess
-import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from faro_operator import GROUP, VERSION
-from faro_operator.collection_stores import StoreConfigs
-from faro_operator.runner import OperatorOptions, run_operator
-from faro_workloads.contract.settings import QdrantConfig
-from faro_workloads.core.stores.postgres import PgVectorStore
-from faro_workloads.core.stores.qdrant import QdrantStore
-
 from support.faro_process import faro_process
 from support.polling import wait_for
+from support.running_operator import LocalStoreConnector, condition, custom
 
 pytestmark = pytest.mark.integration
-
-RESYNC_SECONDS = 2.0
-QDRANT_URL = "http://qdrant.faro-test.svc:6333"
-
-
-class LocalQdrant(QdrantStore):
-    """A local-mode QdrantStore shared by every reconcile (local mode allows one client per folder)."""
-
-    def close(self) -> None:  # the connector closes it at the end of the test
-        pass
-
-    def really_close(self) -> None:
-        super().close()
-
-
-class LocalStoreConnector:
-    """Opens the real adapters: PostgreSQL at the Secret's DSN, Qdrant URLs mapped to local-mode folders."""
-
-    def __init__(self, folder: Path) -> None:
-        self._folder = folder
-        self._qdrants: dict[tuple[str, str], LocalQdrant] = {}
-        self._lock = threading.Lock()
-
-    def open(self, configs: StoreConfigs) -> tuple[PgVectorStore, QdrantStore]:
-        key = (configs.qdrant.url or "", configs.collection.name)
-        with self._lock:
-            if key not in self._qdrants:
-                path = self._folder / f"qdrant-{len(self._qdrants)}"
-                self._qdrants[key] = LocalQdrant(
-                    QdrantConfig(path=str(path)), configs.collection, configs.hnsw
-                )
-            qdrant = self._qdrants[key]
-        return PgVectorStore(configs.postgres, configs.collection, configs.hnsw), qdrant
-
-    def qdrant(self, collection_name: str) -> LocalQdrant | None:
-        return next((q for (_, name), q in self._qdrants.items() if name == collection_name), None)
-
-    def close(self) -> None:
-        for store in self._qdrants.values():
-            store.really_close()
-
-
-@pytest.fixture
-def connector(tmp_path: Path) -> Iterator[LocalStoreConnector]:
-    stores = LocalStoreConnector(tmp_path)
-    yield stores
-    stores.close()
-
-
-@pytest.fixture
-def operator(
-    kube_api, crds_installed, namespace: str, connector: LocalStoreConnector, monkeypatch
-) -> Iterator[Callable[[], None]]:
-    """Runs the operator on this test's namespace; the yielded function restarts it."""
-    monkeypatch.setenv("KUBECONFIG", str(kube_api.kubeconfig))
-    state: dict[str, Any] = {}
-
-    def start() -> None:
-        stop, ready = threading.Event(), threading.Event()
-        options = OperatorOptions(
-            namespaces=[namespace], resync_seconds=RESYNC_SECONDS, liveness_endpoint=None, metrics_port=None
-        )
-        thread = threading.Thread(
-            target=run_operator,
-            kwargs={
-                "options": options,
-                "api": kube_api.api_client(),
-                "store_connector": connector,
-                "stop_flag": stop,
-                "ready_flag": ready,
-            },
-            daemon=True,
-        )
-        thread.start()
-        assert ready.wait(30), "operator did not start"
-        state.update(stop=stop, thread=thread)
-
-    def stop() -> None:
-        state["stop"].set()
-        state["thread"].join(timeout=30)
-        assert not state["thread"].is_alive(), "operator did not stop"
-
-    def restart() -> None:
-        stop()
-        start()
-
-    start()
-    yield restart
-    stop()
-
-
-@pytest.fixture
-def resources(kube_api_client, namespace: str, postgres_dsn: str) -> dict[str, Any]:
-    """The example Collection and RagPipeline, fitted to this test's namespace and stores, plus a Secret."""
-    core = client.CoreV1Api(kube_api_client)
-    secret = {
-        "dsn": base64.b64encode(postgres_dsn.encode()).decode(),
-        "api-key": base64.b64encode(b"k").decode(),
-    }
-    core.create_namespaced_secret(
-        namespace, client.V1Secret(metadata=client.V1ObjectMeta(name="stores"), data=secret)
-    )
-    examples = Path(__file__).resolve().parents[3] / "examples" / "kubernetes"
-    collection = yaml.safe_load((examples / "collection.yaml").read_text())
-    collection["metadata"] = {"name": f"docs-{namespace[-6:]}", "namespace": namespace}
-    collection["spec"]["qdrant"] = {"url": QDRANT_URL, "collectionName": f"c_{namespace[-10:]}"}
-    collection["spec"]["postgres"] = {
-        "dsnSecretRef": {"name": "stores", "key": "dsn"},
-        "schema": f"s_{namespace[-10:]}",
-    }
-    collection["spec"]["deletionPolicy"] = "Delete"
-    pipeline = yaml.safe_load((examples / "ragpipeline.yaml").read_text())
-    pipeline["metadata"] = {"name": "docs", "namespace": namespace}
-    pipeline["spec"]["collectionRef"] = {"name": collection["metadata"]["name"]}
-    pipeline["spec"]["embedding"]["apiKeySecretRef"] = {"name": "stores", "key": "api-key"}
-    pipeline["spec"]["query"]["authSecretRef"] = {"name": "stores", "key": "api-key"}
-    return {"collection": collection, "pipeline": pipeline}
-
-
-def custom(api, namespace: str, plural: str):  # type: ignore[no-untyped-def]
-    objects = client.CustomObjectsApi(api)
-
-    class Resource:
-        def create(self, body: dict) -> dict:
-            return objects.create_namespaced_custom_object(
-                GROUP, VERSION, namespace, plural, copy.deepcopy(body)
-            )
-
-        def get(self, name: str) -> dict:
-            return objects.get_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-
-        def patch(self, name: str, body: dict) -> dict:
-            return objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, plural, name, body)
-
-        def delete(self, name: str) -> None:
-            objects.delete_namespaced_custom_object(GROUP, VERSION, namespace, plural, name)
-
-    return Resource()
-
-
-def condition(resource: dict, kind: str) -> dict | None:
-    return next((c for c in (resource.get("status") or {}).get("conditions", []) if c["type"] == kind), None)
 
 
 def test_applied_resources_get_their_children_status_and_restored_drift(
