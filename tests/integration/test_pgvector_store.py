@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 
@@ -15,6 +16,7 @@ from faro_workloads.contract.settings import CollectionConfig, Distance, Postgre
 from faro_workloads.core.documents import chunk_point_id
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores import PgVectorStore, StoreSchemaMismatch
+from faro_workloads.core.stores.postgres.tables import CollectionTables
 
 pytestmark = pytest.mark.integration
 
@@ -251,6 +253,31 @@ def test_a_store_made_before_the_extension_exists_works_after_ensure_schema(
     finally:
         with psycopg.connect(postgres_dsn, autocommit=True) as admin:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def test_each_document_records_its_index_profile_and_older_tables_gain_the_column(
+    pg_store: PgVectorStore, postgres_config: PostgresConfig, collection_config, make_chunks, make_record
+) -> None:
+    chunks = make_chunks("a", 2)
+    record = dataclasses.replace(make_record(chunks), profile="0123456789abcdef")
+    pg_store.write_document(record, chunks)
+    assert pg_store.get_document("a").profile == "0123456789abcdef"  # type: ignore[union-attr]
+
+    # A table from before profiles were recorded: the column is added, its documents have none.
+    tables = CollectionTables.of(postgres_config.schema_name, collection_config)
+    with psycopg.connect(postgres_config.dsn.get_secret_value(), autocommit=True) as conn:
+        conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN profile").format(tables.documents))
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {} (doc_id, content_hash, source, chunk_count) VALUES ('old', 'h', 's', 0)"
+            ).format(tables.documents)
+        )
+    pg_store.ensure_schema()
+    records = pg_store.get_documents(["a", "old"])
+    assert {doc_id: (r.content_hash, r.profile) for doc_id, r in records.items()} == {
+        "a": (record.content_hash, ""),
+        "old": ("h", ""),
+    }
 
 
 def test_healthy_is_a_cheap_check_that_never_raises(pg_store, collection_config) -> None:

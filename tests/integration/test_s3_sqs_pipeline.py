@@ -146,6 +146,27 @@ def test_reupload_with_new_content_replaces_the_chunks(
     assert plane.pg.fetch_chunks(list(plane.pg.all_ids()))[0].text.startswith("# One")
 
 
+def test_a_chunking_change_rewrites_the_chunk_object_and_reembeds_the_same_content(
+    settings: FaroSettings, chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    upload = {"doc_id": "d", "text": GUIDE, "format": "markdown"}
+    with running_worker(aws_pipeline, plane):
+        assert chunker.post("/v1/documents", json=upload).json()["status"] == "accepted"
+        wait_until(lambda: plane.pg.count() == 3, what="first cut")
+        first = plane.pg.get_document("d")
+        assert first is not None and first.profile
+
+        recut = settings.model_copy(update={"chunking": ChunkingConfig(strategy="fixed", size=16, overlap=0)})
+        with TestClient(build_chunker_app(recut, aws_pipeline.s3)) as other_chunker:
+            again = other_chunker.post("/v1/documents", json=upload).json()
+        assert again["status"] == "accepted" and again["chunks"] != 3  # same text, cut another way
+        wait_until(lambda: plane.pg.get_document("d").profile != first.profile, what="second cut")  # type: ignore[union-attr]
+        second = plane.pg.get_document("d")
+        assert second is not None and second.content_hash == first.content_hash
+        assert plane.pg.count() == second.chunk_count == again["chunks"]
+        wait_until(lambda: plane.qdrant.count() == again["chunks"], what="qdrant to follow")
+
+
 def test_poison_messages_go_to_the_dead_letter_queue_and_the_worker_keeps_going(
     chunker: TestClient, plane: DataPlane, aws_pipeline
 ) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from urllib.parse import quote_plus
 
 import pytest
 
+from faro_workloads.contract.index_profile import ChunkingIdentity
 from faro_workloads.core.chunk_objects import (
     ChunkObject,
     ChunkObjectLayout,
@@ -64,6 +66,24 @@ def test_chunk_object_round_trips_with_unicode_and_metadata() -> None:
         chunks=[ChunkSpan("Crème brûlée", 0, 12, {"headings": ["Desserts"]}), ChunkSpan("Tea", 14, 17, {})],
     )
     assert ChunkObject.from_json_bytes(original.to_json_bytes()) == original
+    cut = ChunkingIdentity(strategy="markdown", size=64, overlap=8, tokenizer="chars/4")
+    with_chunking = dataclasses.replace(original, chunking=cut)
+    assert ChunkObject.from_json_bytes(with_chunking.to_json_bytes()).chunking == cut
+
+
+def test_version_1_objects_written_before_chunking_was_recorded_are_still_read() -> None:
+    body = {
+        "version": 1,
+        "pipeline": "p",
+        "doc_id": "a",
+        "content_hash": "h",
+        "source": "s",
+        "metadata": {},
+        "created_at": "2026-01-01T00:00:00+00:00",
+        "chunks": [{"text": "Tea", "start": 0, "end": 3, "metadata": {}}],
+    }
+    read = ChunkObject.from_json_bytes(json.dumps(body).encode())
+    assert (read.doc_id, read.chunking, [c.text for c in read.chunks]) == ("a", None, ["Tea"])
 
 
 @pytest.mark.parametrize(
@@ -72,6 +92,7 @@ def test_chunk_object_round_trips_with_unicode_and_metadata() -> None:
         b"not json",
         b"[]",
         b'{"version": 2}',
+        b'{"version": 3}',
         b'{"version": 1, "doc_id": "a"}',
         json.dumps(
             {
@@ -83,6 +104,19 @@ def test_chunk_object_round_trips_with_unicode_and_metadata() -> None:
                 "metadata": {},
                 "created_at": "2026-01-01T00:00:00+00:00",
                 "chunks": [],
+            }
+        ).encode(),
+        json.dumps(
+            {
+                "version": 2,
+                "pipeline": "p",
+                "doc_id": "a",
+                "content_hash": "h",
+                "source": "s",
+                "metadata": {},
+                "created_at": "2026-01-01T00:00:00+00:00",
+                "chunks": [],
+                "chunking": {"strategy": "zigzag", "size": 1, "overlap": 0, "tokenizer": ""},
             }
         ).encode(),
     ],

@@ -200,3 +200,55 @@ def test_ingest_many_decides_per_document_in_order_and_hands_bad_ones_to_on_erro
     assert plane.ingest.get("empty") is None
     assert plane.pg.documents["new"].content_hash == content_hash(LONG)
     plane.assert_qdrant_mirrors_postgres()
+
+
+def _service_like(plane: Plane, embedder: HashingEmbedder, chunking: ChunkingConfig) -> IngestService:
+    """Another ingest service over the same stores: what a restart with other settings runs."""
+    writer = DualWriter(plane.pg, plane.qdrant, plane.drainer)
+    return IngestService(Chunker(chunking), embedder, plane.pg, writer)
+
+
+@pytest.mark.parametrize(
+    ("embedder", "chunking"),
+    [
+        (
+            HashingEmbedder(dimension=DIMENSION, model="faro-hash-v2"),
+            ChunkingConfig(tokenizer="chars", size=16, overlap=0),
+        ),
+        (HashingEmbedder(dimension=DIMENSION), ChunkingConfig(tokenizer="chars", size=24, overlap=0)),
+        (HashingEmbedder(dimension=DIMENSION), ChunkingConfig(tokenizer="chars", size=16, overlap=4)),
+        (
+            HashingEmbedder(dimension=DIMENSION),
+            ChunkingConfig(tokenizer="chars", size=16, overlap=0, strategy="fixed"),
+        ),
+    ],
+    ids=["another-model", "another-size", "another-overlap", "another-strategy"],
+)
+def test_the_same_content_under_another_index_profile_is_embedded_again(
+    plane: Plane, embedder: HashingEmbedder, chunking: ChunkingConfig
+) -> None:
+    first = plane.ingest.ingest(_document("guide", LONG))
+    other = _service_like(plane, embedder, chunking)
+    assert other.profile.fingerprint != plane.ingest.profile.fingerprint
+
+    again = other.ingest(_document("guide", LONG))
+    still = other.ingest(_document("guide", LONG))
+
+    assert (first.status, again.status, still.status) == ("created", "replaced", "unchanged")
+    assert plane.pg.documents["guide"].profile == other.profile.fingerprint
+    assert {chunk.model for chunk in plane.pg.chunks.values()} == {embedder.model}
+    assert plane.chunk_texts("guide") == [span.text for span in Chunker(chunking).chunk(LONG)]
+    plane.assert_qdrant_mirrors_postgres()
+
+
+def test_ingest_chunks_embeds_again_when_the_chunking_service_cut_another_way(plane: Plane) -> None:
+    spans = [ChunkSpan(text="first part", start=0, end=10), ChunkSpan(text="second part", start=11, end=22)]
+    cut = plane.ingest.profile.chunking
+    plane.ingest.ingest_chunks("doc", "digest-1", "s3", {}, spans, cut)
+    recut = cut.model_copy(update={"size": cut.size * 2})
+
+    same = plane.ingest.ingest_chunks("doc", "digest-1", "s3", {}, spans, cut)
+    other = plane.ingest.ingest_chunks("doc", "digest-1", "s3", {}, spans[:1], recut)
+
+    assert (same.status, other.status) == ("unchanged", "replaced")
+    assert plane.chunk_texts("doc") == ["first part"]

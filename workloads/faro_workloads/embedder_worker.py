@@ -210,6 +210,7 @@ class EmbedderWorker:
             chunk_object.source,
             chunk_object.metadata,
             chunk_object.chunks,
+            chunk_object.chunking,
         )
         return "skipped" if result.status == "unchanged" else "processed"
 

@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from faro_workloads.contract.index_profile import ChunkingIdentity
 from faro_workloads.core.documents import ChunkSpan, InvalidDocumentId, validate_doc_id
 from faro_workloads.errors import InputError
 
-CHUNK_OBJECT_VERSION = 1
+CHUNK_OBJECT_VERSION = 2
+"""Written now: version 1 plus ``chunking``, how the chunks were cut. Version 1 objects are still read."""
+READABLE_VERSIONS = (1, 2)
 ObjectKind = Literal["document", "tombstone"]
 
 
@@ -89,6 +92,8 @@ class ChunkObject:
     metadata: dict[str, Any]
     chunks: list[ChunkSpan]
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    chunking: ChunkingIdentity | None = None
+    """How the chunking service cut the chunks (None in version 1 objects)."""
 
     def to_json_bytes(self) -> bytes:
         body = {
@@ -103,13 +108,15 @@ class ChunkObject:
                 {"text": c.text, "start": c.start, "end": c.end, "metadata": c.metadata} for c in self.chunks
             ],
         }
+        if self.chunking is not None:
+            body["chunking"] = self.chunking.model_dump(mode="json")
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
     def from_json_bytes(cls, data: bytes) -> ChunkObject:
         try:
             body = json.loads(data)
-            if body.get("version") != CHUNK_OBJECT_VERSION:
+            if body.get("version") not in READABLE_VERSIONS:
                 raise MalformedChunkObject(f"unsupported chunk object version {body.get('version')!r}")
             chunks = [
                 ChunkSpan(
@@ -128,8 +135,15 @@ class ChunkObject:
                 metadata=dict(body["metadata"]),
                 chunks=chunks,
                 created_at=datetime.fromisoformat(body["created_at"]),
+                chunking=ChunkingIdentity.model_validate(body["chunking"]) if "chunking" in body else None,
             )
         except MalformedChunkObject:
             raise
-        except (ValueError, KeyError, TypeError, AttributeError, InvalidDocumentId) as exc:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            InvalidDocumentId,
+        ) as exc:  # ValidationError too
             raise MalformedChunkObject(f"not a valid chunk object: {exc}") from exc

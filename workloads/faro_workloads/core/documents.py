@@ -122,7 +122,9 @@ class Chunk:
 
 @dataclass(frozen=True, slots=True)
 class DocumentRecord:
-    """A document as Postgres records it."""
+    """A document as Postgres records it. ``profile`` is the fingerprint of the index profile its chunks
+    were made with (:mod:`faro_workloads.contract.index_profile`; empty for documents stored before
+    profiles were recorded)."""
 
     doc_id: str
     content_hash: str
@@ -130,6 +132,7 @@ class DocumentRecord:
     chunk_count: int
     metadata: dict[str, Any]
     updated_at: datetime
+    profile: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """Ingest: a document's canonical text -> chunks -> embeddings -> dual write through the outbox.
 
-Same id + same content hash is skipped (no embedding spent); same id + new hash replaces the document's
-chunks atomically in Postgres (the outbox carries the change to Qdrant); delete removes it from both.
+Same id + same content hash + same index profile is skipped (no embedding spent); same id + a new hash or
+a new profile (another model or chunking, :mod:`faro_workloads.contract.index_profile`) replaces the
+document's chunks atomically in Postgres (the outbox carries the change to Qdrant); delete removes it from
+both.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import islice
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import numpy as np
 
+from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.core.batch_pipeline import pipelined
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import (
@@ -103,6 +106,11 @@ class _Prepared:
     status: IngestStatus
 
 
+def _unchanged(existing: DocumentRecord | None, digest: str, fingerprint: str) -> TypeGuard[DocumentRecord]:
+    """Whether the stored document has this content AND was indexed with this profile (nothing to do)."""
+    return existing is not None and existing.content_hash == digest and existing.profile == fingerprint
+
+
 def _groups(items: Iterable[IncomingDocument], size: int) -> Iterator[list[IncomingDocument]]:
     iterator = iter(items)
     while group := list(islice(iterator, size)):
@@ -119,6 +127,8 @@ class IngestService:
         self._embedder = embedder
         self._pg = pg
         self._writer = writer
+        self.profile = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        """The index profile of what :meth:`ingest` stores (its chunker's and embedder's)."""
         expose_label_values(DOCUMENTS_INGESTED, DOCUMENT_RESULTS)
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
@@ -221,10 +231,11 @@ class IngestService:
         if not text.strip():
             raise UnsupportedDocument("document is empty")
         digest = content_hash(text)
-        if existing is not None and existing.content_hash == digest:
+        fingerprint = self.profile.fingerprint
+        if _unchanged(existing, digest, fingerprint):
             return self._unchanged(existing)
         spans = self._chunker.chunk(text, document.fmt)
-        return self._prepare(doc_id, digest, document.source, document.metadata, spans, existing)
+        return self._prepare(doc_id, digest, fingerprint, document.source, document.metadata, spans, existing)
 
     def ingest_chunks(
         self,
@@ -233,13 +244,17 @@ class IngestService:
         source: str,
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
+        chunking: ChunkingIdentity | None = None,
     ) -> IngestResult:
-        """Embed and store a document someone else chunked (the cluster's chunking service)."""
+        """Embed and store a document someone else chunked (the cluster's chunking service), as
+        ``chunking`` says it was cut (this service's own chunking when not said)."""
         doc_id = validate_doc_id(doc_id)
         existing = self._pg.get_document(doc_id)
-        if existing is not None and existing.content_hash == digest:
+        profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
+        fingerprint = profile.fingerprint
+        if _unchanged(existing, digest, fingerprint):
             return self._unchanged(existing)
-        return self._write([self._prepare(doc_id, digest, source, metadata, spans, existing)])[0]
+        return self._write([self._prepare(doc_id, digest, fingerprint, source, metadata, spans, existing)])[0]
 
     @staticmethod
     def _unchanged(existing: DocumentRecord) -> IngestResult:
@@ -252,6 +267,7 @@ class IngestService:
         self,
         doc_id: str,
         digest: str,
+        fingerprint: str,
         source: str,
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
@@ -268,6 +284,7 @@ class IngestService:
             chunk_count=len(chunks),
             metadata=metadata,
             updated_at=datetime.now(UTC),
+            profile=fingerprint,
         )
         return _Prepared(record, chunks, "created" if existing is None else "replaced")
 

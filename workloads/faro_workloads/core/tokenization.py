@@ -13,6 +13,7 @@ the pieces they try out.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
@@ -66,6 +67,11 @@ class TokenCounter(Protocol):
     @property
     def name(self) -> str:
         """Short description, for logs and metrics."""
+        ...
+
+    @property
+    def identity(self) -> str:
+        """What the index profile records: the same on every machine for the same tokenization."""
         ...
 
     def count(self, text: str) -> int:
@@ -154,6 +160,10 @@ class CharTokenCounter:
     def name(self) -> str:
         return f"chars/{self.chars_per_token}"
 
+    @property
+    def identity(self) -> str:
+        return self.name
+
     def count(self, text: str) -> int:
         return (len(text) + self.chars_per_token - 1) // self.chars_per_token
 
@@ -179,6 +189,11 @@ class HFTokenCounter:
     @property
     def name(self) -> str:
         return f"hf:{self.path}"
+
+    @property
+    def identity(self) -> str:
+        """``hf:`` and a digest of the tokenizer.json: its content, not where it is installed."""
+        return f"hf:{_file_digest(str(self.path))}"
 
     def count(self, text: str) -> int:
         return len(self.measure(text).token_starts)
@@ -221,6 +236,12 @@ def _segments(text: str, chars: int) -> list[tuple[int, int]]:
         start = cut
     segments.append((start, length))
     return segments
+
+
+@lru_cache(maxsize=8)
+def _file_digest(path: str) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()[:16]
 
 
 @lru_cache(maxsize=8)

@@ -53,6 +53,7 @@ class S3ChunkingBackend:
             source=document.source,
             metadata=document.metadata,
             chunks=spans,
+            chunking=self._chunker.identity,
         )
         written = self._store.put_document(chunk_object)
         status = "accepted" if written else "unchanged"

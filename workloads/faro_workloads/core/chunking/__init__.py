@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from faro_workloads.contract.index_profile import ChunkingIdentity
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
@@ -46,6 +47,17 @@ class Chunker:
         self.config = config
         self.counter = counter if counter is not None else load_token_counter(config.tokenizer)
         self._strategy = STRATEGIES[config.strategy]
+
+    @property
+    def identity(self) -> ChunkingIdentity:
+        """How this chunker cuts, as the index profile records it (the tokenizer as resolved)."""
+        config = self.config
+        return ChunkingIdentity(
+            strategy=config.strategy,
+            size=config.size,
+            overlap=config.overlap,
+            tokenizer=self.counter.identity,
+        )
 
     def chunk(self, text: str, fmt: SourceFormat = "text") -> list[ChunkSpan]:
         """The chunks of ``text``, the canonical text of a document (see ``extract_text``).

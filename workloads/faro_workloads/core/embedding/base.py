@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from faro_workloads.contract.index_profile import EmbeddingIdentity
 from faro_workloads.core.metrics import EMBED_SECONDS, EMBED_TEXTS
 from faro_workloads.errors import DependencyUnavailable
 
@@ -26,10 +27,18 @@ class EmbeddingDimensionError(EmbeddingError):
 class Embedder(ABC):
     """Turns texts into float32 vectors of a fixed dimension, ``batch_size`` texts per model call."""
 
+    provider = "hash"
+    """Who serves the model, as the index profile records it (the gateway's provider for remote models)."""
+
     def __init__(self, model: str, dimension: int, batch_size: int) -> None:
         self.model = model
         self.dimension = dimension
         self.batch_size = batch_size
+
+    @property
+    def identity(self) -> EmbeddingIdentity:
+        """Which model makes this embedder's vectors, as the index profile records it."""
+        return EmbeddingIdentity(provider=self.provider, model=self.model, dimension=self.dimension)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` in batches; returns an array of shape ``(len(texts), dimension)``."""

@@ -26,6 +26,8 @@ def minilm_model_dir() -> Path:
 class MiniLMEmbedder(Embedder):
     """Normalised sentence embeddings from all-MiniLM-L6-v2 on the CPU."""
 
+    provider = "sentence-transformers"
+
     def __init__(self, batch_size: int = 32) -> None:
         super().__init__(model=MINILM_MODEL_NAME, dimension=MINILM_DIMENSION, batch_size=batch_size)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -48,6 +48,7 @@ class PortkeyEmbedder(Embedder):
         """A client for ``config``; ``gateway_config`` replaces the one built from it (see
         :func:`~.gateway_config.build_gateway_config`)."""
         super().__init__(model=config.model, dimension=config.dimension, batch_size=config.batch_size)
+        self.provider = config.provider
         if not config.gateway_url:
             raise ValueError("PortkeyEmbedder needs embedding.gateway_url")
         self._config = config

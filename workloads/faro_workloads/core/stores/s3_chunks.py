@@ -31,16 +31,21 @@ class S3ChunkStore:
             return False
 
     def put_document(self, obj: ChunkObject) -> bool:
-        """Write the document's chunk object unless the stored one has the same content hash.
+        """Write the document's chunk object unless the stored one has the same content hash and was cut
+        the same way (the same chunking fingerprint).
 
         Returns True when written (an ObjectCreated event follows), False when unchanged. Any tombstone of
         the document is removed, so a later delete-then-upload is not undone by the old tombstone.
         """
         key = self.layout.document_key(obj.doc_id)
         current = self._head(key)
-        if current is not None and current.get("content-hash") == obj.content_hash:
+        chunking = obj.chunking.fingerprint if obj.chunking is not None else ""
+        if current is not None and (current.get("content-hash"), current.get("chunking", "")) == (
+            obj.content_hash,
+            chunking,
+        ):
             return False
-        metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks))}
+        metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks)), "chunking": chunking}
         encoded_meta = json.dumps(obj.metadata, ensure_ascii=True, separators=(",", ":"))
         if len(encoded_meta) <= _METADATA_HEADER_LIMIT:
             metadata["doc-metadata"] = encoded_meta

@@ -53,7 +53,7 @@ class PostgresDocuments:
         with self._pool.transaction(operation) as conn:
             rows = conn.execute(
                 sql.SQL(
-                    "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at FROM {} "
+                    "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at, profile FROM {} "
                     + condition
                 ).format(self._tables.documents),
                 params,
@@ -93,16 +93,25 @@ class PostgresDocuments:
                 cursor.executemany(
                     sql.SQL(
                         """
-                        INSERT INTO {} (doc_id, content_hash, source, chunk_count, metadata, updated_at)
-                        VALUES (%s, %s, %s, %s, %s, %s)
+                        INSERT INTO {}
+                            (doc_id, content_hash, source, chunk_count, metadata, updated_at, profile)
+                        VALUES (%s, %s, %s, %s, %s, %s, %s)
                         ON CONFLICT (doc_id) DO UPDATE SET
                             content_hash = EXCLUDED.content_hash, source = EXCLUDED.source,
                             chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
-                            updated_at = EXCLUDED.updated_at
+                            updated_at = EXCLUDED.updated_at, profile = EXCLUDED.profile
                         """
                     ).format(tables.documents),
                     [
-                        (r.doc_id, r.content_hash, r.source, r.chunk_count, Jsonb(r.metadata), r.updated_at)
+                        (
+                            r.doc_id,
+                            r.content_hash,
+                            r.source,
+                            r.chunk_count,
+                            Jsonb(r.metadata),
+                            r.updated_at,
+                            r.profile,
+                        )
                         for r in records
                     ],
                 )

@@ -81,10 +81,17 @@ class PostgresSchema:
                     source text NOT NULL,
                     chunk_count integer NOT NULL,
                     metadata jsonb NOT NULL DEFAULT '{{}}',
-                    updated_at timestamptz NOT NULL DEFAULT now()
+                    updated_at timestamptz NOT NULL DEFAULT now(),
+                    profile text NOT NULL DEFAULT ''
                 )
                 """
             ).format(tables.documents)
+        )
+        # Tables made before index profiles were recorded: their documents have none ('').
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS profile text NOT NULL DEFAULT ''").format(
+                tables.documents
+            )
         )
         conn.execute(
             sql.SQL(
