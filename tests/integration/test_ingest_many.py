@@ -6,13 +6,13 @@ Real PostgreSQL (pgserver), Qdrant local mode, the real chunker (characters) and
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pytest
 
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.documents import Chunk, DocumentRecord
+from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import FIRST_BATCH_CHUNKS, IncomingDocument, IngestService
@@ -33,9 +33,11 @@ class RecordingWriter(DualWriter):
         self._committed: dict[str, int] = {}
 
     def commit_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
-        queued = super().commit_documents(documents)
+        queued = super().commit_documents(documents, texts)
         self._committed[documents[0][0].doc_id] = sum(len(chunks) for _, chunks in documents)
         return queued
 

@@ -13,7 +13,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from faro_workloads.contract.settings import CollectionConfig, Distance, PostgresConfig
-from faro_workloads.core.documents import chunk_point_id
+from faro_workloads.core.documents import SourceText, chunk_point_id
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores import PgVectorStore, StoreSchemaMismatch
 from faro_workloads.core.stores.postgres.tables import CollectionTables
@@ -53,7 +53,10 @@ def test_schema_has_tables_and_hnsw_index_for_the_distance(
             ).fetchall()
         )
     name = collection.name
-    assert tables == {f"{name}_documents", f"{name}_chunks", f"{name}_outbox"}
+    assert tables == {
+        f"{name}_{table}"
+        for table in ("documents", "chunks", "outbox", "texts", "embedding_cache", "generations")
+    }
     hnsw = [definition for definition in indexes.values() if "USING hnsw" in definition]
     assert len(hnsw) == 1
     assert f"(embedding {OPCLASSES[distance]})" in hnsw[0]
@@ -278,6 +281,28 @@ def test_each_document_records_its_index_profile_and_older_tables_gain_the_colum
         "a": (record.content_hash, ""),
         "old": ("h", ""),
     }
+
+
+def test_each_document_keeps_its_extracted_text_compressed_until_replaced_without_one_or_deleted(
+    pg_store: PgVectorStore, postgres_config: PostgresConfig, collection_config, make_chunks, make_record
+) -> None:
+    prose = "Faro keeps every document's text. " * 2_000 + "Ünïcødé survives."
+    chunks = make_chunks("a", 2)
+    record = make_record(chunks)
+    kept = SourceText(prose, "markdown", record.content_hash)
+    pg_store.write_documents([(record, chunks)], {"a": kept})
+    assert pg_store.get_texts(["a", "unknown"]) == {"a": kept}
+
+    tables = CollectionTables.of(postgres_config.schema_name, collection_config)
+    with psycopg.connect(postgres_config.dsn.get_secret_value()) as conn:
+        stored = conn.execute(sql.SQL("SELECT octet_length(text_z) FROM {}").format(tables.texts)).fetchone()
+    assert stored is not None and stored[0] * 10 < len(prose.encode())  # compressed
+
+    pg_store.write_documents([(record, chunks)])  # a version without a text keeps none
+    assert pg_store.get_texts(["a"]) == {}
+    pg_store.write_documents([(record, chunks)], {"a": kept})
+    pg_store.delete_document("a")
+    assert pg_store.get_texts(["a"]) == {}
 
 
 def test_healthy_is_a_cheap_check_that_never_raises(pg_store, collection_config) -> None:

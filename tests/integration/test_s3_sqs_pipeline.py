@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from faro_workloads.background_server import BackgroundServer, free_port
 from faro_workloads.contract.settings import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
+from faro_workloads.core.documents import content_hash
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server
@@ -155,6 +156,11 @@ def test_a_chunking_change_rewrites_the_chunk_object_and_reembeds_the_same_conte
         wait_until(lambda: plane.pg.count() == 3, what="first cut")
         first = plane.pg.get_document("d")
         assert first is not None and first.profile
+        kept = plane.pg.get_texts(["d"])["d"]  # the embedder keeps the text the chunker extracted
+        assert (kept.fmt, kept.content_hash, content_hash(kept.text)) == ("markdown",) + (
+            first.content_hash,
+        ) * 2
+        assert "Outbox" in kept.text
 
         recut = settings.model_copy(update={"chunking": ChunkingConfig(strategy="fixed", size=16, overlap=0)})
         with TestClient(build_chunker_app(recut, aws_pipeline.s3)) as other_chunker:

@@ -9,16 +9,17 @@ it (an outage), until it is set back to None. The real adapters are tested again
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import numpy as np
 
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
+from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 
@@ -29,6 +30,8 @@ class FakePostgres:
 
     def __init__(self) -> None:
         self.documents: dict[str, DocumentRecord] = {}
+        self.texts: dict[str, SourceText] = {}
+        self.embedding_cache: dict[tuple[str, bytes], np.ndarray] = {}
         self.chunks: dict[uuid.UUID, Chunk] = {}
         self.outbox: list[tuple[int, uuid.UUID, str]] = []  # (row id, point id, doc_id), oldest first
         self.commits = 0
@@ -42,6 +45,29 @@ class FakePostgres:
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         return self.get_documents([doc_id]).get(doc_id)
 
+    def cached_embeddings(self, model_key: str, text_hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        self._available()
+        cache = self.embedding_cache
+        return {digest: cache[(model_key, digest)] for digest in text_hashes if (model_key, digest) in cache}
+
+    def remember_embeddings(self, model_key: str, embeddings: Mapping[bytes, np.ndarray]) -> None:
+        self._available()
+        for digest, vector in embeddings.items():
+            self.embedding_cache.setdefault((model_key, digest), vector)
+
+    def prune_embedding_cache(self, grace_seconds: float) -> int:
+        """Without clocks: every entry counts as older than the grace (unit tests pass 0)."""
+        self._available()
+        held = {hashlib.sha256(chunk.text.encode("utf-8")).digest() for chunk in self.chunks.values()}
+        stale = [key for key in self.embedding_cache if key[1] not in held]
+        for key in stale:
+            del self.embedding_cache[key]
+        return len(stale)
+
+    def get_texts(self, doc_ids: Sequence[str]) -> dict[str, SourceText]:
+        self._available()
+        return {doc_id: self.texts[doc_id] for doc_id in doc_ids if doc_id in self.texts}
+
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]:
         self._available()
         return {doc_id: self.documents[doc_id] for doc_id in doc_ids if doc_id in self.documents}
@@ -51,7 +77,9 @@ class FakePostgres:
         return [self.documents[d] for d in sorted(self.documents) if d > (after or "")][:limit]
 
     def write_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
         self._available()
         doc_ids = [record.doc_id for record, _ in documents]
@@ -65,6 +93,10 @@ class FakePostgres:
                 del self.chunks[point]
             self.chunks.update((chunk.id, chunk) for chunk in chunks)
             self.documents[record.doc_id] = record
+            if texts and record.doc_id in texts:
+                self.texts[record.doc_id] = texts[record.doc_id]
+            else:
+                self.texts.pop(record.doc_id, None)
             affected[record.doc_id] = written + stale
         self._enqueue(affected)
         self.commits += 1
@@ -73,6 +105,7 @@ class FakePostgres:
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         self._available()
         known = self.documents.pop(doc_id, None)
+        self.texts.pop(doc_id, None)
         removed = [i for i, chunk in self.chunks.items() if chunk.doc_id == doc_id]
         if known is None and not removed:
             return None

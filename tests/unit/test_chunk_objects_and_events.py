@@ -16,7 +16,7 @@ from faro_workloads.core.chunk_objects import (
     decode_doc_id,
     encode_doc_id,
 )
-from faro_workloads.core.documents import ChunkSpan, InvalidDocumentId
+from faro_workloads.core.documents import ChunkSpan, InvalidDocumentId, SourceText, content_hash
 from faro_workloads.s3_events import MalformedEvent, parse_s3_notification
 
 LAYOUT = ChunkObjectLayout(prefix="faro", pipeline="docs")
@@ -67,23 +67,36 @@ def test_chunk_object_round_trips_with_unicode_and_metadata() -> None:
     )
     assert ChunkObject.from_json_bytes(original.to_json_bytes()) == original
     cut = ChunkingIdentity(strategy="markdown", size=64, overlap=8, tokenizer="chars/4")
-    with_chunking = dataclasses.replace(original, chunking=cut)
-    assert ChunkObject.from_json_bytes(with_chunking.to_json_bytes()).chunking == cut
+    text = SourceText("Crème brûlée\n\nTea", "markdown", content_hash("Crème brûlée\n\nTea"))
+    complete = dataclasses.replace(original, content_hash=text.content_hash, chunking=cut, text=text)
+    read = ChunkObject.from_json_bytes(complete.to_json_bytes())
+    assert read == complete and (read.chunking, read.text) == (cut, text)
 
 
 def test_version_1_objects_written_before_chunking_was_recorded_are_still_read() -> None:
+    read = ChunkObject.from_json_bytes(
+        _object_bytes(version=1, chunks=[{"text": "Tea", "start": 0, "end": 3, "metadata": {}}])
+    )
+    assert (read.doc_id, read.chunking, read.text, [c.text for c in read.chunks]) == (
+        "a",
+        None,
+        None,
+        ["Tea"],
+    )
+
+
+def _object_bytes(**changes: object) -> bytes:
     body = {
-        "version": 1,
+        "version": 2,
         "pipeline": "p",
         "doc_id": "a",
         "content_hash": "h",
         "source": "s",
         "metadata": {},
         "created_at": "2026-01-01T00:00:00+00:00",
-        "chunks": [{"text": "Tea", "start": 0, "end": 3, "metadata": {}}],
+        "chunks": [],
     }
-    read = ChunkObject.from_json_bytes(json.dumps(body).encode())
-    assert (read.doc_id, read.chunking, [c.text for c in read.chunks]) == ("a", None, ["Tea"])
+    return json.dumps({**body, **changes}).encode()
 
 
 @pytest.mark.parametrize(
@@ -106,19 +119,8 @@ def test_version_1_objects_written_before_chunking_was_recorded_are_still_read()
                 "chunks": [],
             }
         ).encode(),
-        json.dumps(
-            {
-                "version": 2,
-                "pipeline": "p",
-                "doc_id": "a",
-                "content_hash": "h",
-                "source": "s",
-                "metadata": {},
-                "created_at": "2026-01-01T00:00:00+00:00",
-                "chunks": [],
-                "chunking": {"strategy": "zigzag", "size": 1, "overlap": 0, "tokenizer": ""},
-            }
-        ).encode(),
+        _object_bytes(chunking={"strategy": "zigzag", "size": 1, "overlap": 0, "tokenizer": ""}),
+        _object_bytes(text="Tea", format="text"),  # not the content "h"
     ],
 )
 def test_malformed_chunk_objects_are_reported_not_crashed_on(data: bytes) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.documents import ChunkSpan, content_hash
+from faro_workloads.core.documents import ChunkSpan, SourceText, content_hash
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import IncomingDocument, IngestService
@@ -83,6 +83,14 @@ def test_a_new_document_is_created_in_both_stores(plane: Plane) -> None:
     assert result.chunks == len(plane.chunk_texts("guide")) > 1
     assert result.content_hash == content_hash(LONG) == plane.pg.documents["guide"].content_hash
     plane.assert_qdrant_mirrors_postgres()
+
+
+def test_ingest_keeps_each_documents_text_and_a_delete_removes_it(plane: Plane) -> None:
+    plane.ingest.ingest(IncomingDocument(doc_id="guide", text="\ufeff" + LINES, source="s", fmt="markdown"))
+    assert plane.pg.texts["guide"] == SourceText(LINES, "markdown", content_hash(LINES))  # the canonical text
+
+    plane.ingest.delete("guide")
+    assert plane.pg.texts == {}
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,9 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.AuditedSource, PgVectorStore),  # DocumentCatalog etc. are checked one by one below
     (ports.DocumentCatalog, PgVectorStore),
     (ports.DocumentWriter, PgVectorStore),
+    (ports.DocumentTexts, PgVectorStore),
+    (ports.EmbeddingCache, PgVectorStore),
+    (ports.GenerationTarget, PgVectorStore),
     (ports.OutboxClaims, PgVectorStore),
     (ports.VectorSearch, PgVectorStore),
     (ports.SchemaAdmin, PgVectorStore),
@@ -32,6 +35,8 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.ChunkObjectReader, S3ChunkStore(client=None, bucket="b", layout=LAYOUT)),
     (ports.DocumentCatalog, FakePostgres()),
     (ports.DocumentWriter, FakePostgres()),
+    (ports.DocumentTexts, FakePostgres()),
+    (ports.EmbeddingCache, FakePostgres()),
     (ports.OutboxClaims, FakePostgres()),
     (ports.PointSink, FakeQdrant()),
     (ports.VectorSearch, FakeSearch([])),

@@ -20,7 +20,9 @@ from faro_workloads.contract.settings import ChunkingConfig, IngestConfig, Query
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
+from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.metrics import EMBEDDING_CACHE_PRUNED
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.retrieval import Retriever
 from faro_workloads.core.stores.postgres import PgVectorStore
@@ -31,38 +33,64 @@ log = logging.getLogger(__name__)
 # Room for multipart framing and form fields around the largest document accepted.
 _ENVELOPE_BYTES = 64 * 1024
 
+CACHE_GRACE_SECONDS = 3600.0
+"""Embedding cache entries younger than this stay even when no chunk holds their text (yet): a backfill or a
+write under way, or one a crash interrupted, finds them."""
+CACHE_PRUNE_INTERVAL_SECONDS = 900.0
+
 
 class IngestPath:
-    """Ingest into one collection of both stores: chunk, embed, dual-write through the outbox, and drain the
-    outbox in the background (:meth:`start_drainer`) until :meth:`close`."""
+    """Ingest into one collection of both stores: chunk, embed (through the embedding cache), dual-write
+    through the outbox; in the background (:meth:`start_drainer`), until :meth:`close`, drain the outbox
+    and prune the embedding cache."""
 
     def __init__(
         self, pg: PgVectorStore, qdrant: QdrantStore, embedder: Embedder, chunking: ChunkingConfig
     ) -> None:
+        self.pg = pg
         self.drainer = OutboxDrainer(pg, qdrant)
         self.writer = DualWriter(pg, qdrant, self.drainer)
-        self.ingest = IngestService(Chunker(chunking), embedder, pg, self.writer)
+        self.ingest = IngestService(Chunker(chunking), CachedEmbedder(embedder, pg), pg, self.writer)
         self._stop = threading.Event()
-        self._drainer_thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start_drainer(self, interval: float = 1.0) -> None:
-        """Drain the outbox in the background until :meth:`close`."""
-        if self._drainer_thread is None:
-            self._drainer_thread = threading.Thread(
-                target=self.drainer.run,
-                args=(self._stop,),
-                kwargs={"interval": interval},
-                name="outbox-drainer",
-                daemon=True,
-            )
-            self._drainer_thread.start()
+        """Drain the outbox, and prune the embedding cache, in the background until :meth:`close`."""
+        if not self._threads:
+            self._threads = [
+                threading.Thread(
+                    target=self.drainer.run,
+                    args=(self._stop,),
+                    kwargs={"interval": interval},
+                    name="outbox-drainer",
+                    daemon=True,
+                ),
+                threading.Thread(target=self._prune_cache, name="embedding-cache-pruner", daemon=True),
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def prune_embedding_cache(self) -> int:
+        """Delete the cache entries older than :data:`CACHE_GRACE_SECONDS` that no chunk holds any more."""
+        pruned = self.pg.prune_embedding_cache(CACHE_GRACE_SECONDS)
+        EMBEDDING_CACHE_PRUNED.inc(pruned)
+        if pruned:
+            log.info("embedding cache: %d entries no chunk holds any more were deleted", pruned)
+        return pruned
+
+    def _prune_cache(self) -> None:
+        while not self._stop.wait(CACHE_PRUNE_INTERVAL_SECONDS):
+            try:
+                self.prune_embedding_cache()
+            except Exception as exc:  # PostgreSQL away: the next round tries again
+                log.warning("embedding cache prune failed: %s", exc)
 
     def close(self) -> None:
-        """Stop the drainer; the stores and the embedder belong to the caller."""
+        """Stop the background threads; the stores and the embedder belong to the caller."""
         self._stop.set()
-        if self._drainer_thread is not None:
-            self._drainer_thread.join(timeout=10)
-            self._drainer_thread = None
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
 
 
 class DataPlane:

@@ -211,6 +211,7 @@ class EmbedderWorker:
             chunk_object.metadata,
             chunk_object.chunks,
             chunk_object.chunking,
+            chunk_object.text,
         )
         return "skipped" if result.status == "unchanged" else "processed"
 

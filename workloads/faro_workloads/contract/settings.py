@@ -6,6 +6,8 @@ fields, e.g. ``FARO_POSTGRES__DSN``); the operator renders exactly these variabl
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -20,6 +22,7 @@ from faro_workloads.contract.chunking import (
     overlap_problem,
 )
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
+from faro_workloads.contract.generations import DEFAULT_RETAIN_GENERATIONS
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
 
@@ -172,6 +175,28 @@ class ConsistencyConfig(SettingsModel):
     namespace: str | None = Field(None, description="Namespace of the RagPipeline to write status to.")
 
 
+class GenerationsConfig(SettingsModel):
+    """Index generations: how a change of model or chunking is rolled out (see
+    :mod:`faro_workloads.contract.generations`)."""
+
+    cutover: Literal["Automatic", "Manual"] = Field(
+        "Automatic",
+        description="Automatic: switch once the new generation passes the gate; Manual: wait for approval.",
+    )
+    retain: int = Field(
+        DEFAULT_RETAIN_GENERATIONS,
+        ge=0,
+        le=10,
+        description="Retired generations kept for an instant rollback.",
+    )
+    min_overlap: float = Field(
+        0.95, ge=0, le=1, description="Lowest overlap@k between the new generation's two stores for the gate."
+    )
+    sample_size: int = Field(50, ge=1, le=10_000, description="Stored vectors the gate uses as queries.")
+    k: int = Field(10, ge=1, le=1000, description="Top-k the gate compares between the stores.")
+    batch_documents: int = Field(32, ge=1, le=10_000, description="Documents a backfill fills per batch.")
+
+
 def dimension_mismatch(collection: CollectionConfig, embedding: EmbeddingConfig) -> str | None:
     """A readable complaint when the model's dimension differs from the collection's, else None."""
     if collection.dimension != embedding.dimension:
@@ -203,6 +228,7 @@ class FaroSettings(BaseSettings):
     sqs: SQSConfig | None = None
     auth: AuthConfig = AuthConfig()
     consistency: ConsistencyConfig = ConsistencyConfig()
+    generations: GenerationsConfig = GenerationsConfig()
 
     def require(self, *sections: str) -> None:
         """Fail with one readable line when a service's required sections are not configured."""

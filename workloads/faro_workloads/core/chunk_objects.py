@@ -19,11 +19,18 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from faro_workloads.contract.index_profile import ChunkingIdentity
-from faro_workloads.core.documents import ChunkSpan, InvalidDocumentId, validate_doc_id
+from faro_workloads.core.documents import (
+    ChunkSpan,
+    InvalidDocumentId,
+    SourceText,
+    content_hash,
+    validate_doc_id,
+)
 from faro_workloads.errors import InputError
 
 CHUNK_OBJECT_VERSION = 2
-"""Written now: version 1 plus ``chunking``, how the chunks were cut. Version 1 objects are still read."""
+"""Written now: version 1 plus ``chunking`` (how the chunks were cut) and ``text`` and ``format`` (the
+document's extracted text, which the embedder keeps for re-chunking). Version 1 objects are still read."""
 READABLE_VERSIONS = (1, 2)
 ObjectKind = Literal["document", "tombstone"]
 
@@ -94,6 +101,8 @@ class ChunkObject:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     chunking: ChunkingIdentity | None = None
     """How the chunking service cut the chunks (None in version 1 objects)."""
+    text: SourceText | None = None
+    """The extracted text the chunks were cut from (None in version 1 objects)."""
 
     def to_json_bytes(self) -> bytes:
         body = {
@@ -110,6 +119,8 @@ class ChunkObject:
         }
         if self.chunking is not None:
             body["chunking"] = self.chunking.model_dump(mode="json")
+        if self.text is not None:
+            body["text"], body["format"] = self.text.text, self.text.fmt
         return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
     @classmethod
@@ -127,15 +138,22 @@ class ChunkObject:
                 )
                 for c in body["chunks"]
             ]
+            digest = str(body["content_hash"])
+            text = None
+            if "text" in body:
+                text = SourceText(str(body["text"]), str(body["format"]), digest)
+                if content_hash(text.text) != digest:
+                    raise MalformedChunkObject(f"the text of the chunk object is not the content {digest!r}")
             return cls(
                 pipeline=str(body["pipeline"]),
                 doc_id=validate_doc_id(str(body["doc_id"])),
-                content_hash=str(body["content_hash"]),
+                content_hash=digest,
                 source=str(body["source"]),
                 metadata=dict(body["metadata"]),
                 chunks=chunks,
                 created_at=datetime.fromisoformat(body["created_at"]),
                 chunking=ChunkingIdentity.model_validate(body["chunking"]) if "chunking" in body else None,
+                text=text,
             )
         except MalformedChunkObject:
             raise

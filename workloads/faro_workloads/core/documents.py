@@ -136,6 +136,16 @@ class DocumentRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceText:
+    """A document's canonical extracted text (what was hashed and chunked), its source format, and its
+    content hash: kept so that the document can be chunked and embedded again without an upload."""
+
+    text: str
+    fmt: str
+    content_hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One search result from either store. ``score`` is in the store's own terms for the distance:
     similarity for cosine and dot (higher is closer), distance for euclid (lower is closer)."""

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from faro_workloads.core.documents import Chunk, DocumentRecord
+from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.ports import DocumentWriter, PointSink
 
@@ -47,17 +47,24 @@ class DualWriter:
         """Replace a document in Postgres (raises on failure), then sync its points to Qdrant (no raise)."""
         return self.write_documents([(record, chunks)])[0]
 
-    def write_documents(self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]) -> list[WriteResult]:
-        """Replace several documents in one Postgres transaction, then sync all their points to Qdrant in
-        one drain (full Qdrant batches instead of one small upsert per document). One result per document."""
-        return self.sync_documents(documents, self.commit_documents(documents))
+    def write_documents(
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
+    ) -> list[WriteResult]:
+        """Replace several documents in one Postgres transaction (keeping their extracted ``texts``, by
+        doc_id), then sync all their points to Qdrant in one drain (full Qdrant batches instead of one small
+        upsert per document). One result per document."""
+        return self.sync_documents(documents, self.commit_documents(documents, texts))
 
     def commit_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
         """The Postgres half of :meth:`write_documents`: one transaction (raises on failure). Returns the
         point ids each document queued in the outbox, for :meth:`sync_documents`."""
-        return self._pg.write_documents(documents)
+        return self._pg.write_documents(documents, texts)
 
     def sync_documents(
         self,

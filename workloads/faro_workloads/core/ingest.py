@@ -25,6 +25,7 @@ from faro_workloads.core.documents import (
     Chunk,
     ChunkSpan,
     DocumentRecord,
+    SourceText,
     content_hash,
     normalise_text,
     validate_doc_id,
@@ -104,6 +105,12 @@ class _Prepared:
     record: DocumentRecord
     chunks: list[Chunk]
     status: IngestStatus
+    text: SourceText | None
+
+
+def _texts(prepared: Iterable[_Prepared]) -> dict[str, SourceText]:
+    """The extracted texts to keep with ``prepared`` documents, by doc_id."""
+    return {item.record.doc_id: item.text for item in prepared if item.text is not None}
 
 
 def _unchanged(existing: DocumentRecord | None, digest: str, fingerprint: str) -> TypeGuard[DocumentRecord]:
@@ -168,8 +175,9 @@ class IngestService:
 
     def _commit_batch(self, batch: list[IngestResult | _Prepared]) -> dict[str, list[uuid.UUID]]:
         """Commit a batch's new and changed documents to Postgres (raises on failure): their queued points."""
-        documents = [(item.record, item.chunks) for item in batch if isinstance(item, _Prepared)]
-        return self._writer.commit_documents(documents) if documents else {}
+        prepared = [item for item in batch if isinstance(item, _Prepared)]
+        documents = [(item.record, item.chunks) for item in prepared]
+        return self._writer.commit_documents(documents, _texts(prepared)) if documents else {}
 
     def _sync_batch(
         self, batch: list[IngestResult | _Prepared], queued: dict[str, list[uuid.UUID]]
@@ -235,7 +243,10 @@ class IngestService:
         if _unchanged(existing, digest, fingerprint):
             return self._unchanged(existing)
         spans = self._chunker.chunk(text, document.fmt)
-        return self._prepare(doc_id, digest, fingerprint, document.source, document.metadata, spans, existing)
+        kept = SourceText(text, document.fmt, digest)
+        return self._prepare(
+            doc_id, digest, kept, fingerprint, document.source, document.metadata, spans, existing
+        )
 
     def ingest_chunks(
         self,
@@ -245,16 +256,21 @@ class IngestService:
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
         chunking: ChunkingIdentity | None = None,
+        text: SourceText | None = None,
     ) -> IngestResult:
         """Embed and store a document someone else chunked (the cluster's chunking service), as
-        ``chunking`` says it was cut (this service's own chunking when not said)."""
+        ``chunking`` says it was cut (this service's own chunking when not said), keeping its extracted
+        ``text`` when given (its content hash must be ``digest``)."""
+        if text is not None and text.content_hash != digest:
+            raise ValueError(f"the text given for {doc_id!r} is not the content {digest!r}")
         doc_id = validate_doc_id(doc_id)
         existing = self._pg.get_document(doc_id)
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
         fingerprint = profile.fingerprint
         if _unchanged(existing, digest, fingerprint):
             return self._unchanged(existing)
-        return self._write([self._prepare(doc_id, digest, fingerprint, source, metadata, spans, existing)])[0]
+        prepared = self._prepare(doc_id, digest, text, fingerprint, source, metadata, spans, existing)
+        return self._write([prepared])[0]
 
     @staticmethod
     def _unchanged(existing: DocumentRecord) -> IngestResult:
@@ -267,6 +283,7 @@ class IngestService:
         self,
         doc_id: str,
         digest: str,
+        text: SourceText | None,
         fingerprint: str,
         source: str,
         metadata: dict[str, Any],
@@ -286,13 +303,14 @@ class IngestService:
             updated_at=datetime.now(UTC),
             profile=fingerprint,
         )
-        return _Prepared(record, chunks, "created" if existing is None else "replaced")
+        return _Prepared(record, chunks, "created" if existing is None else "replaced", text)
 
     def _write(self, prepared: list[_Prepared]) -> list[IngestResult]:
         """Store prepared documents (one transaction and one Qdrant sync for all of them)."""
         if not prepared:
             return []
-        return self._results(prepared, self._writer.write_documents([(p.record, p.chunks) for p in prepared]))
+        written = self._writer.write_documents([(p.record, p.chunks) for p in prepared], _texts(prepared))
+        return self._results(prepared, written)
 
     @staticmethod
     def _results(prepared: list[_Prepared], written: list[WriteResult]) -> list[IngestResult]:

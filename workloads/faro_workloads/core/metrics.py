@@ -29,6 +29,30 @@ EMBED_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 EMBED_TEXTS = Counter("faro_embedded_texts_total", "Texts sent for embedding.", ["model"])
+EMBEDDINGS_REUSED = Counter(
+    "faro_embeddings_reused_total",
+    "Chunk texts not sent for embedding: the model embedded the same text before (the embedding cache).",
+    ["model"],
+)
+BACKFILL_DOCUMENTS = Counter(
+    "faro_backfill_documents_total",
+    "Documents a backfill filled into a generation, cleared from it (deleted or replaced since), or could "
+    "not fill (no kept text to cut again).",
+    ["result"],
+)
+GENERATION_CUTOVERS = Counter(
+    "faro_generation_cutovers_total",
+    "Cutovers to a new index generation (promoted), refused by the gate (blocked), and rollbacks.",
+    ["result"],
+)
+REINDEX_PROGRESS = Gauge(
+    "faro_reindex_progress_ratio",
+    "Share of the documents the building generation holds at their current content (1 when none builds).",
+)
+EMBEDDING_CACHE_PRUNED = Counter(
+    "faro_embedding_cache_pruned_total",
+    "Embedding cache entries deleted: no chunk holds their text any more.",
+)
 STORE_SECONDS = Histogram(
     "faro_store_operation_seconds",
     "Latency of store operations, by backend (qdrant, postgres) and operation.",
@@ -91,7 +115,15 @@ SQS_RESULTS = (
     "released",
 )
 CHUNK_OBJECT_RESULTS = ("accepted", "unchanged")
-RETRIED_TRANSACTIONS = ("write_document", "delete_document", "bulk_load")
+BACKFILL_RESULTS = ("filled", "cleared", "unfillable")
+CUTOVER_RESULTS = ("promoted", "blocked", "rolled_back")
+RETRIED_TRANSACTIONS = (
+    "write_document",
+    "delete_document",
+    "bulk_load",
+    "fill_generation",
+    "clear_generation",
+)
 
 
 def expose_label_values(counter: Counter, values: Iterable[str | tuple[str, ...]]) -> None:

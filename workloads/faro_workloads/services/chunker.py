@@ -16,7 +16,13 @@ from faro_workloads.aws_resources import s3_client
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.documents import DocumentRecord, content_hash, normalise_text, validate_doc_id
+from faro_workloads.core.documents import (
+    DocumentRecord,
+    SourceText,
+    content_hash,
+    normalise_text,
+    validate_doc_id,
+)
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
@@ -54,6 +60,7 @@ class S3ChunkingBackend:
             metadata=document.metadata,
             chunks=spans,
             chunking=self._chunker.identity,
+            text=SourceText(text, document.fmt, digest),
         )
         written = self._store.put_document(chunk_object)
         status = "accepted" if written else "unchanged"

@@ -14,7 +14,7 @@ The value types and errors the ports speak in (:class:`OutboxBatch`, :class:`Sto
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +23,7 @@ import numpy as np
 
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
+from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.errors import ConfigurationError
 
@@ -70,10 +70,28 @@ class DocumentWriter(Protocol):
     """
 
     def write_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]: ...
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None: ...
+
+
+class EmbeddingCache(Protocol):
+    """Vectors by (model key, SHA-256 of the embedded text): what a text cost once is not paid again."""
+
+    def cached_embeddings(self, model_key: str, text_hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]: ...
+
+    def remember_embeddings(self, model_key: str, embeddings: Mapping[bytes, np.ndarray]) -> None: ...
+
+    def prune_embedding_cache(self, grace_seconds: float) -> int: ...
+
+
+class DocumentTexts(Protocol):
+    """The documents' kept extracted texts (what a re-chunk under another index profile starts from)."""
+
+    def get_texts(self, doc_ids: Sequence[str]) -> dict[str, SourceText]: ...
 
 
 # --------------------------------------------------------------------------------- the outbox drainer
@@ -87,6 +105,25 @@ class OutboxClaims(Protocol):
     ) -> AbstractContextManager[OutboxBatch]: ...
 
     def outbox_pending(self) -> int: ...
+
+
+class GenerationTarget(OutboxClaims, Protocol):
+    """A generation a backfill fills (its chunks table and outbox rows): what it lacks, what is stale, and
+    the writes that never put an older content over a newer one."""
+
+    def missing_documents(self, limit: int, after: str = "") -> list[tuple[str, str]]: ...
+
+    def stale_documents(self, limit: int, after: str = "") -> list[str]: ...
+
+    def completeness(self) -> tuple[int, int, int]: ...
+
+    def fill_documents(
+        self, documents: Mapping[str, tuple[str, list[Chunk]]]
+    ) -> dict[str, list[uuid.UUID]]: ...
+
+    def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]: ...
+
+    def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]: ...
 
 
 class PointSink(Protocol):
@@ -125,7 +162,7 @@ class PointReplica(PointSink, Protocol):
 
     def exists(self) -> bool: ...
 
-    def ensure_collection(self) -> None: ...
+    def ensure_collection(self, defer_indexing: bool = False) -> None: ...
 
     def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]: ...
 
@@ -181,7 +218,7 @@ class SchemaAdmin(Protocol):
 class CollectionAdmin(Protocol):
     """The operator's Qdrant side: prepare the collection, count its points, drop it, let go."""
 
-    def ensure_collection(self) -> None: ...
+    def ensure_collection(self, defer_indexing: bool = False) -> None: ...
 
     def count(self, exact: bool = True) -> int: ...
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from qdrant_client import QdrantClient, models
 
+from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, SearchHit
 from faro_workloads.core.search_filter import SearchFilter
@@ -36,14 +37,20 @@ _DISTANCES: dict[Distance, models.Distance] = {
 }
 
 
+INDEXING_THRESHOLD_KB = 10_000
+"""Qdrant's default ``indexing_threshold``, restored by :meth:`QdrantStore.enable_indexing`."""
+
+
 def _point_id(point_id: object) -> uuid.UUID:
     return point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id))
 
 
 class QdrantStore:
-    """One Qdrant collection, mirroring the collection's chunks table in PostgreSQL.
+    """One Qdrant collection, mirroring one index generation's chunks table in PostgreSQL (the first by
+    default: the collection's own name; :func:`qdrant_collection_name` for the others).
 
     ``compaction``: when a local-mode collection is rebuilt from its live points (ignored for a server).
+    :meth:`for_generation` gives another generation's store over the same client.
     """
 
     def __init__(
@@ -53,24 +60,44 @@ class QdrantStore:
         hnsw: HnswConfig | None = None,
         *,
         compaction: CompactionPolicy | None = None,
+        generation: int = FIRST_GENERATION,
+        connection: QdrantConnection | None = None,
     ) -> None:
         self._config = config
         self._collection = collection
         self._hnsw = hnsw or HnswConfig()
-        self._name = collection.name
-        self._qdrant = QdrantConnection(config)
-        self._compaction = LocalCompaction(
-            self._qdrant, self._name, compaction or CompactionPolicy(), self._create_empty
-        )
+        self._policy = compaction or CompactionPolicy()
+        self.generation = generation
+        self._name = qdrant_collection_name(collection.name, generation)
+        self._owns_connection = connection is None
+        self._qdrant = connection or QdrantConnection(config)
+        self._compaction = LocalCompaction(self._qdrant, self._name, self._policy, self._create_empty)
 
     @property
     def collection(self) -> CollectionConfig:
         return self._collection
 
+    @property
+    def name(self) -> str:
+        """This generation's collection name in Qdrant."""
+        return self._name
+
+    def for_generation(self, generation: int) -> QdrantStore:
+        """Generation ``generation``'s store over this store's client (closing it closes nothing)."""
+        return QdrantStore(
+            self._config,
+            self._collection,
+            self._hnsw,
+            compaction=self._policy,
+            generation=generation,
+            connection=self._qdrant,
+        )
+
     # ----------------------------------------------------------------------------------------- lifecycle
 
-    def ensure_collection(self) -> None:
-        """Create the collection (with HNSW settings and a keyword payload index on doc_id) if missing.
+    def ensure_collection(self, defer_indexing: bool = False) -> None:
+        """Create the collection (with HNSW settings and a keyword payload index on doc_id) if missing;
+        with ``defer_indexing``, with vector indexing off for a bulk upload (:meth:`enable_indexing` after).
 
         Raises :class:`CollectionMismatch` when it exists with another dimension or distance.
         """
@@ -81,7 +108,7 @@ class QdrantStore:
                 self._compaction.vacuum_if_due()
                 return
             try:
-                self._create_collection(client)
+                self._create_collection(client, defer_indexing)
             except Exception:
                 if not client.collection_exists(self._name):
                     raise
@@ -90,14 +117,45 @@ class QdrantStore:
             self._create_doc_id_index(client)
         log.info("created qdrant collection %s", self._name)
 
-    def _create_collection(self, client: QdrantClient) -> None:
+    def _create_collection(self, client: QdrantClient, defer_indexing: bool = False) -> None:
         client.create_collection(
             self._name,
             vectors_config=models.VectorParams(
                 size=self._collection.dimension, distance=_DISTANCES[self._collection.distance]
             ),
             hnsw_config=models.HnswConfigDiff(m=self._hnsw.m, ef_construct=self._hnsw.ef_construct),
+            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0) if defer_indexing else None,
         )
+
+    def enable_indexing(self) -> None:
+        """Turn vector indexing (back) on at Qdrant's default threshold, after a bulk upload."""
+        with self._qdrant.call("enable_indexing") as client:
+            client.update_collection(
+                self._name,
+                optimizers_config=models.OptimizersConfigDiff(indexing_threshold=INDEXING_THRESHOLD_KB),
+            )
+
+    def point_live_alias(self) -> None:
+        """Point the alias ``{collection}_live`` at this generation's collection (one atomic change)."""
+        alias = live_alias(self._collection.name)
+        with self._qdrant.call("point_live_alias") as client:
+            current = {a.alias_name for a in client.get_aliases().aliases}
+            actions: list[models.AliasOperations] = []
+            if alias in current:
+                actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
+            actions.append(
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(collection_name=self._name, alias_name=alias)
+                )
+            )
+            client.update_collection_aliases(change_aliases_operations=actions)
+
+    def live_alias_target(self) -> str | None:
+        """The collection the ``{collection}_live`` alias names, or None."""
+        alias = live_alias(self._collection.name)
+        with self._qdrant.call("live_alias_target") as client:
+            found = [a.collection_name for a in client.get_aliases().aliases if a.alias_name == alias]
+        return found[0] if found else None
 
     def _create_empty(self, client: QdrantClient) -> None:
         """The empty collection with its payload index in ``client`` (compaction's fresh in-memory client)."""
@@ -136,8 +194,10 @@ class QdrantStore:
                 client.delete_collection(self._name)
 
     def close(self) -> None:
-        """Close the client (local mode releases its folder lock)."""
-        self._qdrant.close()
+        """Close the client (local mode releases its folder lock); a store from :meth:`for_generation`
+        leaves its parent's client open."""
+        if self._owns_connection:
+            self._qdrant.close()
 
     def healthy(self) -> bool:
         """Cheap reachability check: Qdrant answers and the collection exists. Never raises."""

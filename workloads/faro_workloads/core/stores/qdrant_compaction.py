@@ -237,11 +237,27 @@ class LocalCompaction:
 
     def _rebuild_in_memory(self) -> None:
         """``:memory:``: copy the live points into a fresh client, then swap it in (the old one is kept
-        should the copy fail)."""
-        fresh = QdrantClient(location=":memory:")
+        should the copy fail). The client's other collections (other index generations) and its aliases are
+        copied as they are."""
+        old, fresh = self._connection.client, QdrantClient(location=":memory:")
         try:
-            self._create(fresh)
-            copy_points(self._connection.client, fresh, self._name, _COPY_BATCH_SIZE)
+            for collection in old.get_collections().collections:
+                if collection.name == self._name:
+                    self._create(fresh)
+                else:
+                    params = old.get_collection(collection.name).config.params
+                    fresh.create_collection(collection.name, vectors_config=params.vectors)
+                copy_points(old, fresh, collection.name, _COPY_BATCH_SIZE)
+            aliases = [
+                models.CreateAliasOperation(
+                    create_alias=models.CreateAlias(
+                        collection_name=a.collection_name, alias_name=a.alias_name
+                    )
+                )
+                for a in old.get_aliases().aliases
+            ]
+            if aliases:
+                fresh.update_collection_aliases(change_aliases_operations=aliases)
         except Exception:
             fresh.close()
             raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import psycopg
@@ -61,12 +61,34 @@ def upsert_chunks(conn: psycopg.Connection, tables: CollectionTables, chunks: Se
 def enqueue_points(
     conn: psycopg.Connection, tables: CollectionTables, point_ids: dict[str, list[uuid.UUID]]
 ) -> None:
-    """One outbox row per point id, with its doc_id (``point_ids``: doc_id -> its points)."""
+    """One outbox row per point id of ``tables.generation``, with its doc_id (``point_ids``: doc_id -> its
+    points)."""
     rows = [(point, doc_id) for doc_id, points in point_ids.items() for point in points]
     if rows:
         conn.execute(
-            sql.SQL("INSERT INTO {} (point_id, doc_id) SELECT * FROM unnest(%s::uuid[], %s::text[])").format(
-                tables.outbox
-            ),
-            ([point for point, _ in rows], [doc_id for _, doc_id in rows]),
+            sql.SQL(
+                "INSERT INTO {} (point_id, doc_id, generation) "
+                "SELECT *, %s FROM unnest(%s::uuid[], %s::text[])"
+            ).format(tables.outbox),
+            (tables.generation, [point for point, _ in rows], [doc_id for _, doc_id in rows]),
         )
+
+
+def replace_chunks(
+    conn: psycopg.Connection, tables: CollectionTables, chunks: Mapping[str, Sequence[Chunk]]
+) -> dict[str, list[uuid.UUID]]:
+    """Make ``chunks`` (by doc_id) the documents' only chunks in ``tables.chunks``: upsert them, delete the
+    documents' other chunks, and queue every point written or deleted; returns those points, by doc_id."""
+    written = {doc_id: [chunk.id for chunk in document] for doc_id, document in chunks.items()}
+    upsert_chunks(conn, tables, [chunk for document in chunks.values() for chunk in document])
+    stale = conn.execute(
+        sql.SQL("DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id").format(
+            tables.chunks
+        ),
+        (list(chunks), [point for points in written.values() for point in points]),
+    ).fetchall()
+    affected = {doc_id: list(points) for doc_id, points in written.items()}
+    for point_id, doc_id in stale:
+        affected[doc_id].append(point_id)
+    enqueue_points(conn, tables, affected)
+    return affected

@@ -11,16 +11,23 @@ its chunks (READ COMMITTED). A write aborted by a deadlock or serialization fail
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from faro_workloads.core.documents import Chunk, DocumentRecord
-from faro_workloads.core.stores.postgres.chunk_writes import enqueue_points, upsert_chunks, validate_chunks
+from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
+from faro_workloads.core.stores.postgres.chunk_writes import (
+    enqueue_points,
+    replace_chunks,
+    upsert_chunks,
+    validate_chunks,
+)
+from faro_workloads.core.stores.postgres.generations import writer_lock
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.texts import delete_texts, upsert_texts
 
 
 class PostgresDocuments:
@@ -69,9 +76,12 @@ class PostgresDocuments:
         return self.write_documents([(record, chunks)])[record.doc_id]
 
     def write_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
-        """Replace several documents in ONE transaction, as :meth:`write_document` replaces one.
+        """Replace several documents in ONE transaction, as :meth:`write_document` replaces one, keeping
+        their extracted ``texts`` (by doc_id; a document without one keeps none).
 
         One binary COPY carries every chunk and each statement covers every document, so a batch costs a
         handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
@@ -85,10 +95,10 @@ class PostgresDocuments:
             raise ValueError("a document was given twice in one write")
         for record, chunks in documents:
             validate_chunks(tables.collection, chunks, record.doc_id)
-        written = {record.doc_id: [chunk.id for chunk in chunks] for record, chunks in documents}
         records = sorted((record for record, _ in documents), key=lambda record: record.doc_id)
 
         def write(conn: psycopg.Connection) -> dict[str, list[uuid.UUID]]:
+            writer_lock(conn, tables)
             with conn.cursor() as cursor:
                 cursor.executemany(
                     sql.SQL(
@@ -115,18 +125,10 @@ class PostgresDocuments:
                         for r in records
                     ],
                 )
-            upsert_chunks(conn, tables, [chunk for _, chunks in documents for chunk in chunks])
-            stale = conn.execute(
-                sql.SQL(
-                    "DELETE FROM {} WHERE doc_id = ANY(%s) AND NOT (id = ANY(%s)) RETURNING id, doc_id"
-                ).format(tables.chunks),
-                (doc_ids, [point for points in written.values() for point in points]),
-            ).fetchall()
-            affected = {doc_id: list(points) for doc_id, points in written.items()}
-            for point_id, doc_id in stale:
-                affected[doc_id].append(point_id)
-            enqueue_points(conn, tables, affected)
-            return affected
+            kept = texts or {}
+            upsert_texts(conn, tables, kept)
+            delete_texts(conn, tables, [doc_id for doc_id in doc_ids if doc_id not in kept])
+            return replace_chunks(conn, tables, {record.doc_id: chunks for record, chunks in documents})
 
         return self._pool.write("write_document", write)
 
@@ -140,6 +142,7 @@ class PostgresDocuments:
         tables = self._tables
 
         def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
+            writer_lock(conn, tables)
             known = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING doc_id").format(tables.documents),
                 (doc_id,),
@@ -147,6 +150,7 @@ class PostgresDocuments:
             removed = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING id").format(tables.chunks), (doc_id,)
             ).fetchall()
+            delete_texts(conn, tables, [doc_id])
             if known is None and not removed:
                 return None
             point_ids = [row[0] for row in removed]
@@ -168,6 +172,7 @@ class PostgresDocuments:
         doc_ids = sorted({chunk.doc_id for chunk in chunks})
 
         def load(conn: psycopg.Connection) -> None:
+            writer_lock(conn, tables)
             # Lock the documents first, in doc_id order, as write_documents does: create the missing rows,
             # touch the others.
             conn.execute(

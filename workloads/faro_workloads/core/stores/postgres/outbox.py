@@ -16,7 +16,6 @@ from psycopg import sql
 from faro_workloads.core.stores.ports import OutboxBatch
 from faro_workloads.core.stores.postgres.chunk_rows import select_chunks
 from faro_workloads.core.stores.postgres.pool import PostgresPool
-from faro_workloads.core.stores.postgres.scans import count_rows
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
 
@@ -39,17 +38,17 @@ class PostgresOutbox:
         Claims of one collection are serialised by a transaction-level advisory lock, so two drainers never
         push different snapshots of the same point to Qdrant out of order.
         """
-        outbox = self._tables.outbox
-        condition = sql.SQL("WHERE point_id = ANY(%(points)s)") if point_ids is not None else sql.SQL("")
+        outbox, generation = self._tables.outbox, self._tables.generation
+        condition = sql.SQL("AND point_id = ANY(%(points)s)") if point_ids is not None else sql.SQL("")
         with self._pool.transaction("outbox_apply") as conn:
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", (f"faro.outbox:{outbox.as_string(conn)}",)
-            )
+            lock = f"faro.outbox:{outbox.as_string(conn)}:{generation}"
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (lock,))
             rows = conn.execute(
                 sql.SQL(
-                    "SELECT id, point_id FROM {} {} ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
+                    "SELECT id, point_id FROM {} WHERE generation = %(generation)s {} "
+                    "ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED"
                 ).format(outbox, condition),
-                {"limit": limit, "points": list(point_ids or [])},
+                {"limit": limit, "points": list(point_ids or []), "generation": generation},
             ).fetchall()
             row_ids = [row[0] for row in rows]
             named = list(dict.fromkeys(row[1] for row in rows))
@@ -60,13 +59,22 @@ class PostgresOutbox:
                 conn.execute(sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(outbox), (row_ids,))
 
     def outbox_pending(self) -> int:
-        """Number of outbox rows not yet applied to Qdrant."""
-        return count_rows(self._pool, self._tables.outbox, "outbox_pending")
+        """Number of this generation's outbox rows not yet applied to Qdrant."""
+        with self._pool.transaction("outbox_pending") as conn:
+            row = conn.execute(
+                sql.SQL("SELECT count(*) FROM {} WHERE generation = %s").format(self._tables.outbox),
+                (self._tables.generation,),
+            ).fetchone()
+        return int(row[0]) if row else 0
 
     def outbox_point_ids(self, limit: int = 10_000) -> list[uuid.UUID]:
-        """Point ids named by pending outbox rows, oldest first (repeats kept), at most ``limit``."""
+        """Point ids named by this generation's pending outbox rows, oldest first (repeats kept), at most
+        ``limit``."""
         with self._pool.transaction("outbox_point_ids") as conn:
             rows = conn.execute(
-                sql.SQL("SELECT point_id FROM {} ORDER BY id LIMIT %s").format(self._tables.outbox), (limit,)
+                sql.SQL("SELECT point_id FROM {} WHERE generation = %s ORDER BY id LIMIT %s").format(
+                    self._tables.outbox
+                ),
+                (self._tables.generation, limit),
             ).fetchall()
         return [row[0] for row in rows]

@@ -2,7 +2,10 @@
 
 ``{name}_documents`` holds one row per document (doc_id primary key); ``{name}_chunks`` one row per chunk,
 keyed by its deterministic point id, with the embedding in a ``vector(dim)`` column, an HNSW index whose
-opclass matches the distance, and an index on doc_id; ``{name}_outbox`` the Qdrant work still to do.
+opclass matches the distance, and an index on doc_id; ``{name}_outbox`` the Qdrant work still to do;
+``{name}_texts`` each document's extracted text (:mod:`~faro_workloads.core.stores.postgres.texts`);
+``{name}_embedding_cache`` vectors by model and text
+(:mod:`~faro_workloads.core.stores.postgres.embedding_cache`).
 """
 
 from __future__ import annotations
@@ -12,10 +15,14 @@ import logging
 import psycopg
 from psycopg import sql
 
+from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
 from faro_workloads.contract.settings import HnswConfig
 from faro_workloads.core.stores.ports import StoreSchemaMismatch
+from faro_workloads.core.stores.postgres.embedding_cache import create_embedding_cache_table
+from faro_workloads.core.stores.postgres.generations import create_generations_table
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.texts import create_texts_table
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +78,7 @@ class PostgresSchema:
             )
 
     def _create_tables(self, conn: psycopg.Connection) -> None:
-        tables, collection = self._tables, self._tables.collection
+        tables = self._tables
         conn.execute(
             sql.SQL(
                 """
@@ -97,6 +104,55 @@ class PostgresSchema:
             sql.SQL(
                 """
                 CREATE TABLE IF NOT EXISTS {} (
+                    id bigserial PRIMARY KEY,
+                    point_id uuid NOT NULL,
+                    doc_id text NOT NULL,
+                    created_at timestamptz NOT NULL DEFAULT now(),
+                    generation integer NOT NULL DEFAULT 1
+                )
+                """
+            ).format(tables.outbox)
+        )
+        # Outboxes made before generations: every row they hold is the first generation's.
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS generation integer NOT NULL DEFAULT 1").format(
+                tables.outbox
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (point_id)").format(
+                sql.Identifier(tables.outbox_index_name), tables.outbox
+            )
+        )
+        create_texts_table(conn, tables)
+        create_embedding_cache_table(conn, tables)
+        create_generations_table(conn, tables)
+        self._create_chunks_table(conn, with_hnsw=True)
+
+    def ensure_chunks_table(self, with_hnsw: bool) -> None:
+        """Create this generation's chunks table if missing; without its HNSW index for a bulk load, which
+        :meth:`build_hnsw_index` adds afterwards (faster than maintaining it row by row)."""
+        with self._pool.transaction("ensure_chunks_table") as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('faro.ensure_schema'))")
+            self._check_existing(conn)
+            self._create_chunks_table(conn, with_hnsw=with_hnsw)
+
+    def build_hnsw_index(self) -> None:
+        """Add the chunks table's HNSW index if it has none (idempotent)."""
+        with self._pool.transaction("build_hnsw_index") as conn:
+            self._create_hnsw_index(conn)
+
+    def drop_chunks_table(self) -> None:
+        """Drop this generation's chunks table (the collection's other tables stay)."""
+        with self._pool.transaction("drop_chunks_table") as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self._tables.chunks))
+
+    def _create_chunks_table(self, conn: psycopg.Connection, with_hnsw: bool) -> None:
+        tables, collection = self._tables, self._tables.collection
+        conn.execute(
+            sql.SQL(
+                """
+                CREATE TABLE IF NOT EXISTS {} (
                     id uuid PRIMARY KEY,
                     doc_id text NOT NULL,
                     seq integer NOT NULL,
@@ -116,6 +172,11 @@ class PostgresSchema:
                 sql.Identifier(tables.doc_index_name), tables.chunks
             )
         )
+        if with_hnsw:
+            self._create_hnsw_index(conn)
+
+    def _create_hnsw_index(self, conn: psycopg.Connection) -> None:
+        tables, collection = self._tables, self._tables.collection
         if collection.dimension <= HNSW_MAX_DIMENSION:
             conn.execute(
                 sql.SQL(
@@ -137,28 +198,31 @@ class PostgresSchema:
                 collection.dimension,
                 HNSW_MAX_DIMENSION,
             )
-        conn.execute(
-            sql.SQL(
-                """
-                CREATE TABLE IF NOT EXISTS {} (
-                    id bigserial PRIMARY KEY,
-                    point_id uuid NOT NULL,
-                    doc_id text NOT NULL,
-                    created_at timestamptz NOT NULL DEFAULT now()
-                )
-                """
-            ).format(tables.outbox)
-        )
-        conn.execute(
-            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (point_id)").format(
-                sql.Identifier(tables.outbox_index_name), tables.outbox
-            )
-        )
 
     def drop(self) -> None:
-        """Drop this collection's tables (the schema and the extension stay)."""
+        """Drop this collection's tables, every generation's chunks included (the schema and the extension
+        stay)."""
         with self._pool.transaction("drop") as conn:
-            for table in (self._tables.outbox, self._tables.chunks, self._tables.documents):
+            tables = self._tables
+            registered = conn.execute(
+                "SELECT to_regclass(%s)", (tables.generations.as_string(conn),)
+            ).fetchone()
+            generations = [FIRST_GENERATION]
+            if registered is not None and registered[0] is not None:
+                rows = conn.execute(sql.SQL("SELECT id FROM {}").format(tables.generations)).fetchall()
+                generations += [row[0] for row in rows]
+            chunk_tables = [
+                sql.Identifier(tables.schema_name, chunks_table_name(tables.collection.name, generation))
+                for generation in sorted(set(generations))
+            ]
+            for table in (
+                tables.outbox,
+                *chunk_tables,
+                tables.texts,
+                tables.embedding_cache,
+                tables.generations,
+                tables.documents,
+            ):
                 conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table))
 
     def index_definitions(self) -> dict[str, str]:

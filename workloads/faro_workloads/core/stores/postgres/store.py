@@ -2,45 +2,68 @@
 
 It owns the connection pool and hands each job to its part: :class:`PostgresSchema` (DDL),
 :class:`PostgresDocuments` (records, writes and deletes), :class:`PostgresSearch` (k-NN),
-:class:`PostgresScans` (bulk reads, counts, samples) and :class:`PostgresOutbox` (the Qdrant work queue).
+:class:`PostgresScans` (bulk reads, counts, samples), :class:`PostgresOutbox` (the Qdrant work queue),
+:class:`PostgresTexts` (the documents' kept texts) and :class:`PostgresEmbeddingCache`.
 It satisfies every Postgres port of :mod:`faro_workloads.core.stores.ports`; consumers take those.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 
 import numpy as np
 
+from faro_workloads.contract.generations import FIRST_GENERATION, Generation, GenerationState
+from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit
+from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 from faro_workloads.core.stores.postgres.documents import PostgresDocuments
+from faro_workloads.core.stores.postgres.embedding_cache import PostgresEmbeddingCache
+from faro_workloads.core.stores.postgres.generation_fill import PostgresGenerationFill
+from faro_workloads.core.stores.postgres.generations import PostgresGenerations
 from faro_workloads.core.stores.postgres.outbox import PostgresOutbox
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.scans import PostgresScans
 from faro_workloads.core.stores.postgres.schema import PostgresSchema
 from faro_workloads.core.stores.postgres.search import PostgresSearch
 from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.texts import PostgresTexts
 
 
 class PgVectorStore:
-    """One collection's tables in PostgreSQL + pgvector, reached through a small connection pool."""
+    """One collection's tables in PostgreSQL + pgvector, reached through a small connection pool; chunks,
+    searches, scans and outbox rows are those of index generation ``generation`` (the first by default).
+    :meth:`for_generation` gives another generation's store over the same pool."""
 
     def __init__(
-        self, config: PostgresConfig, collection: CollectionConfig, hnsw: HnswConfig | None = None
+        self,
+        config: PostgresConfig,
+        collection: CollectionConfig,
+        hnsw: HnswConfig | None = None,
+        *,
+        generation: int = FIRST_GENERATION,
+        pool: PostgresPool | None = None,
     ) -> None:
+        self._config = config
         self._collection = collection
-        tables = CollectionTables.of(config.schema_name, collection)
-        self._pool = PostgresPool(config, collection.name)
-        self._schema = PostgresSchema(self._pool, tables, hnsw or HnswConfig())
+        self._hnsw = hnsw or HnswConfig()
+        self.generation = generation
+        tables = CollectionTables.of(config.schema_name, collection, generation)
+        self._owns_pool = pool is None
+        self._pool = pool or PostgresPool(config, collection.name)
+        self._schema = PostgresSchema(self._pool, tables, self._hnsw)
+        self._generations = PostgresGenerations(self._pool, tables)
+        self._fill = PostgresGenerationFill(self._pool, tables)
         self._documents = PostgresDocuments(self._pool, tables)
         self._search = PostgresSearch(self._pool, tables, config)
         self._scans = PostgresScans(self._pool, tables)
         self._outbox = PostgresOutbox(self._pool, tables)
+        self._texts = PostgresTexts(self._pool, tables)
+        self._embedding_cache = PostgresEmbeddingCache(self._pool, tables)
 
     @property
     def collection(self) -> CollectionConfig:
@@ -62,7 +85,55 @@ class PgVectorStore:
         return self._pool.healthy()
 
     def close(self) -> None:
-        self._pool.close()
+        """Close the pool (a store from :meth:`for_generation` leaves its parent's pool open)."""
+        if self._owns_pool:
+            self._pool.close()
+
+    def for_generation(self, generation: int) -> PgVectorStore:
+        """Generation ``generation``'s store over this store's pool (closing it closes nothing)."""
+        return PgVectorStore(
+            self._config, self._collection, self._hnsw, generation=generation, pool=self._pool
+        )
+
+    # ------------------------------------------ generations (PostgresGenerations, PostgresGenerationFill)
+
+    def generations(self) -> list[Generation]:
+        return self._generations.generations()
+
+    def register_generation(
+        self, profile: IndexProfile, state: GenerationState, at: int | None = None
+    ) -> Generation:
+        return self._generations.register_generation(profile, state, at)
+
+    def forget_generation(self, generation: int) -> None:
+        self._generations.forget_generation(generation)
+
+    def missing_documents(self, limit: int, after: str = "") -> list[tuple[str, str]]:
+        return self._generations.missing_documents(limit, after)
+
+    def stale_documents(self, limit: int, after: str = "") -> list[str]:
+        return self._generations.stale_documents(limit, after)
+
+    def completeness(self) -> tuple[int, int, int]:
+        return self._generations.completeness()
+
+    def promote(self, require_complete: bool = True) -> tuple[int, int, int] | None:
+        return self._generations.promote(require_complete)
+
+    def fill_documents(self, documents: Mapping[str, tuple[str, list[Chunk]]]) -> dict[str, list[uuid.UUID]]:
+        return self._fill.fill_documents(documents)
+
+    def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]:
+        return self._fill.clear_stale(doc_ids)
+
+    def ensure_chunks_table(self, with_hnsw: bool) -> None:
+        self._schema.ensure_chunks_table(with_hnsw)
+
+    def build_hnsw_index(self) -> None:
+        self._schema.build_hnsw_index()
+
+    def drop_chunks_table(self) -> None:
+        self._schema.drop_chunks_table()
 
     # -------------------------------------------------------------------- documents (PostgresDocuments)
 
@@ -79,9 +150,25 @@ class PgVectorStore:
         return self._documents.write_document(record, chunks)
 
     def write_documents(
-        self, documents: Sequence[tuple[DocumentRecord, list[Chunk]]]
+        self,
+        documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
+        texts: Mapping[str, SourceText] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
-        return self._documents.write_documents(documents)
+        return self._documents.write_documents(documents, texts)
+
+    def get_texts(self, doc_ids: Sequence[str]) -> dict[str, SourceText]:
+        return self._texts.get_texts(doc_ids)
+
+    # ------------------------------------------------------------- embedding cache (PostgresEmbeddingCache)
+
+    def cached_embeddings(self, model_key: str, text_hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
+        return self._embedding_cache.cached_embeddings(model_key, text_hashes)
+
+    def remember_embeddings(self, model_key: str, embeddings: Mapping[bytes, np.ndarray]) -> None:
+        self._embedding_cache.remember_embeddings(model_key, embeddings)
+
+    def prune_embedding_cache(self, grace_seconds: float) -> int:
+        return self._embedding_cache.prune(grace_seconds)
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         return self._documents.delete_document(doc_id)

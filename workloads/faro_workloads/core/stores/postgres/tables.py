@@ -1,8 +1,11 @@
 """The names of one collection's tables and indexes, and the SQL its distance maps to.
 
-Per collection, in schema ``PostgresConfig.schema_name``: ``{name}_documents``, ``{name}_chunks`` (with the
-indexes ``{name}_chunks_doc_id`` and ``{name}_chunks_hnsw``) and ``{name}_outbox`` (with
-``{name}_outbox_point_id``); writes stage chunks in the session temp table ``faro_stage_{name}``.
+Per collection, in schema ``PostgresConfig.schema_name``: ``{name}_documents``, one chunks table per index
+generation (``{name}_chunks`` for the first, ``{name}_g{N}_chunks`` after it; each with the indexes
+``<table>_doc_id`` and ``<table>_hnsw``), ``{name}_generations`` (which generation is live),
+``{name}_outbox`` (with ``{name}_outbox_point_id``), ``{name}_texts`` (each document's extracted text,
+compressed) and ``{name}_embedding_cache``; writes stage chunks in the session temp table
+``faro_stage_<chunks table>``.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
+from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
 from faro_workloads.contract.settings import CollectionConfig, Distance
 
 # Distance -> (HNSW operator class, SQL distance operator).
@@ -31,6 +35,10 @@ class CollectionTables:
     documents: sql.Identifier
     chunks: sql.Identifier
     outbox: sql.Identifier
+    texts: sql.Identifier
+    embedding_cache: sql.Identifier
+    generations: sql.Identifier
+    generation: int  # whose chunks table ``chunks`` is (and whose outbox rows this store queues and claims)
     staging: sql.Identifier  # a session temp table, so unqualified
     chunks_table_name: str
     hnsw_index_name: str
@@ -40,20 +48,28 @@ class CollectionTables:
     operator: str  # the SQL distance operator of the collection's distance
 
     @classmethod
-    def of(cls, schema_name: str, collection: CollectionConfig) -> CollectionTables:
+    def of(
+        cls, schema_name: str, collection: CollectionConfig, generation: int = FIRST_GENERATION
+    ) -> CollectionTables:
+        """The names of ``collection``'s tables, with generation ``generation``'s chunks table."""
         name = collection.name
+        chunks = chunks_table_name(name, generation)
         opclass, operator = _DISTANCE_SQL[collection.distance]
         return cls(
             schema_name=schema_name,
             collection=collection,
             schema=sql.Identifier(schema_name),
             documents=sql.Identifier(schema_name, f"{name}_documents"),
-            chunks=sql.Identifier(schema_name, f"{name}_chunks"),
+            chunks=sql.Identifier(schema_name, chunks),
             outbox=sql.Identifier(schema_name, f"{name}_outbox"),
-            staging=sql.Identifier(f"faro_stage_{name}"),
-            chunks_table_name=f"{name}_chunks",
-            hnsw_index_name=f"{name}_chunks_hnsw",
-            doc_index_name=f"{name}_chunks_doc_id",
+            texts=sql.Identifier(schema_name, f"{name}_texts"),
+            embedding_cache=sql.Identifier(schema_name, f"{name}_embedding_cache"),
+            generations=sql.Identifier(schema_name, f"{name}_generations"),
+            generation=generation,
+            staging=sql.Identifier(f"faro_stage_{chunks}"),
+            chunks_table_name=chunks,
+            hnsw_index_name=f"{chunks}_hnsw",
+            doc_index_name=f"{chunks}_doc_id",
             outbox_index_name=f"{name}_outbox_point_id",
             opclass=opclass,
             operator=operator,

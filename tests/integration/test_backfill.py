@@ -1,0 +1,153 @@
+"""Backfill into a building generation on the real stores: it fills every document from its kept text with
+the new model, sees uploads, replaces and deletes made meanwhile, re-embeds what has no kept text from the
+live chunks when only the model changed, and reports what it cannot fill."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from faro_workloads.contract.generations import GenerationState
+from faro_workloads.contract.index_profile import IndexProfile
+from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.backfill import Backfill
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.embedding.cached import CachedEmbedder
+from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.data_plane import DataPlane
+
+from support.handbook import RecordingEmbedder
+
+pytestmark = pytest.mark.integration
+
+DIMENSION = 32
+CHUNKING = ChunkingConfig(strategy="recursive", tokenizer="chars", size=32, overlap=0)
+
+
+def text(n: int, version: int = 1) -> str:
+    return f"Document {n}, version {version}. " + " ".join(f"word{n}x{i}" for i in range(40)) + "."
+
+
+@dataclass
+class Collection:
+    plane: DataPlane
+    pg: PgVectorStore
+    qdrant: QdrantStore
+    building: PgVectorStore
+    building_qdrant: QdrantStore
+    model_b: RecordingEmbedder
+
+    def backfill(self, chunking: ChunkingConfig = CHUNKING, batch_documents: int = 32) -> Backfill:
+        return Backfill(
+            self.building,
+            self.building_qdrant,
+            self.pg,
+            self.pg,
+            Chunker(chunking),
+            CachedEmbedder(self.model_b, self.pg),
+            live=self.pg if chunking == CHUNKING else None,
+            batch_documents=batch_documents,
+        )
+
+    def ingest(self, n: int, version: int = 1) -> None:
+        self.plane.ingest.ingest(IncomingDocument(f"doc-{n:02d}", text(n, version), "test"))
+
+    def building_models(self) -> set[str]:
+        return {chunk.model for chunks in self.building.iter_chunks() for chunk in chunks}
+
+
+@pytest.fixture
+def collection(pg_store_factory, qdrant_store_factory) -> Iterator[Collection]:
+    pg = pg_store_factory(dimension=DIMENSION)
+    qdrant = qdrant_store_factory(pg.collection)
+    plane = DataPlane(pg, qdrant, RecordingEmbedder(DIMENSION), CHUNKING)
+    profile_a = plane.ingest.profile
+    pg.register_generation(profile_a, GenerationState.LIVE, at=1)
+    model_b = RecordingEmbedder(DIMENSION, model="faro-hash-v2")
+    profile_b = IndexProfile(embedding=model_b.identity, chunking=profile_a.chunking)
+    pg.register_generation(profile_b, GenerationState.BUILDING)
+    building, building_qdrant = pg.for_generation(2), qdrant.for_generation(2)
+    building.ensure_chunks_table(with_hnsw=False)
+    building_qdrant.ensure_collection(defer_indexing=True)
+    yield Collection(plane, pg, qdrant, building, building_qdrant, model_b)
+    plane.close()
+
+
+def test_a_pass_fills_every_document_with_the_new_model_in_both_stores(collection: Collection) -> None:
+    for n in range(12):
+        collection.ingest(n)
+    backfill = collection.backfill()
+    assert backfill.progress().missing == 12
+
+    result = backfill.run_pass()
+
+    assert (result.filled, result.cleared, result.unfillable) == (12, 0, [])
+    assert backfill.progress().complete
+    assert collection.building_models() == {"faro-hash-v2"}
+    assert collection.building_qdrant.count() == collection.building.count() == collection.pg.count()
+    assert collection.pg.for_generation(1).count() == collection.pg.count()  # the live one is untouched
+
+
+def test_writes_made_during_the_backfill_are_differences_the_next_pass_closes(collection: Collection) -> None:
+    for n in range(10):
+        collection.ingest(n)
+    backfill = collection.backfill()
+    backfill.run_pass()
+    paid_for = set(collection.model_b.sent)
+    collection.model_b.sent.clear()
+
+    collection.ingest(3, version=2)  # replaced
+    collection.plane.ingest.delete("doc-04")  # deleted
+    collection.ingest(10)  # new
+    assert backfill.progress() == type(backfill.progress())(documents=10, missing=2, stale=2)
+
+    result = backfill.run_pass()
+
+    assert (result.filled, result.cleared) == (2, 2) and backfill.progress().complete
+    held = {chunk.text: chunk.doc_id for chunks in collection.building.iter_chunks() for chunk in chunks}
+    assert "doc-04" not in held.values() and "doc-10" in held.values()
+    sent = collection.model_b.sent
+    assert sent and not paid_for & set(sent)  # only texts never embedded before were paid for
+    assert {held[t] for t in sent} <= {"doc-03", "doc-10"}
+    assert collection.building_qdrant.count() == collection.building.count()
+
+
+def test_a_stopped_pass_resumes_where_it_stopped_without_embedding_twice(collection: Collection) -> None:
+    for n in range(8):
+        collection.ingest(n)
+    stop = threading.Event()
+    first = collection.backfill(batch_documents=2)
+    first.run_pass(stop=stop, on_batch=lambda result: stop.set() if result.filled else None)
+    sent_before = len(collection.model_b.sent)
+    assert 0 < collection.building.count() < collection.pg.count()
+
+    resumed = collection.backfill(batch_documents=2)  # a new process
+    resumed.run_pass()
+
+    assert resumed.progress().complete
+    assert len(collection.model_b.sent) == collection.building.count()  # every chunk embedded once
+    assert sent_before < len(collection.model_b.sent)
+
+
+def test_documents_without_a_kept_text_are_filled_from_the_live_chunks_or_reported(
+    collection: Collection, make_chunks, make_record
+) -> None:
+    collection.ingest(1)
+    legacy = make_chunks("legacy", 3, dimension=DIMENSION)
+    collection.pg.write_document(make_record(legacy), legacy)  # no text kept, as before this version
+
+    recut = collection.backfill(ChunkingConfig(strategy="fixed", tokenizer="chars", size=16, overlap=0))
+    other_cut = recut.run_pass()
+    assert (other_cut.filled, other_cut.unfillable) == (1, ["legacy"])
+    assert recut.progress().missing == 1
+
+    same_cut = collection.backfill().run_pass()  # only the model changes: the live chunks' texts will do
+    assert (same_cut.filled, same_cut.unfillable) == (1, [])
+    refilled = collection.building.fetch_chunks([chunk.id for chunk in legacy])
+    assert [c.text for c in refilled] == [c.text for c in legacy]
+    assert {c.model for c in refilled} == {"faro-hash-v2"}

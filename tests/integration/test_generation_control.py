@@ -1,0 +1,114 @@
+"""The generation controller on the real stores: a model change builds a new generation and cuts over
+only when it passes the gate; the previous one is kept for a rollback that embeds nothing; retention drops
+the oldest; a failed gate blocks the cutover with its reason and numbers; Manual waits for approval."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from faro_workloads.contract.generations import CutoverBlock, GenerationState
+from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.generation_control import GenerationController
+from faro_workloads.core.generation_plan import Action
+from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.repair import repair_qdrant
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.data_plane import IngestPath
+
+from support.handbook import RecordingEmbedder
+
+pytestmark = pytest.mark.integration
+
+DIMENSION = 32
+CHUNKING = ChunkingConfig(strategy="recursive", tokenizer="chars", size=32, overlap=0)
+LIVE, BUILDING, RETIRED = GenerationState.LIVE, GenerationState.BUILDING, GenerationState.RETIRED
+
+
+@dataclass
+class Stores:
+    pg: PgVectorStore
+    qdrant: QdrantStore
+
+    def controller(self, model: RecordingEmbedder, **config: object) -> GenerationController:
+        return GenerationController(
+            self.pg, self.qdrant, Chunker(CHUNKING), model, GenerationsConfig(**config)
+        )
+
+    def states(self) -> dict[int, GenerationState]:
+        return {g.id: g.state for g in self.pg.generations()}
+
+    def models(self, generation: int) -> set[str]:
+        store = self.pg.for_generation(generation)
+        return {chunk.model for chunks in store.iter_chunks() for chunk in chunks}
+
+
+@pytest.fixture
+def stores(pg_store_factory, qdrant_store_factory) -> Iterator[Stores]:
+    pg = pg_store_factory(dimension=DIMENSION)
+    qdrant = qdrant_store_factory(pg.collection)
+    path = IngestPath(pg, qdrant, RecordingEmbedder(DIMENSION), CHUNKING)
+    for n in range(15):
+        text = f"Document {n}. " + " ".join(f"term{n}w{i}" for i in range(30))
+        path.ingest.ingest(IncomingDocument(f"doc-{n:02d}", text, "test"))
+    path.drainer.drain()
+    yield Stores(pg, qdrant)
+    path.close()
+
+
+def test_a_model_change_builds_cuts_over_and_rolls_back_without_embedding(stores: Stores) -> None:
+    model_a, model_b = RecordingEmbedder(DIMENSION), RecordingEmbedder(DIMENSION, model="faro-hash-v2")
+    first = stores.controller(model_a).step()
+    assert first.plan.action is Action.INITIALIZE and stores.states() == {1: LIVE}
+    assert first.backfill is not None and first.backfill.filled == 0  # generation 1 already holds them all
+
+    report = stores.controller(model_b).step()
+
+    assert report.plan.action is Action.BUILD and report.promoted == 2 and report.blocked is None
+    assert stores.states() == {1: RETIRED, 2: LIVE}
+    assert stores.models(2) == {"faro-hash-v2"} and stores.models(1) == {"faro-hash-v1"}
+    assert stores.qdrant.for_generation(2).count() == stores.pg.for_generation(2).count()
+    assert stores.qdrant.live_alias_target() == stores.qdrant.for_generation(2).name
+    record = stores.pg.get_document("doc-03")
+    assert record is not None and record.profile == stores.controller(model_b).wanted.fingerprint
+
+    model_a.sent.clear()
+    back = stores.controller(model_a).step()
+
+    assert back.plan.action is Action.ROLLBACK and stores.states() == {1: LIVE, 2: RETIRED}
+    assert model_a.sent == [] and back.backfill is not None and back.backfill.filled == 0
+    assert stores.qdrant.live_alias_target() == stores.qdrant.for_generation(1).name
+
+
+def test_retention_drops_the_oldest_retired_generation_from_both_stores(stores: Stores) -> None:
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    stores.controller(RecordingEmbedder(DIMENSION, model="faro-hash-v2")).step()
+    third = stores.controller(RecordingEmbedder(DIMENSION, model="faro-hash-v3"), retain=1).step()
+
+    assert third.promoted == 3 and third.dropped == [1]
+    assert stores.states() == {2: RETIRED, 3: LIVE}
+    assert not stores.qdrant.for_generation(1).exists()
+
+
+def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serving(stores: Stores) -> None:
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    model_b = RecordingEmbedder(DIMENSION, model="faro-hash-v2")
+    blocked = stores.controller(model_b, cutover="Manual").step()
+    assert blocked.blocked is not None and blocked.blocked.reason is CutoverBlock.AWAITING_APPROVAL
+    assert stores.states() == {1: LIVE, 2: BUILDING}
+
+    stray = next(iter(stores.qdrant.for_generation(2).scroll_ids()))[:3]
+    stores.qdrant.for_generation(2).delete(stray)  # Qdrant loses points behind Faro's back
+    disagree = stores.controller(model_b).step()
+    assert disagree.blocked is not None and disagree.blocked.reason is CutoverBlock.STORES_DISAGREE
+    assert "3 points missing from Qdrant" in disagree.blocked.message
+    assert stores.states() == {1: LIVE, 2: BUILDING}
+
+    controller = stores.controller(model_b, cutover="Manual")
+    controller.approve(2)
+    repair_qdrant(stores.pg.for_generation(2), stores.qdrant.for_generation(2))
+    assert controller.step().promoted == 2

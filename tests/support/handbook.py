@@ -1,0 +1,33 @@
+"""A document whose edits are easy to reason about, and an embedder that records what it was sent: for the
+tests of what is (and is not) embedded again."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from faro_workloads.core.embedding.hashing import HashingEmbedder
+
+SECTIONS = 40
+
+
+def handbook(edited: int | None = None) -> str:
+    """A Markdown handbook of 40 sections of one paragraph; ``edited``: that section's paragraph reworded."""
+    sections = []
+    for n in range(SECTIONS):
+        body = f"Section {n} explains step {n} of the procedure, with the checks that follow it and why."
+        if n == edited:
+            body = f"Section {n} was rewritten: step {n} now needs a second reviewer before it may start."
+        sections.append(f"## Part {n}\n\n{body}")
+    return "# Handbook\n\n" + "\n\n".join(sections) + "\n"
+
+
+class RecordingEmbedder(HashingEmbedder):
+    """The hashing embedder, recording every text the "model" was sent."""
+
+    def __init__(self, dimension: int = 32, model: str = "faro-hash-v1") -> None:
+        super().__init__(dimension=dimension, model=model)
+        self.sent: list[str] = []
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        self.sent.extend(texts)
+        return super()._embed_batch(texts)

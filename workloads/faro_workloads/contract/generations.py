@@ -1,0 +1,70 @@
+"""Index generations: the states a generation goes through and the names it has in the two stores.
+
+A collection has one live generation (queries read it, ingest writes it), at most one building (being
+filled from the documents' kept texts under a new index profile) and up to ``retain_generations`` retired
+ones (kept for an instant rollback). Each has its own chunks table in PostgreSQL and its own Qdrant
+collection; PostgreSQL's ``{collection}_generations`` table records which is live and is the truth, and the
+Qdrant alias ``{collection}_live`` follows it for clients outside Faro.
+
+Generation 1 uses the names a collection had before generations existed (``{collection}_chunks``, Qdrant
+``{collection}``), so collections made by earlier versions are generation 1 as they are.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from faro_workloads.contract.index_profile import IndexProfile
+
+FIRST_GENERATION = 1
+DEFAULT_RETAIN_GENERATIONS = 1
+
+
+class GenerationState(StrEnum):
+    BUILDING = "Building"
+    LIVE = "Live"
+    RETIRED = "Retired"
+
+
+class CutoverBlock(StrEnum):
+    """Why a building generation was not made live (the reason of the ``CutoverBlocked`` condition)."""
+
+    BACKFILL_INCOMPLETE = "BackfillIncomplete"
+    DOCUMENTS_WITHOUT_TEXT = "DocumentsWithoutText"
+    STORES_DISAGREE = "StoresDisagree"
+    AWAITING_APPROVAL = "AwaitingApproval"
+
+
+def chunks_table_name(collection: str, generation: int) -> str:
+    """The PostgreSQL table holding generation ``generation``'s chunks."""
+    return f"{collection}_chunks" if generation == FIRST_GENERATION else f"{collection}_g{generation}_chunks"
+
+
+def qdrant_collection_name(collection: str, generation: int) -> str:
+    """The Qdrant collection holding generation ``generation``'s points."""
+    return collection if generation == FIRST_GENERATION else f"{collection}_g{generation}"
+
+
+def live_alias(collection: str) -> str:
+    """The Qdrant alias that names the live generation's collection."""
+    return f"{collection}_live"
+
+
+class Generation(BaseModel):
+    """One generation as PostgreSQL's registry records it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int = Field(ge=FIRST_GENERATION)
+    profile: IndexProfile
+    state: GenerationState
+    created_at: datetime
+    live_since: datetime | None = None
+    retired_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.profile.fingerprint

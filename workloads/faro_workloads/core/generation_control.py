@@ -1,0 +1,221 @@
+"""Running a collection's generations: apply the plan for the wanted profile, backfill, gate, cut over,
+roll back, drop what retention lets go (:class:`GenerationController`).
+
+The gate before a cutover checks that (a) the new generation holds every document at its current content
+and nothing else (under the cutover lock, at the moment of the switch), and (b) its two stores agree: the
+same point ids, and overlap@k at least ``min_overlap``. Its PostgreSQL HNSW index is built and Qdrant's
+vector indexing switched on before (b): the bulk load ran without them. A gate that fails leaves the live
+generation serving and says why (:class:`CutoverBlocked`); ``cutover: Manual`` waits for :meth:`approve`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
+from faro_workloads.contract.index_profile import IndexProfile
+from faro_workloads.contract.settings import GenerationsConfig
+from faro_workloads.core.backfill import Backfill, PassResult, Progress
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.consistency import check_consistency
+from faro_workloads.core.embedding import Embedder
+from faro_workloads.core.embedding.cached import CachedEmbedder
+from faro_workloads.core.generation_plan import Action, GenerationPlan, beyond_retention, plan_generations
+from faro_workloads.core.metrics import GENERATION_CUTOVERS, REINDEX_PROGRESS
+from faro_workloads.core.outbox import OutboxDrainer
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CutoverBlocked:
+    """Why the cutover did not happen: a CamelCase ``reason`` and a message with the numbers."""
+
+    reason: CutoverBlock
+    message: str
+
+
+@dataclass(slots=True)
+class StepReport:
+    """What one :meth:`GenerationController.step` did and found."""
+
+    plan: GenerationPlan
+    target: int | None = None  # the generation the backfill filled (building, or live after a rollback)
+    progress: Progress | None = None
+    backfill: PassResult | None = None
+    promoted: int | None = None
+    blocked: CutoverBlocked | None = None
+    dropped: list[int] = field(default_factory=list)
+
+
+class GenerationController:
+    """Keeps one collection's generations in line with ``wanted``: the profile of ``chunker`` and
+    ``embedder`` (which fill new generations). ``pg`` and ``qdrant`` are the collection's stores (any
+    generation's: the others are reached with ``for_generation``)."""
+
+    def __init__(
+        self,
+        pg: PgVectorStore,
+        qdrant: QdrantStore,
+        chunker: Chunker,
+        embedder: Embedder,
+        config: GenerationsConfig | None = None,
+    ) -> None:
+        self._pg = pg
+        self._qdrant = qdrant
+        self._chunker = chunker
+        self._embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, pg)
+        self._config = config or GenerationsConfig()
+        self.wanted = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        self._approved: set[int] = set()
+
+    def generations(self) -> list[Generation]:
+        return self._pg.generations()
+
+    def live(self) -> Generation | None:
+        return next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
+
+    def approve(self, generation: int) -> None:
+        """Let a ``cutover: Manual`` switch to ``generation`` once it passes the gate."""
+        self._approved.add(generation)
+
+    # ------------------------------------------------------------------------------------------ the plan
+
+    def reconcile(self) -> GenerationPlan:
+        """Apply the plan for the wanted profile: register the first generation, start building a new one,
+        or roll back to a retired one at once; drop abandoned and expired ones."""
+        plan = plan_generations(self.wanted, self.generations())
+        for generation in plan.drop:
+            self._drop(generation)
+        if plan.action is Action.INITIALIZE:
+            self._pg.register_generation(self.wanted, GenerationState.LIVE, at=plan.generation)
+            self._qdrant.for_generation(plan.generation).point_live_alias()
+            log.info("generation %d registered live: %s", plan.generation, self.wanted.describe())
+        elif plan.action is Action.BUILD:
+            self._pg.register_generation(self.wanted, GenerationState.BUILDING, at=plan.generation)
+            self._pg.for_generation(plan.generation).ensure_chunks_table(with_hnsw=False)
+            self._qdrant.for_generation(plan.generation).ensure_collection(defer_indexing=True)
+            log.info("generation %d building: %s", plan.generation, self.wanted.describe())
+        elif plan.action is Action.ROLLBACK:
+            self._pg.for_generation(plan.generation).promote(require_complete=False)
+            self._qdrant.for_generation(plan.generation).point_live_alias()
+            GENERATION_CUTOVERS.labels("rolled_back").inc()
+            log.info("rolled back to generation %d: %s", plan.generation, self.wanted.describe())
+            self._apply_retention()
+        return plan
+
+    # ------------------------------------------------------------------------------------------ the work
+
+    def step(self, stop: threading.Event | None = None) -> StepReport:
+        """Reconcile, then one backfill pass over the generation that needs one (the building one, or the
+        live one after a rollback), then — when it is the building one and complete — the gate and the
+        cutover."""
+        plan = self.reconcile()
+        report = StepReport(plan)
+        generations = self.generations()
+        building = next((g for g in generations if g.state is GenerationState.BUILDING), None)
+        live = next((g for g in generations if g.state is GenerationState.LIVE), None)
+        target = building or (
+            live if live is not None and live.fingerprint == self.wanted.fingerprint else None
+        )
+        if target is None:
+            return report
+        backfill = self._backfill(target.id)
+        report.target = target.id
+        report.backfill = backfill.run_pass(stop)
+        report.progress = backfill.progress()
+        if building is None:
+            REINDEX_PROGRESS.set(1.0)
+            return report
+        progress = report.progress
+        REINDEX_PROGRESS.set(progress.done / progress.documents if progress.documents else 1.0)
+        if report.backfill.stopped:
+            return report
+        report.blocked = self._gate(building.id, progress, report.backfill)
+        if report.blocked is None:
+            report.blocked = self._cutover(building.id)
+            if report.blocked is None:
+                report.promoted = building.id
+                report.dropped = self._apply_retention()
+        if report.blocked is not None:
+            GENERATION_CUTOVERS.labels("blocked").inc()
+            log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)
+        return report
+
+    def _backfill(self, generation: int) -> Backfill:
+        live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
+        same_cut = (
+            live is not None and live.profile.chunking == self.wanted.chunking and live.id != generation
+        )
+        return Backfill(
+            self._pg.for_generation(generation),
+            self._qdrant.for_generation(generation),
+            self._pg,
+            self._pg,
+            self._chunker,
+            self._embedder,
+            live=self._pg.for_generation(live.id) if same_cut and live is not None else None,
+            batch_documents=self._config.batch_documents,
+        )
+
+    def _gate(self, generation: int, progress: Progress, result: PassResult) -> CutoverBlocked | None:
+        if result.unfillable:
+            return CutoverBlocked(
+                CutoverBlock.DOCUMENTS_WITHOUT_TEXT,
+                f"{len(result.unfillable)} documents have no kept text to cut again (stored before texts "
+                f"were kept), e.g. {result.unfillable[0]!r}: upload them again",
+            )
+        if not progress.complete:
+            return CutoverBlocked(
+                CutoverBlock.BACKFILL_INCOMPLETE,
+                f"{progress.done} of {progress.documents} documents filled, {progress.stale} stale",
+            )
+        pg, qdrant = self._pg.for_generation(generation), self._qdrant.for_generation(generation)
+        pg.build_hnsw_index()
+        qdrant.enable_indexing()
+        OutboxDrainer(pg, qdrant).drain()
+        config = self._config
+        report = check_consistency(pg, qdrant, sample_size=config.sample_size, k=config.k)
+        if not report.consistent or report.overlap_at_k < config.min_overlap:
+            return CutoverBlocked(
+                CutoverBlock.STORES_DISAGREE,
+                f"generation {generation}: {len(report.missing_ids)} points missing from Qdrant, "
+                f"{len(report.orphan_ids)} orphans, overlap@{report.k} {report.overlap_at_k:.3f} "
+                f"(minimum {config.min_overlap})",
+            )
+        if config.cutover == "Manual" and generation not in self._approved:
+            return CutoverBlocked(
+                CutoverBlock.AWAITING_APPROVAL,
+                f"generation {generation} passed the gate; cutover is Manual: approve it",
+            )
+        return None
+
+    def _cutover(self, generation: int) -> CutoverBlocked | None:
+        refused = self._pg.for_generation(generation).promote(require_complete=True)
+        if refused is not None:
+            documents, missing, stale = refused
+            return CutoverBlocked(
+                CutoverBlock.BACKFILL_INCOMPLETE,
+                f"writes landed during the gate: {missing} of {documents} documents missing, {stale} stale",
+            )
+        self._qdrant.for_generation(generation).point_live_alias()
+        GENERATION_CUTOVERS.labels("promoted").inc()
+        log.info("generation %d is live: %s", generation, self.wanted.describe())
+        return None
+
+    def _apply_retention(self) -> list[int]:
+        expired = beyond_retention(self.generations(), self._config.retain)
+        for generation in expired:
+            self._drop(generation)
+        return expired
+
+    def _drop(self, generation: int) -> None:
+        """Drop a non-live generation from both stores and the registry."""
+        self._qdrant.for_generation(generation).drop()
+        self._pg.for_generation(generation).drop_chunks_table()
+        self._pg.forget_generation(generation)
+        log.info("generation %d dropped", generation)
