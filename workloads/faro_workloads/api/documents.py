@@ -102,7 +102,7 @@ class DocumentList(BaseModel):
     next_after: str | None = Field(None, description="Pass as 'after' for the next page.")
 
 
-_UPLOAD_SCHEMA = {
+UPLOAD_OPENAPI = {
     "requestBody": {
         "required": True,
         "content": {
@@ -164,7 +164,7 @@ def documents_router(
         "",
         response_model=DocumentAccepted,
         status_code=201,
-        openapi_extra=_UPLOAD_SCHEMA,
+        openapi_extra=UPLOAD_OPENAPI,
         responses={
             200: {"model": DocumentAccepted},
             202: {"model": DocumentAccepted},
