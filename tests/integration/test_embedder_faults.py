@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,10 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.background_server import free_port
 from faro_workloads.contract.settings import (
     ChunkingConfig,
     CollectionConfig,
@@ -27,18 +25,18 @@ from faro_workloads.contract.settings import (
     QdrantConfig,
 )
 from faro_workloads.core.documents import chunk_point_id
-from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.embedding.model_server import build_model_server
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.chunker import build_chunker_app
 
 from support.faro_process import faro_process
+from support.model_servers import RecordingModelServer
 
 pytestmark = pytest.mark.integration
 
 DIMENSION = 32
 MODEL = "hash-32"
+CHUNKING = ChunkingConfig(strategy="recursive", size=16, overlap=0)
 
 
 def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
@@ -49,38 +47,10 @@ def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None
         time.sleep(0.1)
 
 
-class CountingModelServer:
-    """A real OpenAI-compatible model server that counts requests and can be slowed down."""
-
-    def __init__(self, delay_seconds: float = 0.0) -> None:
-        self.requests = 0
-        self._lock = threading.Lock()
-        app = FastAPI()
-        inner = build_model_server(HashingEmbedder(dimension=DIMENSION, model=MODEL))
-
-        @app.middleware("http")
-        async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
-            if request.url.path.endswith("/embeddings"):
-                with self._lock:
-                    self.requests += 1
-                if delay_seconds:
-                    time.sleep(delay_seconds)  # blocks this server's loop: deliberately slow
-            return await call_next(request)
-
-        app.mount("/", inner)
-        self.server = BackgroundServer(app, "127.0.0.1", free_port())
-
-    @property
-    def url(self) -> str:
-        return f"{self.server.url}/v1"
-
-
 @pytest.fixture
-def model_server() -> Iterator[CountingModelServer]:
-    server = CountingModelServer(delay_seconds=0.25)
-    server.server.start()
-    yield server
-    server.server.stop()
+def model_server() -> Iterator[RecordingModelServer]:
+    with RecordingModelServer(DIMENSION, MODEL, delay_seconds=0.25) as server:
+        yield server
 
 
 def embedder_env(
@@ -113,6 +83,11 @@ def embedder_env(
         "FARO_EMBEDDING__BATCH_SIZE": "4",
         "FARO_EMBEDDING__API_KEY": "local",
         "FARO_EMBEDDING__MAX_ATTEMPTS": "2",
+        # The chunking the chunker cuts with (the operator renders both services from one spec): the live
+        # generation's, so the chunk objects' chunks are embedded as they are.
+        "FARO_CHUNKING__STRATEGY": CHUNKING.strategy,
+        "FARO_CHUNKING__SIZE": str(CHUNKING.size),
+        "FARO_CHUNKING__OVERLAP": str(CHUNKING.overlap),
     }
 
 
@@ -144,14 +119,14 @@ def test_embedder_killed_mid_batch_redelivers_and_stores_every_chunk_exactly_onc
     aws_pipeline,
     postgres_config: PostgresConfig,
     collection_config: CollectionConfig,
-    model_server: CountingModelServer,
+    model_server: RecordingModelServer,
     tmp_path: Path,
 ) -> None:
     collection = collection_config.model_copy(update={"dimension": DIMENSION})
     qdrant_path = tmp_path / "qdrant"
     env = embedder_env(aws_pipeline, postgres_config, collection, qdrant_path, model_server.url)
     text = "\n\n".join(f"Paragraph {i} talks about topic number {i} in some detail." for i in range(40))
-    with chunker_client(aws_pipeline, ChunkingConfig(strategy="recursive", size=16, overlap=0)) as chunker:
+    with chunker_client(aws_pipeline, CHUNKING) as chunker:
         accepted = chunker.post("/v1/documents", json={"doc_id": "big", "text": text}).json()
     expected_chunks = accepted["chunks"]
     assert expected_chunks >= 20  # several embedding batches of 4
@@ -189,7 +164,7 @@ def test_postgres_down_during_ingest_acknowledges_nothing_and_loses_nothing(
 ) -> None:
     import pgserver
 
-    model = CountingModelServer()
+    model = RecordingModelServer(DIMENSION, MODEL)
     model.server.start()
     data_dir = tempfile.mkdtemp(prefix="faro-pgdown-", dir="/tmp")
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
@@ -201,9 +176,7 @@ def test_postgres_down_during_ingest_acknowledges_nothing_and_loses_nothing(
     try:
         with embedder_process(env, tmp_path / "embedder.log") as (_, url):
             server.cleanup()  # PostgreSQL stops while the embedder runs
-            with chunker_client(
-                aws_pipeline, ChunkingConfig(strategy="sentence", size=32, overlap=0)
-            ) as chunker:
+            with chunker_client(aws_pipeline, CHUNKING) as chunker:
                 for doc_id, text in documents.items():
                     assert (
                         chunker.post("/v1/documents", json={"doc_id": doc_id, "text": text}).status_code

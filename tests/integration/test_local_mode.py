@@ -84,7 +84,7 @@ def test_local_mode_serves_queries_and_keeps_its_data_across_a_restart(tmp_path:
         assert httpx.get(f"{url}/readyz").json()["checks"] == {"postgres": True, "qdrant": True}
 
 
-def test_a_data_dir_refuses_another_model_with_one_readable_line(tmp_path: Path) -> None:
+def test_a_data_dir_refuses_a_model_of_another_dimension_with_one_readable_line(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     first = faro(
         "local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS / "overview.md")
@@ -101,10 +101,31 @@ def test_a_data_dir_refuses_another_model_with_one_readable_line(tmp_path: Path)
         "http://127.0.0.1:9/v1",
         "--model",
         "text-embedding-3-small",
+        "--dimension",
+        "1536",
     )
     assert other.returncode == 2  # the configuration does not fit the data folder
     lines = other.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("faro: ") and "--embedder hash" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("faro: ") and "holds 384-d vectors" in lines[0]
+
+
+def test_a_chunking_change_reindexes_the_folder_and_going_back_rolls_back(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    first = faro("local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS))
+    assert first.returncode == 0, first.stderr
+
+    smaller = faro(
+        "local", "--data-dir", str(data_dir), "--no-serve", "--chunk-size", "64", "--chunk-overlap", "8"
+    )
+    assert smaller.returncode == 0, smaller.stderr
+    assert "generation 2 is live" in smaller.stdout
+
+    back = faro("local", "--data-dir", str(data_dir), "--no-serve")
+    assert back.returncode == 0, back.stderr
+    assert "rolled back: generation 1 is live" in back.stdout
+
+    same = faro("local", "--data-dir", str(data_dir), "--no-serve")
+    assert same.returncode == 0 and "generation" not in same.stdout  # nothing to do
 
 
 def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:

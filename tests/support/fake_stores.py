@@ -29,6 +29,7 @@ class FakePostgres:
     :class:`OutboxClaims`. ``commits`` counts the write transactions that committed."""
 
     def __init__(self) -> None:
+        self.generation = 1  # one generation, never another (see test_generation_plan for those decisions)
         self.documents: dict[str, DocumentRecord] = {}
         self.texts: dict[str, SourceText] = {}
         self.embedding_cache: dict[tuple[str, bytes], np.ndarray] = {}
@@ -44,6 +45,10 @@ class FakePostgres:
 
     def get_document(self, doc_id: str) -> DocumentRecord | None:
         return self.get_documents([doc_id]).get(doc_id)
+
+    def generations(self) -> list:
+        """No registry: the first generation is served with the configured profile."""
+        return []
 
     def cached_embeddings(self, model_key: str, text_hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
         self._available()

@@ -41,6 +41,9 @@ class ClosingStore:
 class ClosingPostgres(ClosingStore, FakePostgres):
     name = "postgres"
 
+    def search(self, vector: object, k: int, flt: object = None) -> list[object]:
+        return []  # an empty collection: what matters here is who answers and what is closed
+
 
 class ClosingQdrant(ClosingStore, FakeQdrant):
     name, reachable = "qdrant", False
@@ -136,6 +139,8 @@ def test_the_query_service_closes_retriever_embedder_then_stores(
         assert drainer_threads() == drainers
         with TestClient(service.app) as client:
             assert client.get("/readyz").json()["checks"] == {"postgres": True, "qdrant": False}
+            answer = client.post("/v1/query", json={"query": "anything", "backend": "postgres"})
+            assert answer.status_code == 200 and answer.json()["generation"] == 1
 
     assert closed == ["retriever", "embedder", "qdrant", "postgres"]
 

@@ -42,10 +42,13 @@ from faro_workloads.consistency_publication import (
     write_status,
 )
 from faro_workloads.consistency_result import ID_LIMIT, ExitCode, JobResult, Outcome, result_document, rfc3339
+from faro_workloads.contract.generations import GenerationState
 from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.errors import ConfigurationError, invalid_configuration, one_line
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
 
@@ -144,6 +147,17 @@ def load_settings() -> FaroSettings:
     return settings
 
 
+def _live_generation(pg: PgVectorStore, qdrant: QdrantStore) -> tuple[PgVectorStore, QdrantStore]:
+    """The live index generation's stores (the first generation's while none is registered)."""
+    try:
+        live = next((g for g in pg.generations() if g.state is GenerationState.LIVE), None)
+    except psycopg.errors.UndefinedTable:  # a collection no service has opened since generations came
+        live = None
+    if live is None or live.id == pg.generation:
+        return pg, qdrant
+    return pg.for_generation(live.id), qdrant.for_generation(live.id)
+
+
 def _checked_run(
     pg: AuditedSource, qdrant: AuditedReplica, config: ConsistencyConfig, qdrant_location: str
 ) -> JobResult:
@@ -173,7 +187,8 @@ def run_job(
     settings = settings.model_copy(update={"consistency": config})
     location = settings.qdrant.url or str(settings.qdrant.path)
     with open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.AUDIT) as stores:
-        result = _checked_run(stores.pg, stores.qdrant, config, location)
+        pg, qdrant = _live_generation(stores.pg, stores.qdrant)
+        result = _checked_run(pg, qdrant, config, location)
     publications = publish(result, settings, environ)
     document = result_document(
         result, pipeline=settings.pipeline, collection=settings.collection.name, id_limit=id_limit

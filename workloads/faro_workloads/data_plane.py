@@ -16,15 +16,16 @@ from fastapi import FastAPI
 from faro_workloads.api.app import ReadinessCheck, build_api
 from faro_workloads.api.documents import DocumentBackend, documents_router
 from faro_workloads.api.query import query_router
-from faro_workloads.contract.settings import ChunkingConfig, IngestConfig, QueryConfig
+from faro_workloads.contract.embedding_settings import EmbeddingConfig
+from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig, IngestConfig, QueryConfig
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.embedding.cached import CachedEmbedder
-from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.generation_control import GenerationController, GenerationWorker
+from faro_workloads.core.live_generation import LiveDocuments, LiveGeneration, LiveRetriever
 from faro_workloads.core.metrics import EMBEDDING_CACHE_PRUNED
-from faro_workloads.core.outbox import OutboxDrainer
-from faro_workloads.core.retrieval import Retriever
+from faro_workloads.core.outbox import OutboxDrainer, drain_loop
+from faro_workloads.core.profile_runtime import EmbedderFactory, ProfileRuntime, gateway_embedder_factory
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
@@ -41,27 +42,68 @@ CACHE_PRUNE_INTERVAL_SECONDS = 900.0
 
 class IngestPath:
     """Ingest into one collection of both stores: chunk, embed (through the embedding cache), dual-write
-    through the outbox; in the background (:meth:`start_drainer`), until :meth:`close`, drain the outbox
-    and prune the embedding cache."""
+    through the outbox; in the background (:meth:`start_drainer`), until :meth:`close`, drain the outbox,
+    prune the embedding cache and — with ``generations`` — run the collection's index generations.
+
+    Without ``generations`` ingest writes the stores' own generation with ``embedder`` and ``chunking``.
+    With it, ingest follows the live generation (:class:`LiveGeneration`), whatever its profile, and a
+    :class:`GenerationWorker` builds a new generation whenever ``embedder`` and ``chunking`` (the wanted
+    profile) differ from the live one, then cuts over; ``build_embedder`` makes the embedders of other
+    profiles (default: the hashing embedder only).
+    """
 
     def __init__(
-        self, pg: PgVectorStore, qdrant: QdrantStore, embedder: Embedder, chunking: ChunkingConfig
+        self,
+        pg: PgVectorStore,
+        qdrant: QdrantStore,
+        embedder: Embedder,
+        chunking: ChunkingConfig,
+        *,
+        generations: GenerationsConfig | None = None,
+        build_embedder: EmbedderFactory | None = None,
+        query: QueryConfig | None = None,
     ) -> None:
         self.pg = pg
-        self.drainer = OutboxDrainer(pg, qdrant)
-        self.writer = DualWriter(pg, qdrant, self.drainer)
-        self.ingest = IngestService(Chunker(chunking), CachedEmbedder(embedder, pg), pg, self.writer)
+        self.runtime = ProfileRuntime(
+            Chunker(chunking), embedder, build_embedder or gateway_embedder_factory(EmbeddingConfig())
+        )
+        self.live = LiveGeneration(
+            pg, qdrant, self.runtime, query or QueryConfig(), follow=generations is not None
+        )
+        self.ingest = LiveDocuments(self.live)
+        self.worker: GenerationWorker | None = None
+        if generations is not None:
+            controller = GenerationController(pg, qdrant, self.runtime.chunker, embedder, generations)
+            self.worker = GenerationWorker(controller)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def drainer(self) -> OutboxDrainer:
+        """The live generation's outbox drainer."""
+        return self.live.view().drainer
+
+    @property
+    def writer(self) -> DualWriter:
+        """The live generation's dual writer."""
+        return self.live.view().writer
+
+    def drain(self) -> int:
+        """Drain the outbox of every generation served so far (the live one and those before it)."""
+        return sum(view.drainer.drain() for view in self.live.views() or [self.live.view()])
+
+    def start_generations(self) -> None:
+        """Run the index generations in the background (with ``generations``) until :meth:`close`."""
+        if self.worker is not None:
+            self.worker.start()
+
     def start_drainer(self, interval: float = 1.0) -> None:
-        """Drain the outbox, and prune the embedding cache, in the background until :meth:`close`."""
+        """Drain the outbox and prune the embedding cache in the background until :meth:`close`."""
         if not self._threads:
             self._threads = [
                 threading.Thread(
-                    target=self.drainer.run,
-                    args=(self._stop,),
-                    kwargs={"interval": interval},
+                    target=drain_loop,
+                    args=(self.drain, self._stop, interval),
                     name="outbox-drainer",
                     daemon=True,
                 ),
@@ -86,15 +128,20 @@ class IngestPath:
                 log.warning("embedding cache prune failed: %s", exc)
 
     def close(self) -> None:
-        """Stop the background threads; the stores and the embedder belong to the caller."""
+        """Stop the background threads and the views; the stores and ``embedder`` belong to the caller."""
         self._stop.set()
+        if self.worker is not None:
+            self.worker.stop()
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
+        self.live.close()
+        self.runtime.close()
 
 
 class DataPlane:
-    """Ingest + query over one collection in both stores, with a background outbox drainer."""
+    """Ingest + query over one collection in both stores, with a background outbox drainer; with
+    ``generations``, both follow the live index generation (see :class:`IngestPath`)."""
 
     def __init__(
         self,
@@ -104,17 +151,34 @@ class DataPlane:
         chunking: ChunkingConfig | None = None,
         query: QueryConfig | None = None,
         ingest: IngestConfig | None = None,
+        *,
+        generations: GenerationsConfig | None = None,
+        build_embedder: EmbedderFactory | None = None,
     ) -> None:
         self.pg = pg
         self.qdrant = qdrant
         self.embedder = embedder
         self.query_config = query or QueryConfig()
         self.ingest_config = ingest or IngestConfig()
-        self.ingest_path = IngestPath(pg, qdrant, embedder, chunking or ChunkingConfig())
-        self.drainer = self.ingest_path.drainer
-        self.writer = self.ingest_path.writer
+        self.ingest_path = IngestPath(
+            pg,
+            qdrant,
+            embedder,
+            chunking or ChunkingConfig(),
+            generations=generations,
+            build_embedder=build_embedder,
+            query=self.query_config,
+        )
         self.ingest = self.ingest_path.ingest
-        self.retriever = Retriever(embedder, pg, qdrant, self.query_config)
+        self.retriever = LiveRetriever(self.ingest_path.live)
+
+    @property
+    def drainer(self) -> OutboxDrainer:
+        return self.ingest_path.drainer
+
+    @property
+    def writer(self) -> DualWriter:
+        return self.ingest_path.writer
 
     def start_drainer(self, interval: float = 1.0) -> None:
         """Drain the outbox in the background until :meth:`close`."""
@@ -145,6 +209,5 @@ class DataPlane:
         )
 
     def close(self) -> None:
-        """Stop the drainer and the query pool; the stores belong to the caller."""
+        """Stop the background threads and the query pools; the stores belong to the caller."""
         self.ingest_path.close()
-        self.retriever.close()

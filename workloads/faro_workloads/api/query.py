@@ -33,11 +33,13 @@ class QueryHit(BaseModel):
     seq: int
     text: str
     metadata: dict[str, Any]
+    model: str = Field(..., description="The model that embedded the chunk.")
 
 
 class QueryResponse(BaseModel):
     backend: Backend = Field(..., description="The store that answered.")
     fallback_reason: str | None = Field(None, description="Why Qdrant was not used, when backend was auto.")
+    generation: int | None = Field(None, description="The index generation that answered.")
     took_ms: float
     hits: list[QueryHit]
 
@@ -53,6 +55,7 @@ def response_body(result: QueryResult) -> dict[str, Any]:
     return {
         "backend": result.backend.value,
         "fallback_reason": result.fallback_reason,
+        "generation": result.generation,
         "took_ms": round(result.seconds * 1000, 3),
         "hits": [
             {
@@ -62,6 +65,7 @@ def response_body(result: QueryResult) -> dict[str, Any]:
                 "seq": hit.seq,
                 "text": hit.text,
                 "metadata": hit.metadata,
+                "model": hit.model,
             }
             for hit in result.hits
         ],

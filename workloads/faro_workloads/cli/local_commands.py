@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 from rich.table import Table
 
 from faro_workloads.cli import UserError, cli
+
+if TYPE_CHECKING:
+    from faro_workloads.core.generation_control import StepReport
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -59,7 +63,26 @@ err_console = Console(stderr=True)
     help="Go through the cluster's path: local S3/SQS server, chunk objects, embedding worker. "
     "The bucket is kept under --data-dir: what was answered 202 survives a crash.",
 )
-@click.option("--no-serve", is_flag=True, help="Ingest --docs, then exit instead of serving.")
+@click.option(
+    "--cutover",
+    type=click.Choice(["automatic", "manual"]),
+    default="automatic",
+    show_default=True,
+    help="After a model or chunking change: switch to the new index generation once it passes the gate, "
+    "or wait for `faro generations promote`.",
+)
+@click.option(
+    "--retain",
+    type=click.IntRange(0, 10),
+    default=1,
+    show_default=True,
+    help="Retired index generations kept for an instant rollback.",
+)
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Ingest --docs (and reindex, after a model or chunking change), then exit instead of serving.",
+)
 def local(
     data_dir: Path,
     host: str,
@@ -73,10 +96,13 @@ def local(
     model: str | None,
     dimension: int | None,
     s3_path: bool,
+    cutover: str,
+    retain: int,
     no_serve: bool,
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
-    from faro_workloads.contract.settings import ChunkingConfig, FaroSettings
+    from faro_workloads.contract.settings import ChunkingConfig, FaroSettings, GenerationsConfig
+    from faro_workloads.core.generation_plan import Action
     from faro_workloads.services import local as local_mode
 
     portkey = None
@@ -94,6 +120,7 @@ def local(
         chunking=ChunkingConfig(strategy=strategy, size=chunk_size, overlap=chunk_overlap),  # type: ignore[arg-type]
         portkey=portkey,
         s3=s3_path,
+        generations=GenerationsConfig(cutover=cutover.capitalize(), retain=retain),  # type: ignore[arg-type]
     )
     with local_mode.build(options) as runtime:
         if docs:
@@ -104,9 +131,24 @@ def local(
             )
             for doc_id, reason in summary.failed:
                 err_console.print(f"  [red]failed[/red] {doc_id}: {reason}")
-        if not no_serve:
+        if runtime.plan.action is Action.ROLLBACK:
+            console.print(f"rolled back: generation {runtime.plan.generation} is live")
+        if no_serve:
+            report = runtime.reindex(console)
+            if report is not None:
+                _print_reindex(report)
+        else:
             console.print(f"Faro local API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
             runtime.serve()
+
+
+def _print_reindex(report: StepReport) -> None:
+    """What the reindex did, one line; a blocked cutover exits 1 (the live generation still serves)."""
+    if report.promoted is not None:
+        console.print(f"generation {report.promoted} is live")
+    elif report.blocked is not None:
+        err_console.print(f"cutover blocked ({report.blocked.reason}): {report.blocked.message}")
+        sys.exit(1)
 
 
 @cli.command()

@@ -156,3 +156,5 @@ class SearchHit:
     seq: int
     text: str
     metadata: dict[str, Any]
+    model: str = ""
+    """The model that embedded the chunk."""

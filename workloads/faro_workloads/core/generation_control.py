@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
@@ -79,6 +81,10 @@ class GenerationController:
     def live(self) -> Generation | None:
         return next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
 
+    def lock(self) -> AbstractContextManager[bool]:
+        """The collection's generations lock (see :meth:`PgVectorStore.generations_lock`)."""
+        return self._pg.generations_lock()
+
     def approve(self, generation: int) -> None:
         """Let a ``cutover: Manual`` switch to ``generation`` once it passes the gate."""
         self._approved.add(generation)
@@ -110,10 +116,21 @@ class GenerationController:
 
     # ------------------------------------------------------------------------------------------ the work
 
-    def step(self, stop: threading.Event | None = None) -> StepReport:
+    def building(self) -> tuple[Generation, Progress] | None:
+        """The building generation and how complete it is, or None."""
+        generation = next((g for g in self.generations() if g.state is GenerationState.BUILDING), None)
+        if generation is None:
+            return None
+        return generation, Progress(*self._pg.for_generation(generation.id).completeness())
+
+    def step(
+        self,
+        stop: threading.Event | None = None,
+        on_batch: Callable[[PassResult], None] | None = None,
+    ) -> StepReport:
         """Reconcile, then one backfill pass over the generation that needs one (the building one, or the
         live one after a rollback), then — when it is the building one and complete — the gate and the
-        cutover."""
+        cutover. ``on_batch`` sees the pass's running result after each batch."""
         plan = self.reconcile()
         report = StepReport(plan)
         generations = self.generations()
@@ -124,9 +141,9 @@ class GenerationController:
         )
         if target is None:
             return report
-        backfill = self._backfill(target.id)
+        backfill = self.backfill(target.id)
         report.target = target.id
-        report.backfill = backfill.run_pass(stop)
+        report.backfill = backfill.run_pass(stop, on_batch)
         report.progress = backfill.progress()
         if building is None:
             REINDEX_PROGRESS.set(1.0)
@@ -146,7 +163,9 @@ class GenerationController:
             log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)
         return report
 
-    def _backfill(self, generation: int) -> Backfill:
+    def backfill(self, generation: int) -> Backfill:
+        """The backfill of ``generation`` with the wanted profile (the live chunks as a fallback source when
+        only the model differs)."""
         live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
         same_cut = (
             live is not None and live.profile.chunking == self.wanted.chunking and live.id != generation
@@ -219,3 +238,53 @@ class GenerationController:
         self._pg.for_generation(generation).drop_chunks_table()
         self._pg.forget_generation(generation)
         log.info("generation %d dropped", generation)
+
+
+class GenerationWorker:
+    """Runs :meth:`GenerationController.step` in the background until stopped: at once, then every
+    ``interval`` seconds while there is nothing to fill, under the collection's generations lock (one
+    process of a pipeline at a time). ``on_report`` sees each step's report."""
+
+    def __init__(
+        self,
+        controller: GenerationController,
+        interval: float = 10.0,
+        on_report: Callable[[StepReport], None] | None = None,
+    ) -> None:
+        self.controller = controller
+        self._interval = interval
+        self._on_report = on_report
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="generations", daemon=True)
+            self._thread.start()
+
+    def run_once(self) -> StepReport | None:
+        """One step under the lock; None when another process holds it."""
+        with self.controller.lock() as taken:
+            if not taken:
+                return None
+            report = self.controller.step(self._stop)
+        if self._on_report is not None:
+            self._on_report(report)
+        return report
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.run_once()
+                busy = report is not None and report.backfill is not None and report.backfill.filled > 0
+            except Exception as exc:  # a store or the model away: try again after the interval
+                log.warning("generations step failed: %s", exc)
+                busy = False
+            if not busy:
+                self._stop.wait(self._interval)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None

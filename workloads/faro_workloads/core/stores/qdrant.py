@@ -266,6 +266,7 @@ class QdrantStore:
                     seq=int(payload["seq"]),
                     text=payload["text"],
                     metadata=dict(payload.get("metadata") or {}),
+                    model=str(payload.get("model", "")),
                 )
             )
         return hits

@@ -9,6 +9,8 @@ the states, so no write can land between the check and the switch.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 import psycopg
@@ -113,6 +115,20 @@ class PostgresGenerations:
             ).fetchone()
         assert row is not None
         return _generation(row)
+
+    @contextmanager
+    def generations_lock(self) -> Iterator[bool]:
+        """Try to take the collection's generations lock for the block (True when taken): one process at
+        a time plans, backfills and cuts over. PostgreSQL frees it should the process die."""
+        with self._pool.connection("generations_lock") as conn:
+            key = f"faro.generations:{self._tables.documents.as_string(conn)}"
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+            taken = bool(row and row[0])
+            try:
+                yield taken
+            finally:
+                if taken:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def forget_generation(self, generation: int) -> None:
         """Remove a (non-live) generation from the registry and drop its outbox rows."""

@@ -46,7 +46,7 @@ class PostgresSearch:
         where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
         distance = sql.SQL("embedding {} %(q)s").format(sql.SQL(self._tables.operator))
         statement = sql.SQL(
-            "SELECT id, doc_id, seq, text, metadata, {distance} AS distance FROM {chunks} {where} "
+            "SELECT id, doc_id, seq, text, metadata, {distance} AS distance, model FROM {chunks} {where} "
             "ORDER BY {distance} LIMIT %(k)s"
         ).format(distance=distance, chunks=self._tables.chunks, where=where)
         # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
@@ -76,6 +76,7 @@ class PostgresSearch:
                 seq=row[2],
                 text=row[3],
                 metadata=row[4],
+                model=row[6],
             )
             for row in rows
         ]

@@ -108,6 +108,9 @@ class PgVectorStore:
     def forget_generation(self, generation: int) -> None:
         self._generations.forget_generation(generation)
 
+    def generations_lock(self) -> AbstractContextManager[bool]:
+        return self._generations.generations_lock()
+
     def missing_documents(self, limit: int, after: str = "") -> list[tuple[str, str]]:
         return self._generations.missing_documents(limit, after)
 
