@@ -27,6 +27,7 @@ CASES: list[tuple[str, list[str]]] = [
     ("qdrant_local_churn", ["--cycles", "5", "--transient-chunks", "20", "--queries", "5"]),
     # The two refused uploads keep their full size (they exceed fixed limits); the processed ones shrink.
     ("upload_liveness", ["--idle-seconds", "0.5", "--scale", "0.02"]),
+    ("reindex", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
 ]
 
 
