@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from faro_workloads.background_server import free_port
 
 from support.faro_process import faro_process
+from support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -126,6 +128,41 @@ def test_a_chunking_change_reindexes_the_folder_and_going_back_rolls_back(tmp_pa
 
     same = faro("local", "--data-dir", str(data_dir), "--no-serve")
     assert same.returncode == 0 and "generation" not in same.stdout  # nothing to do
+
+
+def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_generations(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    assert (
+        faro("local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS)).returncode == 0
+    )
+    smaller = ("--chunk-size", "64", "--chunk-overlap", "8", "--cutover", "manual")
+    with running_local(data_dir, *smaller) as url:
+
+        def status() -> dict:
+            listed = faro("generations", "--url", url, "--json")
+            assert listed.returncode == 0, listed.stderr
+            return json.loads(listed.stdout)
+
+        blocked = wait_for(lambda: (s := status())["blocked"] and s, timeout=90, what="the gate to wait")
+        assert blocked["live"] == 1 and blocked["blocked"]["reason"] == "AwaitingApproval"
+        building = blocked["generations"][1]
+        assert (building["state"], building["done"]) == ("Building", building["documents"])
+        answer = httpx.post(f"{url}/v1/query", json={"query": "outbox", "top_k": 3}, timeout=30).json()
+        assert answer["generation"] == 1  # the live one answers until the cutover
+
+        table = faro("generations", "--url", url)
+        assert table.returncode == 0 and "AwaitingApproval" in table.stdout and "Building" in table.stdout
+        wrong = faro("generations", "--url", url, "approve", "1")
+        assert wrong.returncode == 2 and "is Live, not Building" in wrong.stderr
+        approved = faro("generations", "--url", url, "approve", "2")
+        assert approved.returncode == 0, approved.stderr
+
+        live = wait_for(lambda: status()["live"] == 2, timeout=60, what="the cutover after approval")
+        assert live
+        answer = httpx.post(f"{url}/v1/query", json={"query": "outbox", "top_k": 3}, timeout=30).json()
+        assert answer["generation"] == 2 and len(answer["hits"]) == 3
 
 
 def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:

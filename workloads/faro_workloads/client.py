@@ -42,6 +42,12 @@ class FaroClient:
             body["top_k"] = top_k
         return _json_or_raise(self._http.post("/v1/query", json=body))
 
+    def generations(self) -> dict[str, Any]:
+        return _json_or_raise(self._http.get("/v1/generations"))
+
+    def approve_generation(self, generation: int) -> dict[str, Any]:
+        return _json_or_raise(self._http.post(f"/v1/generations/{generation}/approve"))
+
     def close(self) -> None:
         self._http.close()
 

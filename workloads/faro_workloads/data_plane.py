@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
 from faro_workloads.api.app import ReadinessCheck, build_api
 from faro_workloads.api.documents import DocumentBackend, documents_router
+from faro_workloads.api.generations import generations_router
 from faro_workloads.api.query import query_router
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
 from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig, IngestConfig, QueryConfig
@@ -202,11 +203,17 @@ class DataPlane:
             routers=[
                 documents_router(documents or self.ingest, self.ingest_config),
                 query_router(self.retriever, self.query_config),
+                *self._generation_routers(),
             ],
             readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy, **(readiness or {})},
             max_body_bytes=max_document + _ENVELOPE_BYTES,
             required_for_ready=frozenset({"postgres"}),
         )
+
+    def _generation_routers(self) -> list[APIRouter]:
+        """``/v1/generations`` when this plane runs the index generations."""
+        worker = self.ingest_path.worker
+        return [generations_router(worker.controller)] if worker is not None else []
 
     def close(self) -> None:
         """Stop the background threads and the query pools; the stores belong to the caller."""

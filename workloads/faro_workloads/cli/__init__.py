@@ -34,7 +34,12 @@ def cli(verbose: bool) -> None:
 def _register_commands() -> None:
     """Import the modules whose decorators add commands to :data:`cli`."""
     import faro_workloads.cli.consistency_command  # noqa: F401
-    from faro_workloads.cli import local_commands, operator_commands, serve_commands  # noqa: F401
+    from faro_workloads.cli import (  # noqa: F401
+        generation_commands,
+        local_commands,
+        operator_commands,
+        serve_commands,
+    )
 
 
 def main() -> None:

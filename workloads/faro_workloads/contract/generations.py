@@ -64,6 +64,8 @@ class Generation(BaseModel):
     created_at: datetime
     live_since: datetime | None = None
     retired_at: datetime | None = None
+    approved_at: datetime | None = None
+    """When a Manual cutover to it was approved."""
 
     @property
     def fingerprint(self) -> str:

@@ -73,7 +73,8 @@ class GenerationController:
         self._embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, pg)
         self._config = config or GenerationsConfig()
         self.wanted = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
-        self._approved: set[int] = set()
+        self.last_block: tuple[int, CutoverBlocked] | None = None
+        """The generation whose cutover the last step refused, and why (None after a cutover)."""
 
     def generations(self) -> list[Generation]:
         return self._pg.generations()
@@ -85,9 +86,10 @@ class GenerationController:
         """The collection's generations lock (see :meth:`PgVectorStore.generations_lock`)."""
         return self._pg.generations_lock()
 
-    def approve(self, generation: int) -> None:
-        """Let a ``cutover: Manual`` switch to ``generation`` once it passes the gate."""
-        self._approved.add(generation)
+    def approve(self, generation: int) -> bool:
+        """Let a ``cutover: Manual`` switch to the building ``generation`` once it passes the gate (recorded
+        in the registry, for whichever process runs the cutover); False when it is not building."""
+        return self._pg.approve_generation(generation)
 
     # ------------------------------------------------------------------------------------------ the plan
 
@@ -158,6 +160,7 @@ class GenerationController:
             if report.blocked is None:
                 report.promoted = building.id
                 report.dropped = self._apply_retention()
+        self.last_block = (building.id, report.blocked) if report.blocked is not None else None
         if report.blocked is not None:
             GENERATION_CUTOVERS.labels("blocked").inc()
             log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)
@@ -206,7 +209,8 @@ class GenerationController:
                 f"{len(report.orphan_ids)} orphans, overlap@{report.k} {report.overlap_at_k:.3f} "
                 f"(minimum {config.min_overlap})",
             )
-        if config.cutover == "Manual" and generation not in self._approved:
+        approved = any(g.id == generation and g.approved_at is not None for g in self.generations())
+        if config.cutover == "Manual" and not approved:
             return CutoverBlocked(
                 CutoverBlock.AWAITING_APPROVAL,
                 f"generation {generation} passed the gate; cutover is Manual: approve it",

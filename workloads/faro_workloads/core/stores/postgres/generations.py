@@ -34,10 +34,14 @@ def create_generations_table(conn: psycopg.Connection, tables: CollectionTables)
                 state text NOT NULL CHECK (state IN ('Building', 'Live', 'Retired')),
                 created_at timestamptz NOT NULL DEFAULT now(),
                 live_since timestamptz,
-                retired_at timestamptz
+                retired_at timestamptz,
+                approved_at timestamptz
             )
             """
         ).format(tables.generations)
+    )
+    conn.execute(
+        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS approved_at timestamptz").format(tables.generations)
     )
     name = tables.collection.name
     for state in (GenerationState.LIVE, GenerationState.BUILDING):
@@ -87,9 +91,7 @@ class PostgresGenerations:
         """Every registered generation, oldest first."""
         with self._pool.transaction("generations") as conn:
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT id, profile, state, created_at, live_since, retired_at FROM {} ORDER BY id"
-                ).format(self._tables.generations)
+                sql.SQL(f"SELECT {_COLUMNS} FROM {{}} ORDER BY id").format(self._tables.generations)
             ).fetchall()
         return [_generation(row) for row in rows]
 
@@ -109,12 +111,25 @@ class PostgresGenerations:
                 sql.SQL(
                     "INSERT INTO {} (id, profile, state, live_since) "
                     "VALUES (%s, %s, %s, CASE WHEN %s = 'Live' THEN now() END) "
-                    "RETURNING id, profile, state, created_at, live_since, retired_at"
+                    f"RETURNING {_COLUMNS}"
                 ).format(self._tables.generations),
                 (at, Jsonb(profile.model_dump(mode="json")), state.value, state.value),
             ).fetchone()
         assert row is not None
         return _generation(row)
+
+    def approve_generation(self, generation: int) -> bool:
+        """Record the approval of a Manual cutover to the building ``generation``; False when none builds
+        under that id."""
+        with self._pool.transaction("approve_generation") as conn:
+            row = conn.execute(
+                sql.SQL(
+                    "UPDATE {} SET approved_at = coalesce(approved_at, now()) "
+                    "WHERE id = %s AND state = 'Building' RETURNING id"
+                ).format(self._tables.generations),
+                (generation,),
+            ).fetchone()
+        return row is not None
 
     @contextmanager
     def generations_lock(self) -> Iterator[bool]:
@@ -222,8 +237,12 @@ def _completeness(conn: psycopg.Connection, tables: CollectionTables) -> tuple[i
     return int(documents[0]), int(missing[0]), int(stale[0])
 
 
-def _generation(row: tuple[int, dict, str, datetime, datetime | None, datetime | None]) -> Generation:
-    generation, profile, state, created_at, live_since, retired_at = row
+_COLUMNS = "id, profile, state, created_at, live_since, retired_at, approved_at"
+_Row = tuple[int, dict, str, datetime, datetime | None, datetime | None, datetime | None]
+
+
+def _generation(row: _Row) -> Generation:
+    generation, profile, state, created_at, live_since, retired_at, approved_at = row
     return Generation(
         id=generation,
         profile=IndexProfile.model_validate(profile),
@@ -231,4 +250,5 @@ def _generation(row: tuple[int, dict, str, datetime, datetime | None, datetime |
         created_at=created_at,
         live_since=live_since,
         retired_at=retired_at,
+        approved_at=approved_at,
     )

@@ -108,6 +108,9 @@ class PgVectorStore:
     def forget_generation(self, generation: int) -> None:
         self._generations.forget_generation(generation)
 
+    def approve_generation(self, generation: int) -> bool:
+        return self._generations.approve_generation(generation)
+
     def generations_lock(self) -> AbstractContextManager[bool]:
         return self._generations.generations_lock()
 
