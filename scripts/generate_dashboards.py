@@ -328,6 +328,70 @@ PIPELINE_OVERVIEW = DashboardSpec(
                 ),
             ),
         ),
+        RowSpec(
+            "Reindex (index generations)",
+            (
+                PanelSpec(
+                    "Reindex progress",
+                    "Share of the documents the building index generation holds at their current content; 1 "
+                    "when none builds (alert FaroReindexStalled when it stops rising). "
+                    "faro_reindex_progress_ratio.",
+                    (t(f"min by (pipeline) (faro_reindex_progress_ratio{{{SEL}}})", "{{pipeline}}"),),
+                    "percentunit",
+                    max=1,
+                    width=6,
+                ),
+                PanelSpec(
+                    "Backfill rate",
+                    "Documents per second a backfill filled into the building generation, cleared from it "
+                    "(deleted or replaced meanwhile), or could not fill (no kept text). "
+                    "faro_backfill_documents_total.",
+                    (
+                        t(
+                            f"sum by (pipeline, result) ({rate('faro_backfill_documents_total')})",
+                            "{{pipeline}} {{result}}",
+                        ),
+                    ),
+                    "ops",
+                    width=6,
+                ),
+                PanelSpec(
+                    "Embeddings saved",
+                    "Share of chunk texts not sent to the model because it embedded the same text before "
+                    "(the embedding cache): reused / (reused + embedded). faro_embeddings_reused_total, "
+                    "faro_embedded_texts_total.",
+                    (
+                        t(
+                            f"sum by (pipeline) ({rate('faro_embeddings_reused_total')})"
+                            f" / (sum by (pipeline) ({rate('faro_embeddings_reused_total')})"
+                            f" + sum by (pipeline) ({rate('faro_embedded_texts_total')}))",
+                            "{{pipeline}}",
+                        ),
+                    ),
+                    "percentunit",
+                    max=1,
+                    width=6,
+                ),
+                PanelSpec(
+                    "Cutovers",
+                    "Switches of the live index generation over the dashboard's time range: promoted, "
+                    "blocked by the gate (the CutoverBlocked reason is in the logs and faro generations), "
+                    "rolled back. faro_generation_cutovers_total.",
+                    (
+                        t(
+                            "sum by (result) (increase(faro_generation_cutovers_total{"
+                            + SEL
+                            + "}[$__range]))",
+                            "{{result}}",
+                        ),
+                    ),
+                    "short",
+                    kind="stat",
+                    width=6,
+                    decimals=0,
+                ),
+            ),
+        ),
     ),
 )
 

@@ -39,6 +39,8 @@ LEGEND_LABEL = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 # of the run: a series that stays at its initial 0 shows nothing that happened.
 ZERO_IN_THIS_RUN = {
     ("faro-consistency", "Outbox backlog at check"): "the job checks settled stores: the outbox is empty",
+    ("faro-pipeline-overview", "Backfill rate"): "no model or chunking change in this run: no backfill",
+    ("faro-pipeline-overview", "Cutovers"): "no model or chunking change in this run: no cutover",
 }
 # Queries of instantaneous gauges that a 1 s scrape may or may not catch above zero (a message is in flight
 # for milliseconds): they must return series, but are held to neither zero nor non-zero.

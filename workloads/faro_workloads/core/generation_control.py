@@ -25,7 +25,14 @@ from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.generation_plan import Action, GenerationPlan, beyond_retention, plan_generations
-from faro_workloads.core.metrics import GENERATION_CUTOVERS, REINDEX_PROGRESS
+from faro_workloads.core.metrics import (
+    BACKFILL_DOCUMENTS,
+    BACKFILL_RESULTS,
+    CUTOVER_RESULTS,
+    GENERATION_CUTOVERS,
+    REINDEX_PROGRESS,
+    expose_label_values,
+)
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -73,6 +80,8 @@ class GenerationController:
         self._embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, pg)
         self._config = config or GenerationsConfig()
         self.wanted = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        expose_label_values(BACKFILL_DOCUMENTS, BACKFILL_RESULTS)
+        expose_label_values(GENERATION_CUTOVERS, CUTOVER_RESULTS)
         self.last_block: tuple[int, CutoverBlocked] | None = None
         """The generation whose cutover the last step refused, and why (None after a cutover)."""
 

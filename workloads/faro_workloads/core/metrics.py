@@ -49,6 +49,7 @@ REINDEX_PROGRESS = Gauge(
     "faro_reindex_progress_ratio",
     "Share of the documents the building generation holds at their current content (1 when none builds).",
 )
+REINDEX_PROGRESS.set(1.0)  # until this process runs a backfill, it knows of none building
 EMBEDDING_CACHE_PRUNED = Counter(
     "faro_embedding_cache_pruned_total",
     "Embedding cache entries deleted: no chunk holds their text any more.",
