@@ -71,6 +71,10 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
         write_conditions(body, patch, [conditions.dimension_mismatch(message)])
         return "error"
 
+    if conflict := _profile_conflict(ctx, body, spec):
+        write_conditions(body, patch, [conditions.profile_conflict(conflict)])
+        return "error"
+
     resolved = resolve_collection(spec.collection_ref.name, namespace, collection_spec)
     owner = Owner.pipeline(name, namespace, body["metadata"]["uid"])
     from faro_operator.builders import build_pipeline_children
@@ -90,6 +94,42 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status.update(_counts(ctx, spec.collection_ref.name, namespace, collection_spec))
     ready = write_conditions(body, patch, updates)
     return "ok" if ready["status"] == "True" else "waiting"
+
+
+def _index_profile(spec: RagPipelineSpec) -> tuple[object, ...]:
+    """What shapes the vectors a pipeline writes: its model and its chunking."""
+    embedding, chunking = spec.embedding, spec.chunking
+    return (embedding.provider, embedding.model, embedding.dimension, chunking.model_dump())
+
+
+def _profile_conflict(ctx: OperatorContext, body: kopf.Body, spec: RagPipelineSpec) -> str | None:
+    """Why this pipeline may not fill its Collection: the Collection's oldest valid RagPipeline (its owner of
+    the vector space: one Collection, one model and chunking) uses another model or chunking; None when
+    this pipeline is the oldest or agrees with it."""
+    namespace = body["metadata"]["namespace"]
+    on_collection = []
+    for item in CustomObjectsApi(ctx.api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, RAGPIPELINE.plural
+    )["items"]:
+        try:
+            other = RagPipelineSpec.model_validate(item.get("spec") or {})
+        except ValidationError:
+            continue  # an invalid pipeline fills nothing
+        if other.collection_ref.name == spec.collection_ref.name:
+            on_collection.append(
+                ((item["metadata"].get("creationTimestamp") or "", item["metadata"]["name"]), other)
+            )
+    if not on_collection:
+        return None
+    (_, owner_name), owner = min(on_collection, key=lambda entry: entry[0])
+    if owner_name == body["metadata"]["name"] or _index_profile(owner) == _index_profile(spec):
+        return None
+    return (
+        f"RagPipeline {owner_name} already fills Collection {spec.collection_ref.name} with model "
+        f"{owner.embedding.model!r} and {owner.chunking.strategy} chunking "
+        f"{owner.chunking.size}/{owner.chunking.overlap}: a Collection holds one vector space, so give this "
+        "pipeline the same model and chunking, or its own Collection"
+    )
 
 
 def _read_collection(ctx: OperatorContext, namespace: str, name: str) -> dict[str, Any] | None:

@@ -39,6 +39,7 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
     ("invalid_name", ("bad name",), "SpecValid", "False", "InvalidName", "bad name"),
     ("invalid_spec", ("bad spec",), "SpecValid", "False", "InvalidSpec", "bad spec"),
     ("dimension_mismatch", ("8 vs 4",), "SpecValid", "False", "DimensionMismatch", "8 vs 4"),
+    ("profile_conflict", ("other model",), "SpecValid", "False", "ProfileConflict", "other model"),
     ("immutable_field_changed", ("dim",), "SpecValid", "False", "ImmutableFieldChanged", "dim"),
     ("postgres_secret_not_found", ("pg",), "PostgresReady", "False", "SecretNotFound", "pg"),
     (

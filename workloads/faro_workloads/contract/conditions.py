@@ -45,6 +45,7 @@ class Reason(StrEnum):
     INVALID_NAME = "InvalidName"
     INVALID_SPEC = "InvalidSpec"
     DIMENSION_MISMATCH = "DimensionMismatch"
+    PROFILE_CONFLICT = "ProfileConflict"
     IMMUTABLE_FIELD_CHANGED = "ImmutableFieldChanged"
     SECRET_NOT_FOUND = "SecretNotFound"
     SCHEMA_READY = "SchemaReady"
@@ -148,6 +149,9 @@ invalid_name = _failure(ConditionType.SPEC_VALID, Reason.INVALID_NAME)
 invalid_spec = _failure(ConditionType.SPEC_VALID, Reason.INVALID_SPEC)
 dimension_mismatch = _failure(ConditionType.SPEC_VALID, Reason.DIMENSION_MISMATCH)
 """The embedding model's dimension is not the Collection's."""
+profile_conflict = _failure(ConditionType.SPEC_VALID, Reason.PROFILE_CONFLICT)
+"""Another RagPipeline, older, already fills the Collection with another model or chunking: one collection
+holds one vector space (its live index generation)."""
 immutable_field_changed = _failure(ConditionType.SPEC_VALID, Reason.IMMUTABLE_FIELD_CHANGED)
 """The spec changes a field the stores were created with (dimension, distance)."""
 
