@@ -99,6 +99,7 @@ def ragpipeline_crd() -> dict[str, Any]:
             {"name": COLLECTION.kind, "type": "string", "jsonPath": ".spec.collectionRef.name"},
             {"name": "Docs", "type": "integer", "jsonPath": ".status.documents"},
             {"name": "Chunks", "type": "integer", "jsonPath": ".status.chunks"},
+            {"name": "Generation", "type": "integer", "jsonPath": ".status.liveGeneration"},
             {"name": "Overlap", "type": "number", "jsonPath": ".status.consistency.overlapAtK"},
         ],
     )

@@ -17,6 +17,7 @@ from faro_operator.builders.resolved_collection import resolve_collection
 from faro_operator.builders.served_kinds import CRONJOB
 from faro_operator.collection_stores import store_configs
 from faro_operator.context import OperatorContext
+from faro_operator.generation_status import generation_status
 from faro_operator.metrics import CHILDREN_APPLIED, measured_reconcile
 from faro_operator.reconcile_events import write_conditions
 from faro_operator.spec_errors import spec_error_message
@@ -91,8 +92,9 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status["skippedKinds"] = skipped
     updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status["endpoints"] = _endpoints(spec, name, namespace)
-    patch.status.update(_counts(ctx, spec.collection_ref.name, namespace, collection_spec))
-    ready = write_conditions(body, patch, updates)
+    store_status, reindexing = _store_status(ctx, spec.collection_ref.name, namespace, collection_spec)
+    patch.status.update(store_status)
+    ready = write_conditions(body, patch, updates + reindexing)
     return "ok" if ready["status"] == "True" else "waiting"
 
 
@@ -199,20 +201,29 @@ def _endpoints(spec: RagPipelineSpec, name: str, namespace: str) -> dict[str, st
     return {"chunker": url("chunker"), "query": url("query") if spec.query.enabled else None}
 
 
-def _counts(ctx: OperatorContext, collection: str, namespace: str, spec: CollectionSpec) -> dict[str, int]:
-    """Documents and chunks from PostgreSQL (the source of truth); nothing when it cannot be read now."""
+def _store_status(
+    ctx: OperatorContext, collection: str, namespace: str, spec: CollectionSpec
+) -> tuple[dict[str, Any], list[ConditionUpdate]]:
+    """Documents, chunks and index generations from PostgreSQL (the source of truth), with the Reindexing
+    condition; nothing when it cannot be read now."""
     try:
         configs = store_configs(collection, namespace, spec, ctx.secrets)
         pg, qdrant = ctx.store_connector.open(configs)
     except Exception as exc:  # MissingSecret, or PostgreSQL unreachable
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
-        return {}
+        return {}, []
     try:
         documents, chunks = pg.status_counts()
-        return {"documents": documents, "chunks": chunks}
+        status: dict[str, Any] = {"documents": documents, "chunks": chunks}
+        try:
+            fields, reindexing = generation_status(pg.generations(), pg.generation_progress)
+        except Exception as exc:  # e.g. no service has opened the stores since generations came
+            log.info("generations of %s/%s unavailable: %s", namespace, collection, exc)
+            return status, []
+        return {**status, **fields}, [reindexing]
     except Exception as exc:
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
-        return {}
+        return {}, []
     finally:
         qdrant.close()
         pg.close()

@@ -75,7 +75,16 @@ def test_applied_resources_get_their_children_status_and_restored_drift(
         text=True,
         check=True,
     ).stdout
-    assert table.split("\n")[0].split() == ["NAME", "READY", "COLLECTION", "DOCS", "CHUNKS", "OVERLAP", "AGE"]
+    assert table.split("\n")[0].split() == [
+        "NAME",
+        "READY",
+        "COLLECTION",
+        "DOCS",
+        "CHUNKS",
+        "GENERATION",
+        "OVERLAP",
+        "AGE",
+    ]
     assert table.split("\n")[1].split()[:5] == ["docs", "False", collection_name, "0", "0"]
 
     # a child deleted by hand comes back; a field edited by hand is set back

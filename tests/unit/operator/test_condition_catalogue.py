@@ -40,6 +40,22 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
     ("invalid_spec", ("bad spec",), "SpecValid", "False", "InvalidSpec", "bad spec"),
     ("dimension_mismatch", ("8 vs 4",), "SpecValid", "False", "DimensionMismatch", "8 vs 4"),
     ("profile_conflict", ("other model",), "SpecValid", "False", "ProfileConflict", "other model"),
+    (
+        "reindexing",
+        (2, 30, 40),
+        "Reindexing",
+        "True",
+        "GenerationBuilding",
+        "generation 2 builds: 30 of 40 documents (75%)",
+    ),
+    (
+        "not_reindexing",
+        (),
+        "Reindexing",
+        "False",
+        "ProfileCurrent",
+        "no index generation builds: the live one has the pipeline's model and chunking",
+    ),
     ("immutable_field_changed", ("dim",), "SpecValid", "False", "ImmutableFieldChanged", "dim"),
     ("postgres_secret_not_found", ("pg",), "PostgresReady", "False", "SecretNotFound", "pg"),
     (

@@ -55,6 +55,7 @@ def test_printer_columns_short_names_and_status_subresource() -> None:
         "Collection",
         "Docs",
         "Chunks",
+        "Generation",
         "Overlap",
         "Age",
     ]

@@ -33,6 +33,9 @@ class ConditionType(StrEnum):
     CONSISTENCY_SCHEDULED = "ConsistencyScheduled"
     """RagPipeline: the consistency CronJob exists; the message says when it last ran."""
     OPTIONAL_APIS_READY = "OptionalApisReady"
+    REINDEXING = "Reindexing"
+    """Informational, RagPipeline: True while a new index generation builds (after a model or chunking
+    change); the message says how far it is."""
     """Informational: False when optional kinds (ServiceMonitor, CronJob, EndpointSlice) were skipped
     because the cluster does not serve them. Was ``MonitoringReady`` on a Collection."""
 
@@ -64,6 +67,8 @@ class Reason(StrEnum):
     CRONJOB_NOT_SERVED = "CronJobNotServed"
     API_NOT_SERVED = "ApiNotServed"
     ALL_APIS_SERVED = "AllApisServed"
+    GENERATION_BUILDING = "GenerationBuilding"
+    PROFILE_CURRENT = "ProfileCurrent"
 
 
 class EventReason(StrEnum):
@@ -90,12 +95,14 @@ RAGPIPELINE_CONDITIONS = (
     ConditionType.QUERY_READY,
     ConditionType.CONSISTENCY_SCHEDULED,
     ConditionType.OPTIONAL_APIS_READY,
+    ConditionType.REINDEXING,
 )
 """The conditions of a RagPipeline (and what its CRD documents)."""
 COMPONENT_CONDITIONS = (ConditionType.CHUNKER_READY, ConditionType.EMBEDDER_READY, ConditionType.QUERY_READY)
 """One per Deployment of a RagPipeline: its replicas are available."""
-INFORMATIONAL_CONDITIONS = frozenset({ConditionType.OPTIONAL_APIS_READY})
-"""Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline."""
+INFORMATIONAL_CONDITIONS = frozenset({ConditionType.OPTIONAL_APIS_READY, ConditionType.REINDEXING})
+"""Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline, and a
+pipeline that builds a new index generation still serves the live one."""
 RETIRED_CONDITIONS = frozenset({"MonitoringReady"})
 """Types earlier versions wrote; dropped from a status when it is next written."""
 
@@ -243,3 +250,21 @@ optional_apis_served = _fixed(
     "every optional kind is served and was applied",
 )
 """Written when nothing was skipped, so a False left from before the API was installed turns True."""
+
+
+# ------------------------------------------------------------------------------- index generations
+
+
+def reindexing(generation: int, done: int, documents: int) -> ConditionUpdate:
+    """Informational: generation ``generation`` builds and holds ``done`` of ``documents``."""
+    share = f" ({done / documents:.0%})" if documents else ""
+    message = f"generation {generation} builds: {done} of {documents} documents{share}"
+    return ConditionUpdate(ConditionType.REINDEXING, "True", Reason.GENERATION_BUILDING, message)
+
+
+not_reindexing = _fixed(
+    ConditionType.REINDEXING,
+    "False",
+    Reason.PROFILE_CURRENT,
+    "no index generation builds: the live one has the pipeline's model and chunking",
+)

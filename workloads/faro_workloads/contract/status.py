@@ -72,6 +72,20 @@ class PipelineEndpoints(ApiModel):
     query: str | None = Field(None, description="In-cluster URL of the query API.")
 
 
+class GenerationStatus(ApiModel):
+    """One index generation of the pipeline's Collection, as PostgreSQL's registry records it."""
+
+    id: int
+    state: str = Field(..., description="Building, Live or Retired.")
+    model: str = Field(..., description="provider:model@dimension.")
+    chunking: str = Field(..., description="strategy size/overlap and the tokenizer.")
+    fingerprint: str
+    created: str | None = Field(None, description="RFC 3339.")
+    live_since: str | None = Field(None, description="RFC 3339, while or since it was last live.")
+    documents: int | None = Field(None, description="Documents in the Collection (building generation).")
+    done: int | None = Field(None, description="Documents it holds at their content (building generation).")
+
+
 class RagPipelineStatus(ApiModel):
     observed_generation: int | None = Field(None, description="The generation last reconciled.")
     conditions: list[Condition] = Field(
@@ -84,6 +98,10 @@ class RagPipelineStatus(ApiModel):
         default_factory=list, description="Optional children not created because the cluster lacks the API."
     )
     consistency: ConsistencyResult | None = None
+    live_generation: int | None = Field(None, description="The index generation queries read.")
+    generations: list[GenerationStatus] = Field(
+        default_factory=list, description="The Collection's index generations (live, building, retired)."
+    )
 
 
 def consistency_patch(result: ConsistencyResult) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from faro_workloads.contract.generations import Generation
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
@@ -211,6 +212,10 @@ class SchemaAdmin(Protocol):
     def status_counts(self, exact_below: int = 100_000) -> tuple[int, int]: ...
 
     def drop(self) -> None: ...
+
+    def generations(self) -> list[Generation]: ...
+
+    def generation_progress(self, generation: int) -> tuple[int, int, int]: ...
 
     def close(self) -> None: ...
 

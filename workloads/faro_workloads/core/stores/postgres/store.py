@@ -123,6 +123,10 @@ class PgVectorStore:
     def completeness(self) -> tuple[int, int, int]:
         return self._generations.completeness()
 
+    def generation_progress(self, generation: int) -> tuple[int, int, int]:
+        """(documents, missing, stale) of generation ``generation`` (see :meth:`completeness`)."""
+        return self.for_generation(generation).completeness()
+
     def promote(self, require_complete: bool = True) -> tuple[int, int, int] | None:
         return self._generations.promote(require_complete)
 

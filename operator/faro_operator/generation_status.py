@@ -1,0 +1,51 @@
+"""A RagPipeline's index generations as its status shows them: ``status.liveGeneration``,
+``status.generations[]`` and the informational ``Reindexing`` condition (a pure function of what
+PostgreSQL's registry says)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from faro_workloads.contract import conditions
+from faro_workloads.contract.conditions import ConditionUpdate
+from faro_workloads.contract.generations import Generation, GenerationState
+from faro_workloads.contract.status import GenerationStatus
+
+Progress = Callable[[int], tuple[int, int, int]]
+"""(documents, missing, stale) of a generation."""
+
+
+def generation_status(
+    generations: list[Generation], progress: Progress
+) -> tuple[dict[str, Any], ConditionUpdate]:
+    """The status fields (camelCase, ready to patch) and the Reindexing condition for ``generations``;
+    ``progress`` is asked about the building one only."""
+    live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)
+    rows, condition = [], conditions.not_reindexing()
+    for generation in generations:
+        documents = done = None
+        if generation.state is GenerationState.BUILDING:
+            documents, missing, _ = progress(generation.id)
+            done = documents - missing
+            condition = conditions.reindexing(generation.id, done, documents)
+        chunking = generation.profile.chunking
+        rows.append(
+            GenerationStatus(
+                id=generation.id,
+                state=generation.state.value,
+                model=generation.profile.embedding.key,
+                chunking=f"{chunking.strategy} {chunking.size}/{chunking.overlap} {chunking.tokenizer}",
+                fingerprint=generation.fingerprint,
+                created=_time(generation.created_at),
+                live_since=_time(generation.live_since),
+                documents=documents,
+                done=done,
+            ).model_dump(by_alias=True, mode="json")
+        )
+    return {"liveGeneration": live, "generations": rows}, condition
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment is not None else None
