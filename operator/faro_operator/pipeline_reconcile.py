@@ -24,7 +24,7 @@ from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION
-from faro_workloads.contract.conditions import ConditionType, ConditionUpdate
+from faro_workloads.contract.conditions import ConditionType, ConditionUpdate, EventReason
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10
@@ -93,6 +93,10 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status["endpoints"] = _endpoints(spec, name, namespace)
     store_status, reindexing = _store_status(ctx, spec.collection_ref.name, namespace, collection_spec)
+    was_live, live = (body.get("status") or {}).get("liveGeneration"), store_status.get("liveGeneration")
+    if was_live is not None and live is not None and live != was_live:
+        message = f"index generation {live} is live (was {was_live})"
+        kopf.info(body, reason=EventReason.GENERATION_LIVE, message=message)
     patch.status.update(store_status)
     ready = write_conditions(body, patch, updates + reindexing)
     return "ok" if ready["status"] == "True" else "waiting"

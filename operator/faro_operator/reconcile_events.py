@@ -22,6 +22,11 @@ def write_conditions(body: kopf.Body, patch: kopf.Patch, updates: list[Condition
     everything = [*updates, ready_summary(updates)]
     for update in everything:
         previous = current.get(update.type)
+        if update.type == ConditionType.REINDEXING:
+            # Informational, and False is the usual state: an event when a reindex starts or ends, no warning.
+            if (previous or {}).get("status", "False") != update.status:
+                kopf.info(body, reason=update.reason, message=f"{update.type}: {update.message}")
+            continue
         if previous is None or previous.get("status") != update.status:
             if update.status == "False":
                 kopf.warn(body, reason=update.reason, message=f"{update.type}: {update.message}")

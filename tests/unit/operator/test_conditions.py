@@ -75,3 +75,26 @@ def test_a_reconcile_that_raises_is_counted_as_an_error_and_propagates() -> None
         measured_reconcile("Test", failing)
     measured_reconcile("Test", lambda: "ok")
     assert (count("error"), count("ok")) == (1, 1)
+
+
+def test_reindexing_posts_an_event_when_a_reindex_starts_and_ends_never_a_warning(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import kopf
+
+    from faro_operator.reconcile_events import write_conditions
+
+    posted: list[tuple[str, str]] = []
+    monkeypatch.setattr(kopf, "info", lambda body, reason, message: posted.append(("info", reason)))
+    monkeypatch.setattr(kopf, "warn", lambda body, reason, message: posted.append(("warn", reason)))
+
+    def reconcile(status: dict, reindexing: conditions.ConditionUpdate) -> dict:
+        body = kopf.Body({"metadata": {"name": "p", "namespace": "n", "generation": 1}, "status": status})
+        patch = kopf.Patch()
+        write_conditions(body, patch, [conditions.spec_accepted(), reindexing])
+        return {"conditions": patch["status"]["conditions"]}
+
+    first = reconcile({}, conditions.not_reindexing())
+    assert posted == [("info", "AllComponentsReady")]  # Ready; nothing about an idle Reindexing
+    building = reconcile(first, conditions.reindexing(2, 1, 4))
+    assert posted[1:] == [("info", "GenerationBuilding")]
+    reconcile(building, conditions.not_reindexing())
+    assert posted[2:] == [("info", "ProfileCurrent")]

@@ -76,6 +76,8 @@ class EventReason(StrEnum):
 
     DATA_RETAINED = "DataRetained"
     DATA_DELETED = "DataDeleted"
+    GENERATION_LIVE = "GenerationLive"
+    """Another index generation became live (a cutover, or a rollback)."""
 
 
 COLLECTION_CONDITIONS = (
