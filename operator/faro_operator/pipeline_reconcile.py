@@ -23,8 +23,9 @@ from faro_operator.reconcile_events import write_conditions
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
 from faro_workloads.contract import conditions
-from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION
+from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION, qualified_key
 from faro_workloads.contract.conditions import ConditionType, ConditionUpdate, EventReason
+from faro_workloads.contract.generations import APPROVE_ANNOTATION
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10
@@ -92,7 +93,10 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status["skippedKinds"] = skipped
     updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status["endpoints"] = _endpoints(spec, name, namespace)
-    store_status, reindexing = _store_status(ctx, spec.collection_ref.name, namespace, collection_spec)
+    approve = _approved_generation(body, spec)
+    store_status, reindexing = _store_status(
+        ctx, spec.collection_ref.name, namespace, collection_spec, approve
+    )
     was_live, live = (body.get("status") or {}).get("liveGeneration"), store_status.get("liveGeneration")
     if was_live is not None and live is not None and live != was_live:
         message = f"index generation {live} is live (was {was_live})"
@@ -205,11 +209,20 @@ def _endpoints(spec: RagPipelineSpec, name: str, namespace: str) -> dict[str, st
     return {"chunker": url("chunker"), "query": url("query") if spec.query.enabled else None}
 
 
+def _approved_generation(body: kopf.Body, spec: RagPipelineSpec) -> int | None:
+    """The generation the ``faro.dev/approve-generation`` annotation approves (Manual cutover), if any."""
+    value = (body["metadata"].get("annotations") or {}).get(qualified_key(APPROVE_ANNOTATION), "")
+    if spec.generations.cutover != "Manual" or not value.strip().isdigit():
+        return None
+    return int(value.strip())
+
+
 def _store_status(
-    ctx: OperatorContext, collection: str, namespace: str, spec: CollectionSpec
+    ctx: OperatorContext, collection: str, namespace: str, spec: CollectionSpec, approve: int | None = None
 ) -> tuple[dict[str, Any], list[ConditionUpdate]]:
     """Documents, chunks and index generations from PostgreSQL (the source of truth), with the Reindexing
-    condition; nothing when it cannot be read now."""
+    condition, after recording the approval of a Manual cutover to ``approve``; nothing when it cannot be
+    read now."""
     try:
         configs = store_configs(collection, namespace, spec, ctx.secrets)
         pg, qdrant = ctx.store_connector.open(configs)
@@ -220,6 +233,8 @@ def _store_status(
         documents, chunks = pg.status_counts()
         status: dict[str, Any] = {"documents": documents, "chunks": chunks}
         try:
+            if approve is not None and pg.approve_generation(approve):
+                log.info("%s/%s: cutover to generation %d approved", namespace, collection, approve)
             fields, reindexing = generation_status(pg.generations(), pg.generation_progress)
         except Exception as exc:  # e.g. no service has opened the stores since generations came
             log.info("generations of %s/%s unavailable: %s", namespace, collection, exc)

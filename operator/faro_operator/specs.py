@@ -213,6 +213,23 @@ class ConsistencySpec(SpecModel):
     pushgateway_url: str | None = None
 
 
+class GenerationsSpec(SpecModel):
+    """How a change of ``embedding`` or ``chunking`` is rolled out: a new index generation is built beside
+    the live one and switched to once it passes the gate (README, "Changing the model or chunking")."""
+
+    cutover: Literal["Automatic", "Manual"] = Field(
+        "Automatic",
+        description=(
+            "Automatic: switch once the new generation passes the gate; Manual: wait for the annotation "
+            "faro.dev/approve-generation with the generation's number."
+        ),
+    )
+    retain_generations: int = Field(1, ge=0, le=10, description="Retired generations kept for rollback.")
+    min_overlap: float = Field(
+        0.95, ge=0, le=1, description="Lowest overlap@k between the new generation's two stores."
+    )
+
+
 class MonitoringSpec(SpecModel):
     service_monitor: bool = Field(True, description="Create ServiceMonitors (needs the Prometheus Operator).")
     labels: dict[str, str] = Field(
@@ -250,5 +267,6 @@ class RagPipelineSpec(SpecModel):
     query: QuerySpec = Field(default_factory=QuerySpec)
     query_service: ComponentSpec = Field(default_factory=ComponentSpec)
     consistency: ConsistencySpec = Field(default_factory=ConsistencySpec)
+    generations: GenerationsSpec = Field(default_factory=GenerationsSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)

@@ -119,6 +119,7 @@ def full_pipeline_spec(**overrides: Any) -> RagPipelineSpec:
             "repair": True,
             "pushgatewayUrl": "http://pushgateway.monitoring:9091",
         },
+        "generations": {"cutover": "Manual", "retainGenerations": 2, "minOverlap": 0.9},
         "monitoring": {"labels": {"release": "kube-prometheus-stack"}},
     }
     return pipeline_spec(**_merge(full, overrides))

@@ -69,6 +69,11 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "repair": consistency.repair,
                 "pushgateway_url": consistency.pushgateway_url,
             },
+            "generations": {
+                "cutover": spec.generations.cutover,
+                "retain": spec.generations.retain_generations,
+                "min_overlap": spec.generations.min_overlap,
+            },
         }
     )
 

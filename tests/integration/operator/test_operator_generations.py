@@ -103,5 +103,14 @@ def test_the_pipeline_status_shows_the_index_generations_and_reindexing(
             "GenerationBuilding",
         )
         assert reindexing["message"] == "generation 2 builds: 0 of 0 documents"
+
+        # Manual cutover: the annotation records the approval in the registry, for the embedding engine.
+        pipelines.patch("docs", {"spec": {"generations": {"cutover": "Manual"}}})
+        pipelines.patch("docs", {"metadata": {"annotations": {"faro.dev/approve-generation": "2"}}})
+        wait_for(
+            lambda: next(g for g in store.generations() if g.id == 2).approved_at is not None,
+            what="the approval recorded",
+        )
+        assert next(g for g in store.generations() if g.id == 1).approved_at is None
     finally:
         store.close()

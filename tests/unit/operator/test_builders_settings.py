@@ -80,6 +80,9 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_CONSISTENCY__MIN_OVERLAP": "0.9",
         "FARO_CONSISTENCY__REPAIR": "true",
         "FARO_CONSISTENCY__PUSHGATEWAY_URL": "http://pushgateway.monitoring:9091",
+        "FARO_GENERATIONS__CUTOVER": "Manual",
+        "FARO_GENERATIONS__RETAIN": "2",
+        "FARO_GENERATIONS__MIN_OVERLAP": "0.9",
     }
 
 

@@ -20,6 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from faro_workloads.contract.index_profile import IndexProfile
 
 FIRST_GENERATION = 1
+APPROVE_ANNOTATION = "approve-generation"
+"""A RagPipeline annotation (``faro.dev/approve-generation: "<N>"``) approving the Manual cutover to N."""
 DEFAULT_RETAIN_GENERATIONS = 1
 
 
