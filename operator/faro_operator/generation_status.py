@@ -19,17 +19,20 @@ Progress = Callable[[int], tuple[int, int, int]]
 
 def generation_status(
     generations: list[Generation], progress: Progress
-) -> tuple[dict[str, Any], ConditionUpdate]:
-    """The status fields (camelCase, ready to patch) and the Reindexing condition for ``generations``;
-    ``progress`` is asked about the building one only."""
+) -> tuple[dict[str, Any], list[ConditionUpdate]]:
+    """The status fields (camelCase, ready to patch) and the Reindexing and CutoverBlocked conditions for
+    ``generations``; ``progress`` is asked about the building one only."""
     live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)
-    rows, condition = [], conditions.not_reindexing()
+    rows, condition, blocked = [], conditions.not_reindexing(), conditions.cutover_not_blocked()
     for generation in generations:
         documents = done = None
         if generation.state is GenerationState.BUILDING:
             documents, missing, _ = progress(generation.id)
             done = documents - missing
             condition = conditions.reindexing(generation.id, done, documents)
+            if generation.blocked_reason is not None:
+                message = f"generation {generation.id}: {generation.blocked_message or ''}"
+                blocked = conditions.cutover_blocked(generation.blocked_reason, message)
         chunking = generation.profile.chunking
         rows.append(
             GenerationStatus(
@@ -44,7 +47,7 @@ def generation_status(
                 done=done,
             ).model_dump(by_alias=True, mode="json")
         )
-    return {"liveGeneration": live, "generations": rows}, condition
+    return {"liveGeneration": live, "generations": rows}, [condition, blocked]
 
 
 def _time(moment: datetime | None) -> str | None:

@@ -235,11 +235,11 @@ def _store_status(
         try:
             if approve is not None and pg.approve_generation(approve):
                 log.info("%s/%s: cutover to generation %d approved", namespace, collection, approve)
-            fields, reindexing = generation_status(pg.generations(), pg.generation_progress)
+            fields, found = generation_status(pg.generations(), pg.generation_progress)
         except Exception as exc:  # e.g. no service has opened the stores since generations came
             log.info("generations of %s/%s unavailable: %s", namespace, collection, exc)
             return status, []
-        return {**status, **fields}, [reindexing]
+        return {**status, **fields}, found
     except Exception as exc:
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
         return {}, []

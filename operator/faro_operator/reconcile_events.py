@@ -22,10 +22,13 @@ def write_conditions(body: kopf.Body, patch: kopf.Patch, updates: list[Condition
     everything = [*updates, ready_summary(updates)]
     for update in everything:
         previous = current.get(update.type)
-        if update.type == ConditionType.REINDEXING:
-            # Informational, and False is the usual state: an event when a reindex starts or ends, no warning.
+        if update.type in (ConditionType.REINDEXING, ConditionType.CUTOVER_BLOCKED):
+            # Informational, and False is the usual state: an event when it turns True or back, and a
+            # warning only for a blocked cutover (someone has to act: approve, upload, repair).
             if (previous or {}).get("status", "False") != update.status:
-                kopf.info(body, reason=update.reason, message=f"{update.type}: {update.message}")
+                blocked = update.type == ConditionType.CUTOVER_BLOCKED and update.status == "True"
+                post = kopf.warn if blocked else kopf.info
+                post(body, reason=update.reason, message=f"{update.type}: {update.message}")
             continue
         if previous is None or previous.get("status") != update.status:
             if update.status == "False":

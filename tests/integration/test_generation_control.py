@@ -100,6 +100,10 @@ def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serv
     blocked = stores.controller(model_b, cutover="Manual").step()
     assert blocked.blocked is not None and blocked.blocked.reason is CutoverBlock.AWAITING_APPROVAL
     assert stores.states() == {1: LIVE, 2: BUILDING}
+    recorded = next(g for g in stores.pg.generations() if g.id == 2)  # for the operator's condition
+    assert recorded.blocked_reason is CutoverBlock.AWAITING_APPROVAL and "approve it" in (
+        recorded.blocked_message or ""
+    )
 
     stray = next(iter(stores.qdrant.for_generation(2).scroll_ids()))[:3]
     stores.qdrant.for_generation(2).delete(stray)  # Qdrant loses points behind Faro's back
@@ -112,3 +116,4 @@ def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serv
     controller.approve(2)
     repair_qdrant(stores.pg.for_generation(2), stores.qdrant.for_generation(2))
     assert controller.step().promoted == 2
+    assert next(g for g in stores.pg.generations() if g.id == 2).blocked_reason is None

@@ -10,7 +10,7 @@ import copy
 import pytest
 from kubernetes import client
 
-from faro_workloads.contract.generations import GenerationState
+from faro_workloads.contract.generations import CutoverBlock, GenerationState
 from faro_workloads.contract.index_profile import ChunkingIdentity, EmbeddingIdentity, IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, PostgresConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
@@ -103,6 +103,16 @@ def test_the_pipeline_status_shows_the_index_generations_and_reindexing(
             "GenerationBuilding",
         )
         assert reindexing["message"] == "generation 2 builds: 0 of 0 documents"
+        assert condition(pipelines.get("docs"), "CutoverBlocked")["reason"] == "NotBlocked"  # type: ignore[index]
+        store.record_block(2, CutoverBlock.STORES_DISAGREE, "3 points missing from Qdrant")
+        blocked = wait_for(
+            lambda: (c := condition(pipelines.get("docs"), "CutoverBlocked")) and c["status"] == "True" and c,
+            what="the CutoverBlocked condition",
+        )
+        assert (blocked["reason"], blocked["message"]) == (
+            "StoresDisagree",
+            "generation 2: 3 points missing from Qdrant",
+        )
 
         # Manual cutover: the annotation records the approval in the registry, for the embedding engine.
         pipelines.patch("docs", {"spec": {"generations": {"cutover": "Manual"}}})

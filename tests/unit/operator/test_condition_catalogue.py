@@ -27,6 +27,7 @@ from faro_workloads.contract.conditions import (
     EventReason,
     Reason,
 )
+from faro_workloads.contract.generations import CutoverBlock
 from faro_workloads.contract.status import REASON_PATTERN
 
 OPERATOR = Path(__file__).resolve().parents[3] / "operator" / "faro_operator"
@@ -47,6 +48,22 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
         "True",
         "GenerationBuilding",
         "generation 2 builds: 30 of 40 documents (75%)",
+    ),
+    (
+        "cutover_blocked",
+        (CutoverBlock.AWAITING_APPROVAL, "generation 2: approve it"),
+        "CutoverBlocked",
+        "True",
+        "AwaitingApproval",
+        "generation 2: approve it",
+    ),
+    (
+        "cutover_not_blocked",
+        (),
+        "CutoverBlocked",
+        "False",
+        "NotBlocked",
+        "no cutover is waiting on the gate",
     ),
     (
         "not_reindexing",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from faro_operator.conditions import merge_conditions, ready_summary
 from faro_workloads.contract import conditions
+from faro_workloads.contract.generations import CutoverBlock
 
 
 def test_transition_time_changes_only_when_the_status_changes() -> None:
@@ -98,3 +99,7 @@ def test_reindexing_posts_an_event_when_a_reindex_starts_and_ends_never_a_warnin
     assert posted[1:] == [("info", "GenerationBuilding")]
     reconcile(building, conditions.not_reindexing())
     assert posted[2:] == [("info", "ProfileCurrent")]
+    blocked = reconcile(first, conditions.cutover_blocked(CutoverBlock.STORES_DISAGREE, "3 points missing"))
+    assert posted[3:] == [("warn", "StoresDisagree")]  # someone has to act
+    reconcile(blocked, conditions.cutover_not_blocked())
+    assert posted[4:] == [("info", "NotBlocked")]

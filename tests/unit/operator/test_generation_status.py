@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from faro_operator.generation_status import generation_status
-from faro_workloads.contract.generations import Generation, GenerationState
+from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
 from faro_workloads.contract.index_profile import ChunkingIdentity, EmbeddingIdentity, IndexProfile
 
 T0 = datetime(2026, 12, 6, 3, 0, tzinfo=UTC)
@@ -28,8 +28,11 @@ def test_a_building_generation_shows_its_progress_and_reindexing() -> None:
         asked.append(generation_id)
         return 40, 10, 0
 
-    fields, condition = generation_status(
-        [generation(1, "a", GenerationState.LIVE), generation(2, "b", GenerationState.BUILDING)], progress
+    building = generation(2, "b", GenerationState.BUILDING).model_copy(
+        update={"blocked_reason": CutoverBlock.AWAITING_APPROVAL, "blocked_message": "approve it"}
+    )
+    fields, (condition, blocked) = generation_status(
+        [generation(1, "a", GenerationState.LIVE), building], progress
     )
 
     assert asked == [2] and fields["liveGeneration"] == 1
@@ -47,13 +50,16 @@ def test_a_building_generation_shows_its_progress_and_reindexing() -> None:
         "GenerationBuilding",
     )
     assert condition.message == "generation 2 builds: 30 of 40 documents (75%)"
+    assert (blocked.type, blocked.status, blocked.reason) == ("CutoverBlocked", "True", "AwaitingApproval")
+    assert blocked.message == "generation 2: approve it"
 
 
 def test_without_a_building_generation_the_profile_is_current() -> None:
-    fields, condition = generation_status(
+    fields, (condition, blocked) = generation_status(
         [generation(1, "a", GenerationState.RETIRED), generation(2, "b", GenerationState.LIVE)],
         lambda generation_id: (_ for _ in ()).throw(AssertionError("nothing builds")),
     )
     assert fields["liveGeneration"] == 2
     assert (condition.status, condition.reason) == ("False", "ProfileCurrent")
+    assert (blocked.status, blocked.reason) == ("False", "NotBlocked")
     assert generation_status([], lambda _: (0, 0, 0))[0] == {"liveGeneration": None, "generations": []}

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from faro_workloads.contract.generations import CutoverBlock
+
 ConditionStatus = Literal["True", "False", "Unknown"]
 
 
@@ -36,6 +38,9 @@ class ConditionType(StrEnum):
     REINDEXING = "Reindexing"
     """Informational, RagPipeline: True while a new index generation builds (after a model or chunking
     change); the message says how far it is."""
+    CUTOVER_BLOCKED = "CutoverBlocked"
+    """Informational, RagPipeline: True when the building generation's last gate refused the cutover (the
+    reason says which check, the message gives the numbers); the live generation keeps serving."""
     """Informational: False when optional kinds (ServiceMonitor, CronJob, EndpointSlice) were skipped
     because the cluster does not serve them. Was ``MonitoringReady`` on a Collection."""
 
@@ -69,6 +74,11 @@ class Reason(StrEnum):
     ALL_APIS_SERVED = "AllApisServed"
     GENERATION_BUILDING = "GenerationBuilding"
     PROFILE_CURRENT = "ProfileCurrent"
+    BACKFILL_INCOMPLETE = CutoverBlock.BACKFILL_INCOMPLETE.value
+    DOCUMENTS_WITHOUT_TEXT = CutoverBlock.DOCUMENTS_WITHOUT_TEXT.value
+    STORES_DISAGREE = CutoverBlock.STORES_DISAGREE.value
+    AWAITING_APPROVAL = CutoverBlock.AWAITING_APPROVAL.value
+    NOT_BLOCKED = "NotBlocked"
 
 
 class EventReason(StrEnum):
@@ -98,11 +108,14 @@ RAGPIPELINE_CONDITIONS = (
     ConditionType.CONSISTENCY_SCHEDULED,
     ConditionType.OPTIONAL_APIS_READY,
     ConditionType.REINDEXING,
+    ConditionType.CUTOVER_BLOCKED,
 )
 """The conditions of a RagPipeline (and what its CRD documents)."""
 COMPONENT_CONDITIONS = (ConditionType.CHUNKER_READY, ConditionType.EMBEDDER_READY, ConditionType.QUERY_READY)
 """One per Deployment of a RagPipeline: its replicas are available."""
-INFORMATIONAL_CONDITIONS = frozenset({ConditionType.OPTIONAL_APIS_READY, ConditionType.REINDEXING})
+INFORMATIONAL_CONDITIONS = frozenset(
+    {ConditionType.OPTIONAL_APIS_READY, ConditionType.REINDEXING, ConditionType.CUTOVER_BLOCKED}
+)
 """Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline, and a
 pipeline that builds a new index generation still serves the live one."""
 RETIRED_CONDITIONS = frozenset({"MonitoringReady"})
@@ -269,4 +282,14 @@ not_reindexing = _fixed(
     "False",
     Reason.PROFILE_CURRENT,
     "no index generation builds: the live one has the pipeline's model and chunking",
+)
+
+
+def cutover_blocked(reason: CutoverBlock, message: str) -> ConditionUpdate:
+    """Informational: the building generation's last gate refused the cutover, for ``reason``."""
+    return ConditionUpdate(ConditionType.CUTOVER_BLOCKED, "True", Reason(reason.value), message)
+
+
+cutover_not_blocked = _fixed(
+    ConditionType.CUTOVER_BLOCKED, "False", Reason.NOT_BLOCKED, "no cutover is waiting on the gate"
 )

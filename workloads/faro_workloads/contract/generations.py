@@ -68,6 +68,9 @@ class Generation(BaseModel):
     retired_at: datetime | None = None
     approved_at: datetime | None = None
     """When a Manual cutover to it was approved."""
+    blocked_reason: CutoverBlock | None = None
+    blocked_message: str | None = None
+    """Why the last attempt to make it live did not (recorded by whichever process ran the gate)."""
 
     @property
     def fingerprint(self) -> str:

@@ -170,6 +170,10 @@ class GenerationController:
                 report.promoted = building.id
                 report.dropped = self._apply_retention()
         self.last_block = (building.id, report.blocked) if report.blocked is not None else None
+        blocked = report.blocked  # recorded for the operator's CutoverBlocked condition; cleared once live
+        self._pg.record_block(
+            building.id, blocked.reason if blocked else None, blocked.message if blocked else None
+        )
         if report.blocked is not None:
             GENERATION_CUTOVERS.labels("blocked").inc()
             log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)

@@ -17,7 +17,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from faro_workloads.contract.generations import Generation, GenerationState
+from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
@@ -40,9 +40,8 @@ def create_generations_table(conn: psycopg.Connection, tables: CollectionTables)
             """
         ).format(tables.generations)
     )
-    conn.execute(
-        sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS approved_at timestamptz").format(tables.generations)
-    )
+    for column in ("approved_at timestamptz", "blocked_reason text", "blocked_message text"):
+        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS " + column).format(tables.generations))
     name = tables.collection.name
     for state in (GenerationState.LIVE, GenerationState.BUILDING):
         conn.execute(
@@ -130,6 +129,16 @@ class PostgresGenerations:
                 (generation,),
             ).fetchone()
         return row is not None
+
+    def record_block(self, generation: int, reason: CutoverBlock | None, message: str | None) -> None:
+        """Record why the cutover to ``generation`` did not happen (None: it is not blocked)."""
+        with self._pool.transaction("record_cutover_block") as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET blocked_reason = %s, blocked_message = %s WHERE id = %s").format(
+                    self._tables.generations
+                ),
+                (reason.value if reason else None, message, generation),
+            )
 
     @contextmanager
     def generations_lock(self) -> Iterator[bool]:
@@ -237,12 +246,16 @@ def _completeness(conn: psycopg.Connection, tables: CollectionTables) -> tuple[i
     return int(documents[0]), int(missing[0]), int(stale[0])
 
 
-_COLUMNS = "id, profile, state, created_at, live_since, retired_at, approved_at"
-_Row = tuple[int, dict, str, datetime, datetime | None, datetime | None, datetime | None]
+_COLUMNS = (
+    "id, profile, state, created_at, live_since, retired_at, approved_at, blocked_reason, blocked_message"
+)
+_Row = tuple[
+    int, dict, str, datetime, datetime | None, datetime | None, datetime | None, str | None, str | None
+]
 
 
 def _generation(row: _Row) -> Generation:
-    generation, profile, state, created_at, live_since, retired_at, approved_at = row
+    generation, profile, state, created_at, live_since, retired_at, approved_at, reason, message = row
     return Generation(
         id=generation,
         profile=IndexProfile.model_validate(profile),
@@ -251,4 +264,6 @@ def _generation(row: _Row) -> Generation:
         live_since=live_since,
         retired_at=retired_at,
         approved_at=approved_at,
+        blocked_reason=CutoverBlock(reason) if reason else None,
+        blocked_message=message,
     )

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from faro_workloads.contract.generations import FIRST_GENERATION, Generation, GenerationState
+from faro_workloads.contract.generations import FIRST_GENERATION, CutoverBlock, Generation, GenerationState
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
@@ -110,6 +110,9 @@ class PgVectorStore:
 
     def approve_generation(self, generation: int) -> bool:
         return self._generations.approve_generation(generation)
+
+    def record_block(self, generation: int, reason: CutoverBlock | None, message: str | None) -> None:
+        self._generations.record_block(generation, reason, message)
 
     def generations_lock(self) -> AbstractContextManager[bool]:
         return self._generations.generations_lock()
