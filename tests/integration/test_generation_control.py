@@ -11,6 +11,7 @@ import pytest
 
 from faro_workloads.contract.generations import CutoverBlock, GenerationState
 from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig
+from faro_workloads.core import generation_control
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.generation_control import GenerationController
 from faro_workloads.core.generation_plan import Action
@@ -62,9 +63,12 @@ def stores(pg_store_factory, qdrant_store_factory) -> Iterator[Stores]:
 
 def test_a_model_change_builds_cuts_over_and_rolls_back_without_embedding(stores: Stores) -> None:
     model_a, model_b = RecordingEmbedder(DIMENSION), RecordingEmbedder(DIMENSION, model="faro-hash-v2")
-    first = stores.controller(model_a).step()
+    controller_a = stores.controller(model_a)
+    first = controller_a.step()
     assert first.plan.action is Action.INITIALIZE and stores.states() == {1: LIVE}
     assert first.backfill is not None and first.backfill.filled == 0  # generation 1 already holds them all
+    again = controller_a.step()
+    assert (again.plan.action, again.target, again.backfill) == (Action.KEEP, None, None)  # checked once
 
     report = stores.controller(model_b).step()
 
@@ -94,11 +98,22 @@ def test_retention_drops_the_oldest_retired_generation_from_both_stores(stores: 
     assert not stores.qdrant.for_generation(1).exists()
 
 
-def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serving(stores: Stores) -> None:
+def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serving(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
     stores.controller(RecordingEmbedder(DIMENSION)).step()
     model_b = RecordingEmbedder(DIMENSION, model="faro-hash-v2")
-    blocked = stores.controller(model_b, cutover="Manual").step()
+    checks: list[int] = []
+    counted = generation_control.check_consistency
+    monkeypatch.setattr(
+        generation_control, "check_consistency", lambda *a, **k: checks.append(1) or counted(*a, **k)
+    )
+    manual = stores.controller(model_b, cutover="Manual")
+    blocked = manual.step()
     assert blocked.blocked is not None and blocked.blocked.reason is CutoverBlock.AWAITING_APPROVAL
+    waiting = manual.step()  # nothing changed since it passed: the gate is not run again
+    assert waiting.blocked is not None and waiting.blocked.reason is CutoverBlock.AWAITING_APPROVAL
+    assert len(checks) == 1
     assert stores.states() == {1: LIVE, 2: BUILDING}
     recorded = next(g for g in stores.pg.generations() if g.id == 2)  # for the operator's condition
     assert recorded.blocked_reason is CutoverBlock.AWAITING_APPROVAL and "approve it" in (

@@ -83,6 +83,7 @@ class GenerationController:
         expose_label_values(BACKFILL_DOCUMENTS, BACKFILL_RESULTS)
         expose_label_values(GENERATION_CUTOVERS, CUTOVER_RESULTS)
         self.last_block: tuple[int, CutoverBlocked] | None = None
+        self._live_checked: int | None = None  # the live generation a pass last found complete
         """The generation whose cutover the last step refused, and why (None after a cutover)."""
 
     def generations(self) -> list[Generation]:
@@ -147,23 +148,29 @@ class GenerationController:
         generations = self.generations()
         building = next((g for g in generations if g.state is GenerationState.BUILDING), None)
         live = next((g for g in generations if g.state is GenerationState.LIVE), None)
-        target = building or (
-            live if live is not None and live.fingerprint == self.wanted.fingerprint else None
+        # The live generation is written by ingest itself: it needs a pass only once after it became live
+        # here or anywhere (a rollback leaves it without the documents changed since it retired; a process
+        # that stopped mid-way is restarted) — not a full scan of both tables at every step.
+        catch_up = (
+            live is not None and live.fingerprint == self.wanted.fingerprint and live.id != self._live_checked
         )
+        target = building or (live if catch_up else None)
         if target is None:
             return report
-        backfill = self.backfill(target.id)
+        backfill = self.backfill(target.id, live)
         report.target = target.id
         report.backfill = backfill.run_pass(stop, on_batch)
         report.progress = backfill.progress()
         if building is None:
             REINDEX_PROGRESS.set(1.0)
+            if not report.backfill.stopped:
+                self._live_checked = target.id
             return report
         progress = report.progress
         REINDEX_PROGRESS.set(progress.done / progress.documents if progress.documents else 1.0)
         if report.backfill.stopped:
             return report
-        report.blocked = self._gate(building.id, progress, report.backfill)
+        report.blocked = self._gate(building, progress, report.backfill)
         if report.blocked is None:
             report.blocked = self._cutover(building.id)
             if report.blocked is None:
@@ -179,10 +186,11 @@ class GenerationController:
             log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)
         return report
 
-    def backfill(self, generation: int) -> Backfill:
+    def backfill(self, generation: int, live: Generation | None = None) -> Backfill:
         """The backfill of ``generation`` with the wanted profile (the live chunks as a fallback source when
-        only the model differs)."""
-        live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
+        only the model differs; ``live``: the live generation, read from the registry when not given)."""
+        if live is None:
+            live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
         same_cut = (
             live is not None and live.profile.chunking == self.wanted.chunking and live.id != generation
         )
@@ -197,7 +205,16 @@ class GenerationController:
             batch_documents=self._config.batch_documents,
         )
 
-    def _gate(self, generation: int, progress: Progress, result: PassResult) -> CutoverBlocked | None:
+    def _gate(self, building: Generation, progress: Progress, result: PassResult) -> CutoverBlocked | None:
+        generation, config = building.id, self._config
+        awaiting = CutoverBlocked(
+            CutoverBlock.AWAITING_APPROVAL,
+            f"generation {generation} passed the gate; cutover is Manual: approve it",
+        )
+        manual_and_unapproved = config.cutover == "Manual" and building.approved_at is None
+        unchanged = not (result.filled or result.cleared or result.unfillable)
+        if manual_and_unapproved and unchanged and building.blocked_reason is CutoverBlock.AWAITING_APPROVAL:
+            return awaiting  # it passed the gate and nothing changed since: no need to check again
         if result.unfillable:
             return CutoverBlocked(
                 CutoverBlock.DOCUMENTS_WITHOUT_TEXT,
@@ -213,7 +230,6 @@ class GenerationController:
         pg.build_hnsw_index()
         qdrant.enable_indexing()
         OutboxDrainer(pg, qdrant).drain()
-        config = self._config
         report = check_consistency(pg, qdrant, sample_size=config.sample_size, k=config.k)
         if not report.consistent or report.overlap_at_k < config.min_overlap:
             return CutoverBlocked(
@@ -222,13 +238,7 @@ class GenerationController:
                 f"{len(report.orphan_ids)} orphans, overlap@{report.k} {report.overlap_at_k:.3f} "
                 f"(minimum {config.min_overlap})",
             )
-        approved = any(g.id == generation and g.approved_at is not None for g in self.generations())
-        if config.cutover == "Manual" and not approved:
-            return CutoverBlocked(
-                CutoverBlock.AWAITING_APPROVAL,
-                f"generation {generation} passed the gate; cutover is Manual: approve it",
-            )
-        return None
+        return awaiting if manual_and_unapproved else None
 
     def _cutover(self, generation: int) -> CutoverBlocked | None:
         refused = self._pg.for_generation(generation).promote(require_complete=True)
