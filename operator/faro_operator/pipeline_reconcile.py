@@ -93,7 +93,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status["skippedKinds"] = skipped
     updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status["endpoints"] = _endpoints(spec, name, namespace)
-    approve = _approved_generation(body, spec)
+    approve = _approved_generation(body)
     store_status, reindexing = _store_status(
         ctx, spec.collection_ref.name, namespace, collection_spec, approve
     )
@@ -209,10 +209,11 @@ def _endpoints(spec: RagPipelineSpec, name: str, namespace: str) -> dict[str, st
     return {"chunker": url("chunker"), "query": url("query") if spec.query.enabled else None}
 
 
-def _approved_generation(body: kopf.Body, spec: RagPipelineSpec) -> int | None:
-    """The generation the ``faro.dev/approve-generation`` annotation approves (Manual cutover), if any."""
+def _approved_generation(body: kopf.Body) -> int | None:
+    """The generation the ``faro.dev/approve-generation`` annotation approves, if any: a Manual cutover, or
+    (whatever the cutover mode) one the golden queries refused."""
     value = (body["metadata"].get("annotations") or {}).get(qualified_key(APPROVE_ANNOTATION), "")
-    if spec.generations.cutover != "Manual" or not value.strip().isdigit():
+    if not value.strip().isdigit():
         return None
     return int(value.strip())
 

@@ -13,6 +13,12 @@ from pydantic import Field, StringConstraints, model_validator
 
 from faro_workloads.contract import chunking
 from faro_workloads.contract.api import ApiModel, Distance
+from faro_workloads.contract.golden_queries import (
+    DEFAULT_MAX_RECALL_DROP,
+    DEFAULT_RECALL_K,
+    RecallDrop,
+    RecallK,
+)
 
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
@@ -213,6 +219,19 @@ class ConsistencySpec(SpecModel):
     pushgateway_url: str | None = None
 
 
+class GoldenQueriesRef(SpecModel):
+    """A key of a ConfigMap in the pipeline's namespace holding golden queries (YAML or JSON: ``queries``,
+    each a ``query`` and the ``docIds`` that answer it)."""
+
+    config_map: str = Field(..., pattern=K8S_NAME, max_length=253, description="ConfigMap name.")
+    key: str = Field(
+        "queries.yaml",
+        pattern=r"^[-._a-zA-Z0-9]+$",
+        max_length=253,
+        description="Key within the ConfigMap.",
+    )
+
+
 class GenerationsSpec(SpecModel):
     """How a change of ``embedding`` or ``chunking`` is rolled out: a new index generation is built beside
     the live one and switched to once it passes the gate (README, "Changing the model or chunking")."""
@@ -221,13 +240,23 @@ class GenerationsSpec(SpecModel):
         "Automatic",
         description=(
             "Automatic: switch once the new generation passes the gate; Manual: wait for the annotation "
-            "faro.dev/approve-generation with the generation's number."
+            "faro.dev/approve-generation with the generation's number (which also lets through a generation "
+            "the golden queries refused)."
         ),
     )
     retain_generations: int = Field(1, ge=0, le=10, description="Retired generations kept for rollback.")
     min_overlap: float = Field(
         0.95, ge=0, le=1, description="Lowest overlap@k between the new generation's two stores."
     )
+    golden_queries: GoldenQueriesRef | None = Field(
+        None,
+        description=(
+            "Golden queries the new generation must answer about as well as the live one (recall@k at most "
+            "maxRecallDrop below) before the cutover; an approval overrides a drop."
+        ),
+    )
+    recall_k: RecallK = DEFAULT_RECALL_K
+    max_recall_drop: RecallDrop = DEFAULT_MAX_RECALL_DROP
 
 
 class MonitoringSpec(SpecModel):

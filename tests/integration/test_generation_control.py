@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
 from faro_workloads.contract.generations import CutoverBlock, GenerationState
 from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig
 from faro_workloads.core import generation_control
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.generation_control import GenerationController
+from faro_workloads.core.generation_control import GenerationController, StepReport
 from faro_workloads.core.generation_plan import Action
 from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.repair import repair_qdrant
@@ -21,7 +23,7 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.data_plane import IngestPath
 
-from support.handbook import RecordingEmbedder
+from support.handbook import RecordingEmbedder, UnrelatedEmbedder
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +134,82 @@ def test_a_gate_that_fails_blocks_the_cutover_and_the_live_generation_keeps_serv
     repair_qdrant(stores.pg.for_generation(2), stores.qdrant.for_generation(2))
     assert controller.step().promoted == 2
     assert next(g for g in stores.pg.generations() if g.id == 2).blocked_reason is None
+
+
+def golden_file(path: Path, documents: range) -> Path:
+    """Golden queries: two words of document n's body should find document n."""
+    queries = [{"query": f"term{n}w12 term{n}w13", "docIds": [f"doc-{n:02d}"]} for n in documents]
+    path.write_text(yaml.safe_dump({"queries": queries}))
+    return path
+
+
+def worse_model_blocked(stores: Stores, golden: Path) -> tuple[UnrelatedEmbedder, StepReport, dict]:
+    """Generation 1 live, then a step with a worse model and the golden queries at k=3: refused, with the
+    new and the live generation's recall@3."""
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    worse = UnrelatedEmbedder(DIMENSION, model="faro-unrelated")
+    report = stores.controller(worse, golden_queries=golden, recall_k=3).step()
+    assert report.blocked is not None and report.blocked.reason is CutoverBlock.RECALL_DROPPED
+    return worse, report, stores_scores(report.blocked.message)
+
+
+def test_the_golden_queries_block_a_worse_model_until_approved_or_allowed(
+    stores: Stores, tmp_path: Path
+) -> None:
+    golden = golden_file(tmp_path / "golden.yaml", range(15))
+
+    _, blocked, scores = worse_model_blocked(stores, golden)
+
+    assert scores["new"] < scores["live"] - 0.05 and "on live generation 1" in str(blocked.blocked)
+    assert stores.states() == {1: LIVE, 2: BUILDING}
+    recorded = next(g for g in stores.pg.generations() if g.id == 2)
+    assert recorded.blocked_reason is CutoverBlock.RECALL_DROPPED
+
+    # A better model passes the same gate (the abandoned building generation is dropped first).
+    better = stores.controller(
+        RecordingEmbedder(DIMENSION, model="faro-hash-v2"), golden_queries=golden, recall_k=3
+    )
+    report = better.step()
+    assert report.promoted == 3 and report.blocked is None
+    assert better.last_scores["building"].recall >= better.last_scores["live"].recall - 0.05
+    assert better.last_scores["live"].recall == pytest.approx(scores["live"], abs=0.001)
+
+
+def test_an_approval_or_a_wider_allowance_lets_a_worse_generation_through(
+    stores: Stores, tmp_path: Path
+) -> None:
+    golden = golden_file(tmp_path / "golden.yaml", range(15))
+    worse, _, scores = worse_model_blocked(stores, golden)
+    drop = scores["live"] - scores["new"]
+
+    allowed = stores.controller(worse, golden_queries=golden, recall_k=3, max_recall_drop=drop + 0.01)
+    assert allowed.step().promoted == 2
+
+    stores.controller(RecordingEmbedder(DIMENSION)).step()  # roll back to generation 1
+    assert stores.states()[1] is LIVE
+    worse_again = UnrelatedEmbedder(DIMENSION, model="faro-unrelated-2")
+    gate = stores.controller(worse_again, golden_queries=golden, recall_k=3)
+    assert gate.step().blocked is not None
+    gate.approve(3)
+    assert gate.step().promoted == 3
+
+
+def test_an_unreadable_golden_file_blocks_with_its_reason(stores: Stores, tmp_path: Path) -> None:
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    broken = tmp_path / "golden.yaml"
+    broken.write_text("queries:\n  - query: where is it\n")  # no docIds
+    model_b = RecordingEmbedder(DIMENSION, model="faro-hash-v2")
+
+    report = stores.controller(model_b, golden_queries=broken).step()
+
+    assert report.blocked is not None and report.blocked.reason is CutoverBlock.GOLDEN_QUERIES_INVALID
+    assert "queries.0.docIds: Field required" in report.blocked.message
+    assert stores.states() == {1: LIVE, 2: BUILDING}
+    golden_file(broken, range(15))  # fixed: the next step cuts over
+    assert stores.controller(model_b, golden_queries=broken).step().promoted == 2
+
+
+def stores_scores(message: str) -> dict[str, float]:
+    """The recall@3 of the new and of the live generation, read from a RecallDropped message."""
+    words = message.split("recall@3 ")[1].split()
+    return {"new": float(words[0]), "live": float(words[2])}

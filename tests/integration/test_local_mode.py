@@ -130,6 +130,37 @@ def test_a_chunking_change_reindexes_the_folder_and_going_back_rolls_back(tmp_pa
     assert same.returncode == 0 and "generation" not in same.stdout  # nothing to do
 
 
+def test_golden_queries_gate_a_reindex_and_a_broken_file_blocks_it_in_one_line(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    assert (
+        faro("local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS)).returncode == 0
+    )
+    golden = tmp_path / "golden.yaml"
+    golden.write_text("queries:\n  - query: the transactional outbox\n    docIds: dual-write.md\n")
+    smaller = ("--chunk-size", "64", "--chunk-overlap", "8", "--recall-k", "3")
+
+    broken = faro(
+        "local", "--data-dir", str(data_dir), "--no-serve", *smaller, "--golden-queries", str(golden)
+    )
+
+    assert broken.returncode == 1
+    (line,) = [line for line in broken.stderr.splitlines() if "cutover blocked" in line]
+    assert "(GoldenQueriesInvalid)" in line and "queries.0.docIds" in line and "approve generation 2" in line
+
+    golden.write_text(
+        "queries:\n"
+        "  - query: the transactional outbox between PostgreSQL and Qdrant\n"
+        "    docIds: [dual-write.md]\n"
+        "  - query: how the consistency check compares the two stores\n"
+        "    docIds: [consistency.md]\n"
+    )
+    fixed = faro(
+        "local", "--data-dir", str(data_dir), "--no-serve", *smaller, "--golden-queries", str(golden)
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    assert "generation 2 is live" in fixed.stdout
+
+
 def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_generations(
     tmp_path: Path,
 ) -> None:
@@ -156,7 +187,7 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
         assert table.returncode == 0 and "AwaitingApproval" in table.stdout and "Building" in table.stdout
         wrong = faro("generations", "--url", url, "approve", "1")
         assert wrong.returncode == 2 and "is Live, not Building" in wrong.stderr
-        approved = faro("generations", "--url", url, "approve", "2")
+        approved = faro("generations", "--url", url, "promote", "2")
         assert approved.returncode == 0, approved.stderr
 
         live = wait_for(lambda: status()["live"] == 2, timeout=60, what="the cutover after approval")

@@ -3,6 +3,8 @@ tests of what is (and is not) embedded again."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -31,3 +33,17 @@ class RecordingEmbedder(HashingEmbedder):
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
         self.sent.extend(texts)
         return super()._embed_batch(texts)
+
+
+class UnrelatedEmbedder(RecordingEmbedder):
+    """A worse model for the quality gate: each text becomes a point fixed by its exact bytes and unrelated
+    to its words, so questions find documents by chance (deterministic, and every text distinct)."""
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        self.sent.extend(texts)
+        rows = []
+        for text in texts:
+            seed = int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
+            row = np.random.default_rng(seed).standard_normal(self.dimension)
+            rows.append(row / np.linalg.norm(row))
+        return np.asarray(rows, dtype=np.float32)

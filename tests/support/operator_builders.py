@@ -119,7 +119,14 @@ def full_pipeline_spec(**overrides: Any) -> RagPipelineSpec:
             "repair": True,
             "pushgatewayUrl": "http://pushgateway.monitoring:9091",
         },
-        "generations": {"cutover": "Manual", "retainGenerations": 2, "minOverlap": 0.9},
+        "generations": {
+            "cutover": "Manual",
+            "retainGenerations": 2,
+            "minOverlap": 0.9,
+            "goldenQueries": {"configMap": "docs-golden"},
+            "recallK": 5,
+            "maxRecallDrop": 0.02,
+        },
         "monitoring": {"labels": {"release": "kube-prometheus-stack"}},
     }
     return pipeline_spec(**_merge(full, overrides))

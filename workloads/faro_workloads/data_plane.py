@@ -74,7 +74,9 @@ class IngestPath:
         self.ingest = LiveDocuments(self.live)
         self.worker: GenerationWorker | None = None
         if generations is not None:
-            controller = GenerationController(pg, qdrant, self.runtime.chunker, embedder, generations)
+            controller = GenerationController(
+                pg, qdrant, self.runtime.chunker, embedder, generations, self.runtime.embedder_for
+            )
             self.worker = GenerationWorker(controller)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []

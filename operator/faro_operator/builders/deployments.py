@@ -14,6 +14,7 @@ from faro_operator.builders.components import (
     is_enabled,
     settings_configmap_name,
 )
+from faro_operator.builders.golden_queries import golden_queries_volume
 from faro_operator.builders.labels import object_meta, selector_labels, standard_labels
 from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.pod_security import (
@@ -123,6 +124,11 @@ def build_component_deployment(
     env = component_env(component, spec, collection)
     if env:
         container["env"] = env
+    volumes = [tmp_volume()]
+    golden = golden_queries_volume(spec) if component is Component.EMBEDDER else None
+    if golden is not None:  # the embedding engine runs the cutover gate
+        volumes.append(golden[0])
+        container["volumeMounts"].append(golden[1])
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -143,7 +149,7 @@ def build_component_deployment(
                     "terminationGracePeriodSeconds": profile.termination_grace_seconds,
                     "securityContext": pod_security_context(),
                     "containers": [container],
-                    "volumes": [tmp_volume()],
+                    "volumes": volumes,
                 },
             },
         },

@@ -13,6 +13,7 @@ import hashlib
 import json
 
 from faro_operator.builders.components import SETTINGS, settings_configmap_name
+from faro_operator.builders.golden_queries import golden_queries_path
 from faro_operator.builders.labels import object_meta
 from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.resolved_collection import ResolvedCollection
@@ -73,6 +74,9 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "cutover": spec.generations.cutover,
                 "retain": spec.generations.retain_generations,
                 "min_overlap": spec.generations.min_overlap,
+                "golden_queries": golden_queries_path(spec),
+                "recall_k": spec.generations.recall_k,
+                "max_recall_drop": spec.generations.max_recall_drop,
             },
         }
     )

@@ -83,6 +83,9 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_GENERATIONS__CUTOVER": "Manual",
         "FARO_GENERATIONS__RETAIN": "2",
         "FARO_GENERATIONS__MIN_OVERLAP": "0.9",
+        "FARO_GENERATIONS__GOLDEN_QUERIES": "/etc/faro/golden-queries/queries.yaml",
+        "FARO_GENERATIONS__RECALL_K": "5",
+        "FARO_GENERATIONS__MAX_RECALL_DROP": "0.02",
     }
 
 

@@ -93,8 +93,8 @@ def test_deployment_runs_hardened(component: Component) -> None:
     assert pod["automountServiceAccountToken"] is False
     assert pod["serviceAccountName"] == f"docs-pipeline-{component}"
     assert pod["enableServiceLinks"] is False
-    assert container["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
-    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert container["volumeMounts"][0] == {"name": "tmp", "mountPath": "/tmp"}
+    assert pod["volumes"][0] == {"name": "tmp", "emptyDir": {}}
     assert container["envFrom"] == [{"configMapRef": {"name": "docs-pipeline-settings"}}]
 
 
@@ -415,3 +415,31 @@ def test_no_service_monitor_when_monitoring_is_off() -> None:
     assert (
         build_pipeline_service_monitor(PIPELINE, pipeline_spec(monitoring={"serviceMonitor": False})) is None
     )
+
+
+@pytest.mark.parametrize("component", [Component.CHUNKER, Component.EMBEDDER, Component.QUERY])
+def test_only_the_embedder_mounts_the_golden_queries_and_only_when_named(component: Component) -> None:
+    golden = {"configMap": "docs-golden", "key": "gold.yaml"}
+    spec = pipeline_spec(generations={"goldenQueries": golden})
+    with_golden = build_component_deployment(component, PIPELINE, spec, resolved(), CHECKSUM)
+    validate_strict(with_golden)
+    without = _container(
+        build_component_deployment(component, PIPELINE, pipeline_spec(), resolved(), CHECKSUM)
+    )
+    assert [m["name"] for m in without["volumeMounts"]] == ["tmp"]
+    mounts = {m["name"]: m for m in _container(with_golden)["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(with_golden)["volumes"]}
+    if component is not Component.EMBEDDER:
+        assert set(mounts) == set(volumes) == {"tmp"}
+        return
+    assert mounts["golden-queries"] == {
+        "name": "golden-queries",
+        "mountPath": "/etc/faro/golden-queries",
+        "readOnly": True,
+    }
+    # optional: a missing ConfigMap must not keep the embedder from starting (the gate reports it)
+    assert volumes["golden-queries"]["configMap"] == {
+        "name": "docs-golden",
+        "items": [{"key": "gold.yaml", "path": "gold.yaml"}],
+        "optional": True,
+    }

@@ -1,5 +1,6 @@
 """``faro generations``: a Faro API's index generations (which is live, which builds and how far, which are
-kept for rollback, why a cutover is blocked), and ``faro generations approve N`` for a Manual cutover."""
+kept for rollback, why a cutover is blocked), and ``faro generations promote N`` (or ``approve N``) to let
+generation N go live: a Manual cutover, or one the golden queries refused."""
 
 from __future__ import annotations
 
@@ -29,9 +30,13 @@ def generations(ctx: click.Context, url: str, api_key: str | None, as_json: bool
 @generations.command()
 @click.argument("generation", type=click.IntRange(1, 1_000_000))
 @click.pass_obj
-def approve(options: dict, generation: int) -> None:
-    """Approve the Manual cutover to the building GENERATION (it goes live once it passes the gate)."""
+def promote(options: dict, generation: int) -> None:
+    """Approve the cutover to the building GENERATION: a Manual cutover, or one the golden queries refused
+    (it goes live once its stores agree and it holds every document)."""
     _show(_call(options, lambda client: client.approve_generation(generation)), options["as_json"])
+
+
+generations.add_command(promote, name="approve")
 
 
 def _call(options: dict, request):  # type: ignore[no-untyped-def]

@@ -79,6 +79,14 @@ err_console = Console(stderr=True)
     help="Retired index generations kept for an instant rollback.",
 )
 @click.option(
+    "--golden-queries",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Golden queries (YAML/JSON: queries with the docIds that answer them): a new index generation "
+    "goes live only if its recall@k is within --max-recall-drop of the live one's.",
+)
+@click.option("--recall-k", type=click.IntRange(1, 100), default=10, show_default=True)
+@click.option("--max-recall-drop", type=click.FloatRange(0, 1), default=0.05, show_default=True)
+@click.option(
     "--no-serve",
     is_flag=True,
     help="Ingest --docs (and reindex, after a model or chunking change), then exit instead of serving.",
@@ -98,6 +106,9 @@ def local(
     s3_path: bool,
     cutover: str,
     retain: int,
+    golden_queries: Path | None,
+    recall_k: int,
+    max_recall_drop: float,
     no_serve: bool,
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
@@ -120,7 +131,13 @@ def local(
         chunking=ChunkingConfig(strategy=strategy, size=chunk_size, overlap=chunk_overlap),  # type: ignore[arg-type]
         portkey=portkey,
         s3=s3_path,
-        generations=GenerationsConfig(cutover=cutover.capitalize(), retain=retain),  # type: ignore[arg-type]
+        generations=GenerationsConfig(
+            cutover=cutover.capitalize(),  # type: ignore[arg-type]
+            retain=retain,
+            golden_queries=golden_queries,
+            recall_k=recall_k,
+            max_recall_drop=max_recall_drop,
+        ),
     )
     with local_mode.build(options) as runtime:
         if docs:
@@ -147,7 +164,9 @@ def _print_reindex(report: StepReport) -> None:
     if report.promoted is not None:
         console.print(f"generation {report.promoted} is live")
     elif report.blocked is not None:
-        err_console.print(f"cutover blocked ({report.blocked.reason}): {report.blocked.message}")
+        err_console.print(
+            f"cutover blocked ({report.blocked.reason}): {report.blocked.message}", soft_wrap=True
+        )
         sys.exit(1)
 
 

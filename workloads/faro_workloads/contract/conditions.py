@@ -78,6 +78,8 @@ class Reason(StrEnum):
     DOCUMENTS_WITHOUT_TEXT = CutoverBlock.DOCUMENTS_WITHOUT_TEXT.value
     STORES_DISAGREE = CutoverBlock.STORES_DISAGREE.value
     AWAITING_APPROVAL = CutoverBlock.AWAITING_APPROVAL.value
+    RECALL_DROPPED = CutoverBlock.RECALL_DROPPED.value
+    GOLDEN_QUERIES_INVALID = CutoverBlock.GOLDEN_QUERIES_INVALID.value
     NOT_BLOCKED = "NotBlocked"
 
 

@@ -38,6 +38,10 @@ class CutoverBlock(StrEnum):
     DOCUMENTS_WITHOUT_TEXT = "DocumentsWithoutText"
     STORES_DISAGREE = "StoresDisagree"
     AWAITING_APPROVAL = "AwaitingApproval"
+    RECALL_DROPPED = "RecallDropped"
+    """The golden queries' recall@k on the new generation fell further below the live one's than allowed."""
+    GOLDEN_QUERIES_INVALID = "GoldenQueriesInvalid"
+    """The golden-queries file the gate was given cannot be read or is not one."""
 
 
 def chunks_table_name(collection: str, generation: int) -> str:

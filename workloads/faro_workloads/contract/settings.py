@@ -6,6 +6,7 @@ fields, e.g. ``FARO_POSTGRES__DSN``); the operator renders exactly these variabl
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -23,6 +24,12 @@ from faro_workloads.contract.chunking import (
 )
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
 from faro_workloads.contract.generations import DEFAULT_RETAIN_GENERATIONS
+from faro_workloads.contract.golden_queries import (
+    DEFAULT_MAX_RECALL_DROP,
+    DEFAULT_RECALL_K,
+    RecallDrop,
+    RecallK,
+)
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
 
@@ -195,6 +202,15 @@ class GenerationsConfig(SettingsModel):
     sample_size: int = Field(50, ge=1, le=10_000, description="Stored vectors the gate uses as queries.")
     k: int = Field(10, ge=1, le=1000, description="Top-k the gate compares between the stores.")
     batch_documents: int = Field(32, ge=1, le=10_000, description="Documents a backfill fills per batch.")
+    golden_queries: Path | None = Field(
+        None,
+        description=(
+            "A golden-queries file (YAML or JSON: queries with the ids of the documents that answer them): "
+            "the gate then wants the new generation's recall@k within max_recall_drop of the live one's."
+        ),
+    )
+    recall_k: RecallK = DEFAULT_RECALL_K
+    max_recall_drop: RecallDrop = DEFAULT_MAX_RECALL_DROP
 
 
 def dimension_mismatch(collection: CollectionConfig, embedding: EmbeddingConfig) -> str | None:

@@ -3,9 +3,12 @@ roll back, drop what retention lets go (:class:`GenerationController`).
 
 The gate before a cutover checks that (a) the new generation holds every document at its current content
 and nothing else (under the cutover lock, at the moment of the switch), and (b) its two stores agree: the
-same point ids, and overlap@k at least ``min_overlap``. Its PostgreSQL HNSW index is built and Qdrant's
-vector indexing switched on before (b): the bulk load ran without them. A gate that fails leaves the live
-generation serving and says why (:class:`CutoverBlocked`); ``cutover: Manual`` waits for :meth:`approve`.
+same point ids, and overlap@k at least ``min_overlap``; and, given ``golden_queries``, (c) the golden
+queries' recall@k on the new generation is at most ``max_recall_drop`` below the live one's (each generation
+searched with its own model). Its PostgreSQL HNSW index is built and Qdrant's vector indexing switched on
+before (b): the bulk load ran without them. A gate that fails leaves the live generation serving and says
+why (:class:`CutoverBlocked`); ``cutover: Manual`` waits for :meth:`approve`. An approval also overrides
+(c), a judgement people may make, never (a) or (b).
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from faro_workloads.contract.embedding_settings import EmbeddingConfig
 from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
+from faro_workloads.contract.golden_queries import GoldenQueries
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import GenerationsConfig
 from faro_workloads.core.backfill import Backfill, PassResult, Progress
@@ -24,18 +30,28 @@ from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.embedding.cached import CachedEmbedder
+from faro_workloads.core.evaluation import (
+    RetrievalScore,
+    load_golden_queries,
+    score_retrieval,
+    vector_document_search,
+)
 from faro_workloads.core.generation_plan import Action, GenerationPlan, beyond_retention, plan_generations
 from faro_workloads.core.metrics import (
     BACKFILL_DOCUMENTS,
     BACKFILL_RESULTS,
     CUTOVER_RESULTS,
     GENERATION_CUTOVERS,
+    GOLDEN_MRR,
+    GOLDEN_RECALL,
     REINDEX_PROGRESS,
     expose_label_values,
 )
 from faro_workloads.core.outbox import OutboxDrainer
+from faro_workloads.core.profile_runtime import EmbedderFactory, gateway_embedder_factory
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +80,9 @@ class StepReport:
 class GenerationController:
     """Keeps one collection's generations in line with ``wanted``: the profile of ``chunker`` and
     ``embedder`` (which fill new generations). ``pg`` and ``qdrant`` are the collection's stores (any
-    generation's: the others are reached with ``for_generation``)."""
+    generation's: the others are reached with ``for_generation``). ``embedder_for`` gives the embedder of
+    another profile (the live generation's, for the golden queries): by default the hashing embedder or,
+    for a gateway model, one through the default gateway settings."""
 
     def __init__(
         self,
@@ -73,15 +91,20 @@ class GenerationController:
         chunker: Chunker,
         embedder: Embedder,
         config: GenerationsConfig | None = None,
+        embedder_for: EmbedderFactory | None = None,
     ) -> None:
         self._pg = pg
         self._qdrant = qdrant
         self._chunker = chunker
+        self._model = embedder.inner if isinstance(embedder, CachedEmbedder) else embedder
         self._embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, pg)
+        self._embedder_for = embedder_for or gateway_embedder_factory(EmbeddingConfig())
         self._config = config or GenerationsConfig()
         self.wanted = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
         expose_label_values(BACKFILL_DOCUMENTS, BACKFILL_RESULTS)
         expose_label_values(GENERATION_CUTOVERS, CUTOVER_RESULTS)
+        self.last_scores: dict[str, RetrievalScore] = {}
+        """The golden queries' scores at the last gate that ran them, by "live" and "building"."""
         self.last_block: tuple[int, CutoverBlocked] | None = None
         self._live_checked: int | None = None  # the live generation a pass last found complete
         """The generation whose cutover the last step refused, and why (None after a cutover)."""
@@ -170,7 +193,7 @@ class GenerationController:
         REINDEX_PROGRESS.set(progress.done / progress.documents if progress.documents else 1.0)
         if report.backfill.stopped:
             return report
-        report.blocked = self._gate(building, progress, report.backfill)
+        report.blocked = self._gate(building, live, progress, report.backfill)
         if report.blocked is None:
             report.blocked = self._cutover(building.id)
             if report.blocked is None:
@@ -205,7 +228,9 @@ class GenerationController:
             batch_documents=self._config.batch_documents,
         )
 
-    def _gate(self, building: Generation, progress: Progress, result: PassResult) -> CutoverBlocked | None:
+    def _gate(
+        self, building: Generation, live: Generation | None, progress: Progress, result: PassResult
+    ) -> CutoverBlocked | None:
         generation, config = building.id, self._config
         awaiting = CutoverBlocked(
             CutoverBlock.AWAITING_APPROVAL,
@@ -238,7 +263,44 @@ class GenerationController:
                 f"{len(report.orphan_ids)} orphans, overlap@{report.k} {report.overlap_at_k:.3f} "
                 f"(minimum {config.min_overlap})",
             )
+        if config.golden_queries is not None and building.approved_at is None:
+            quality = self._judge_quality(building, live, config.golden_queries)
+            if quality is not None:
+                return quality
         return awaiting if manual_and_unapproved else None
+
+    def _judge_quality(
+        self, building: Generation, live: Generation | None, golden_path: Path
+    ) -> CutoverBlocked | None:
+        """Gate (c): the golden queries on the new generation against the live one (see the module)."""
+        approve = f"approve generation {building.id} to cut over anyway"
+        try:
+            golden = load_golden_queries(golden_path)
+        except ConfigurationError as exc:
+            return CutoverBlocked(CutoverBlock.GOLDEN_QUERIES_INVALID, f"{exc}; fix the file, or {approve}")
+        k, allowed = self._config.recall_k, self._config.max_recall_drop
+        scores = {"building": self._score(golden, self._model, building.id, k)}
+        if live is not None:
+            live_model = self._embedder_for(live.profile.embedding)
+            scores["live"] = self._score(golden, live_model, live.id, k)
+        self.last_scores = scores
+        for role, score in scores.items():
+            GOLDEN_RECALL.labels(role).set(score.recall)
+            GOLDEN_MRR.labels(role).set(score.mrr)
+        new, old = scores["building"], scores.get("live")
+        if live is None or old is None or new.recall >= old.recall - allowed - 1e-9:
+            log.info("generation %d golden queries: %s", building.id, new.describe())
+            return None
+        return CutoverBlocked(
+            CutoverBlock.RECALL_DROPPED,
+            f"generation {building.id}: recall@{k} {new.recall:.3f} against {old.recall:.3f} on live "
+            f"generation {live.id} (allowed drop {allowed}), MRR {new.mrr:.3f} against {old.mrr:.3f}, "
+            f"{new.queries} golden queries; improve the profile, or {approve}",
+        )
+
+    def _score(self, golden: GoldenQueries, model: Embedder, generation: int, k: int) -> RetrievalScore:
+        search = vector_document_search(model, self._pg.for_generation(generation))
+        return score_retrieval(golden, search, k)
 
     def _cutover(self, generation: int) -> CutoverBlocked | None:
         refused = self._pg.for_generation(generation).promote(require_complete=True)

@@ -50,6 +50,16 @@ REINDEX_PROGRESS = Gauge(
     "Share of the documents the building generation holds at their current content (1 when none builds).",
 )
 REINDEX_PROGRESS.set(1.0)  # until this process runs a backfill, it knows of none building
+GOLDEN_RECALL = Gauge(
+    "faro_generation_golden_recall",
+    "recall@k of the golden queries at the last cutover gate, on the live and on the building generation.",
+    ["generation"],
+)
+GOLDEN_MRR = Gauge(
+    "faro_generation_golden_mrr",
+    "MRR of the golden queries at the last cutover gate, on the live and on the building generation.",
+    ["generation"],
+)
 EMBEDDING_CACHE_PRUNED = Counter(
     "faro_embedding_cache_pruned_total",
     "Embedding cache entries deleted: no chunk holds their text any more.",

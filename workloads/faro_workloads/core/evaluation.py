@@ -1,0 +1,97 @@
+"""Retrieval quality on golden queries: recall@k and MRR of a document search.
+
+:func:`load_golden_queries` reads a golden-queries file (:mod:`faro_workloads.contract.golden_queries`);
+:func:`score_retrieval` runs every question through a search that ranks documents and scores the answers:
+
+- recall@k: the share of a question's expected documents among the first ``k`` documents found, averaged
+  over the questions;
+- MRR: the mean of 1/rank of the first expected document found (0 when none is in the first ``k``).
+
+:func:`vector_document_search` is the search over one generation's stores: questions embedded with the
+generation's model, nearest chunks from its store, ranked by their best chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from faro_workloads.contract.golden_queries import MAX_FILE_BYTES, GoldenQueries
+from faro_workloads.core.embedding import Embedder
+from faro_workloads.core.stores.ports import VectorSearch
+from faro_workloads.errors import ConfigurationError
+
+DocumentSearch = Callable[[Sequence[str], int], list[list[str]]]
+"""Questions and k -> for each question, the ids of the first (at most) k documents found, best first."""
+
+CHUNKS_PER_DOCUMENT = 4
+"""Chunks asked of the store per document wanted: a document's several chunks near a question would
+otherwise push the next documents out of the first k."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrievalScore:
+    """How well a search answered ``queries`` golden questions at ``k``."""
+
+    queries: int
+    k: int
+    recall: float
+    mrr: float
+
+    def describe(self) -> str:
+        return f"recall@{self.k} {self.recall:.3f}, MRR {self.mrr:.3f} over {self.queries} golden queries"
+
+
+def load_golden_queries(path: Path) -> GoldenQueries:
+    """The golden queries in ``path`` (YAML or JSON). Raises :class:`ConfigurationError` with one line
+    naming the file and its first problem when it is missing, too large or not a golden-queries file."""
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigurationError(f"golden queries {path}: cannot read: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigurationError(f"golden queries {path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        data = yaml.safe_load(raw.decode("utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigurationError(f"golden queries {path}: not YAML or JSON: {problem}") from None
+    try:
+        return GoldenQueries.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        place = ".".join(map(str, first["loc"])) or "the file"
+        raise ConfigurationError(f"golden queries {path}: {place}: {first['msg']}") from None
+
+
+def score_retrieval(golden: GoldenQueries, search: DocumentSearch, k: int) -> RetrievalScore:
+    """recall@k and MRR of ``search`` over ``golden`` (see the module docstring)."""
+    answers = search([q.query for q in golden.queries], k)
+    recall = reciprocal = 0.0
+    for question, found in zip(golden.queries, answers, strict=True):
+        expected = set(question.doc_ids)
+        first_k = found[:k]
+        recall += len(expected.intersection(first_k)) / len(expected)
+        rank = next((i for i, doc_id in enumerate(first_k, start=1) if doc_id in expected), None)
+        reciprocal += 1.0 / rank if rank else 0.0
+    n = len(golden.queries)
+    return RetrievalScore(queries=n, k=k, recall=recall / n, mrr=reciprocal / n)
+
+
+def vector_document_search(embedder: Embedder, store: VectorSearch) -> DocumentSearch:
+    """Documents ranked by their nearest chunk to each question, in ``store`` with ``embedder``."""
+
+    def search(questions: Sequence[str], k: int) -> list[list[str]]:
+        vectors = embedder.embed(list(questions))
+        ranked: list[list[str]] = []
+        for vector in vectors:
+            hits = store.search(vector, min(k * CHUNKS_PER_DOCUMENT, 1000))
+            ranked.append(list(dict.fromkeys(hit.doc_id for hit in hits))[:k])
+        return ranked
+
+    return search
