@@ -151,3 +151,58 @@ def test_documents_without_a_kept_text_are_filled_from_the_live_chunks_or_report
     refilled = collection.building.fetch_chunks([chunk.id for chunk in legacy])
     assert [c.text for c in refilled] == [c.text for c in legacy]
     assert {c.model for c in refilled} == {"faro-hash-v2"}
+
+
+class CountingChunker(Chunker):
+    def __init__(self, config: ChunkingConfig) -> None:
+        super().__init__(config)
+        self.cut: list[str] = []
+
+    def chunk(self, text: str, fmt: str = "text"):  # type: ignore[no-untyped-def]
+        self.cut.append(text)
+        return super().chunk(text, fmt)
+
+
+def cuts(store: PgVectorStore) -> list[tuple]:
+    """Every chunk of ``store`` without its vector and model: how the documents were cut."""
+    return sorted(
+        (c.doc_id, c.seq, c.text, c.start, c.end, c.metadata, c.content_hash)
+        for chunks in store.iter_chunks()
+        for c in chunks
+    )
+
+
+def test_a_model_change_reuses_the_live_cut_and_cuts_the_text_when_the_live_one_lacks_it(
+    collection: Collection,
+) -> None:
+    for n in range(6):
+        collection.ingest(n)
+
+    def backfill(live: PgVectorStore, chunker: Chunker) -> Backfill:
+        embedder = CachedEmbedder(collection.model_b, collection.pg)
+        return Backfill(
+            collection.building,
+            collection.building_qdrant,
+            collection.pg,
+            collection.pg,
+            chunker,
+            embedder,
+            live=live,
+        )
+
+    reuse = CountingChunker(CHUNKING)
+    assert backfill(collection.pg, reuse).run_pass().filled == 6
+    assert reuse.cut == []  # every document's spans came from the live generation, none was cut again
+    assert cuts(collection.building) == cuts(collection.pg)
+
+    collection.ingest(2, version=2)
+    assert backfill(collection.pg, reuse).run_pass().filled == 1 and reuse.cut == []
+    assert cuts(collection.building) == cuts(collection.pg)
+
+    collection.ingest(3, version=2)
+    empty = collection.pg.for_generation(3)  # a "live" generation that holds none of them
+    empty.ensure_chunks_table(with_hnsw=False)
+    fallback = CountingChunker(CHUNKING)
+    assert backfill(empty, fallback).run_pass().filled == 1
+    assert fallback.cut == [text(3, version=2)]
+    assert cuts(collection.building) == cuts(collection.pg)

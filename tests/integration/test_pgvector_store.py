@@ -234,6 +234,26 @@ def test_claimed_outbox_rows_stay_when_applying_fails(
     assert pg_store.outbox_pending() == 0
 
 
+def test_known_chunks_are_applied_as_they_are_only_while_postgres_still_holds_them(
+    pg_store: PgVectorStore, make_chunks, make_record
+) -> None:
+    chunks = make_chunks("a", 3)
+    pg_store.write_document(make_record(chunks), chunks)
+    marker = np.zeros_like(chunks[0].embedding)  # a vector no read-back could return
+    known = {c.id: dataclasses.replace(c, embedding=marker) for c in chunks}
+    newer = dataclasses.replace(chunks[2], metadata={"edited": True})  # written meanwhile by someone else
+    rewritten = [*chunks[:2], newer]
+    pg_store.write_document(make_record(rewritten), rewritten)
+
+    with pg_store.claim_outbox(100, known=known) as batch:
+        by_id = {c.id: c for c in batch.chunks}
+
+    assert by_id[chunks[0].id].embedding is marker and by_id[chunks[1].id].embedding is marker
+    assert by_id[newer.id].metadata == {"edited": True}  # read back: the known one is stale
+    assert np.array_equal(by_id[newer.id].embedding, newer.embedding)
+    assert pg_store.outbox_pending() == 0
+
+
 def test_a_store_made_before_the_extension_exists_works_after_ensure_schema(
     postgres_dsn: str, collection_config: CollectionConfig, make_chunks, make_record
 ) -> None:

@@ -125,7 +125,12 @@ class FakePostgres:
             self.outbox.extend((next(self._row_ids), point, doc_id) for point in points)
 
     @contextmanager
-    def claim_outbox(self, limit: int, point_ids: Sequence[uuid.UUID] | None = None) -> Iterator[OutboxBatch]:
+    def claim_outbox(
+        self,
+        limit: int,
+        point_ids: Sequence[uuid.UUID] | None = None,
+        known: Mapping[uuid.UUID, Chunk] | None = None,  # the fake's own state is as cheap to read
+    ) -> Iterator[OutboxBatch]:
         self._available()
         wanted = None if point_ids is None else set(point_ids)
         rows = [row for row in self.outbox if wanted is None or row[1] in wanted][:limit]

@@ -27,6 +27,7 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.DocumentTexts, PgVectorStore),
     (ports.EmbeddingCache, PgVectorStore),
     (ports.GenerationTarget, PgVectorStore),
+    (ports.CutDocuments, PgVectorStore),
     (ports.OutboxClaims, PgVectorStore),
     (ports.VectorSearch, PgVectorStore),
     (ports.SchemaAdmin, PgVectorStore),

@@ -9,9 +9,10 @@ carries the batch to the generation's Qdrant collection. What to do is read from
 backfill stopped anywhere (``kill -9`` included) goes on where it stopped, and uploads, replaces and deletes
 made meanwhile are simply differences the next batch or pass sees.
 
-A document without a kept text (stored before texts were kept) is re-embedded from the live generation's
-chunks when the two generations cut documents the same way (a model change); otherwise it cannot be
-filled, and is reported: upload it again.
+When the generation cuts documents as the live one does (a model change), the live generation's spans are
+read back (without their vectors) instead of cutting the kept texts again — which also covers documents
+stored before texts were kept. Otherwise a document without a kept text cannot be filled, and is
+reported: upload it again.
 """
 
 from __future__ import annotations
@@ -19,15 +20,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.documents import ChunkSpan, DocumentRecord, chunk_point_id
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import build_chunks
 from faro_workloads.core.metrics import BACKFILL_DOCUMENTS
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.ports import (
+    CutDocuments,
     DocumentCatalog,
     DocumentTexts,
     GenerationTarget,
@@ -69,8 +72,8 @@ class PassResult:
 class Backfill:
     """Fills ``target`` (one generation's PostgreSQL side) and, through its outbox, ``sink`` (its Qdrant
     collection), from ``catalog``'s documents and kept texts, with ``chunker`` and ``embedder`` (the
-    generation's profile). ``live``: the live generation's chunks, re-embedded for documents without a kept
-    text when ``chunker`` cuts as the live generation did (None when it does not)."""
+    generation's profile). ``live``: the live generation's cut of the documents, reused when ``chunker`` cuts
+    as the live generation did (None when it does not)."""
 
     def __init__(
         self,
@@ -80,7 +83,7 @@ class Backfill:
         texts: DocumentTexts,
         chunker: Chunker,
         embedder: Embedder,
-        live: GenerationTarget | None = None,
+        live: CutDocuments | None = None,
         batch_documents: int = BATCH_DOCUMENTS,
     ) -> None:
         self._target = target
@@ -114,42 +117,69 @@ class Backfill:
             after = stale[-1]
             if on_batch:
                 on_batch(result)
-        after = ""
-        while not (stop and stop.is_set()):
-            missing = self._target.missing_documents(self._batch, after)
-            if not missing:
-                break
-            self._fill(missing, result)
-            self._drainer.drain()
-            after = missing[-1][0]
-            if on_batch:
-                on_batch(result)
+        self._fill_missing(result, stop, on_batch)
         result.stopped = bool(stop and stop.is_set())
         return result
 
-    def _fill(self, missing: Sequence[tuple[str, str]], result: PassResult) -> None:
+    def _fill_missing(
+        self,
+        result: PassResult,
+        stop: threading.Event | None,
+        on_batch: Callable[[PassResult], None] | None,
+    ) -> None:
+        """Fill the missing documents a batch at a time, two batches in flight: while one is written to both
+        stores (in a writer thread), the next is read, cut and embedded — the model's time and the stores'
+        overlap. A batch is only listed after the last one's listing, so the walk stays in doc_id order."""
+        after = ""
+        with ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer:
+            writing: Future[None] | None = None
+            while not (stop and stop.is_set()):
+                missing = self._target.missing_documents(self._batch, after)
+                if not missing:
+                    break
+                prepared = self._prepare(missing, result)
+                if writing is not None:
+                    writing.result()
+                    if on_batch:
+                        on_batch(result)
+                writing = writer.submit(self._write, prepared, result)
+                after = missing[-1][0]
+            if writing is not None:
+                writing.result()
+                if on_batch:
+                    on_batch(result)
+
+    def _prepare(
+        self, missing: Sequence[tuple[str, str]], result: PassResult
+    ) -> dict[str, tuple[str, list[Chunk]]]:
+        """The chunks (with their vectors) of the ``missing`` documents still at the listed content, by
+        doc_id with that content hash; the documents that cannot be cut go to ``result.unfillable``."""
         doc_ids = [doc_id for doc_id, _ in missing]
         records = self._catalog.get_documents(doc_ids)
-        texts = self._texts.get_texts(doc_ids)
+        cut = self._live.document_spans(doc_ids) if self._live is not None else {}
+        uncut = [d for d, digest in missing if cut.get(d, ("",))[0] != digest]
+        texts = self._texts.get_texts(uncut) if uncut else {}
         planned: list[tuple[DocumentRecord, list[ChunkSpan]]] = []
         for doc_id, digest in missing:
             record = records.get(doc_id)
             if record is None or record.content_hash != digest:
                 continue  # changed or deleted since it was listed: the next pass sees it again
-            text = texts.get(doc_id)
-            if text is not None and text.content_hash == digest:
+            held, text = cut.get(doc_id), texts.get(doc_id)
+            if held is not None and held[0] == digest and len(held[1]) == record.chunk_count:
+                spans = held[1]  # the live generation cut this content the same way: no need to cut again
+            elif text is not None and text.content_hash == digest:
                 spans = self._chunker.chunk(text.text, text.fmt)
             else:
-                spans = self._live_spans(record)
+                spans = []
             if not spans:
                 result.unfillable.append(doc_id)
                 BACKFILL_DOCUMENTS.labels("unfillable").inc()
                 continue
             planned.append((record, spans))
         if not planned:
-            return
+            return {}
         vectors = iter(self._embedder.embed([span.text for _, spans in planned for span in spans]))
-        documents = {
+        return {
             record.doc_id: (
                 record.content_hash,
                 build_chunks(
@@ -163,16 +193,13 @@ class Backfill:
             )
             for record, spans in planned
         }
+
+    def _write(self, documents: dict[str, tuple[str, list[Chunk]]], result: PassResult) -> None:
+        """Write ``documents`` (those whose content is still the same) to the generation's PostgreSQL table,
+        then through its outbox to Qdrant (the chunks as written, not read back)."""
+        if not documents:
+            return
         written = self._target.fill_documents(documents)
         result.filled += len(written)
         BACKFILL_DOCUMENTS.labels("filled").inc(len(written))
-
-    def _live_spans(self, record: DocumentRecord) -> list[ChunkSpan]:
-        """The live generation's spans of ``record`` at its content (empty when there are none to use)."""
-        if self._live is None or record.chunk_count < 1:
-            return []
-        ids = [chunk_point_id(record.doc_id, seq) for seq in range(record.chunk_count)]
-        chunks = self._live.fetch_chunks(ids)
-        if len(chunks) != record.chunk_count or any(c.content_hash != record.content_hash for c in chunks):
-            return []
-        return [ChunkSpan(c.text, c.start, c.end, c.metadata) for c in sorted(chunks, key=lambda c: c.seq)]
+        self._drainer.drain(known={chunk.id: chunk for doc in written for chunk in documents[doc][1]})

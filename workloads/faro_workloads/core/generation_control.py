@@ -210,12 +210,15 @@ class GenerationController:
         return report
 
     def backfill(self, generation: int, live: Generation | None = None) -> Backfill:
-        """The backfill of ``generation`` with the wanted profile (the live chunks as a fallback source when
-        only the model differs; ``live``: the live generation, read from the registry when not given)."""
+        """The backfill of ``generation`` with the wanted profile (reusing the live generation's cut when only
+        the model differs; ``live``: the live generation, read from the registry when not given)."""
         if live is None:
             live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
         same_cut = (
-            live is not None and live.profile.chunking == self.wanted.chunking and live.id != generation
+            live is not None
+            and live.id != generation
+            and (live.profile.chunking, live.profile.extraction)
+            == (self.wanted.chunking, self.wanted.extraction)
         )
         return Backfill(
             self._pg.for_generation(generation),

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 
 from tenacity import RetryCallState, Retrying, wait_exponential
 
+from faro_workloads.core.documents import Chunk
 from faro_workloads.core.metrics import OUTBOX_APPLIED, OUTBOX_FAILURES, OUTBOX_PENDING
 from faro_workloads.core.stores.ports import OutboxClaims, PointSink
 from faro_workloads.errors import DependencyUnavailable
@@ -39,19 +40,26 @@ class OutboxDrainer:
         self._qdrant = qdrant
         self._batch_size = batch_size
 
-    def drain(self, max_rows: int | None = None, point_ids: Collection[uuid.UUID] | None = None) -> int:
+    def drain(
+        self,
+        max_rows: int | None = None,
+        point_ids: Collection[uuid.UUID] | None = None,
+        known: Mapping[uuid.UUID, Chunk] | None = None,
+    ) -> int:
         """Apply pending rows until none are left (or ``max_rows`` were applied); return the rows applied.
 
         ``point_ids`` restricts the drain to rows naming those points (the dual writer syncs its own write
-        this way and leaves any backlog to the background loop). Raises :class:`OutboxApplyError` when
-        Qdrant fails, after leaving the failed batch's rows in place; Postgres errors propagate as they are.
+        this way and leaves any backlog to the background loop). ``known``: chunks the caller just wrote,
+        pushed as they are when PostgreSQL still holds them (their vectors are not read back). Raises
+        :class:`OutboxApplyError` when Qdrant fails, after leaving the failed batch's rows in place; Postgres
+        errors propagate as they are.
         """
         applied = 0
         wanted = list(point_ids) if point_ids is not None else None
         try:
             while max_rows is None or applied < max_rows:
                 limit = self._batch_size if max_rows is None else min(self._batch_size, max_rows - applied)
-                claimed = self._apply_batch(limit, wanted)
+                claimed = self._apply_batch(limit, wanted, known)
                 applied += claimed
                 if claimed < limit:
                     break
@@ -59,8 +67,10 @@ class OutboxDrainer:
             self._refresh_pending_gauge()
         return applied
 
-    def _apply_batch(self, limit: int, point_ids: list[uuid.UUID] | None) -> int:
-        with self._pg.claim_outbox(limit, point_ids) as batch:
+    def _apply_batch(
+        self, limit: int, point_ids: list[uuid.UUID] | None, known: Mapping[uuid.UUID, Chunk] | None
+    ) -> int:
+        with self._pg.claim_outbox(limit, point_ids, known) as batch:
             if not batch.row_ids:
                 return 0
             try:

@@ -24,7 +24,7 @@ import numpy as np
 from faro_workloads.contract.generations import Generation
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.errors import ConfigurationError
 
@@ -102,7 +102,10 @@ class OutboxClaims(Protocol):
     """The drainer's Postgres side: claim rows (deleted when the block exits normally), count the rest."""
 
     def claim_outbox(
-        self, limit: int, point_ids: Sequence[uuid.UUID] | None = None
+        self,
+        limit: int,
+        point_ids: Sequence[uuid.UUID] | None = None,
+        known: Mapping[uuid.UUID, Chunk] | None = None,
     ) -> AbstractContextManager[OutboxBatch]: ...
 
     def outbox_pending(self) -> int: ...
@@ -124,7 +127,12 @@ class GenerationTarget(OutboxClaims, Protocol):
 
     def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]: ...
 
-    def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]: ...
+
+class CutDocuments(Protocol):
+    """A generation's cut of documents, read back without vectors (a backfill to the same chunking reuses it
+    instead of cutting the texts again)."""
+
+    def document_spans(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[ChunkSpan]]]: ...
 
 
 class PointSink(Protocol):
@@ -219,11 +227,15 @@ class SchemaAdmin(Protocol):
 
     def approve_generation(self, generation: int) -> bool: ...
 
+    def for_generation(self, generation: int) -> SchemaAdmin: ...
+
     def close(self) -> None: ...
 
 
 class CollectionAdmin(Protocol):
     """The operator's Qdrant side: prepare the collection, count its points, drop it, let go."""
+
+    def for_generation(self, generation: int) -> CollectionAdmin: ...
 
     def ensure_collection(self, defer_indexing: bool = False) -> None: ...
 

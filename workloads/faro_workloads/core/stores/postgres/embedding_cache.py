@@ -40,6 +40,10 @@ def create_embedding_cache_table(conn: psycopg.Connection, tables: CollectionTab
     )
 
 
+STAGING = "faro_embedding_cache_staging"
+"""The session temp table new entries are COPYed into before they are inserted."""
+
+
 class PostgresEmbeddingCache:
     """One collection's embedding cache (see the module docstring)."""
 
@@ -64,13 +68,31 @@ class PostgresEmbeddingCache:
         """Keep ``embeddings`` (by text hash), committed now; an entry already there is left as it is."""
         if not embeddings:
             return
-        with self._pool.transaction("remember_embeddings") as conn, conn.cursor() as cursor:
-            cursor.executemany(
+        cache = self._tables.embedding_cache
+        with self._pool.transaction("remember_embeddings") as conn:
+            # Binary COPY into a session temp table, then one INSERT (in hash order: concurrent writers take
+            # the keys' locks in the same order) — a row-by-row INSERT cost more than the hash model.
+            conn.execute(
                 sql.SQL(
-                    "INSERT INTO {} (model_key, text_hash, embedding) VALUES (%s, %s, %s) "
+                    "CREATE TEMP TABLE IF NOT EXISTS {} (text_hash bytea, embedding vector) "
+                    "ON COMMIT DELETE ROWS"
+                ).format(sql.Identifier(STAGING))
+            )
+            with conn.cursor().copy(
+                sql.SQL("COPY {} (text_hash, embedding) FROM STDIN WITH (FORMAT BINARY)").format(
+                    sql.Identifier(STAGING)
+                )
+            ) as copy:
+                copy.set_types(["bytea", "vector"])
+                for digest, vector in embeddings.items():
+                    copy.write_row((digest, np.asarray(vector, dtype=np.float32)))
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} (model_key, text_hash, embedding) "
+                    "SELECT %s, text_hash, embedding FROM {} ORDER BY text_hash "
                     "ON CONFLICT (model_key, text_hash) DO NOTHING"
-                ).format(self._tables.embedding_cache),
-                [(model_key, digest, vector) for digest, vector in sorted(embeddings.items())],
+                ).format(cache, sql.Identifier(STAGING)),
+                (model_key,),
             )
 
     def prune(self, grace_seconds: float) -> int:

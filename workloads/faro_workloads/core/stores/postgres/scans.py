@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 from psycopg import sql
 
-from faro_workloads.core.documents import Chunk
+from faro_workloads.core.documents import Chunk, ChunkSpan
 from faro_workloads.core.stores.postgres.chunk_rows import (
     CHUNK_SELECT,
     as_float32,
@@ -40,6 +40,26 @@ class PostgresScans:
         with self._pool.transaction("fetch_chunks") as conn:
             by_id = {chunk.id: chunk for chunk in select_chunks(conn, self._tables.chunks, list(ids))}
         return [by_id[i] for i in ids if i in by_id]
+
+    def document_spans(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[ChunkSpan]]]:
+        """The spans this table holds of ``doc_ids`` — doc_id -> (the content hash they were cut from, the
+        spans in seq order) — without their vectors: one statement for all of them."""
+        if not doc_ids:
+            return {}
+        statement = sql.SQL(
+            "SELECT doc_id, content_hash, text, start_char, end_char, metadata FROM {} "
+            "WHERE doc_id = ANY(%s) ORDER BY doc_id, seq"
+        ).format(self._tables.chunks)
+        wanted = list(doc_ids)
+        rows = self._pool.read("document_spans", lambda conn: conn.execute(statement, (wanted,)).fetchall())
+        spans: dict[str, tuple[str, list[ChunkSpan]]] = {}
+        mixed: set[str] = set()
+        for doc_id, digest, text, start, end, metadata in rows:
+            held = spans.setdefault(doc_id, (digest, []))
+            if held[0] != digest:
+                mixed.add(doc_id)  # a write under way elsewhere: not a whole cut of one content
+            held[1].append(ChunkSpan(text, start, end, metadata))
+        return {doc_id: held for doc_id, held in spans.items() if doc_id not in mixed}
 
     def iter_chunks(self, batch_size: int = 1024) -> Iterator[list[Chunk]]:
         """Every chunk, in batches ordered by id (keyset pagination; one statement per batch, binary rows)."""

@@ -18,7 +18,7 @@ import numpy as np
 from faro_workloads.contract.generations import FIRST_GENERATION, CutoverBlock, Generation, GenerationState
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 from faro_workloads.core.stores.postgres.documents import PostgresDocuments
@@ -199,6 +199,9 @@ class PgVectorStore:
     def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]:
         return self._scans.fetch_chunks(ids)
 
+    def document_spans(self, doc_ids: Sequence[str]) -> dict[str, tuple[str, list[ChunkSpan]]]:
+        return self._scans.document_spans(doc_ids)
+
     def iter_chunks(self, batch_size: int = 1024) -> Iterator[list[Chunk]]:
         return self._scans.iter_chunks(batch_size)
 
@@ -220,9 +223,12 @@ class PgVectorStore:
     # ----------------------------------------------------------------------------- outbox (PostgresOutbox)
 
     def claim_outbox(
-        self, limit: int, point_ids: Sequence[uuid.UUID] | None = None
+        self,
+        limit: int,
+        point_ids: Sequence[uuid.UUID] | None = None,
+        known: Mapping[uuid.UUID, Chunk] | None = None,
     ) -> AbstractContextManager[OutboxBatch]:
-        return self._outbox.claim_outbox(limit, point_ids)
+        return self._outbox.claim_outbox(limit, point_ids, known)
 
     def outbox_pending(self) -> int:
         return self._outbox.outbox_pending()
