@@ -19,8 +19,14 @@ from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, DeletionPolicy
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION
-from faro_workloads.contract.conditions import EventReason
-from faro_workloads.core.stores.ports import CollectionMismatch, StoreSchemaMismatch
+from faro_workloads.contract.conditions import ConditionUpdate, EventReason
+from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState
+from faro_workloads.core.stores.ports import (
+    CollectionAdmin,
+    CollectionMismatch,
+    SchemaAdmin,
+    StoreSchemaMismatch,
+)
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 15
@@ -62,22 +68,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
 
     pg, qdrant = ctx.store_connector.open(configs)
     try:
-        try:
-            pg.ensure_schema()
-            patch.status["postgresRows"] = pg.status_counts()[1]
-            updates.append(conditions.postgres_schema_ready())
-        except StoreSchemaMismatch as exc:
-            updates.append(conditions.postgres_schema_mismatch(str(exc)))
-        except Exception as exc:
-            updates.append(conditions.postgres_unreachable(_short(exc)))
-        try:
-            qdrant.ensure_collection()
-            patch.status["qdrantPoints"] = qdrant.count(exact=False)
-            updates.append(conditions.qdrant_collection_ready())
-        except CollectionMismatch as exc:
-            updates.append(conditions.qdrant_collection_mismatch(str(exc)))
-        except Exception as exc:
-            updates.append(conditions.qdrant_unreachable(_short(exc)))
+        updates += _prepare_stores(pg, qdrant, patch)
     finally:
         qdrant.close()
         pg.close()
@@ -116,6 +107,8 @@ def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
         raise kopf.TemporaryError(f"cannot delete the stores' data: {exc}", delay=RETRY_SECONDS) from exc
     pg, qdrant = ctx.store_connector.open(configs)
     try:
+        for generation in _registered_generations(pg):  # every generation's Qdrant collection, then PG's
+            qdrant.for_generation(generation).drop()
         qdrant.drop()
         pg.drop()
     except Exception as exc:
@@ -130,6 +123,45 @@ def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
         reason=EventReason.DATA_DELETED,
         message="deletionPolicy Delete: Qdrant collection and tables dropped",
     )
+
+
+def _prepare_stores(pg: SchemaAdmin, qdrant: CollectionAdmin, patch: kopf.Patch) -> list[ConditionUpdate]:
+    """Both stores prepared, the live generation's counts in ``patch``; their conditions."""
+    updates: list[ConditionUpdate] = []
+    live = FIRST_GENERATION  # until PostgreSQL says otherwise
+    try:
+        pg.ensure_schema()
+        live = _live_generation(pg)
+        patch.status["liveGeneration"] = live
+        patch.status["postgresRows"] = pg.for_generation(live).status_counts()[1]
+        updates.append(conditions.postgres_schema_ready())
+    except StoreSchemaMismatch as exc:
+        updates.append(conditions.postgres_schema_mismatch(str(exc)))
+    except Exception as exc:
+        updates.append(conditions.postgres_unreachable(_short(exc)))
+    try:
+        qdrant.ensure_collection()  # generation 1's: where a collection starts, and what it always names
+        patch.status["qdrantPoints"] = qdrant.for_generation(live).count(exact=False)
+        updates.append(conditions.qdrant_collection_ready())
+    except CollectionMismatch as exc:
+        updates.append(conditions.qdrant_collection_mismatch(str(exc)))
+    except Exception as exc:
+        updates.append(conditions.qdrant_unreachable(_short(exc)))
+    return updates
+
+
+def _live_generation(pg: SchemaAdmin) -> int:
+    """The live index generation (the counts are of it): the first until a pipeline registers one."""
+    return next((g.id for g in pg.generations() if g.state is GenerationState.LIVE), FIRST_GENERATION)
+
+
+def _registered_generations(pg: SchemaAdmin) -> list[int]:
+    """The generations PostgreSQL's registry knows (none when its table was never made or is gone)."""
+    try:
+        return [g.id for g in pg.generations()]
+    except Exception as exc:  # no registry: a collection no pipeline ever served, or a half-done delete
+        log.info("no generations registry to read before the delete: %s", _short(exc))
+        return []
 
 
 def _immutable_change(status: dict, spec: CollectionSpec) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from faro_workloads.contract import conditions
 from faro_workloads.contract.conditions import ConditionUpdate
-from faro_workloads.contract.generations import Generation, GenerationState
+from faro_workloads.contract.generations import Generation, GenerationState, estimated_completion
 from faro_workloads.contract.status import GenerationStatus
 
 Progress = Callable[[int], tuple[int, int, int]]
@@ -18,18 +18,19 @@ Progress = Callable[[int], tuple[int, int, int]]
 
 
 def generation_status(
-    generations: list[Generation], progress: Progress
+    generations: list[Generation], progress: Progress, now: datetime
 ) -> tuple[dict[str, Any], list[ConditionUpdate]]:
     """The status fields (camelCase, ready to patch) and the Reindexing and CutoverBlocked conditions for
-    ``generations``; ``progress`` is asked about the building one only."""
+    ``generations`` at ``now``; ``progress`` is asked about the building one only."""
     live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)
     rows, condition, blocked = [], conditions.not_reindexing(), conditions.cutover_not_blocked()
     for generation in generations:
-        documents = done = None
+        documents = done = eta = None
         if generation.state is GenerationState.BUILDING:
             documents, missing, _ = progress(generation.id)
             done = documents - missing
-            condition = conditions.reindexing(generation.id, done, documents)
+            eta = _time(estimated_completion(generation, documents, done, now))
+            condition = conditions.reindexing(generation.id, done, documents, eta)
             if generation.blocked_reason is not None:
                 message = f"generation {generation.id}: {generation.blocked_message or ''}"
                 blocked = conditions.cutover_blocked(generation.blocked_reason, message)
@@ -45,6 +46,7 @@ def generation_status(
                 live_since=_time(generation.live_since),
                 documents=documents,
                 done=done,
+                eta=eta,
             ).model_dump(by_alias=True, mode="json")
         )
     return {"liveGeneration": live, "generations": rows}, [condition, blocked]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -236,7 +237,7 @@ def _store_status(
         try:
             if approve is not None and pg.approve_generation(approve):
                 log.info("%s/%s: cutover to generation %d approved", namespace, collection, approve)
-            fields, found = generation_status(pg.generations(), pg.generation_progress)
+            fields, found = generation_status(pg.generations(), pg.generation_progress, datetime.now(UTC))
         except Exception as exc:  # e.g. no service has opened the stores since generations came
             log.info("generations of %s/%s unavailable: %s", namespace, collection, exc)
             return status, []

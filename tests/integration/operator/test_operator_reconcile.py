@@ -11,6 +11,11 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from faro_workloads.contract.generations import GenerationState
+from faro_workloads.contract.index_profile import ChunkingIdentity, EmbeddingIdentity, IndexProfile
+from faro_workloads.contract.settings import CollectionConfig, PostgresConfig
+from faro_workloads.core.stores.postgres import PgVectorStore
+
 from support.faro_process import faro_process
 from support.polling import wait_for
 from support.running_operator import LocalStoreConnector, condition, custom
@@ -159,7 +164,14 @@ def test_invalid_resources_are_rejected_or_reported(
 
 
 def test_collection_deletion_honours_the_deletion_policy(
-    operator, resources, kube_api_client, namespace: str, postgres_dsn: str, connector: LocalStoreConnector
+    operator,
+    resources,
+    kube_api_client,
+    namespace: str,
+    postgres_dsn: str,
+    connector: LocalStoreConnector,
+    make_chunks,
+    make_record,
 ) -> None:
     import psycopg
 
@@ -190,6 +202,36 @@ def test_collection_deletion_honours_the_deletion_policy(
     kept_name = retained["spec"]["qdrant"]["collectionName"]
     assert {f"{deleted_name}_chunks", f"{kept_name}_chunks"} <= tables()
 
+    # The deleted Collection went through a model change: generation 2 is live, generation 1 retired.
+    name = resources["collection"]["metadata"]["name"]
+    config = PostgresConfig(dsn=postgres_dsn, schema_name=schema)
+    store = PgVectorStore(config, CollectionConfig(name=deleted_name, dimension=384))
+    try:
+        chunks = make_chunks("doc", 3, dimension=384)
+        store.write_document(make_record(chunks), chunks)
+        embedding = EmbeddingIdentity(provider="openai", model="m", dimension=384)
+        chunking = ChunkingIdentity(strategy="markdown", size=250, overlap=32, tokenizer="chars/4")
+        store.register_generation(IndexProfile(embedding=embedding, chunking=chunking), GenerationState.LIVE)
+        newer = embedding.model_copy(update={"model": "n"})
+        store.register_generation(IndexProfile(embedding=newer, chunking=chunking), GenerationState.BUILDING)
+        store.for_generation(2).ensure_chunks_table(with_hnsw=False)
+        qdrant = connector.qdrant(deleted_name)
+        assert qdrant is not None
+        qdrant.for_generation(2).ensure_collection()
+        shown = wait_for(
+            lambda: (s := collections.get(name).get("status") or {}).get("postgresRows") == 3 and s,
+            what="generation 1's rows in status",
+        )
+        assert shown["liveGeneration"] == 1
+        assert store.for_generation(2).promote(require_complete=False) is None
+        shown = wait_for(
+            lambda: (s := collections.get(name).get("status") or {}).get("liveGeneration") == 2 and s,
+            what="the live generation 2 in status",
+        )
+        assert (shown["postgresRows"], shown["qdrantPoints"]) == (0, 0)  # the counts follow the live one
+    finally:
+        store.close()
+
     for body in (resources["collection"], retained):
         collections.delete(body["metadata"]["name"])
     for body in (resources["collection"], retained):
@@ -197,9 +239,11 @@ def test_collection_deletion_honours_the_deletion_policy(
             lambda n=body["metadata"]["name"]: _gone(collections, n), what="the Collection to be deleted"
         )
     remaining = tables()
-    assert f"{deleted_name}_chunks" not in remaining  # Delete: dropped
+    assert f"{deleted_name}_chunks" not in remaining  # Delete: dropped, every generation's
+    assert f"{deleted_name}_g2_chunks" not in remaining
     assert f"{kept_name}_chunks" in remaining  # Retain: kept
     assert not connector.qdrant(deleted_name).exists()
+    assert not connector.qdrant(deleted_name).for_generation(2).exists()
     assert connector.qdrant(kept_name).exists()
 
 

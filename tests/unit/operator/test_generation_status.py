@@ -3,7 +3,7 @@ chunking, the building one's progress, and the informational Reindexing conditio
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from faro_operator.generation_status import generation_status
 from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
@@ -32,7 +32,7 @@ def test_a_building_generation_shows_its_progress_and_reindexing() -> None:
         update={"blocked_reason": CutoverBlock.AWAITING_APPROVAL, "blocked_message": "approve it"}
     )
     fields, (condition, blocked) = generation_status(
-        [generation(1, "a", GenerationState.LIVE), building], progress
+        [generation(1, "a", GenerationState.LIVE), building], progress, T0 + timedelta(minutes=30)
     )
 
     assert asked == [2] and fields["liveGeneration"] == 1
@@ -49,7 +49,13 @@ def test_a_building_generation_shows_its_progress_and_reindexing() -> None:
         "True",
         "GenerationBuilding",
     )
-    assert condition.message == "generation 2 builds: 30 of 40 documents (75%)"
+    # 30 documents in the 30 minutes since it was created: the last 10 take 10 more
+    assert (
+        fields["generations"][1]["eta"] == "2026-12-06T03:40:00Z" and fields["generations"][0]["eta"] is None
+    )
+    assert (
+        condition.message == "generation 2 builds: 30 of 40 documents (75%), done about 2026-12-06T03:40:00Z"
+    )
     assert (blocked.type, blocked.status, blocked.reason) == ("CutoverBlocked", "True", "AwaitingApproval")
     assert blocked.message == "generation 2: approve it"
 
@@ -58,8 +64,18 @@ def test_without_a_building_generation_the_profile_is_current() -> None:
     fields, (condition, blocked) = generation_status(
         [generation(1, "a", GenerationState.RETIRED), generation(2, "b", GenerationState.LIVE)],
         lambda generation_id: (_ for _ in ()).throw(AssertionError("nothing builds")),
+        T0,
     )
     assert fields["liveGeneration"] == 2
     assert (condition.status, condition.reason) == ("False", "ProfileCurrent")
     assert (blocked.status, blocked.reason) == ("False", "NotBlocked")
-    assert generation_status([], lambda _: (0, 0, 0))[0] == {"liveGeneration": None, "generations": []}
+    assert generation_status([], lambda _: (0, 0, 0), T0)[0] == {"liveGeneration": None, "generations": []}
+
+
+def test_no_estimate_before_the_first_document_or_once_all_are_there() -> None:
+    building = generation(2, "b", GenerationState.BUILDING)
+    later = T0 + timedelta(minutes=5)
+    for documents, done in ((40, 0), (40, 40), (0, 0)):
+        counts = (documents, documents - done, 0)
+        fields, (condition, _) = generation_status([building], lambda _, counts=counts: counts, later)
+        assert fields["generations"][0]["eta"] is None and "done about" not in (condition.message or "")

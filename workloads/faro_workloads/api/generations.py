@@ -3,7 +3,7 @@ which are kept for rollback, why a cutover is blocked) and the approval of a ``c
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path
@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from faro_workloads.api.errors import error_responses
-from faro_workloads.contract.generations import CutoverBlock, GenerationState
+from faro_workloads.contract.generations import CutoverBlock, GenerationState, estimated_completion
 from faro_workloads.core.generation_control import GenerationController
 
 
@@ -27,6 +27,7 @@ class GenerationInfo(BaseModel):
     approved: bool = Field(..., description="Approved for a Manual cutover.")
     documents: int | None = Field(None, description="Documents in the collection (building generation).")
     done: int | None = Field(None, description="Documents the building generation holds at their content.")
+    eta: datetime | None = Field(None, description="When the building generation should hold them all.")
 
 
 class CutoverBlockInfo(BaseModel):
@@ -81,6 +82,7 @@ def generations_router(controller: GenerationController) -> APIRouter:
 def _status(controller: GenerationController) -> GenerationsResponse:
     generations = controller.generations()
     building = controller.building()
+    now = datetime.now(UTC)
     infos = []
     for generation in generations:
         progress = building[1] if building is not None and building[0].id == generation.id else None
@@ -97,6 +99,9 @@ def _status(controller: GenerationController) -> GenerationsResponse:
                 approved=generation.approved_at is not None,
                 documents=progress.documents if progress else None,
                 done=progress.done if progress else None,
+                eta=estimated_completion(generation, progress.documents, progress.done, now)
+                if progress
+                else None,
             )
         )
     live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)

@@ -61,6 +61,8 @@ def _show(answer: dict, as_json: bool) -> None:
         progress = ""
         if generation["documents"] is not None:
             progress = f"{generation['done']}/{generation['documents']} documents"
+            if generation.get("eta"):
+                progress += f", done about {generation['eta'][11:19]} UTC"
         if generation["approved"] and generation["state"] == "Building":
             progress += " (approved)"
         table.add_row(str(generation["id"]), generation["state"], generation["summary"], since[:19], progress)

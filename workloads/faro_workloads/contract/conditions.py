@@ -272,10 +272,13 @@ optional_apis_served = _fixed(
 # ------------------------------------------------------------------------------- index generations
 
 
-def reindexing(generation: int, done: int, documents: int) -> ConditionUpdate:
-    """Informational: generation ``generation`` builds and holds ``done`` of ``documents``."""
+def reindexing(generation: int, done: int, documents: int, eta: str | None = None) -> ConditionUpdate:
+    """Informational: generation ``generation`` builds and holds ``done`` of ``documents`` (done at ``eta``,
+    RFC 3339, when known)."""
     share = f" ({done / documents:.0%})" if documents else ""
     message = f"generation {generation} builds: {done} of {documents} documents{share}"
+    if eta is not None:
+        message += f", done about {eta}"
     return ConditionUpdate(ConditionType.REINDEXING, "True", Reason.GENERATION_BUILDING, message)
 
 

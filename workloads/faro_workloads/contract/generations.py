@@ -12,7 +12,7 @@ Generation 1 uses the names a collection had before generations existed (``{coll
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -79,3 +79,12 @@ class Generation(BaseModel):
     @property
     def fingerprint(self) -> str:
         return self.profile.fingerprint
+
+
+def estimated_completion(generation: Generation, documents: int, done: int, now: datetime) -> datetime | None:
+    """When a building ``generation`` holding ``done`` of ``documents`` should hold them all, at the average
+    rate since it was created; None before its first document, or once it holds them all."""
+    elapsed = (now - generation.created_at).total_seconds()
+    if done <= 0 or done >= documents or elapsed <= 0:
+        return None
+    return now + timedelta(seconds=elapsed * (documents - done) / done)

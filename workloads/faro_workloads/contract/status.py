@@ -35,8 +35,13 @@ class CollectionStatus(ApiModel):
     dimension: int | None = Field(None, description="The dimension the stores were created with.")
     distance: str | None = Field(None, description="The distance the stores were created with.")
     collection_name: str | None = Field(None, description="The collection's name in both stores.")
-    qdrant_points: int | None = Field(None, description="Points in Qdrant at the last refresh.")
-    postgres_rows: int | None = Field(None, description="Chunk rows in PostgreSQL at the last refresh.")
+    live_generation: int | None = Field(None, description="The index generation queries are answered from.")
+    qdrant_points: int | None = Field(
+        None, description="Points of the live generation in Qdrant at the last refresh."
+    )
+    postgres_rows: int | None = Field(
+        None, description="Chunk rows of the live generation in PostgreSQL at the last refresh."
+    )
     last_refresh_time: str | None = None
 
 
@@ -84,6 +89,9 @@ class GenerationStatus(ApiModel):
     live_since: str | None = Field(None, description="RFC 3339, while or since it was last live.")
     documents: int | None = Field(None, description="Documents in the Collection (building generation).")
     done: int | None = Field(None, description="Documents it holds at their content (building generation).")
+    eta: str | None = Field(
+        None, description="RFC 3339: when it should hold every document, at its rate so far (building)."
+    )
 
 
 class RagPipelineStatus(ApiModel):
