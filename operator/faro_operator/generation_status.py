@@ -47,7 +47,7 @@ def generation_status(
                 documents=documents,
                 done=done,
                 eta=eta,
-            ).model_dump(by_alias=True, mode="json")
+            ).model_dump(by_alias=True, mode="json", exclude_none=True)
         )
     return {"liveGeneration": live, "generations": rows}, [condition, blocked]
 

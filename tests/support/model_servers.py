@@ -4,6 +4,7 @@ server Faro serves MiniLM with, counting requests, recording every text it embed
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 
@@ -58,4 +59,51 @@ class RecordingModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.release.set()
+        self.server.stop()
+
+
+class ModelsServer:
+    """One OpenAI-compatible host serving several models (as a provider's API does): a request goes to the
+    model server of the model it names. ``models[name].sent``: every text that model embedded."""
+
+    def __init__(self, dimension: int, names: list[str]) -> None:
+        self.models = {name: RecordingEmbedder(dimension=dimension, model=name) for name in names}
+        apps = {name: build_model_server(model) for name, model in self.models.items()}
+        default = apps[names[0]]
+
+        async def route(scope, receive, send):  # type: ignore[no-untyped-def]
+            if scope["type"] != "http" or scope["method"] != "POST":
+                return await default(scope, receive, send)
+            body, more = b"", True
+            while more:
+                message = await receive()
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+            try:
+                named = json.loads(body or b"{}").get("model")
+            except ValueError:
+                named = None
+            replayed = False
+
+            async def replay():  # type: ignore[no-untyped-def]
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await apps.get(named, default)(scope, replay, send)
+
+        self.server = BackgroundServer(route, "127.0.0.1", free_port())
+
+    @property
+    def url(self) -> str:
+        """The OpenAI API root (a gateway's ``custom_host``)."""
+        return f"{self.server.url}/v1"
+
+    def __enter__(self) -> ModelsServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.server.stop()
