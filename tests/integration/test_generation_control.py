@@ -4,6 +4,8 @@ the oldest; a failed gate blocks the cutover with its reason and numbers; Manual
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,3 +215,49 @@ def stores_scores(message: str) -> dict[str, float]:
     """The recall@3 of the new and of the live generation, read from a RecallDropped message."""
     words = message.split("recall@3 ")[1].split()
     return {"new": float(words[0]), "live": float(words[2])}
+
+
+class SlowEmbedder(RecordingEmbedder):
+    """The hashing model, answering each batch after a pause (as a remote model does); with a ``barrier``,
+    its first batch waits there (for the other replicas' first batches: each holds a share)."""
+
+    def __init__(self, dimension: int, model: str, barrier: threading.Barrier | None = None) -> None:
+        super().__init__(dimension, model)
+        self._barrier = barrier
+
+    def _embed_batch(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        if self._barrier is not None:
+            self._barrier.wait(timeout=60)
+            self._barrier = None
+        time.sleep(0.05)
+        return super()._embed_batch(texts)
+
+
+def test_replicas_share_one_backfill_and_no_chunk_is_embedded_twice(stores: Stores) -> None:
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    both = threading.Barrier(2)
+    leader_model = SlowEmbedder(DIMENSION, model="faro-hash-v2", barrier=both)
+    helper_model = SlowEmbedder(DIMENSION, model="faro-hash-v2", barrier=both)
+    leader = stores.controller(leader_model, batch_documents=2)
+    helper = stores.controller(helper_model, batch_documents=2)
+    assert stores.controller(SlowEmbedder(DIMENSION, model="other")).assist() is None  # nothing builds
+    leader.reconcile()
+    assert stores.controller(SlowEmbedder(DIMENSION, model="other")).assist() is None  # not its profile
+
+    outcomes: dict[str, object] = {}
+    threads = [
+        threading.Thread(target=lambda: outcomes.update(leader=leader.step())),
+        threading.Thread(target=lambda: outcomes.update(helper=helper.assist())),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert leader_model.sent and helper_model.sent  # both did a share
+    chunks = stores.pg.for_generation(2).count()
+    assert len(leader_model.sent) + len(helper_model.sent) == chunks  # each chunk embedded once, in all
+    assert set(leader_model.sent).isdisjoint(helper_model.sent)
+    final = leader.step() if stores.states()[2] is BUILDING else outcomes["leader"]
+    assert stores.states() == {1: RETIRED, 2: LIVE}, final
+    assert stores.models(2) == {"faro-hash-v2"}

@@ -12,6 +12,7 @@ import pytest
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.stores import ports
 from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.postgres.fill_claims import FillClaims
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.services.stores import DirectStoreAdmin
@@ -28,6 +29,7 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.EmbeddingCache, PgVectorStore),
     (ports.GenerationTarget, PgVectorStore),
     (ports.CutDocuments, PgVectorStore),
+    (ports.DocumentClaims, FillClaims),
     (ports.OutboxClaims, PgVectorStore),
     (ports.VectorSearch, PgVectorStore),
     (ports.SchemaAdmin, PgVectorStore),

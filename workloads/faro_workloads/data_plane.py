@@ -22,7 +22,8 @@ from faro_workloads.contract.settings import ChunkingConfig, GenerationsConfig, 
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.generation_control import GenerationController, GenerationWorker
+from faro_workloads.core.generation_control import GenerationController
+from faro_workloads.core.generation_worker import GenerationWorker
 from faro_workloads.core.live_generation import LiveDocuments, LiveGeneration, LiveRetriever
 from faro_workloads.core.metrics import EMBEDDING_CACHE_PRUNED
 from faro_workloads.core.outbox import OutboxDrainer, drain_loop

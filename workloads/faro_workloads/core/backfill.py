@@ -7,7 +7,9 @@ text with the generation's chunker, embedded (through the embedding cache, so a 
 for nothing twice) and written — only if its content is still the one it was made from. The outbox then
 carries the batch to the generation's Qdrant collection. What to do is read from the stores each time, so a
 backfill stopped anywhere (``kill -9`` included) goes on where it stopped, and uploads, replaces and deletes
-made meanwhile are simply differences the next batch or pass sees.
+made meanwhile are simply differences the next batch or pass sees. Several processes may fill one generation
+at once (the embedding engine's replicas): each claims the documents it lists before it cuts them, and
+leaves those another process holds to it.
 
 When the generation cuts documents as the live one does (a model change), the live generation's spans are
 read back (without their vectors) instead of cutting the kept texts again — which also covers documents
@@ -32,6 +34,7 @@ from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.ports import (
     CutDocuments,
     DocumentCatalog,
+    DocumentClaims,
     DocumentTexts,
     GenerationTarget,
     PointSink,
@@ -67,6 +70,8 @@ class PassResult:
     cleared: int = 0
     unfillable: list[str] = field(default_factory=list)
     stopped: bool = False
+    claimed_elsewhere: int = 0
+    """Missing documents left to another process filling the same generation (they held its claims)."""
 
 
 class Backfill:
@@ -129,25 +134,44 @@ class Backfill:
     ) -> None:
         """Fill the missing documents a batch at a time, two batches in flight: while one is written to both
         stores (in a writer thread), the next is read, cut and embedded — the model's time and the stores'
-        overlap. A batch is only listed after the last one's listing, so the walk stays in doc_id order."""
+        overlap. Each listed document is claimed first; those another process holds are left to it."""
         after = ""
-        with ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer:
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer,
+            self._target.fill_claims() as claims,
+        ):
             writing: Future[None] | None = None
+            in_flight: list[str] = []
             while not (stop and stop.is_set()):
-                missing = self._target.missing_documents(self._batch, after)
-                if not missing:
+                listed = self._target.missing_documents(self._batch, after)
+                if not listed:
                     break
+                after = listed[-1][0]
+                held = claims.claim([doc_id for doc_id, _ in listed])
+                result.claimed_elsewhere += len(listed) - len(held)
+                if not held:
+                    continue
+                missing = [(doc_id, digest) for doc_id, digest in listed if doc_id in held]
                 prepared = self._prepare(missing, result)
                 if writing is not None:
-                    writing.result()
-                    if on_batch:
-                        on_batch(result)
-                writing = writer.submit(self._write, prepared, result)
-                after = missing[-1][0]
+                    self._finish(writing, claims, in_flight, result, on_batch)
+                writing, in_flight = writer.submit(self._write, prepared, result), list(held)
             if writing is not None:
-                writing.result()
-                if on_batch:
-                    on_batch(result)
+                self._finish(writing, claims, in_flight, result, on_batch)
+
+    @staticmethod
+    def _finish(
+        writing: Future[None],
+        claims: DocumentClaims,
+        documents: list[str],
+        result: PassResult,
+        on_batch: Callable[[PassResult], None] | None,
+    ) -> None:
+        """Wait for a batch's write, then let go of its documents' claims."""
+        writing.result()
+        claims.release(documents)
+        if on_batch:
+            on_batch(result)
 
     def _prepare(
         self, missing: Sequence[tuple[str, str]], result: PassResult

@@ -191,8 +191,8 @@ class GenerationController:
             return report
         progress = report.progress
         REINDEX_PROGRESS.set(progress.done / progress.documents if progress.documents else 1.0)
-        if report.backfill.stopped:
-            return report
+        if report.backfill.stopped or (report.backfill.claimed_elsewhere and not progress.complete):
+            return report  # stopped, or other processes are still filling their share: the gate can wait
         report.blocked = self._gate(building, live, progress, report.backfill)
         if report.blocked is None:
             report.blocked = self._cutover(building.id)
@@ -208,6 +208,21 @@ class GenerationController:
             GENERATION_CUTOVERS.labels("blocked").inc()
             log.warning("cutover to generation %d blocked: %s", building.id, report.blocked.message)
         return report
+
+    def assist(
+        self,
+        stop: threading.Event | None = None,
+        on_batch: Callable[[PassResult], None] | None = None,
+    ) -> PassResult | None:
+        """One backfill pass over the building generation beside the process that holds the generations lock
+        (another replica): only when it builds the wanted profile — a process still configured with another
+        one (a rollout under way) must not fill it with its model. None when there is nothing to help."""
+        generations = self.generations()
+        building = next((g for g in generations if g.state is GenerationState.BUILDING), None)
+        if building is None or building.fingerprint != self.wanted.fingerprint:
+            return None
+        live = next((g for g in generations if g.state is GenerationState.LIVE), None)
+        return self.backfill(building.id, live).run_pass(stop, on_batch)
 
     def backfill(self, generation: int, live: Generation | None = None) -> Backfill:
         """The backfill of ``generation`` with the wanted profile (reusing the live generation's cut when only
@@ -330,53 +345,3 @@ class GenerationController:
         self._pg.for_generation(generation).drop_chunks_table()
         self._pg.forget_generation(generation)
         log.info("generation %d dropped", generation)
-
-
-class GenerationWorker:
-    """Runs :meth:`GenerationController.step` in the background until stopped: at once, then every
-    ``interval`` seconds while there is nothing to fill, under the collection's generations lock (one
-    process of a pipeline at a time). ``on_report`` sees each step's report."""
-
-    def __init__(
-        self,
-        controller: GenerationController,
-        interval: float = 10.0,
-        on_report: Callable[[StepReport], None] | None = None,
-    ) -> None:
-        self.controller = controller
-        self._interval = interval
-        self._on_report = on_report
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="generations", daemon=True)
-            self._thread.start()
-
-    def run_once(self) -> StepReport | None:
-        """One step under the lock; None when another process holds it."""
-        with self.controller.lock() as taken:
-            if not taken:
-                return None
-            report = self.controller.step(self._stop)
-        if self._on_report is not None:
-            self._on_report(report)
-        return report
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = self.run_once()
-                busy = report is not None and report.backfill is not None and report.backfill.filled > 0
-            except Exception as exc:  # a store or the model away: try again after the interval
-                log.warning("generations step failed: %s", exc)
-                busy = False
-            if not busy:
-                self._stop.wait(self._interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None

@@ -127,6 +127,17 @@ class GenerationTarget(OutboxClaims, Protocol):
 
     def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]: ...
 
+    def fill_claims(self) -> AbstractContextManager[DocumentClaims]: ...
+
+
+class DocumentClaims(Protocol):
+    """Claims on documents one backfill pass fills, so that processes sharing a backfill never fill (and pay
+    the model for) the same document at once; a dead process's claims go with it."""
+
+    def claim(self, doc_ids: Sequence[str]) -> set[str]: ...
+
+    def release(self, doc_ids: Sequence[str]) -> None: ...
+
 
 class CutDocuments(Protocol):
     """A generation's cut of documents, read back without vectors (a backfill to the same chunking reuses it

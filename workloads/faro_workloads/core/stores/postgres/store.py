@@ -23,6 +23,7 @@ from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 from faro_workloads.core.stores.postgres.documents import PostgresDocuments
 from faro_workloads.core.stores.postgres.embedding_cache import PostgresEmbeddingCache
+from faro_workloads.core.stores.postgres.fill_claims import FillClaims, fill_claims
 from faro_workloads.core.stores.postgres.generation_fill import PostgresGenerationFill
 from faro_workloads.core.stores.postgres.generations import PostgresGenerations
 from faro_workloads.core.stores.postgres.outbox import PostgresOutbox
@@ -53,6 +54,7 @@ class PgVectorStore:
         self._hnsw = hnsw or HnswConfig()
         self.generation = generation
         tables = CollectionTables.of(config.schema_name, collection, generation)
+        self._tables = tables
         self._owns_pool = pool is None
         self._pool = pool or PostgresPool(config, collection.name)
         self._schema = PostgresSchema(self._pool, tables, self._hnsw)
@@ -138,6 +140,9 @@ class PgVectorStore:
 
     def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]:
         return self._fill.clear_stale(doc_ids)
+
+    def fill_claims(self) -> AbstractContextManager[FillClaims]:
+        return fill_claims(self._config, self._tables)
 
     def ensure_chunks_table(self, with_hnsw: bool) -> None:
         self._schema.ensure_chunks_table(with_hnsw)
