@@ -42,6 +42,7 @@ def generation_status(
                 model=generation.profile.embedding.key,
                 chunking=f"{chunking.strategy} {chunking.size}/{chunking.overlap} {chunking.tokenizer}",
                 fingerprint=generation.fingerprint,
+                profile=generation.profile,
                 created=_time(generation.created_at),
                 live_since=_time(generation.live_since),
                 documents=documents,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -185,6 +186,11 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
 
         table = faro("generations", "--url", url)
         assert table.returncode == 0 and "AwaitingApproval" in table.stdout and "Building" in table.stdout
+        followed = faro("reindex", "--url", url, "--interval", "0.2")
+        assert followed.returncode == 0, followed.stderr
+        assert "waits for approval: faro generations promote 2" in followed.stdout
+        nothing_retired = faro("generations", "--url", url, "rollback")
+        assert nothing_retired.returncode == 2 and "no retired generation" in nothing_retired.stderr
         wrong = faro("generations", "--url", url, "approve", "1")
         assert wrong.returncode == 2 and "is Live, not Building" in wrong.stderr
         approved = faro("generations", "--url", url, "promote", "2")
@@ -194,6 +200,9 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
         assert live
         answer = httpx.post(f"{url}/v1/query", json={"query": "outbox", "top_k": 3}, timeout=30).json()
         assert answer["generation"] == 2 and len(answer["hits"]) == 3
+        back = faro("generations", "--url", url, "rollback")
+        assert back.returncode == 2  # the flags are the profile: the line says which to restart with
+        assert "--embedder hash --strategy markdown --chunk-size 250 --chunk-overlap 32" in back.stderr
 
 
 def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
@@ -208,6 +217,20 @@ def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
 
     bad_flag = faro("local", "--chunk-size", "3")
     assert bad_flag.returncode == 2 and "Traceback" not in bad_flag.stderr
+
+    local_change = faro("reindex", "--model", "other")  # a model change needs a pipeline to set it on
+    assert local_change.returncode == 2 and "restart `faro local` with the new flags" in local_change.stderr
+
+    no_cluster = subprocess.run(
+        [sys.executable, "-m", "faro_workloads.cli", "generations", "--pipeline", "docs"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "KUBECONFIG": str(tmp_path / "no-kubeconfig")},
+    )
+    assert no_cluster.returncode == 3 and no_cluster.stderr.startswith("faro: no Kubernetes credentials")
+    assert len(no_cluster.stderr.strip().splitlines()) == 1
 
 
 def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_path: Path) -> None:

@@ -2,7 +2,8 @@
 engine's settings, the engine's own generation code (run here with the environment the kubelet would give
 its pod, through the real Portkey gateway to a real model server) builds generation 2 and cuts over, and
 the RagPipeline shows it — Reindexing while it builds, then Ready with generation 2 in status and in the
-GENERATION column that ``kubectl get`` prints.
+GENERATION column that ``kubectl get`` prints. The change is made with ``faro reindex``, which follows it to
+the cutover, and undone with ``faro generations rollback``, which embeds nothing.
 
 No kubelet runs here: the test plays it (the embedder's process, in-process) and the controller-manager
 (the Deployments' available replicas)."""
@@ -10,7 +11,10 @@ No kubelet runs here: the test plays it (the embedder's process, in-process) and
 from __future__ import annotations
 
 import base64
+import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -99,6 +103,16 @@ def deployments_available(kube_api_client, namespace: str) -> None:  # type: ign
         )
 
 
+def faro_cli(*args: str) -> subprocess.Popen[str]:
+    """``faro ARGS`` in a process of its own (the kubeconfig from KUBECONFIG, as a user's shell has it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "faro_workloads.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def printed_generation(kube_api_client, namespace: str, name: str) -> str:  # type: ignore[no-untyped-def]
     """The GENERATION cell of ``kubectl get ragpipelines`` (the API server's Table rendering)."""
     table = kube_api_client.call_api(
@@ -113,6 +127,24 @@ def printed_generation(kube_api_client, namespace: str, name: str) -> str:  # ty
     return str(table["rows"][0]["cells"][columns.index("Generation")])
 
 
+def pipeline_on_model_a(resources, kube_api_client, namespace: str, models: str, gateway: str) -> None:  # type: ignore[no-untyped-def]
+    """The Collection and the RagPipeline (model-a at ``models`` through ``gateway``) created, reconciled,
+    and their Deployments available."""
+    collections = custom(kube_api_client, namespace, "collections")
+    pipeline = resources["pipeline"]
+    pipeline["spec"]["embedding"].update(
+        {"gatewayUrl": f"{gateway}/v1", "customHost": models, "model": "model-a"}
+    )
+    collections.create(resources["collection"])
+    custom(kube_api_client, namespace, "ragpipelines").create(pipeline)
+    wait_for(
+        lambda: condition(collections.get(resources["collection"]["metadata"]["name"]), "Ready"),
+        what="the Collection reconciled",
+    )
+    wait_for(lambda: pod_environment(kube_api_client, namespace, "docs-embedder"), what="the embedder's pod")
+    deployments_available(kube_api_client, namespace)
+
+
 def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
     operator,
     resources,
@@ -122,25 +154,10 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
     portkey_gateway: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    collections = custom(kube_api_client, namespace, "collections")
     pipelines = custom(kube_api_client, namespace, "ragpipelines")
     with ModelsServer(DIMENSION, ["model-a", "model-b"]) as models:
-        pipeline = resources["pipeline"]
-        pipeline["spec"]["embedding"].update(
-            {"gatewayUrl": f"{portkey_gateway}/v1", "customHost": models.url, "model": "model-a"}
-        )
-        collections.create(resources["collection"])
-        pipelines.create(pipeline)
-        wait_for(
-            lambda: condition(collections.get(resources["collection"]["metadata"]["name"]), "Ready"),
-            what="the Collection reconciled",
-        )
         embedder = "docs-embedder"
-        wait_for(
-            lambda: pod_environment(kube_api_client, namespace, embedder), what="the embedder's pod spec"
-        )
-        deployments_available(kube_api_client, namespace)
-
+        pipeline_on_model_a(resources, kube_api_client, namespace, models.url, portkey_gateway)
         with embedding_engine(
             pod_environment(kube_api_client, namespace, embedder), connector, monkeypatch
         ) as a:
@@ -157,7 +174,9 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
         )
         assert ready and pipelines.get("docs")["status"]["liveGeneration"] == 1
 
-        pipelines.patch("docs", {"spec": {"embedding": {"model": "model-b"}}})
+        reindex = faro_cli(
+            "reindex", "--pipeline", "docs", "-n", namespace, "--model", "model-b", "--interval", "0.5"
+        )
         wait_for(
             lambda: (
                 pod_environment(kube_api_client, namespace, embedder)["FARO_EMBEDDING__MODEL"] == "model-b"
@@ -184,7 +203,9 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
             view = b.live.refresh()
             answer = view.retriever.query("restarts the ingest workers of region 4", 3, None, Backend.AUTO)
             assert {hit.model for hit in answer.hits} == {"model-b"}
-        assert models.models["model-a"].sent and models.models["model-b"].sent
+        out, err = reindex.communicate(timeout=120)
+        assert reindex.returncode == 0, err
+        assert "generation 2 is live: openai:model-b@384" in out
 
         status = wait_for(
             lambda: (s := pipelines.get("docs")["status"]).get("liveGeneration") == 2 and s,
@@ -196,3 +217,24 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
         assert printed_generation(kube_api_client, namespace, "docs") == "2"
         events = client.CoreV1Api(kube_api_client).list_namespaced_event(namespace).items
         assert any(e.reason == "GenerationLive" and "generation 2" in (e.message or "") for e in events)
+        listed = faro_cli("generations", "--pipeline", "docs", "-n", namespace, "--json")
+        assert json.loads(listed.communicate(timeout=60)[0])["live"] == 2
+
+        # Rollback: the spec goes back to generation 1's profile, which goes live without an embedding call.
+        sent_before = len(models.models["model-a"].sent)
+        rollback = faro_cli("generations", "--pipeline", "docs", "-n", namespace, "rollback")
+        assert rollback.wait(timeout=60) == 0, rollback.communicate()[1]
+        wait_for(
+            lambda: (
+                pod_environment(kube_api_client, namespace, embedder)["FARO_EMBEDDING__MODEL"] == "model-a"
+            ),
+            what="the old model back in the embedder's settings",
+        )
+        with embedding_engine(
+            pod_environment(kube_api_client, namespace, embedder), connector, monkeypatch
+        ) as a:
+            assert a.worker is not None and a.worker.run_once() is not None
+        wait_for(
+            lambda: pipelines.get("docs")["status"].get("liveGeneration") == 1, what="generation 1 live again"
+        )
+        assert len(models.models["model-a"].sent) == sent_before

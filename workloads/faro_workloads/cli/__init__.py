@@ -38,6 +38,7 @@ def _register_commands() -> None:
         generation_commands,
         local_commands,
         operator_commands,
+        reindex_command,
         serve_commands,
     )
 

@@ -10,6 +10,7 @@ from pydantic import Field
 
 from faro_workloads.contract.api import ApiModel
 from faro_workloads.contract.conditions import COLLECTION_CONDITIONS, RAGPIPELINE_CONDITIONS
+from faro_workloads.contract.index_profile import IndexProfile
 
 REASON_PATTERN = r"^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
 """What the API server accepts as a condition reason (metav1.Condition); Faro's are CamelCase words."""
@@ -85,6 +86,10 @@ class GenerationStatus(ApiModel):
     model: str = Field(..., description="provider:model@dimension.")
     chunking: str = Field(..., description="strategy size/overlap and the tokenizer.")
     fingerprint: str
+    profile: IndexProfile | None = Field(
+        None,
+        description="The index profile in full (what `faro generations rollback` sets the spec back to).",
+    )
     created: str | None = Field(None, description="RFC 3339.")
     live_since: str | None = Field(None, description="RFC 3339, while or since it was last live.")
     documents: int | None = Field(None, description="Documents in the Collection (building generation).")
