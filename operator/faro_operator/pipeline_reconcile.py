@@ -100,8 +100,12 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     )
     was_live, live = (body.get("status") or {}).get("liveGeneration"), store_status.get("liveGeneration")
     if was_live is not None and live is not None and live != was_live:
-        message = f"index generation {live} is live (was {was_live})"
-        kopf.info(body, reason=EventReason.GENERATION_LIVE, message=message)
+        if live < was_live:  # a new generation always gets a higher number: a lower one is a rollback
+            message = f"rolled back: index generation {live} is live again (was {was_live})"
+            kopf.info(body, reason=EventReason.GENERATION_ROLLED_BACK, message=message)
+        else:
+            message = f"index generation {live} is live (was {was_live})"
+            kopf.info(body, reason=EventReason.GENERATION_LIVE, message=message)
     patch.status.update(store_status)
     ready = write_conditions(body, patch, updates + reindexing)
     return "ok" if ready["status"] == "True" else "waiting"

@@ -238,3 +238,8 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
             lambda: pipelines.get("docs")["status"].get("liveGeneration") == 1, what="generation 1 live again"
         )
         assert len(models.models["model-a"].sent) == sent_before
+        events = client.CoreV1Api(kube_api_client).list_namespaced_event(namespace).items
+        assert any(
+            e.reason == "GenerationRolledBack" and "generation 1 is live again" in (e.message or "")
+            for e in events
+        )

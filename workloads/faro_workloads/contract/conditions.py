@@ -89,7 +89,9 @@ class EventReason(StrEnum):
     DATA_RETAINED = "DataRetained"
     DATA_DELETED = "DataDeleted"
     GENERATION_LIVE = "GenerationLive"
-    """Another index generation became live (a cutover, or a rollback)."""
+    """A new index generation became live (a cutover)."""
+    GENERATION_ROLLED_BACK = "GenerationRolledBack"
+    """A retained index generation became live again (a rollback)."""
 
 
 COLLECTION_CONDITIONS = (
