@@ -48,6 +48,7 @@ def generation_status(
                 documents=documents,
                 done=done,
                 eta=eta,
+                approved=generation.approved_at is not None if documents is not None else None,
             ).model_dump(by_alias=True, mode="json", exclude_none=True)
         )
     return {"liveGeneration": live, "generations": rows}, [condition, blocked]

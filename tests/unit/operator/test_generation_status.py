@@ -49,6 +49,7 @@ def test_a_building_generation_shows_its_progress_and_reindexing() -> None:
         "True",
         "GenerationBuilding",
     )
+    assert fields["generations"][1]["approved"] is False and "approved" not in fields["generations"][0]
     # 30 documents in the 30 minutes since it was created: the last 10 take 10 more
     assert fields["generations"][1]["eta"] == "2026-12-06T03:40:00Z" and "eta" not in fields["generations"][0]
     assert (

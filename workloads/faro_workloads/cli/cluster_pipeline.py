@@ -129,7 +129,7 @@ def generations_view(pipeline: dict[str, Any]) -> dict[str, Any]:
                 "created_at": row.get("created"),
                 "live_since": row.get("liveSince"),
                 "retired_at": None,
-                "approved": False,
+                "approved": bool(row.get("approved")),
                 "documents": row.get("documents"),
                 "done": row.get("done"),
                 "eta": row.get("eta"),

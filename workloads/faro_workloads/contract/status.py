@@ -97,6 +97,7 @@ class GenerationStatus(ApiModel):
     eta: str | None = Field(
         None, description="RFC 3339: when it should hold every document, at its rate so far (building)."
     )
+    approved: bool | None = Field(None, description="Its cutover was approved (building generation).")
 
 
 class RagPipelineStatus(ApiModel):
