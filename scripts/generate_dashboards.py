@@ -31,6 +31,8 @@ DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 GRID_WIDTH = 24
 
 # Thresholds that mirror monitoring/prometheus-rules.yaml and the defaults (docs/runbooks.md).
+INGEST_LAG_MAX_SECONDS = 900
+"""The FaroIngestLagging threshold (monitoring/prometheus-rules.yaml)."""
 OUTBOX_PENDING_MAX = 100
 EMBEDDER_ERROR_RATIO_MAX = 0.05
 QUERY_P99_MAX_SECONDS = 1
@@ -222,7 +224,18 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "Outbox entries applied to Qdrant per second, per pipeline. faro_outbox_applied_total.",
                     (t(f"sum by (pipeline) ({rate('faro_outbox_applied_total')})", "{{pipeline}}"),),
                     "ops",
-                    width=24,
+                    width=12,
+                ),
+                PanelSpec(
+                    "Ingest lag",
+                    "Age of the oldest message in the embedding engine's last receive, per pipeline: how "
+                    "long an upload answered 202 waits to be embedded. The line is the alert threshold "
+                    f"({INGEST_LAG_MAX_SECONDS} s, FaroIngestLagging). faro_ingest_lag_seconds.",
+                    (t(f"max by (pipeline) (faro_ingest_lag_seconds{{{SEL}}})", "{{pipeline}}"),),
+                    "s",
+                    width=12,
+                    thresholds=(("green", None), ("red", INGEST_LAG_MAX_SECONDS)),
+                    threshold_style="dashed",
                 ),
             ),
         ),

@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,6 +28,7 @@ from faro_workloads.core.embedding.model_server import build_model_server
 from faro_workloads.core.retrieval import Backend
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.data_plane import DataPlane
+from faro_workloads.dead_letters import DeadLetterQueue
 from faro_workloads.embedder_worker import EmbedderWorker
 from faro_workloads.services.chunker import build_chunker_app
 from faro_workloads.services.query import build_query_app
@@ -74,9 +78,14 @@ def chunker(settings: FaroSettings, aws_pipeline) -> Iterator[TestClient]:
 
 
 @contextmanager
-def running_worker(aws_pipeline, plane: DataPlane, embedder_ingest=None) -> Iterator[EmbedderWorker]:
+def running_worker(
+    aws_pipeline, plane: DataPlane, embedder_ingest=None, bucket: str | None = None
+) -> Iterator[EmbedderWorker]:
+    """The embedding engine's worker on the pipeline's queue, reading ``bucket`` (default: the pipeline's)."""
     store = S3ChunkStore(
-        aws_pipeline.s3, aws_pipeline.s3_config.bucket, ChunkObjectLayout("faro", aws_pipeline.pipeline)
+        aws_pipeline.s3,
+        bucket or aws_pipeline.s3_config.bucket,
+        ChunkObjectLayout("faro", aws_pipeline.pipeline),
     )
     worker = EmbedderWorker(aws_pipeline.sqs, store, embedder_ingest or plane.ingest, aws_pipeline.sqs_config)
     thread = threading.Thread(target=worker.run, kwargs={"shutdown_grace_seconds": 15}, daemon=True)
@@ -212,6 +221,60 @@ def test_poison_messages_go_to_the_dead_letter_queue_and_the_worker_keeps_going(
     assert all(m["MessageAttributes"]["faro-receives"]["StringValue"] == "3" for m in dead)
     assert metric("faro_sqs_messages_total", result="dead_lettered") - before == 2
     assert aws_pipeline.queue_depth(queue) == 0
+
+
+def faro_dlq(aws_pipeline, *args: str) -> subprocess.CompletedProcess[str]:  # type: ignore[no-untyped-def]
+    """``faro dlq ARGS`` with the environment the embedding engine has (its queues, prefix and pipeline)."""
+    sqs = aws_pipeline.sqs_config
+    env = {
+        **os.environ,
+        "FARO_PIPELINE": aws_pipeline.pipeline,
+        "FARO_S3__PREFIX": "faro",
+        "FARO_SQS__QUEUE_URL": sqs.queue_url,
+        "FARO_SQS__DEAD_LETTER_QUEUE_URL": sqs.dead_letter_queue_url,
+        "FARO_SQS__ENDPOINT_URL": sqs.endpoint_url,
+    }
+    command = [sys.executable, "-m", "faro_workloads.cli", "dlq", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, env=env)
+
+
+def test_dead_letters_are_listed_with_their_reason_and_redriven_after_the_fix(
+    chunker: TestClient, plane: DataPlane, aws_pipeline
+) -> None:
+    dlq_url = aws_pipeline.sqs_config.dead_letter_queue_url
+    with running_worker(aws_pipeline, plane, bucket="another-bucket"):  # a deploy with the wrong bucket
+        for doc_id in ("guides/a", "guides/b"):
+            chunker.post("/v1/documents", json={"doc_id": doc_id, "text": f"{doc_id}: restart the workers."})
+        wait_until(lambda: aws_pipeline.queue_depth(dlq_url) == 2, timeout=60, what="both dead-lettered")
+    layout = ChunkObjectLayout("faro", aws_pipeline.pipeline)
+    queue = DeadLetterQueue(aws_pipeline.sqs, aws_pipeline.sqs_config.queue_url, dlq_url, layout)
+
+    letters = queue.list()
+
+    assert sorted(letter.document for letter in letters) == ["guides/a", "guides/b"]
+    assert all(
+        letter.receives == 3 and "this pipeline reads 'another-bucket'" in letter.error for letter in letters
+    )
+    assert aws_pipeline.queue_depth(dlq_url) == 2  # listing consumed nothing
+    listed = faro_dlq(aws_pipeline, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert sorted(row["document"] for row in rows) == ["guides/a", "guides/b"]
+    table = faro_dlq(aws_pipeline, "list")
+    assert "guides/a" in table.stdout and "2 dead letters" in table.stdout
+
+    with running_worker(aws_pipeline, plane):  # fixed
+        one = faro_dlq(aws_pipeline, "redrive", "--document", "guides/a")
+        assert one.returncode == 0 and "1 sent back to the main queue, 1 left" in one.stdout, one.stderr
+        wait_until(lambda: plane.pg.get_document("guides/a") is not None, what="guides/a embedded")
+        assert plane.pg.get_document("guides/b") is None
+        nothing = faro_dlq(aws_pipeline, "redrive", "no-such-message")
+        assert nothing.returncode == 1 and "no dead letter matched (1 left" in nothing.stderr
+        rest = faro_dlq(aws_pipeline, "redrive", "--all")
+        assert rest.returncode == 0 and "1 sent back" in rest.stdout, rest.stderr
+        wait_until(lambda: plane.pg.get_document("guides/b") is not None, what="guides/b embedded")
+    assert aws_pipeline.queue_depth(dlq_url) == 0
+    assert plane.qdrant.count() == plane.pg.count() > 0
 
 
 def test_visibility_is_extended_while_a_slow_document_is_embedded(

@@ -29,6 +29,7 @@ from faro_workloads.core.embedding import EmbeddingDimensionError
 from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.metrics import (
     EMBEDDER_INFLIGHT,
+    INGEST_LAG,
     SQS_MESSAGES,
     SQS_QUEUE_MESSAGES,
     SQS_RESULTS,
@@ -36,6 +37,7 @@ from faro_workloads.core.metrics import (
     expose_label_values,
 )
 from faro_workloads.core.stores.ports import ChunkObjectReader
+from faro_workloads.dead_letters import ERROR, RECEIVES, SOURCE_MESSAGE_ID
 from faro_workloads.errors import InputError
 from faro_workloads.s3_events import S3ObjectEvent, parse_s3_notification
 
@@ -108,13 +110,14 @@ class EmbedderWorker:
                 MaxNumberOfMessages=taken,
                 WaitTimeSeconds=self._config.wait_seconds,
                 VisibilityTimeout=self._config.visibility_timeout_seconds,
-                AttributeNames=["ApproximateReceiveCount"],
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
         except BaseException:
             for _ in range(taken):
                 self._slots.release()
             raise
+        INGEST_LAG.set(_oldest_age_seconds(messages))
         for _ in range(taken - len(messages)):
             self._slots.release()
         for message in messages:
@@ -232,9 +235,9 @@ class EmbedderWorker:
             QueueUrl=self._config.dead_letter_queue_url,
             MessageBody=message["Body"],
             MessageAttributes={
-                "faro-error": {"DataType": "String", "StringValue": reason[:1000]},
-                "faro-source-message-id": {"DataType": "String", "StringValue": message["MessageId"]},
-                "faro-receives": {"DataType": "Number", "StringValue": str(receives)},
+                ERROR: {"DataType": "String", "StringValue": reason[:1000]},
+                SOURCE_MESSAGE_ID: {"DataType": "String", "StringValue": message["MessageId"]},
+                RECEIVES: {"DataType": "Number", "StringValue": str(receives)},
             },
         )
         self._sqs.delete_message(QueueUrl=self._config.queue_url, ReceiptHandle=receipt)
@@ -313,3 +316,13 @@ class EmbedderWorker:
                 SQS_QUEUE_MESSAGES.labels(label).set(int(attributes["ApproximateNumberOfMessages"]))
             except Exception as exc:
                 log.debug("embedder: queue depth of %s unavailable: %s", label, exc)
+
+
+def _oldest_age_seconds(messages: list[dict[str, Any]]) -> float:
+    """Seconds since the oldest of ``messages`` was sent (0 for none): the ingest lag they show."""
+    sent = [
+        int(m["Attributes"]["SentTimestamp"])
+        for m in messages
+        if str(m.get("Attributes", {}).get("SentTimestamp", "")).isdigit()
+    ]
+    return max(0.0, time.time() - min(sent) / 1000) if sent else 0.0

@@ -35,6 +35,7 @@ def _register_commands() -> None:
     """Import the modules whose decorators add commands to :data:`cli`."""
     import faro_workloads.cli.consistency_command  # noqa: F401
     from faro_workloads.cli import (  # noqa: F401
+        dlq_commands,
         generation_commands,
         local_commands,
         operator_commands,

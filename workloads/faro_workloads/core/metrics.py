@@ -97,6 +97,11 @@ SQS_QUEUE_MESSAGES = Gauge(
     "Approximate visible messages in the event queue and its dead-letter queue.",
     ["queue"],
 )
+INGEST_LAG = Gauge(
+    "faro_ingest_lag_seconds",
+    "Age of the oldest message in the embedding engine's last receive from its queue (0 when the queue gave "
+    "none): how far behind the uploads ingestion runs.",
+)
 EMBEDDER_INFLIGHT = Gauge("faro_embedder_inflight_messages", "Messages the embedding engine is working on.")
 VISIBILITY_EXTENSIONS = Counter(
     "faro_sqs_visibility_extensions_total", "Visibility timeouts extended for messages still in flight."
