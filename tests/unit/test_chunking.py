@@ -18,7 +18,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from faro_workloads.contract.settings import ChunkingConfig
-from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.chunking import Chunker, sentence_boundaries
 from faro_workloads.core.chunking.markdown import markdown_sections
 from faro_workloads.core.chunking.sentence_boundaries import sentence_spans
 from faro_workloads.core.documents import ChunkSpan
@@ -322,3 +322,11 @@ def test_chunker_defaults_and_edge_cases() -> None:
     text = "\n\n   Hello there.   \n\n"
     (chunk,) = chunker.chunk(text)
     assert (chunk.text, chunk.start, chunk.end) == ("Hello there.", 5, 17)
+
+
+def test_prepare_loads_the_sentence_splitter_before_the_first_document() -> None:
+    sentence_boundaries._punkt.cache_clear()
+    fixed = Chunker(ChunkingConfig(strategy="fixed", tokenizer="chars", size=64, overlap=0))
+    assert fixed.prepare() is fixed and sentence_boundaries._punkt.cache_info().currsize == 0  # not needed
+    Chunker(ChunkingConfig(strategy="sentence", tokenizer="chars", size=64, overlap=0)).prepare()
+    assert sentence_boundaries._punkt.cache_info().currsize == 1

@@ -67,7 +67,9 @@ class IngestPath:
     ) -> None:
         self.pg = pg
         self.runtime = ProfileRuntime(
-            Chunker(chunking), embedder, build_embedder or gateway_embedder_factory(EmbeddingConfig())
+            Chunker(chunking).prepare(),
+            embedder,
+            build_embedder or gateway_embedder_factory(EmbeddingConfig()),
         )
         self.live = LiveGeneration(
             pg, qdrant, self.runtime, query or QueryConfig(), follow=generations is not None

@@ -89,7 +89,7 @@ def build_chunker_app(settings: FaroSettings, s3: Any) -> FastAPI:
     settings.require("s3")
     assert settings.s3 is not None
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
-    backend = S3ChunkingBackend(Chunker(settings.chunking), store, settings.pipeline)
+    backend = S3ChunkingBackend(Chunker(settings.chunking).prepare(), store, settings.pipeline)
     return build_api(
         title="Faro chunking service",
         routers=[documents_router(backend, settings.ingest)],

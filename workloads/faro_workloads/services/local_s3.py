@@ -81,7 +81,7 @@ def start_s3_path(
         log.info("local bucket: %d objects restored from %s", restored, durable.folder)
     store = S3ChunkStore(WriteThroughS3Client(s3, s3_config.bucket, durable), s3_config.bucket, layout)
     _start_worker(EmbedderWorker(sqs, store, ingest, sqs_config), resources)
-    backend = S3ChunkingBackend(Chunker(options.chunking), store, LOCAL_PIPELINE)
+    backend = S3ChunkingBackend(Chunker(options.chunking).prepare(), store, LOCAL_PIPELINE)
     return backend, {"s3": store.healthy}
 
 

@@ -17,6 +17,7 @@ from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
 from faro_workloads.core.chunking.recursive import recursive_chunks
 from faro_workloads.core.chunking.sentence import sentence_chunks
+from faro_workloads.core.chunking.sentence_boundaries import load_sentence_splitter
 from faro_workloads.core.chunking.size_bounds import MAX_CHARS_PER_TOKEN, max_chars
 from faro_workloads.core.documents import ChunkSpan
 from faro_workloads.core.text_extraction import SourceFormat
@@ -47,6 +48,13 @@ class Chunker:
         self.config = config
         self.counter = counter if counter is not None else load_token_counter(config.tokenizer)
         self._strategy = STRATEGIES[config.strategy]
+
+    def prepare(self) -> Chunker:
+        """Load now what the first document would otherwise wait for (the sentence splitter's import, about
+        a second, for every strategy but ``fixed``); services call it at start. Returns the chunker."""
+        if self.config.strategy != "fixed":
+            load_sentence_splitter()
+        return self
 
     @property
     def identity(self) -> ChunkingIdentity:

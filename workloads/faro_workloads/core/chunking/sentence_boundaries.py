@@ -47,6 +47,12 @@ def _punkt() -> PunktSentenceTokenizer:
     return PunktSentenceTokenizer(params)
 
 
+def load_sentence_splitter() -> None:
+    """Import and build the sentence splitter now (about a second), so the first document a service is
+    sent does not wait for it."""
+    _punkt()
+
+
 def sentence_spans(text: str, start: int, end: int) -> list[Span]:
     """The sentences of ``text[start:end]``, stripped, in order, covering every non-whitespace character."""
     sentences: list[Span] = []
