@@ -162,3 +162,19 @@ def test_dropping_the_collection_drops_every_generations_table(pg: PgVectorStore
             (postgres_config.schema_name, f"{pg.collection.name}%"),
         ).fetchall()
     assert left == []
+
+
+def test_fill_claims_are_exclusive_per_document_and_die_with_their_connection(pg: PgVectorStore) -> None:
+    building = pg.for_generation(2)
+    with building.fill_claims() as first, building.fill_claims() as second:
+        assert first.claim(["a", "b"]) == {"a", "b"}
+        assert second.claim(["a", "b", "c"]) == {"c"}  # another process holds a and b
+        first.release(["a"])
+        assert second.claim(["a", "b"]) == {"a"}
+        # A process killed mid-fill: its connection goes, and its claims with it.
+        first._conn.close()  # the way a dead process's session ends
+        assert second.claim(["b"]) == {"b"}
+    with building.fill_claims() as later:  # every claim of a finished pass was let go
+        assert later.claim(["a", "b", "c"]) == {"a", "b", "c"}
+    with pg.for_generation(3).fill_claims() as other, building.fill_claims() as same:
+        assert other.claim(["a"]) == {"a"} and same.claim(["a"]) == {"a"}  # claims are per generation
