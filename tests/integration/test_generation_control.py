@@ -261,3 +261,30 @@ def test_replicas_share_one_backfill_and_no_chunk_is_embedded_twice(stores: Stor
     final = leader.step() if stores.states()[2] is BUILDING else outcomes["leader"]
     assert stores.states() == {1: RETIRED, 2: LIVE}, final
     assert stores.models(2) == {"faro-hash-v2"}
+
+
+def test_documents_written_while_the_gate_runs_are_filled_before_the_switch(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stores.controller(RecordingEmbedder(DIMENSION)).step()
+    writer = IngestPath(stores.pg, stores.qdrant, RecordingEmbedder(DIMENSION), CHUNKING)  # ingest, live 1
+    checked = generation_control.check_consistency
+    written: list[str] = []
+
+    def upload_then_check(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if not written:  # an upload lands while the gate checks the new generation's stores
+            writer.ingest.ingest(IncomingDocument("doc-late", "Document late. " + "late " * 30, "test"))
+            writer.drainer.drain()
+            written.append("doc-late")
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(generation_control, "check_consistency", upload_then_check)
+    try:
+        report = stores.controller(RecordingEmbedder(DIMENSION, model="faro-hash-v2")).step()
+    finally:
+        writer.close()
+
+    assert written and report.promoted == 2 and report.blocked is None
+    late = stores.pg.for_generation(2).document_spans(["doc-late"])
+    assert "doc-late" in late and stores.models(2) == {"faro-hash-v2"}
+    assert stores.qdrant.for_generation(2).count() == stores.pg.for_generation(2).count()

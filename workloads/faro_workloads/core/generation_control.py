@@ -55,6 +55,9 @@ from faro_workloads.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
+CUTOVER_ATTEMPTS = 5
+"""Switches tried in one step, each after filling what was written since the last (see ``_cutover``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CutoverBlocked:
@@ -195,7 +198,7 @@ class GenerationController:
             return report  # stopped, or other processes are still filling their share: the gate can wait
         report.blocked = self._gate(building, live, progress, report.backfill)
         if report.blocked is None:
-            report.blocked = self._cutover(building.id)
+            report.blocked = self._cutover(building.id, live, stop)
             if report.blocked is None:
                 report.promoted = building.id
                 report.dropped = self._apply_retention()
@@ -320,14 +323,27 @@ class GenerationController:
         search = vector_document_search(model, self._pg.for_generation(generation))
         return score_retrieval(golden, search, k)
 
-    def _cutover(self, generation: int) -> CutoverBlocked | None:
-        refused = self._pg.for_generation(generation).promote(require_complete=True)
-        if refused is not None:
-            documents, missing, stale = refused
-            return CutoverBlocked(
-                CutoverBlock.BACKFILL_INCOMPLETE,
-                f"writes landed during the gate: {missing} of {documents} documents missing, {stale} stale",
+    def _cutover(
+        self, generation: int, live: Generation | None, stop: threading.Event | None
+    ) -> CutoverBlocked | None:
+        """Make ``generation`` live. Documents written while the gate ran are filled by a short pass and the
+        switch is tried again, up to :data:`CUTOVER_ATTEMPTS` times: under a steady stream of uploads the
+        switch would otherwise seldom find the generation complete."""
+        for attempt in range(1, CUTOVER_ATTEMPTS + 1):
+            refused = self._pg.for_generation(generation).promote(require_complete=True)
+            if refused is None:
+                break
+            if attempt == CUTOVER_ATTEMPTS or (stop is not None and stop.is_set()):
+                documents, missing, stale = refused
+                return CutoverBlocked(
+                    CutoverBlock.BACKFILL_INCOMPLETE,
+                    f"writes kept landing during the cutover ({attempt} attempts): {missing} of {documents} "
+                    f"documents missing, {stale} stale",
+                )
+            log.info(
+                "generation %d: %d documents written during the gate, filling them", generation, refused[1]
             )
+            self.backfill(generation, live).run_pass(stop)
         self._qdrant.for_generation(generation).point_live_alias()
         GENERATION_CUTOVERS.labels("promoted").inc()
         log.info("generation %d is live: %s", generation, self.wanted.describe())
