@@ -169,10 +169,14 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
             a.drain()
             assert a.worker is not None and a.worker.run_once() is not None  # generation 1 registered
         ready = wait_for(
-            lambda: (c := condition(pipelines.get("docs"), "Ready")) and c["status"] == "True" and c,
+            lambda: (
+                ((p := pipelines.get("docs")).get("status") or {}).get("liveGeneration") == 1
+                and (c := condition(p, "Ready")) is not None
+                and c["status"] == "True"
+            ),
             what="the pipeline Ready on generation 1",
         )
-        assert ready and pipelines.get("docs")["status"]["liveGeneration"] == 1
+        assert ready
 
         reindex = faro_cli(
             "reindex", "--pipeline", "docs", "-n", namespace, "--model", "model-b", "--interval", "0.5"
@@ -208,7 +212,7 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
         assert "generation 2 is live: openai:model-b@384" in out
 
         status = wait_for(
-            lambda: (s := pipelines.get("docs")["status"]).get("liveGeneration") == 2 and s,
+            lambda: (s := pipelines.get("docs").get("status") or {}).get("liveGeneration") == 2 and s,
             what="generation 2 live in status",
         )
         assert [(g["id"], g["state"]) for g in status["generations"]] == [(1, "Retired"), (2, "Live")]
@@ -235,7 +239,8 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
         ) as a:
             assert a.worker is not None and a.worker.run_once() is not None
         wait_for(
-            lambda: pipelines.get("docs")["status"].get("liveGeneration") == 1, what="generation 1 live again"
+            lambda: (pipelines.get("docs").get("status") or {}).get("liveGeneration") == 1,
+            what="generation 1 live again",
         )
         assert len(models.models["model-a"].sent) == sent_before
         events = client.CoreV1Api(kube_api_client).list_namespaced_event(namespace).items
