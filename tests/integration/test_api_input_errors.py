@@ -144,6 +144,18 @@ def test_multipart_fields_the_server_would_not_read_are_refused(
     assert client.get("/v1/documents/multi.txt").status_code == 404
 
 
+def test_a_form_field_that_is_not_utf8_is_refused_not_read_as_latin1(client: TestClient) -> None:
+    """Starlette would read the bytes as Latin-1 and store the metadata as mojibake."""
+    upload = {"file": ("cafe.txt", b"words"), "doc_id": (None, b"cafe")}
+    latin1 = client.post("/v1/documents", files={**upload, "metadata": (None, b'{"title": "caf\xe9"}')})
+    assert latin1.status_code == 400, latin1.text
+    assert _detail(latin1) == "malformed multipart body: form field 'metadata' is not utf-8 text"
+    assert client.get("/v1/documents/cafe").status_code == 404
+    utf8 = client.post("/v1/documents", files={**upload, "metadata": (None, '{"title": "café"}'.encode())})
+    assert utf8.status_code == 201, utf8.text
+    assert client.get("/v1/documents/cafe").json()["metadata"] == {"title": "café"}
+
+
 def test_whole_numbers_are_integers_however_written(client: TestClient) -> None:
     """JSON Schema counts 3.0 as the integer 3; so does the API, for top_k and metadata alike."""
     metadata = {"count": 3.0, "huge": 1e17}

@@ -16,6 +16,7 @@ from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from faro_workloads.api.errors import error_responses, one_line
+from faro_workloads.api.strict_form import read_form
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import (
@@ -274,9 +275,17 @@ class _UploadReader:
 
     async def _read_multipart(self, request: Request) -> IncomingDocument:
         try:
-            form = await request.form(max_files=1, max_fields=8, max_part_size=self._limits.max_body_bytes)
+            form = await read_form(
+                request, max_files=1, max_fields=8, max_part_size=self._limits.max_body_bytes
+            )
         except MultiPartException as exc:
             raise HTTPException(400, f"malformed multipart body: {exc.message}") from exc
+        try:
+            return await self._document_of_form(form)
+        finally:
+            await form.close()
+
+    async def _document_of_form(self, form: FormData) -> IncomingDocument:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, "multipart upload needs a 'file' part")
