@@ -66,8 +66,8 @@ def counter_for(identity: str, known: list[TokenCounter]) -> TokenCounter:
     if identity.startswith("chars/") and identity.removeprefix("chars/").isdigit():
         return CharTokenCounter(int(identity.removeprefix("chars/")))
     installed = minilm_tokenizer_path()
-    if installed is not None and HFTokenCounter(installed).identity == identity:
-        return HFTokenCounter(installed)
+    if installed is not None and (minilm := HFTokenCounter(installed)).identity == identity:
+        return minilm
     raise ConfigurationError(f"the tokenizer {identity} of a stored generation is not installed here")
 
 
