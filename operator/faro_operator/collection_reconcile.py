@@ -20,7 +20,7 @@ from faro_operator.specs import CollectionSpec, DeletionPolicy
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION
 from faro_workloads.contract.conditions import ConditionUpdate, EventReason
-from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState
+from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
 from faro_workloads.core.stores.ports import (
     CollectionAdmin,
     CollectionMismatch,
@@ -107,8 +107,8 @@ def delete_collection(body: kopf.Body, ctx: OperatorContext) -> None:
         raise kopf.TemporaryError(f"cannot delete the stores' data: {exc}", delay=RETRY_SECONDS) from exc
     pg, qdrant = ctx.store_connector.open(configs)
     try:
-        for generation in _registered_generations(pg):  # every generation's Qdrant collection, then PG's
-            qdrant.for_generation(generation).drop()
+        for generation in pg.generations():  # every generation's Qdrant collection, then PostgreSQL's
+            qdrant.for_generation(generation.id).drop()
         qdrant.drop()
         pg.drop()
     except Exception as exc:
@@ -152,16 +152,8 @@ def _prepare_stores(pg: SchemaAdmin, qdrant: CollectionAdmin, patch: kopf.Patch)
 
 def _live_generation(pg: SchemaAdmin) -> int:
     """The live index generation (the counts are of it): the first until a pipeline registers one."""
-    return next((g.id for g in pg.generations() if g.state is GenerationState.LIVE), FIRST_GENERATION)
-
-
-def _registered_generations(pg: SchemaAdmin) -> list[int]:
-    """The generations PostgreSQL's registry knows (none when its table was never made or is gone)."""
-    try:
-        return [g.id for g in pg.generations()]
-    except Exception as exc:  # no registry: a collection no pipeline ever served, or a half-done delete
-        log.info("no generations registry to read before the delete: %s", _short(exc))
-        return []
+    live = in_state(pg.generations(), GenerationState.LIVE)
+    return live.id if live is not None else FIRST_GENERATION
 
 
 def _immutable_change(status: dict, spec: CollectionSpec) -> str | None:

@@ -10,7 +10,12 @@ from typing import Any
 
 from faro_workloads.contract import conditions
 from faro_workloads.contract.conditions import ConditionUpdate
-from faro_workloads.contract.generations import Generation, GenerationState, estimated_completion
+from faro_workloads.contract.generations import (
+    Generation,
+    GenerationState,
+    estimated_completion,
+    in_state,
+)
 from faro_workloads.contract.status import GenerationStatus
 
 Progress = Callable[[int], tuple[int, int, int]]
@@ -22,7 +27,7 @@ def generation_status(
 ) -> tuple[dict[str, Any], list[ConditionUpdate]]:
     """The status fields (camelCase, ready to patch) and the Reindexing and CutoverBlocked conditions for
     ``generations`` at ``now``; ``progress`` is asked about the building one only."""
-    live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)
+    live = in_state(generations, GenerationState.LIVE)
     rows, condition, blocked = [], conditions.not_reindexing(), conditions.cutover_not_blocked()
     for generation in generations:
         documents = done = eta = None
@@ -51,7 +56,10 @@ def generation_status(
                 approved=generation.approved_at is not None if documents is not None else None,
             ).model_dump(by_alias=True, mode="json", exclude_none=True)
         )
-    return {"liveGeneration": live, "generations": rows}, [condition, blocked]
+    return {"liveGeneration": live.id if live is not None else None, "generations": rows}, [
+        condition,
+        blocked,
+    ]
 
 
 def _time(moment: datetime | None) -> str | None:

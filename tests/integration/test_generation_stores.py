@@ -162,6 +162,7 @@ def test_dropping_the_collection_drops_every_generations_table(pg: PgVectorStore
             (postgres_config.schema_name, f"{pg.collection.name}%"),
         ).fetchall()
     assert left == []
+    assert pg.generations() == []  # no registry: nothing registered (what a delete reads first)
 
 
 def test_fill_claims_are_exclusive_per_document_and_die_with_their_connection(pg: PgVectorStore) -> None:

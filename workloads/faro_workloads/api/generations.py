@@ -11,7 +11,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from faro_workloads.api.errors import error_responses
-from faro_workloads.contract.generations import CutoverBlock, GenerationState, estimated_completion
+from faro_workloads.contract.generations import (
+    CutoverBlock,
+    GenerationState,
+    estimated_completion,
+    in_state,
+)
 from faro_workloads.core.generation_control import GenerationController
 
 
@@ -104,10 +109,10 @@ def _status(controller: GenerationController) -> GenerationsResponse:
                 else None,
             )
         )
-    live = next((g.id for g in generations if g.state is GenerationState.LIVE), None)
+    live = in_state(generations, GenerationState.LIVE)
     blocked = controller.last_block
     return GenerationsResponse(
-        live=live,
+        live=live.id if live is not None else None,
         wanted=controller.wanted.fingerprint,
         generations=infos,
         blocked=CutoverBlockInfo(generation=blocked[0], reason=blocked[1].reason, message=blocked[1].message)

@@ -12,6 +12,7 @@ Generation 1 uses the names a collection had before generations existed (``{coll
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -79,6 +80,11 @@ class Generation(BaseModel):
     @property
     def fingerprint(self) -> str:
         return self.profile.fingerprint
+
+
+def in_state(generations: Iterable[Generation], state: GenerationState) -> Generation | None:
+    """The first of ``generations`` in ``state`` (there is at most one Live and one Building)."""
+    return next((g for g in generations if g.state is state), None)
 
 
 def estimated_completion(generation: Generation, documents: int, done: int, now: datetime) -> datetime | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
-from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
+from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState, in_state
 from faro_workloads.contract.golden_queries import GoldenQueries
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import GenerationsConfig
@@ -109,14 +109,14 @@ class GenerationController:
         self.last_scores: dict[str, RetrievalScore] = {}
         """The golden queries' scores at the last gate that ran them, by "live" and "building"."""
         self.last_block: tuple[int, CutoverBlocked] | None = None
-        self._live_checked: int | None = None  # the live generation a pass last found complete
         """The generation whose cutover the last step refused, and why (None after a cutover)."""
+        self._live_checked: int | None = None  # the live generation a pass last found complete
 
     def generations(self) -> list[Generation]:
         return self._pg.generations()
 
     def live(self) -> Generation | None:
-        return next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
+        return in_state(self.generations(), GenerationState.LIVE)
 
     def lock(self) -> AbstractContextManager[bool]:
         """The collection's generations lock (see :meth:`PgVectorStore.generations_lock`)."""
@@ -156,7 +156,7 @@ class GenerationController:
 
     def building(self) -> tuple[Generation, Progress] | None:
         """The building generation and how complete it is, or None."""
-        generation = next((g for g in self.generations() if g.state is GenerationState.BUILDING), None)
+        generation = in_state(self.generations(), GenerationState.BUILDING)
         if generation is None:
             return None
         return generation, Progress(*self._pg.for_generation(generation.id).completeness())
@@ -172,8 +172,8 @@ class GenerationController:
         plan = self.reconcile()
         report = StepReport(plan)
         generations = self.generations()
-        building = next((g for g in generations if g.state is GenerationState.BUILDING), None)
-        live = next((g for g in generations if g.state is GenerationState.LIVE), None)
+        building = in_state(generations, GenerationState.BUILDING)
+        live = in_state(generations, GenerationState.LIVE)
         # The live generation is written by ingest itself: it needs a pass only once after it became live
         # here or anywhere (a rollback leaves it without the documents changed since it retired; a process
         # that stopped mid-way is restarted) — not a full scan of both tables at every step.
@@ -221,17 +221,17 @@ class GenerationController:
         (another replica): only when it builds the wanted profile — a process still configured with another
         one (a rollout under way) must not fill it with its model. None when there is nothing to help."""
         generations = self.generations()
-        building = next((g for g in generations if g.state is GenerationState.BUILDING), None)
+        building = in_state(generations, GenerationState.BUILDING)
         if building is None or building.fingerprint != self.wanted.fingerprint:
             return None
-        live = next((g for g in generations if g.state is GenerationState.LIVE), None)
+        live = in_state(generations, GenerationState.LIVE)
         return self.backfill(building.id, live).run_pass(stop, on_batch)
 
     def backfill(self, generation: int, live: Generation | None = None) -> Backfill:
         """The backfill of ``generation`` with the wanted profile (reusing the live generation's cut when only
         the model differs; ``live``: the live generation, read from the registry when not given)."""
         if live is None:
-            live = next((g for g in self.generations() if g.state is GenerationState.LIVE), None)
+            live = self.live()
         same_cut = (
             live is not None
             and live.id != generation

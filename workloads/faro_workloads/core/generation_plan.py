@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from faro_workloads.contract.generations import FIRST_GENERATION, Generation, GenerationState
+from faro_workloads.contract.generations import FIRST_GENERATION, Generation, GenerationState, in_state
 from faro_workloads.contract.index_profile import IndexProfile
 
 
@@ -48,8 +48,8 @@ def plan_generations(wanted: IndexProfile, generations: list[Generation]) -> Gen
     if not generations:
         return GenerationPlan(Action.INITIALIZE, FIRST_GENERATION)
     fingerprint = wanted.fingerprint
-    live = _one(generations, GenerationState.LIVE)
-    building = _one(generations, GenerationState.BUILDING)
+    live = in_state(generations, GenerationState.LIVE)
+    building = in_state(generations, GenerationState.BUILDING)
     next_id = max(g.id for g in generations) + 1
     if live is not None and live.fingerprint == fingerprint:
         return GenerationPlan(Action.KEEP, live.id, [building.id] if building else [])
@@ -67,8 +67,3 @@ def beyond_retention(generations: list[Generation], retain: int) -> list[int]:
     retired = [g for g in generations if g.state is GenerationState.RETIRED]
     retired.sort(key=lambda g: (g.retired_at is not None, g.retired_at, g.id), reverse=True)
     return sorted(g.id for g in retired[retain:])
-
-
-def _one(generations: list[Generation], state: GenerationState) -> Generation | None:
-    found = [g for g in generations if g.state is state]
-    return found[0] if found else None

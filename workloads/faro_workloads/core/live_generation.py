@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState
+from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.chunking import Chunker
@@ -118,7 +118,7 @@ class LiveGeneration:
         with self._lock:
             if self._follow:
                 generations = self._pg.generations()
-                live = next((g for g in generations if g.state is GenerationState.LIVE), None)
+                live = in_state(generations, GenerationState.LIVE)
                 generation, profile = (
                     (live.id, live.profile) if live else (FIRST_GENERATION, self._runtime.profile)
                 )

@@ -87,11 +87,15 @@ class PostgresGenerations:
         self._tables = tables
 
     def generations(self) -> list[Generation]:
-        """Every registered generation, oldest first."""
-        with self._pool.transaction("generations") as conn:
-            rows = conn.execute(
-                sql.SQL(f"SELECT {_COLUMNS} FROM {{}} ORDER BY id").format(self._tables.generations)
-            ).fetchall()
+        """Every registered generation, oldest first; none while the registry does not exist (a collection no
+        generations-aware process has opened yet, or one being dropped)."""
+        try:
+            with self._pool.transaction("generations") as conn:
+                rows = conn.execute(
+                    sql.SQL(f"SELECT {_COLUMNS} FROM {{}} ORDER BY id").format(self._tables.generations)
+                ).fetchall()
+        except psycopg.errors.UndefinedTable:
+            return []
         return [_generation(row) for row in rows]
 
     def register_generation(
