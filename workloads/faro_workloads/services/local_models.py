@@ -18,7 +18,7 @@ from faro_workloads.contract.settings import EmbeddingConfig
 from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.minilm import MINILM_MODEL_NAME
-from faro_workloads.core.profile_runtime import EmbedderFactory
+from faro_workloads.core.profile_runtime import EmbedderFactory, gateway_embedder_factory
 from faro_workloads.services.local_options import MARKER_FILE, LocalModeError, LocalOptions
 from faro_workloads.services.resources import Resources
 
@@ -36,28 +36,20 @@ def build_local_embedder(options: LocalOptions, resources: Resources) -> Embedde
 
 
 def local_embedder_factory(options: LocalOptions, resources: Resources) -> EmbedderFactory:
-    """The embedders of other generations' models: hashing ones, the MiniLM (started on loopback), or the
-    model by name through the configured gateway."""
+    """The embedders of other generations' models: the MiniLM (started on loopback), else what
+    :func:`gateway_embedder_factory` makes through the configured gateway (hashing ones need none)."""
+    through_gateway = gateway_embedder_factory(options.portkey or EmbeddingConfig())
 
     def build(identity: EmbeddingIdentity) -> Embedder:
-        if identity.provider == "hash":
-            return HashingEmbedder(dimension=identity.dimension, model=identity.model)
-        if identity.model == MINILM_MODEL_NAME:
-            return _minilm(resources)
-        if options.portkey is None:
-            raise LocalModeError(
-                f"{options.data_dir} serves a generation embedded with {identity.key}: start with "
-                "--embedder portkey --gateway-url ... (or with that generation's own --embedder)"
-            )
-        return build_embedder(
-            options.portkey.model_copy(
-                update={
-                    "provider": identity.provider,
-                    "model": identity.model,
-                    "dimension": identity.dimension,
-                }
-            )
-        )
+        if identity.provider != "hash":
+            if identity.model == MINILM_MODEL_NAME:
+                return _minilm(resources)
+            if options.portkey is None:
+                raise LocalModeError(
+                    f"{options.data_dir} serves a generation embedded with {identity.key}: start with "
+                    "--embedder portkey --gateway-url ... (or with that generation's own --embedder)"
+                )
+        return through_gateway(identity)
 
     return build
 

@@ -1,5 +1,5 @@
-"""Reindexing a local data folder in the foreground, with a progress bar: what ``faro local --no-serve`` and
-``faro reindex`` do when the wanted index profile (``--embedder``, ``--strategy``, ``--chunk-size``...)
+"""Reindexing a local data folder in the foreground, with a progress bar: what ``faro local --no-serve``
+does when the wanted index profile (``--embedder``, ``--strategy``, ``--chunk-size``...)
 differs from the live generation's. Serving, ``faro local`` does the same in the background and keeps
 answering from the live generation until the cutover."""
 
@@ -8,8 +8,6 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from faro_workloads.contract.generations import CutoverBlock
-from faro_workloads.core.backfill import PassResult
 from faro_workloads.core.generation_control import GenerationController, StepReport
 from faro_workloads.services.local_options import LocalModeError
 
@@ -27,30 +25,19 @@ def reindex(controller: GenerationController, console: Console, show_progress: b
         building = controller.building()
         columns = (TextColumn("[bold]reindex"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console, disable=not show_progress or building is None) as progress:
-            total = building[1].documents if building else 0
-            task = progress.add_task("", total=total, completed=building[1].done if building else 0)
-
-            def advance(result: PassResult) -> None:
-                current = controller.building()
-                if current is not None:
-                    progress.update(task, total=current[1].documents, completed=current[1].done)
-
-            report = controller.step(on_batch=advance)
-            passes = 1
-            while (
-                report.promoted is None
-                and report.blocked is None
-                and controller.building()
-                and passes < MAX_PASSES
-            ):
-                report = controller.step(on_batch=advance)
-                passes += 1
+            task = progress.add_task("", total=building[1].documents if building else 0)
+            for _ in range(MAX_PASSES):
+                # Counted once a step; each batch adds what it filled (a count per batch rescans the tables).
+                done = building[1].done if building else 0
+                progress.update(task, total=building[1].documents if building else 0, completed=done)
+                report = controller.step(
+                    on_batch=lambda result, done=done: progress.update(task, completed=done + result.filled)
+                )
+                if report.promoted is not None or report.blocked is not None:
+                    break
+                building = controller.building()
+                if building is None:
+                    break
             if report.promoted is not None:
                 progress.update(task, completed=progress.tasks[task].total)
     return report
-
-
-def _unfinished(report: StepReport) -> bool:
-    """Neither cut over nor blocked for a reason another pass cannot fix."""
-    blocked = report.blocked
-    return report.promoted is None and (blocked is None or blocked.reason is CutoverBlock.BACKFILL_INCOMPLETE)
