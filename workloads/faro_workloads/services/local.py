@@ -91,6 +91,7 @@ def build(options: LocalOptions) -> LocalRuntime:
             )
         )
         path = plane.ingest_path
+        path.runtime.chunker.prepare()  # uploads are cut in requests: not the first one's to wait for NLTK
         assert path.worker is not None
         # The first generation registered, a new one building, or a retired one live again.
         plan = path.worker.controller.reconcile()
