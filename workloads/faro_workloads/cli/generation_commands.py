@@ -89,9 +89,14 @@ def rollback(options: dict, generation: int | None) -> None:
 
 def read_generations(options: dict) -> dict[str, Any]:
     """The generations from the API at ``--url``, or from ``--pipeline``'s status."""
+    return generations_reader(options)()
+
+
+def generations_reader(options: dict) -> Callable[[], dict[str, Any]]:
+    """Reads the generations again at each call (the cluster's credentials loaded once)."""
     if options["pipeline"]:
-        return cluster_pipeline(options).generations()
-    return _call(options, lambda client: client.generations())
+        return cluster_pipeline(options).generations
+    return lambda: _call(options, lambda client: client.generations())
 
 
 def cluster_pipeline(options: dict):  # type: ignore[no-untyped-def]

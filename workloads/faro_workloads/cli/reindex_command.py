@@ -6,6 +6,7 @@ for a reason people must act on, or when it is still building at ``--timeout``."
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -13,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faro_workloads.cli import UserError, cli
-from faro_workloads.cli.generation_commands import cluster_pipeline, progress_text, read_generations
+from faro_workloads.cli.generation_commands import cluster_pipeline, generations_reader, progress_text
 from faro_workloads.contract.generations import CutoverBlock
 
 console = Console(stderr=True)
@@ -65,21 +66,27 @@ def reindex(
             "RagPipeline (--pipeline); locally, restart `faro local` with the new flags (--no-serve "
             "reindexes with a progress bar)"
         )
-    start = read_generations(options)
     if wanted:
-        cluster_pipeline(options).patch({"spec": wanted})
+        cluster = cluster_pipeline(options)
+        cluster.patch({"spec": wanted})
         console.print(f"RagPipeline {pipeline}: {_describe(wanted)} set; waiting for the new generation")
-        target: int | None = None
+        read, target = cluster.generations, None
     else:
+        read = generations_reader(options)
+        start = read()
         target = next((g["id"] for g in start["generations"] if g["state"] == "Building"), None)
         if target is None:
             console.print(f"nothing builds: generation {start['live']} is live")
             return
-    _follow(options, wanted, target, timeout, interval)
+    _follow(read, wanted, target, timeout, interval)
 
 
 def _follow(
-    options: dict[str, Any], wanted: dict[str, Any], target: int | None, timeout: float, interval: float
+    read: Callable[[], dict[str, Any]],
+    wanted: dict[str, Any],
+    target: int | None,
+    timeout: float,
+    interval: float,
 ) -> None:
     """Poll the generations until ``target`` (or a live generation with the ``wanted`` profile) is live."""
     deadline = time.monotonic() + timeout
@@ -87,7 +94,7 @@ def _follow(
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("waiting for the new generation", total=None)
         while True:
-            view = read_generations(options)
+            view = read()
             live = next((g for g in view["generations"] if g["state"] == "Live"), None)
             if live is not None and (live["id"] == target or (wanted and _matches(live, wanted))):
                 break
