@@ -20,7 +20,7 @@ from faro_operator.specs import CollectionSpec, DeletionPolicy
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION
 from faro_workloads.contract.conditions import ConditionUpdate, EventReason
-from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
+from faro_workloads.contract.generations import FIRST_GENERATION
 from faro_workloads.core.stores.ports import (
     CollectionAdmin,
     CollectionMismatch,
@@ -131,7 +131,7 @@ def _prepare_stores(pg: SchemaAdmin, qdrant: CollectionAdmin, patch: kopf.Patch)
     live = FIRST_GENERATION  # until PostgreSQL says otherwise
     try:
         pg.ensure_schema()
-        live = _live_generation(pg)
+        live = pg.live_generation()
         patch.status["liveGeneration"] = live
         patch.status["postgresRows"] = pg.for_generation(live).status_counts()[1]
         updates.append(conditions.postgres_schema_ready())
@@ -148,12 +148,6 @@ def _prepare_stores(pg: SchemaAdmin, qdrant: CollectionAdmin, patch: kopf.Patch)
     except Exception as exc:
         updates.append(conditions.qdrant_unreachable(_short(exc)))
     return updates
-
-
-def _live_generation(pg: SchemaAdmin) -> int:
-    """The live index generation (the counts are of it): the first until a pipeline registers one."""
-    live = in_state(pg.generations(), GenerationState.LIVE)
-    return live.id if live is not None else FIRST_GENERATION
 
 
 def _immutable_change(status: dict, spec: CollectionSpec) -> str | None:

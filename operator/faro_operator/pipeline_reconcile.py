@@ -26,7 +26,7 @@ from faro_operator.specs import CollectionSpec, RagPipelineSpec
 from faro_workloads.contract import conditions
 from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION, qualified_key
 from faro_workloads.contract.conditions import ConditionType, ConditionUpdate, EventReason
-from faro_workloads.contract.generations import APPROVE_ANNOTATION
+from faro_workloads.contract.generations import APPROVE_ANNOTATION, FIRST_GENERATION
 
 log = logging.getLogger(__name__)
 RETRY_SECONDS = 10
@@ -236,16 +236,12 @@ def _store_status(
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
         return {}, []
     try:
-        documents, chunks = pg.status_counts()
-        status: dict[str, Any] = {"documents": documents, "chunks": chunks}
-        try:
-            if approve is not None and pg.approve_generation(approve):
-                log.info("%s/%s: cutover to generation %d approved", namespace, collection, approve)
-            fields, found = generation_status(pg.generations(), pg.generation_progress, datetime.now(UTC))
-        except Exception as exc:  # e.g. no service has opened the stores since generations came
-            log.info("generations of %s/%s unavailable: %s", namespace, collection, exc)
-            return status, []
-        return {**status, **fields}, found
+        if approve is not None and pg.approve_generation(approve):
+            log.info("%s/%s: cutover to generation %d approved", namespace, collection, approve)
+        fields, found = generation_status(pg.generations(), pg.generation_progress, datetime.now(UTC))
+        live = pg.for_generation(fields["liveGeneration"] or FIRST_GENERATION)  # the registry read once
+        documents, chunks = live.status_counts()
+        return {"documents": documents, "chunks": chunks, **fields}, found
     except Exception as exc:
         log.info("counts of %s/%s unavailable: %s", namespace, collection, exc)
         return {}, []

@@ -42,7 +42,6 @@ from faro_workloads.consistency_publication import (
     write_status,
 )
 from faro_workloads.consistency_result import ID_LIMIT, ExitCode, JobResult, Outcome, result_document, rfc3339
-from faro_workloads.contract.generations import GenerationState, in_state
 from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
@@ -149,10 +148,10 @@ def load_settings() -> FaroSettings:
 
 def _live_generation(pg: PgVectorStore, qdrant: QdrantStore) -> tuple[PgVectorStore, QdrantStore]:
     """The live index generation's stores (the first generation's while none is registered)."""
-    live = in_state(pg.generations(), GenerationState.LIVE)
-    if live is None or live.id == pg.generation:
+    live = pg.live_generation()
+    if live == pg.generation:
         return pg, qdrant
-    return pg.for_generation(live.id), qdrant.for_generation(live.id)
+    return pg.for_generation(live), qdrant.for_generation(live)
 
 
 def _checked_run(

@@ -15,7 +15,13 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from faro_workloads.contract.generations import FIRST_GENERATION, CutoverBlock, Generation, GenerationState
+from faro_workloads.contract.generations import (
+    FIRST_GENERATION,
+    CutoverBlock,
+    Generation,
+    GenerationState,
+    in_state,
+)
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
@@ -101,6 +107,12 @@ class PgVectorStore:
 
     def generations(self) -> list[Generation]:
         return self._generations.generations()
+
+    def live_generation(self) -> int:
+        """The live generation's id: what queries read and status counts (the first while none is
+        registered)."""
+        live = in_state(self.generations(), GenerationState.LIVE)
+        return live.id if live is not None else FIRST_GENERATION
 
     def register_generation(
         self, profile: IndexProfile, state: GenerationState, at: int | None = None
