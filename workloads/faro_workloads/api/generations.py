@@ -86,11 +86,12 @@ def generations_router(controller: GenerationController) -> APIRouter:
 
 def _status(controller: GenerationController) -> GenerationsResponse:
     generations = controller.generations()
-    building = controller.building()
+    building = in_state(generations, GenerationState.BUILDING)
+    building_progress = controller.progress(building.id) if building is not None else None
     now = datetime.now(UTC)
     infos = []
     for generation in generations:
-        progress = building[1] if building is not None and building[0].id == generation.id else None
+        progress = building_progress if generation is building else None
         infos.append(
             GenerationInfo(
                 id=generation.id,

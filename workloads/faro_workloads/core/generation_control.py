@@ -154,12 +154,16 @@ class GenerationController:
 
     # ------------------------------------------------------------------------------------------ the work
 
+    def progress(self, generation: int) -> Progress:
+        """How complete ``generation`` is (a count over the documents and its chunks)."""
+        return Progress(*self._pg.for_generation(generation).completeness())
+
     def building(self) -> tuple[Generation, Progress] | None:
         """The building generation and how complete it is, or None."""
         generation = in_state(self.generations(), GenerationState.BUILDING)
         if generation is None:
             return None
-        return generation, Progress(*self._pg.for_generation(generation.id).completeness())
+        return generation, self.progress(generation.id)
 
     def step(
         self,
