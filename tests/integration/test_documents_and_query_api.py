@@ -122,7 +122,8 @@ def test_delete_removes_the_document_from_both_stores(client: TestClient, plane:
     _post_text(client, "gone", GUIDE, format="markdown")
     assert client.delete("/v1/documents/gone").status_code == 204
     assert plane.pg.count() == 0 and plane.qdrant.count() == 0
-    assert client.get("/v1/documents/gone").status_code == 404
+    deleted = client.get("/v1/documents/gone")
+    assert deleted.status_code == 410 and deleted.json()["state"] == "deleted"
     assert client.delete("/v1/documents/gone").status_code == 404
 
 

@@ -264,6 +264,24 @@ def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_pat
             time.sleep(0.2)
         zebra = httpx.post(f"{url}/v1/query", json={"query": "zebra runbook"}).json()["hits"][0]
         assert zebra["doc_id"] == "zebra"
+
+        notes = tmp_path / "notes.md"
+        notes.write_text("# Notes\n\nThe yak shaving guide for the release train.\n")
+        waited = faro("ingest", str(notes), "--url", url, "--wait", "--timeout", "60", timeout=90)
+        assert waited.returncode == 0, waited.stderr
+        assert "1 accepted" in waited.stdout and "1 searchable" in waited.stdout
+        yak = httpx.post(f"{url}/v1/query", json={"query": "yak shaving guide"}).json()["hits"][0]
+        assert yak["doc_id"] == "notes.md"  # searchable when --wait returned, not some time later
+        states = faro("status", "notes.md", "dual-write.md", "never-uploaded", "--url", url, "--json")
+        assert states.returncode == 1, states.stderr  # one the API has never heard of
+        rows = [json.loads(line) for line in states.stdout.splitlines()]
+        assert [(row["doc_id"], row["state"]) for row in rows] == [
+            ("notes.md", "searchable"),
+            ("dual-write.md", "deleted"),
+            ("never-uploaded", "unknown"),
+        ]
+        table = faro("status", "notes.md", "--url", url)
+        assert table.returncode == 0 and "searchable" in table.stdout, table.stderr
         ready = httpx.get(f"{url}/readyz").json()
         assert ready["checks"] == {"postgres": True, "qdrant": True, "s3": True}
 

@@ -72,8 +72,8 @@ def settings(aws_pipeline) -> FaroSettings:
 
 
 @pytest.fixture
-def chunker(settings: FaroSettings, aws_pipeline) -> Iterator[TestClient]:
-    with TestClient(build_chunker_app(settings, aws_pipeline.s3)) as client:
+def chunker(settings: FaroSettings, aws_pipeline, plane: DataPlane) -> Iterator[TestClient]:
+    with TestClient(build_chunker_app(settings, aws_pipeline.s3, evidence=plane.pg)) as client:
         yield client
 
 
@@ -87,7 +87,9 @@ def running_worker(
         bucket or aws_pipeline.s3_config.bucket,
         ChunkObjectLayout("faro", aws_pipeline.pipeline),
     )
-    worker = EmbedderWorker(aws_pipeline.sqs, store, embedder_ingest or plane.ingest, aws_pipeline.sqs_config)
+    worker = EmbedderWorker(
+        aws_pipeline.sqs, store, embedder_ingest or plane.ingest, aws_pipeline.sqs_config, failures=plane.pg
+    )
     thread = threading.Thread(target=worker.run, kwargs={"shutdown_grace_seconds": 15}, daemon=True)
     thread.start()
     try:
@@ -112,7 +114,9 @@ def test_upload_flows_through_s3_and_sqs_into_both_stores_and_is_queryable(
 
     with running_worker(aws_pipeline, plane):
         wait_until(lambda: plane.pg.count() == 3 and plane.qdrant.count() == 3, what="both stores")
-        assert chunker.get("/v1/documents/ops/runbook").json()["chunks"] == 3
+        stored = chunker.get("/v1/documents/ops/runbook").json()
+        assert (stored["chunks"], stored["state"]) == (3, "searchable")
+        assert stored["indexed_content_hash"] == stored["content_hash"] == accepted.json()["content_hash"]
 
         with TestClient(build_query_app(settings, plane.retriever, plane.pg, plane.qdrant)) as query:
             assert query.post("/v1/query", json={"query": "outbox"}).status_code == 401
@@ -136,7 +140,10 @@ def test_upload_flows_through_s3_and_sqs_into_both_stores_and_is_queryable(
         assert chunker.delete("/v1/documents/ops/runbook").status_code == 202
         wait_until(lambda: plane.pg.count() == 0 and plane.qdrant.count() == 0, what="delete to propagate")
         assert plane.pg.get_document("ops/runbook") is None
-        assert chunker.get("/v1/documents/ops/runbook").status_code == 404
+        gone = chunker.get("/v1/documents/ops/runbook")
+        assert gone.status_code == 410 and gone.json()["state"] == "deleted"
+        assert (gone.json()["content_hash"], gone.json()["chunks"]) == (None, None)
+        assert chunker.get("/v1/documents/never-uploaded").status_code == 404
         wait_until(
             lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="empty queue"
         )
@@ -242,10 +249,21 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven_after_the_fix(
     chunker: TestClient, plane: DataPlane, aws_pipeline
 ) -> None:
     dlq_url = aws_pipeline.sqs_config.dead_letter_queue_url
+    for doc_id in ("guides/a", "guides/b"):
+        chunker.post("/v1/documents", json={"doc_id": doc_id, "text": f"{doc_id}: restart the workers."})
+    queued = chunker.get("/v1/documents/guides/a").json()
+    assert (queued["state"], queued["indexed_content_hash"], queued["chunks"]) == ("accepted", None, 1)
     with running_worker(aws_pipeline, plane, bucket="another-bucket"):  # a deploy with the wrong bucket
-        for doc_id in ("guides/a", "guides/b"):
-            chunker.post("/v1/documents", json={"doc_id": doc_id, "text": f"{doc_id}: restart the workers."})
         wait_until(lambda: aws_pipeline.queue_depth(dlq_url) == 2, timeout=60, what="both dead-lettered")
+        wait_until(
+            lambda: chunker.get("/v1/documents/guides/b").json()["state"] == "failed", what="guides/b marked"
+        )
+    failed = chunker.get("/v1/documents/guides/a").json()
+    assert failed["state"] == "failed"
+    assert failed["reason"].startswith("dead-lettered after 3 receives: event for bucket")
+    assert "this pipeline reads 'another-bucket'" in failed["reason"]
+    page = chunker.get("/v1/documents").json()["documents"]
+    assert [(d["doc_id"], d["state"]) for d in page] == [("guides/a", "failed"), ("guides/b", "failed")]
     layout = ChunkObjectLayout("faro", aws_pipeline.pipeline)
     queue = DeadLetterQueue(aws_pipeline.sqs, aws_pipeline.sqs_config.queue_url, dlq_url, layout)
 
@@ -273,6 +291,10 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven_after_the_fix(
         rest = faro_dlq(aws_pipeline, "redrive", "--all")
         assert rest.returncode == 0 and "1 sent back" in rest.stdout, rest.stderr
         wait_until(lambda: plane.pg.get_document("guides/b") is not None, what="guides/b embedded")
+        wait_until(
+            lambda: chunker.get("/v1/documents/guides/b").json()["state"] == "searchable", what="searchable"
+        )
+    assert chunker.get("/v1/documents/guides/a").json()["reason"] is None
     assert aws_pipeline.queue_depth(dlq_url) == 0
     assert plane.qdrant.count() == plane.pg.count() > 0
 

@@ -26,6 +26,8 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.DocumentCatalog, PgVectorStore),
     (ports.DocumentWriter, PgVectorStore),
     (ports.DocumentTexts, PgVectorStore),
+    (ports.DocumentEvidence, PgVectorStore),
+    (ports.FailureLog, PgVectorStore),
     (ports.EmbeddingCache, PgVectorStore),
     (ports.GenerationTarget, PgVectorStore),
     (ports.CutDocuments, PgVectorStore),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -35,6 +36,14 @@ class FaroClient:
                 "/v1/documents", files={"file": (path.name, handle)}, data={"doc_id": doc_id}
             )
         return _json_or_raise(response)
+
+    def document(self, doc_id: str) -> dict[str, Any] | None:
+        """The document and its state (``GET /v1/documents/{id}``; a deleted one is answered 410 with its
+        state); None when the API never heard of it."""
+        response = self._http.get(f"/v1/documents/{quote(doc_id, safe='/')}")
+        if response.status_code == 410:
+            return response.json()
+        return None if response.status_code == 404 else _json_or_raise(response)
 
     def query(self, text: str, top_k: int | None, backend: str) -> dict[str, Any]:
         body: dict[str, Any] = {"query": text, "backend": backend}

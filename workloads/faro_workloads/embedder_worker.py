@@ -6,7 +6,8 @@ Guarantees:
   the replay an idempotent upsert.
 - Poison messages (not an S3 event, a foreign key, a missing or malformed chunk object, an undocumentable
   text) are retried with backoff and moved to the dead-letter queue on their ``max_receives``-th receive,
-  with a log line and ``faro_sqs_messages_total{result="dead_lettered"}``.
+  with a log line and ``faro_sqs_messages_total{result="dead_lettered"}``; the documents it named are
+  marked failed in PostgreSQL with the reason, which ``GET /v1/documents/{id}`` reports.
 - Transient failures (PostgreSQL, the embedding gateway, S3) never dead-letter: the message becomes
   visible again after a backoff and the worker pauses receiving for a while.
 - Visibility is extended while a big document is in flight; on stop, in-flight messages finish (or are
@@ -36,7 +37,7 @@ from faro_workloads.core.metrics import (
     VISIBILITY_EXTENSIONS,
     expose_label_values,
 )
-from faro_workloads.core.stores.ports import ChunkObjectReader
+from faro_workloads.core.stores.ports import ChunkObjectReader, FailureLog
 from faro_workloads.dead_letters import ERROR, RECEIVES, SOURCE_MESSAGE_ID
 from faro_workloads.errors import InputError
 from faro_workloads.s3_events import S3ObjectEvent, parse_s3_notification
@@ -56,8 +57,16 @@ class PoisonMessage(InputError):
 class EmbedderWorker:
     """Consumes one pipeline's event queue until :meth:`stop`."""
 
-    def __init__(self, sqs: Any, store: ChunkObjectReader, ingest: IngestService, config: SQSConfig) -> None:
+    def __init__(
+        self,
+        sqs: Any,
+        store: ChunkObjectReader,
+        ingest: IngestService,
+        config: SQSConfig,
+        failures: FailureLog | None = None,
+    ) -> None:
         self._sqs = sqs
+        self._failures = failures
         self._store = store
         self._ingest = ingest
         self._config = config
@@ -248,6 +257,18 @@ class EmbedderWorker:
             receives,
             reason,
         )
+        self._mark_failed(message["Body"], f"dead-lettered after {receives} receives: {reason}")
+
+    def _mark_failed(self, body: str, reason: str) -> None:
+        """Mark the documents a dead-lettered message named as failed (best effort: the message itself is
+        safe in the dead-letter queue whatever happens here)."""
+        if self._failures is None:
+            return
+        for doc_id in _documents_named(body, self._store):
+            try:
+                self._failures.mark_failed(doc_id, "", reason)
+            except Exception as exc:
+                log.warning("embedder: could not mark %s failed: %s", doc_id, exc)
 
     # ------------------------------------------------------------------------------------------ helpers
 
@@ -316,6 +337,26 @@ class EmbedderWorker:
                 SQS_QUEUE_MESSAGES.labels(label).set(int(attributes["ApproximateNumberOfMessages"]))
             except Exception as exc:
                 log.debug("embedder: queue depth of %s unavailable: %s", label, exc)
+
+
+def _documents_named(body: str, store: ChunkObjectReader) -> list[str]:
+    """The ids of the documents whose chunk objects (keys of ``store``'s layout, in whatever bucket: an
+    event from the wrong bucket is a misconfiguration worth reporting on the document) ``body`` names."""
+    try:
+        events = parse_s3_notification(body) or []
+    except InputError:
+        return []
+    named = []
+    for event in events:
+        if not event.created:
+            continue
+        try:
+            kind, doc_id = store.layout.parse_key(event.key)
+        except InputError:
+            continue
+        if kind == "document":
+            named.append(doc_id)
+    return named
 
 
 def _oldest_age_seconds(messages: list[dict[str, Any]]) -> float:

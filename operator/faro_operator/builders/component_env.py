@@ -2,13 +2,13 @@
 
 | component   | Postgres DSN | Qdrant key | embedding keys + fallback targets | query auth key |
 |-------------|--------------|------------|-----------------------------------|----------------|
-| chunker     |              |            |                                   |                |
+| chunker     | x            |            |                                   |                |
 | embedder    | x            | x          | x                                 |                |
 | query       | x            | x          | x                                 | x              |
 | consistency | x            | x          |                                   |                |
 
-The chunker only cuts documents into S3 objects; the consistency job compares stored vectors and never
-embeds. S3 and SQS credentials come from the pods' IAM role (IRSA), not from variables.
+The chunker cuts documents into S3 objects and reads documents' states from PostgreSQL (in read-only
+sessions); the consistency job compares stored vectors and never embeds. S3 and SQS credentials come from the pods' IAM role (IRSA), not from variables.
 
 Embedding fallback targets (``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list) may each have an API key in
 a Secret, and an environment variable cannot be partly taken from a Secret. So each target's key is first
@@ -81,7 +81,7 @@ def component_env(
 ) -> list[dict[str, Any]]:
     """The secret (and secret-bearing) ``env`` entries ``component`` needs, and no others."""
     if component is Component.CHUNKER:
-        return []
+        return [secret_env(POSTGRES_DSN, collection.postgres_dsn)]
     env = _store_env(collection)
     if component in (Component.EMBEDDER, Component.QUERY):
         env += _embedding_env(spec)

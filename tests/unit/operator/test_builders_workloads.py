@@ -132,7 +132,7 @@ def test_embedder_gets_time_to_finish_its_messages() -> None:
 
 
 def test_each_component_gets_only_the_secrets_it_needs() -> None:
-    assert "env" not in _container(_deployment(Component.CHUNKER))
+    assert env_names(_container(_deployment(Component.CHUNKER))) == {"FARO_POSTGRES__DSN"}
     assert env_names(_container(_deployment(Component.EMBEDDER))) == STORE_SECRETS | EMBEDDING_SECRETS
     assert env_names(_container(_deployment(Component.QUERY))) == STORE_SECRETS | EMBEDDING_SECRETS | {
         "FARO_AUTH__API_KEY"

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
@@ -19,10 +20,10 @@ from faro_workloads.api.errors import error_responses, one_line
 from faro_workloads.api.strict_form import read_form
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
+from faro_workloads.core.document_state import DocumentState, DocumentStatus
 from faro_workloads.core.documents import (
     DOC_ID_MAX_LENGTH,
     DOC_ID_PATTERN,
-    DocumentRecord,
     InvalidDocumentId,
     content_hash,
     doc_id_from_path,
@@ -53,8 +54,8 @@ class DocumentBackend(Protocol):
 
     def ingest(self, document: IncomingDocument) -> IngestResult: ...
     def delete(self, doc_id: str) -> bool: ...
-    def get(self, doc_id: str) -> DocumentRecord | None: ...
-    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]: ...
+    def get(self, doc_id: str) -> DocumentStatus | None: ...
+    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentStatus]: ...
 
 
 class TextDocument(BaseModel):
@@ -79,22 +80,38 @@ class DocumentAccepted(BaseModel):
 
 
 class DocumentInfo(BaseModel):
+    """A document and where it stands. The version fields are those of the acknowledged version (None for
+    a deleted document, or one known only by its failure)."""
+
     doc_id: str
-    content_hash: str
-    source: str
-    chunks: int
+    state: DocumentState = Field(
+        ...,
+        description="accepted (queued), embedded (in PostgreSQL, Qdrant write queued), searchable (both "
+        "stores), failed (see reason), deleting or deleted.",
+    )
+    reason: str | None = Field(None, description="Why the document failed.")
+    content_hash: str | None
+    indexed_content_hash: str | None = Field(
+        None, description="The version queries find now (during a replace, the previous one)."
+    )
+    source: str | None
+    chunks: int | None
     metadata: dict[str, Any]
-    updated_at: datetime
+    updated_at: datetime | None = Field(None, description="When the document reached its state.")
 
     @classmethod
-    def of(cls, record: DocumentRecord) -> DocumentInfo:
+    def of(cls, status: DocumentStatus) -> DocumentInfo:
+        record = status.record
         return cls(
-            doc_id=record.doc_id,
-            content_hash=record.content_hash,
-            source=record.source,
-            chunks=record.chunk_count,
-            metadata=record.metadata,
-            updated_at=record.updated_at,
+            doc_id=status.doc_id,
+            state=status.state,
+            reason=status.reason,
+            content_hash=record.content_hash if record else None,
+            indexed_content_hash=status.indexed_hash,
+            source=record.source if record else None,
+            chunks=record.chunk_count if record else None,
+            metadata=record.metadata if record else {},
+            updated_at=status.at,
         )
 
 
@@ -212,14 +229,20 @@ def documents_router(
     @router.get(
         "/{doc_id:path}",
         response_model=DocumentInfo,
-        responses=error_responses(401, 404, 422, 503),
-        summary="Read a document",
+        responses={
+            410: {"model": DocumentInfo, "description": "The document was deleted: its state, since when."},
+            **error_responses(401, 404, 422, 503),
+        },
+        summary="Read a document and its state",
     )
-    def get_document(doc_id: PathDocId) -> DocumentInfo:
-        record = backend.get(_checked_id(doc_id))
-        if record is None:
+    def get_document(doc_id: PathDocId) -> Any:
+        status = backend.get(_checked_id(doc_id))
+        if status is None:
             raise HTTPException(404, f"document {doc_id!r} not found")
-        return DocumentInfo.of(record)
+        info = DocumentInfo.of(status)
+        if status.state is DocumentState.DELETED:
+            return JSONResponse(info.model_dump(mode="json"), status_code=410)
+        return info
 
     delete_status = 202 if backend.asynchronous else 204
 

@@ -36,6 +36,7 @@ def _register_commands() -> None:
     import faro_workloads.cli.consistency_command  # noqa: F401
     from faro_workloads.cli import (  # noqa: F401
         dlq_commands,
+        document_commands,
         generation_commands,
         local_commands,
         operator_commands,

@@ -1,4 +1,4 @@
-"""Local-mode and client commands: ``faro local``, ``faro ingest``, ``faro query``, ``faro model-server``."""
+"""Local-mode and client commands: ``faro local``, ``faro query``, ``faro model-server``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads.cli import UserError, cli
+from faro_workloads.cli import cli
 
 if TYPE_CHECKING:
     from faro_workloads.core.generation_control import StepReport
@@ -167,42 +167,6 @@ def _print_reindex(report: StepReport) -> None:
         err_console.print(
             f"cutover blocked ({report.blocked.reason}): {report.blocked.message}", soft_wrap=True
         )
-        sys.exit(1)
-
-
-@cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
-def ingest(paths: tuple[Path, ...], url: str, api_key: str | None) -> None:
-    """Upload documents (files, or folders of .md/.txt/.html) to a Faro API."""
-    from rich.progress import Progress
-
-    from faro_workloads.client import FaroAPIError, FaroClient
-    from faro_workloads.document_files import find_document_files
-
-    files = find_document_files(list(paths))
-    if not files:
-        raise UserError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
-    client = FaroClient(url, api_key)
-    failures = 0
-    statuses: dict[str, int] = {}
-    with Progress(console=err_console) as progress:
-        task = progress.add_task("uploading", total=len(files))
-        for item in files:
-            try:
-                result = client.upload_file(item.path, item.doc_id)
-                statuses[result["status"]] = statuses.get(result["status"], 0) + 1
-            except FaroAPIError as exc:
-                failures += 1
-                progress.console.print(f"[red]failed[/red] {item.path}: {exc}")
-            progress.advance(task)
-    client.close()
-    console.print(
-        ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing stored",
-        f"{failures} failed" if failures else "",
-    )
-    if failures:
         sys.exit(1)
 
 

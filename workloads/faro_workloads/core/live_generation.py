@@ -26,7 +26,9 @@ from faro_workloads.contract.generations import FIRST_GENERATION, GenerationStat
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.documents import ChunkSpan, DocumentRecord, SourceText
+from faro_workloads.core.document_state import DocumentStatus
+from faro_workloads.core.document_status import DocumentStatuses
+from faro_workloads.core.documents import ChunkSpan, SourceText
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.embedding.cached import CachedEmbedder
@@ -196,11 +198,14 @@ class LiveDocuments:
     def delete(self, doc_id: str) -> bool:
         return self._live.view().ingest.delete(doc_id)
 
-    def get(self, doc_id: str) -> DocumentRecord | None:
-        return self._live.view().ingest.get(doc_id)
+    def get(self, doc_id: str) -> DocumentStatus | None:
+        """The document's state: ``searchable`` once both stores hold it, ``embedded`` while its Qdrant write
+        is queued, ``deleted`` after a delete."""
+        return DocumentStatuses(self._live.view().pg).status(doc_id)
 
-    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
-        return self._live.view().ingest.list(limit, after)
+    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentStatus]:
+        view = self._live.view()
+        return DocumentStatuses(view.pg).listed(view.ingest.list(limit, after), acknowledged=False)
 
 
 class LiveRetriever:

@@ -2,6 +2,10 @@
 
 Upload -> extract text -> chunk -> one chunk object per document in S3 (skipped when the stored object has
 the same content hash) -> 202. The ObjectCreated event carries the work on to the embedding engine.
+
+A document's state (``GET /v1/documents/{id}``) is what S3 acknowledged weighed against what PostgreSQL holds
+(:mod:`faro_workloads.core.document_state`): given a DSN (``FARO_POSTGRES__DSN``), the service reads the
+collection's tables in read-only sessions; without one, an acknowledged document reads ``accepted``.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from faro_workloads.aws_resources import s3_client
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.document_state import DocumentStatus
+from faro_workloads.core.document_status import DocumentStatuses
 from faro_workloads.core.documents import (
-    DocumentRecord,
     SourceText,
     content_hash,
     normalise_text,
@@ -25,6 +30,9 @@ from faro_workloads.core.documents import (
 )
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values
+from faro_workloads.core.stores.ports import DocumentEvidence
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument
 from faro_workloads.services.resources import HttpService, Resources
@@ -37,10 +45,13 @@ class S3ChunkingBackend:
 
     asynchronous = True
 
-    def __init__(self, chunker: Chunker, store: S3ChunkStore, pipeline: str) -> None:
+    def __init__(
+        self, chunker: Chunker, store: S3ChunkStore, pipeline: str, evidence: DocumentEvidence | None = None
+    ) -> None:
         self._chunker = chunker
         self._store = store
         self._pipeline = pipeline
+        self._statuses = DocumentStatuses(evidence, store.acknowledgement)
         expose_label_values(CHUNK_OBJECTS_WRITTEN, CHUNK_OBJECT_RESULTS)
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
@@ -70,26 +81,34 @@ class S3ChunkingBackend:
     def delete(self, doc_id: str) -> bool:
         return self._store.delete_document(validate_doc_id(doc_id))
 
-    def get(self, doc_id: str) -> DocumentRecord | None:
-        return self._store.get_record(validate_doc_id(doc_id))
+    def get(self, doc_id: str) -> DocumentStatus | None:
+        return self._statuses.status(validate_doc_id(doc_id))
 
-    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
-        return self._store.list_records(limit=limit, after=after)
+    def list(self, limit: int = 100, after: str | None = None) -> list[DocumentStatus]:
+        return self._statuses.listed(self._store.list_records(limit=limit, after=after), acknowledged=True)
 
 
 def build(settings: FaroSettings) -> HttpService:
-    """The chunking app over an S3 client (settings must have the s3 section); it opens nothing to close."""
+    """The chunking app over an S3 client (settings must have the s3 section), and a read-only PostgreSQL
+    pool when the settings name a DSN."""
     settings.require("s3")
     assert settings.s3 is not None
-    return HttpService(build_chunker_app(settings, s3_client(settings.s3)), Resources())
+    with Resources().closed_on_error() as resources:
+        evidence = None
+        if "dsn" in settings.postgres.model_fields_set:
+            pool = resources.add(PostgresPool(settings.postgres, settings.collection.name, read_only=True))
+            evidence = PgVectorStore(settings.postgres, settings.collection, pool=pool)
+        app = build_chunker_app(settings, s3_client(settings.s3), evidence)
+    return HttpService(app, resources)
 
 
-def build_chunker_app(settings: FaroSettings, s3: Any) -> FastAPI:
-    """The chunking service's HTTP app over an S3 client (settings must have the s3 section)."""
+def build_chunker_app(settings: FaroSettings, s3: Any, evidence: DocumentEvidence | None = None) -> FastAPI:
+    """The chunking service's HTTP app over an S3 client (settings must have the s3 section); documents'
+    states from ``evidence`` (PostgreSQL's side) when given."""
     settings.require("s3")
     assert settings.s3 is not None
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
-    backend = S3ChunkingBackend(Chunker(settings.chunking).prepare(), store, settings.pipeline)
+    backend = S3ChunkingBackend(Chunker(settings.chunking).prepare(), store, settings.pipeline, evidence)
     return build_api(
         title="Faro chunking service",
         routers=[documents_router(backend, settings.ingest)],

@@ -75,7 +75,7 @@ def build(settings: FaroSettings) -> EmbedderService:
         sqs = sqs_client(settings.sqs)
         layout = ChunkObjectLayout(settings.s3.prefix, settings.pipeline)
         chunk_store = S3ChunkStore(s3_client(settings.s3), settings.s3.bucket, layout)
-        worker = EmbedderWorker(sqs, chunk_store, ingest_path.ingest, settings.sqs)
+        worker = EmbedderWorker(sqs, chunk_store, ingest_path.ingest, settings.sqs, failures=stores.pg)
         health_app = _health_app(stores, sqs, settings.sqs.queue_url, chunk_store)
     return EmbedderService(worker, ingest_path, health_app, resources)
 

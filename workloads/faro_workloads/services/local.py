@@ -104,7 +104,7 @@ def build(options: LocalOptions) -> LocalRuntime:
         documents: DocumentBackend = plane.ingest
         readiness: dict[str, ReadinessCheck] = {}
         if options.s3:
-            documents, readiness = start_s3_path(options, plane.ingest, resources)
+            documents, readiness = start_s3_path(options, plane.ingest, stores.pg, resources)
         app = plane.api(title="Faro (local mode)", documents=documents, readiness=readiness)
     return LocalRuntime(options, plane, app, documents, resources, plan)
 

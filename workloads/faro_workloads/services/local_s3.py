@@ -26,6 +26,7 @@ from faro_workloads.contract.settings import S3Config, SQSConfig
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.durable_local_bucket import CorruptStoredObject, DurableBucket, WriteThroughS3Client
 from faro_workloads.embedder_worker import EmbedderWorker
@@ -45,10 +46,10 @@ WORKER_STOP_SECONDS = 30
 
 
 def start_s3_path(
-    options: LocalOptions, ingest: IngestService, resources: Resources
+    options: LocalOptions, ingest: IngestService, pg: PgVectorStore, resources: Resources
 ) -> tuple[DocumentBackend, dict[str, ReadinessCheck]]:
     """Start the server and the worker (both added to ``resources``); return the documents backend that
-    writes chunk objects, and its readiness check."""
+    writes chunk objects (documents' states read from ``pg`` too), and its readiness check."""
     use_local_credentials()
     data_dir = options.data_dir
     moto = MotoServer(free_port(), log_path=data_dir / "s3-server.log", pid_file=data_dir / MOTO_PID_FILE)
@@ -80,8 +81,8 @@ def start_s3_path(
     if restored:
         log.info("local bucket: %d objects restored from %s", restored, durable.folder)
     store = S3ChunkStore(WriteThroughS3Client(s3, s3_config.bucket, durable), s3_config.bucket, layout)
-    _start_worker(EmbedderWorker(sqs, store, ingest, sqs_config), resources)
-    backend = S3ChunkingBackend(Chunker(options.chunking).prepare(), store, LOCAL_PIPELINE)
+    _start_worker(EmbedderWorker(sqs, store, ingest, sqs_config, failures=pg), resources)
+    backend = S3ChunkingBackend(Chunker(options.chunking).prepare(), store, LOCAL_PIPELINE, evidence=pg)
     return backend, {"s3": store.healthy}
 
 

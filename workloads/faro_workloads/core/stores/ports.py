@@ -24,6 +24,7 @@ import numpy as np
 from faro_workloads.contract.generations import Generation
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.errors import ConfigurationError
@@ -87,6 +88,21 @@ class EmbeddingCache(Protocol):
     def remember_embeddings(self, model_key: str, embeddings: Mapping[bytes, np.ndarray]) -> None: ...
 
     def prune_embedding_cache(self, grace_seconds: float) -> int: ...
+
+
+class DocumentEvidence(Protocol):
+    """What a document's state is worked out from on PostgreSQL's side (records, queued Qdrant work, marks
+    of failed and deleted documents): the documents API's reads."""
+
+    def document_evidence(
+        self, doc_ids: Sequence[str]
+    ) -> tuple[dict[str, IndexedDocument], dict[str, DocumentMark]]: ...
+
+
+class FailureLog(Protocol):
+    """The embedding engine: note a document it gave up on, and why."""
+
+    def mark_failed(self, doc_id: str, content_hash: str, reason: str) -> None: ...
 
 
 class DocumentTexts(Protocol):

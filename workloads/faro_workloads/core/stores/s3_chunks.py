@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
+from faro_workloads.core.document_state import Acknowledgement
 from faro_workloads.core.documents import DocumentRecord
 from faro_workloads.core.metrics import STORE_SECONDS
 
@@ -100,6 +101,15 @@ class S3ChunkStore:
         key = self.layout.document_key(doc_id)
         head = self._head_full(key)
         return None if head is None else self._record(doc_id, head)
+
+    def acknowledgement(self, doc_id: str) -> Acknowledgement | None:
+        """What the chunking service acknowledged last for ``doc_id``: its chunk object's version, or its
+        tombstone (a delete); None when neither exists."""
+        head = self._head_full(self.layout.document_key(doc_id))
+        if head is not None:
+            return Acknowledgement(head["LastModified"], self._record(doc_id, head))
+        tombstone = self._head_full(self.layout.tombstone_key(doc_id))
+        return None if tombstone is None else Acknowledgement(tombstone["LastModified"])
 
     def list_records(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
         """Documents in key order (base64url of the id), starting after document ``after``."""

@@ -24,6 +24,7 @@ from faro_workloads.core.stores.postgres.chunk_writes import (
     upsert_chunks,
     validate_chunks,
 )
+from faro_workloads.core.stores.postgres.document_marks import clear_marks, put_mark
 from faro_workloads.core.stores.postgres.generations import writer_lock
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
@@ -128,6 +129,7 @@ class PostgresDocuments:
             kept = texts or {}
             upsert_texts(conn, tables, kept)
             delete_texts(conn, tables, [doc_id for doc_id in doc_ids if doc_id not in kept])
+            clear_marks(conn, tables, doc_ids)
             return replace_chunks(conn, tables, {record.doc_id: chunks for record, chunks in documents})
 
         return self._pool.write("write_document", write)
@@ -135,7 +137,8 @@ class PostgresDocuments:
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.
 
-        Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it.
+        Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it;
+        else the document is marked deleted.
         The documents row goes first: that waits for a write of the document under way to commit, and the
         chunks DELETE, a later statement, then sees every chunk it wrote.
         """
@@ -144,7 +147,7 @@ class PostgresDocuments:
         def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
             writer_lock(conn, tables)
             known = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING doc_id").format(tables.documents),
+                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING content_hash").format(tables.documents),
                 (doc_id,),
             ).fetchone()
             removed = conn.execute(
@@ -153,6 +156,7 @@ class PostgresDocuments:
             delete_texts(conn, tables, [doc_id])
             if known is None and not removed:
                 return None
+            put_mark(conn, tables, doc_id, "deleted", known[0] if known is not None else "")
             point_ids = [row[0] for row in removed]
             enqueue_points(conn, tables, {doc_id: point_ids})
             return point_ids

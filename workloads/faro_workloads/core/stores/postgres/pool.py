@@ -42,8 +42,16 @@ def _check_at_checkout(conn: psycopg.Connection) -> None:
 class PostgresPool:
     """A small pool of autocommit connections to one database, named after the collection it serves."""
 
-    def __init__(self, config: PostgresConfig, name: str) -> None:
+    def __init__(self, config: PostgresConfig, name: str, read_only: bool = False) -> None:
+        """``read_only``: every transaction of the pool's sessions is read-only (PostgreSQL refuses a write),
+        for a process that only reads."""
         self._config = config
+        kwargs: dict[str, object] = {
+            "connect_timeout": max(1, round(config.connect_timeout_seconds)),
+            "autocommit": True,
+        }
+        if read_only:
+            kwargs["options"] = "-c default_transaction_read_only=on"
         self._pool = ConnectionPool(
             config.dsn.get_secret_value(),
             min_size=1,
@@ -52,7 +60,7 @@ class PostgresPool:
             check=_check_at_checkout,
             timeout=config.connect_timeout_seconds,
             # Autocommit: a read is one statement, no BEGIN/COMMIT; writes open explicit transactions.
-            kwargs={"connect_timeout": max(1, round(config.connect_timeout_seconds)), "autocommit": True},
+            kwargs=kwargs,
             name=f"faro-pg-{name}",
             open=True,
         )

@@ -4,6 +4,8 @@
 keyed by its deterministic point id, with the embedding in a ``vector(dim)`` column, an HNSW index whose
 opclass matches the distance, and an index on doc_id; ``{name}_outbox`` the Qdrant work still to do;
 ``{name}_texts`` each document's extracted text (:mod:`~faro_workloads.core.stores.postgres.texts`);
+``{name}_document_marks`` documents that failed or were deleted
+(:mod:`~faro_workloads.core.stores.postgres.document_marks`);
 ``{name}_embedding_cache`` vectors by model and text
 (:mod:`~faro_workloads.core.stores.postgres.embedding_cache`).
 """
@@ -18,6 +20,7 @@ from psycopg import sql
 from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
 from faro_workloads.contract.settings import HnswConfig
 from faro_workloads.core.stores.ports import StoreSchemaMismatch
+from faro_workloads.core.stores.postgres.document_marks import create_marks_table
 from faro_workloads.core.stores.postgres.embedding_cache import create_embedding_cache_table
 from faro_workloads.core.stores.postgres.generations import create_generations_table
 from faro_workloads.core.stores.postgres.pool import PostgresPool
@@ -125,6 +128,7 @@ class PostgresSchema:
             )
         )
         create_texts_table(conn, tables)
+        create_marks_table(conn, tables)
         create_embedding_cache_table(conn, tables)
         create_generations_table(conn, tables)
         self._create_chunks_table(conn, with_hnsw=True)
@@ -219,6 +223,7 @@ class PostgresSchema:
                 tables.outbox,
                 *chunk_tables,
                 tables.texts,
+                tables.marks,
                 tables.embedding_cache,
                 tables.generations,
                 tables.documents,

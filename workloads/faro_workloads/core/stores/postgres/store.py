@@ -3,7 +3,8 @@
 It owns the connection pool and hands each job to its part: :class:`PostgresSchema` (DDL),
 :class:`PostgresDocuments` (records, writes and deletes), :class:`PostgresSearch` (k-NN),
 :class:`PostgresScans` (bulk reads, counts, samples), :class:`PostgresOutbox` (the Qdrant work queue),
-:class:`PostgresTexts` (the documents' kept texts) and :class:`PostgresEmbeddingCache`.
+:class:`PostgresTexts` (the documents' kept texts), :class:`PostgresDocumentMarks` (failed and deleted
+documents) and :class:`PostgresEmbeddingCache`.
 It satisfies every Postgres port of :mod:`faro_workloads.core.stores.ports`; consumers take those.
 """
 
@@ -24,9 +25,11 @@ from faro_workloads.contract.generations import (
 )
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
+from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
+from faro_workloads.core.stores.postgres.document_marks import PostgresDocumentMarks
 from faro_workloads.core.stores.postgres.documents import PostgresDocuments
 from faro_workloads.core.stores.postgres.embedding_cache import PostgresEmbeddingCache
 from faro_workloads.core.stores.postgres.fill_claims import FillClaims, fill_claims
@@ -71,6 +74,7 @@ class PgVectorStore:
         self._scans = PostgresScans(self._pool, tables)
         self._outbox = PostgresOutbox(self._pool, tables)
         self._texts = PostgresTexts(self._pool, tables)
+        self._marks = PostgresDocumentMarks(self._pool, tables)
         self._embedding_cache = PostgresEmbeddingCache(self._pool, tables)
 
     @property
@@ -188,6 +192,19 @@ class PgVectorStore:
 
     def get_texts(self, doc_ids: Sequence[str]) -> dict[str, SourceText]:
         return self._texts.get_texts(doc_ids)
+
+    # ------------------------------------------------------- document states (PostgresDocumentMarks)
+
+    def mark_failed(self, doc_id: str, content_hash: str, reason: str) -> None:
+        self._marks.mark_failed(doc_id, content_hash, reason)
+
+    def document_evidence(
+        self, doc_ids: Sequence[str]
+    ) -> tuple[dict[str, IndexedDocument], dict[str, DocumentMark]]:
+        return self._marks.document_evidence(doc_ids)
+
+    def prune_deleted_marks(self, older_than_seconds: float) -> int:
+        return self._marks.prune_deleted_marks(older_than_seconds)
 
     # ------------------------------------------------------------- embedding cache (PostgresEmbeddingCache)
 

@@ -1,0 +1,163 @@
+"""Documents through a Faro API: ``faro ingest [--wait]`` uploads them, ``faro status`` tells where each
+stands (accepted, embedded, searchable, failed with its reason, deleting, deleted)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from faro_workloads.cli import UserError, cli
+from faro_workloads.client import FaroAPIError, FaroClient
+from faro_workloads.core.document_state import SETTLED, DocumentState
+
+console = Console(stderr=False)
+err_console = Console(stderr=True)
+
+UNKNOWN = "unknown"
+"""What ``faro status`` prints for a document the API has never heard of."""
+POLL_SECONDS = (0.5, 1.0, 2.0, 5.0)
+"""Pauses between the rounds of ``--wait`` (the last one repeats)."""
+
+url_option = click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
+api_key_option = click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@url_option
+@api_key_option
+@click.option("--wait", is_flag=True, help="Return when every uploaded document is searchable (or failed).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=600,
+    show_default=True,
+    help="Longest --wait, in seconds.",
+)
+def ingest(paths: tuple[Path, ...], url: str, api_key: str | None, wait: bool, timeout: float) -> None:
+    """Upload documents (files, or folders of .md/.txt/.html) to a Faro API.
+
+    Exit code 1 when an upload was refused or, with --wait, when a document failed or was not searchable
+    within the timeout.
+    """
+    from rich.progress import Progress
+
+    from faro_workloads.document_files import find_document_files
+
+    files = find_document_files(list(paths))
+    if not files:
+        raise UserError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
+    client = FaroClient(url, api_key)
+    failures = 0
+    statuses: Counter[str] = Counter()
+    uploaded: list[str] = []
+    try:
+        with Progress(console=err_console) as progress:
+            task = progress.add_task("uploading", total=len(files))
+            for item in files:
+                try:
+                    result = client.upload_file(item.path, item.doc_id)
+                    statuses[result["status"]] += 1
+                    uploaded.append(result["doc_id"])
+                except FaroAPIError as exc:
+                    failures += 1
+                    progress.console.print(f"[red]failed[/red] {item.path}: {exc}")
+                progress.advance(task)
+        console.print(
+            ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())) or "nothing stored",
+            f"{failures} failed" if failures else "",
+        )
+        if wait and uploaded:
+            failures += _wait_until_settled(client, uploaded, timeout)
+    finally:
+        client.close()
+    if failures:
+        sys.exit(1)
+
+
+def _wait_until_settled(client: FaroClient, doc_ids: list[str], timeout: float) -> int:
+    """Poll the documents until each is searchable or failed; print the outcome. Returns how many did not
+    become searchable (failed, or still on their way at the timeout)."""
+    from rich.progress import Progress
+
+    pending = dict.fromkeys(doc_ids, DocumentState.ACCEPTED.value)
+    settled: dict[str, dict[str, Any]] = {}
+    deadline = time.monotonic() + timeout
+    with Progress(console=err_console) as progress:
+        task = progress.add_task("waiting until searchable", total=len(doc_ids))
+        for round_ in range(sys.maxsize):
+            for doc_id in list(pending):
+                document = client.document(doc_id)
+                state = document["state"] if document is not None else UNKNOWN
+                pending[doc_id] = state
+                if state in SETTLED:
+                    settled[doc_id] = document or {}
+                    del pending[doc_id]
+                    progress.advance(task)
+            if not pending or time.monotonic() >= deadline:
+                break
+            time.sleep(min(POLL_SECONDS[min(round_, len(POLL_SECONDS) - 1)], deadline - time.monotonic()))
+    failed = {doc_id: d for doc_id, d in settled.items() if d.get("state") != DocumentState.SEARCHABLE}
+    for doc_id, document in sorted(failed.items()):
+        err_console.print(
+            f"[red]{document.get('state')}[/red] {doc_id}: {document.get('reason') or ''}", soft_wrap=True
+        )
+    console.print(f"{len(settled) - len(failed)} searchable" + (f", {len(failed)} failed" if failed else ""))
+    if pending:
+        waiting = ", ".join(f"{n} {s}" for s, n in sorted(Counter(pending.values()).items()))
+        err_console.print(
+            f"timed out after {timeout:g} s: {len(pending)} not searchable yet ({waiting})", soft_wrap=True
+        )
+    return len(failed) + len(pending)
+
+
+@cli.command()
+@click.argument("doc_ids", nargs=-1, required=True)
+@url_option
+@api_key_option
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per document.")
+def status(doc_ids: tuple[str, ...], url: str, api_key: str | None, as_json: bool) -> None:
+    """Where each document stands: accepted (queued), embedded (in PostgreSQL, its Qdrant write queued),
+    searchable (in both stores), failed (with the reason), deleting or deleted.
+
+    Exit code 1 when a document failed or the API has never heard of it.
+    """
+    client = FaroClient(url, api_key)
+    try:
+        documents = {doc_id: client.document(doc_id) for doc_id in dict.fromkeys(doc_ids)}
+    finally:
+        client.close()
+    if as_json:
+        for doc_id, document in documents.items():
+            click.echo(json.dumps(document or {"doc_id": doc_id, "state": UNKNOWN}))
+    else:
+        _print_states(documents)
+    if any(d is None or d["state"] == DocumentState.FAILED for d in documents.values()):
+        sys.exit(1)
+
+
+def _print_states(documents: dict[str, dict[str, Any] | None]) -> None:
+    table = Table()
+    for column in ("document", "state", "chunks", "since", "reason"):
+        table.add_column(column)
+    colours = {DocumentState.SEARCHABLE: "green", DocumentState.FAILED: "red", UNKNOWN: "red"}
+    for doc_id, found in documents.items():
+        document = found or {"state": UNKNOWN}
+        state = document["state"]
+        chunks = document.get("chunks")
+        table.add_row(
+            doc_id,
+            f"[{colours.get(state, 'yellow')}]{state}[/]",
+            "" if chunks is None else str(chunks),
+            (document.get("updated_at") or "")[:19].replace("T", " "),
+            document.get("reason") or ("never uploaded" if state == UNKNOWN else ""),
+        )
+    console.print(table)
