@@ -574,7 +574,7 @@ CONSISTENCY = DashboardSpec(
     uid="faro-consistency",
     title="Faro / Consistency",
     description="What the consistency job measured and repaired: overlap@k, missing and orphan points, "
-    "repairs.",
+    "repairs, and the census of acknowledged documents.",
     variable_metric="faro_consistency_last_run_timestamp_seconds",
     rows=(
         RowSpec(
@@ -672,6 +672,52 @@ CONSISTENCY = DashboardSpec(
                         ),
                     ),
                     "short",
+                    decimals=0,
+                ),
+            ),
+        ),
+        RowSpec(
+            "Census",
+            (
+                PanelSpec(
+                    "Documents per gap",
+                    "What the last census found: acknowledged documents (chunk objects in S3) that "
+                    "PostgreSQL lacks, documents with points Qdrant lacks, failed (dead-lettered) documents "
+                    "and orphans (in PostgreSQL with no chunk object), before the repair; in flight and "
+                    "unverified are not gaps. faro_census_gap_documents.",
+                    (
+                        t(
+                            f"sum by (pipeline, gap) (faro_census_gap_documents{{{SEL}}})",
+                            "{{pipeline}} {{gap}}",
+                        ),
+                    ),
+                    "short",
+                    width=12,
+                    decimals=0,
+                ),
+                PanelSpec(
+                    "Acknowledged documents",
+                    "Documents whose chunk object is in S3, at the last census. "
+                    "faro_census_acknowledged_documents.",
+                    (
+                        t(
+                            f"sum by (pipeline) (faro_census_acknowledged_documents{{{SEL}}})",
+                            "{{pipeline}}",
+                        ),
+                    ),
+                    "short",
+                    width=6,
+                    decimals=0,
+                ),
+                PanelSpec(
+                    "Complete",
+                    "1 when the last census left no gap (after its repair); alert FaroDocumentsIncomplete "
+                    "when it stays 0 for two runs. faro_census_complete.",
+                    (t(f"min(faro_census_complete{{{SEL}}})", "complete"),),
+                    "short",
+                    kind="stat",
+                    width=6,
+                    thresholds=(("red", None), ("green", 1)),
                     decimals=0,
                 ),
             ),

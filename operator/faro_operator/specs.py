@@ -129,6 +129,9 @@ class ImageSpec(SpecModel):
         return f"{self.repository}:{self.tag}"
 
 
+IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
+
+
 class ComponentSpec(SpecModel):
     """One Deployment of the pipeline."""
 
@@ -137,7 +140,7 @@ class ComponentSpec(SpecModel):
     image: ImageSpec | None = Field(None, description="Overrides spec.image for this component.")
     service_account_role_arn: str | None = Field(
         None,
-        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
+        pattern=IAM_ROLE_ARN,
         description="IAM role for the component's ServiceAccount (IRSA annotation).",
     )
 
@@ -215,8 +218,25 @@ class ConsistencySpec(SpecModel):
     sample_size: int = Field(50, ge=1, le=10000)
     k: int = Field(10, ge=1, le=1000)
     min_overlap: float = Field(0.95, ge=0, le=1)
-    repair: bool = Field(False, description="Realign Qdrant from Postgres after each check.")
+    repair: bool = Field(
+        False,
+        description="Realign Qdrant from Postgres after each check; send documents PostgreSQL lacks to the "
+        "embedding engine again and delete orphans (the census).",
+    )
     pushgateway_url: str | None = None
+    census: bool = Field(True, description="Count the acknowledged chunk objects against both stores.")
+    census_grace_seconds: float = Field(
+        300, ge=0, le=86400, description="A document acknowledged this recently is in flight, not missing."
+    )
+    max_orphan_deletes: int = Field(
+        1000, ge=0, description="The repair deletes no orphan when there are more (a wrong prefix looks so)."
+    )
+    service_account_role_arn: str | None = Field(
+        None,
+        pattern=IAM_ROLE_ARN,
+        description="IAM role of the job's ServiceAccount (IRSA): the census lists the chunk objects "
+        "(s3:ListBucket) and, with repair, sends missing documents to the queue again (sqs:SendMessage).",
+    )
 
 
 class GoldenQueriesRef(SpecModel):

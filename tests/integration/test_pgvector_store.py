@@ -55,7 +55,15 @@ def test_schema_has_tables_and_hnsw_index_for_the_distance(
     name = collection.name
     assert tables == {
         f"{name}_{table}"
-        for table in ("documents", "chunks", "outbox", "texts", "embedding_cache", "generations")
+        for table in (
+            "documents",
+            "chunks",
+            "outbox",
+            "texts",
+            "document_marks",
+            "embedding_cache",
+            "generations",
+        )
     }
     hnsw = [definition for definition in indexes.values() if "USING hnsw" in definition]
     assert len(hnsw) == 1

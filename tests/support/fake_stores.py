@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import numpy as np
 
@@ -80,6 +81,11 @@ class FakePostgres:
     def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
         self._available()
         return [self.documents[d] for d in sorted(self.documents) if d > (after or "")][:limit]
+
+    def set_source_etag(self, doc_id: str, etag: str) -> None:
+        self._available()
+        if doc_id in self.documents:
+            self.documents[doc_id] = replace(self.documents[doc_id], source_etag=etag)
 
     def write_documents(
         self,

@@ -118,6 +118,7 @@ def full_pipeline_spec(**overrides: Any) -> RagPipelineSpec:
             "minOverlap": 0.9,
             "repair": True,
             "pushgatewayUrl": "http://pushgateway.monitoring:9091",
+            "serviceAccountRoleArn": "arn:aws:iam::123456789012:role/faro-consistency",
         },
         "generations": {
             "cutover": "Manual",

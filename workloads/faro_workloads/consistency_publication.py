@@ -17,7 +17,8 @@ from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 from faro_workloads.consistency_result import JobResult, rfc3339
 from faro_workloads.contract.api import GROUP, RAGPIPELINE, VERSION
 from faro_workloads.contract.settings import FaroSettings
-from faro_workloads.contract.status import ConsistencyResult, consistency_patch
+from faro_workloads.contract.status import CensusResult, ConsistencyResult, consistency_patch
+from faro_workloads.core.census import GAPS, CensusReport
 from faro_workloads.errors import one_line
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,28 @@ def metrics_registry(result: JobResult) -> CollectorRegistry:
     gauge("faro_consistency_last_run_timestamp_seconds", "Unix time the last run started.").set(
         result.started_at.timestamp()
     )
+    if result.census is not None:
+        _census_gauges(result.census, gauge)
     if result.ok:
         gauge("faro_consistency_last_success_timestamp_seconds", "Unix time the last ok run started.").set(
             result.started_at.timestamp()
         )
     return registry
+
+
+def _census_gauges(census: CensusReport, gauge: Any) -> None:
+    gauge("faro_census_acknowledged_documents", "Documents whose chunk object is in S3.").set(
+        census.counts.acknowledged
+    )
+    gaps = gauge("faro_census_gap_documents", "Documents the last census found in each gap.", ("gap",))
+    for name in (*GAPS, "in_flight", "unverified"):
+        gaps.labels(gap=name).set(census.gap(name))
+    repaired = gauge(
+        "faro_census_repaired_documents", "Documents the last census repair handled.", ("action",)
+    )
+    repaired.labels(action="requeued").set(census.requeued_missing + census.requeued_unverified)
+    repaired.labels(action="deleted").set(census.orphans_deleted)
+    gauge("faro_census_complete", "1 when the last census left no gap, else 0.").set(int(census.complete))
 
 
 def push_metrics(
@@ -150,7 +168,22 @@ def status_patch(result: JobResult) -> dict[str, Any]:
             repaired=result.repaired_points,
             last_run_time=rfc3339(result.started_at),
             result=result.outcome,
+            **({"census": _census_status(result.census)} if result.census else {}),
         )
+    )
+
+
+def _census_status(census: CensusReport) -> CensusResult:
+    return CensusResult(
+        acknowledged=census.counts.acknowledged,
+        missing_in_postgres=census.gap("missing_in_postgres"),
+        missing_in_qdrant=census.gap("missing_in_qdrant"),
+        orphans=census.gap("orphans"),
+        failed=census.gap("failed"),
+        in_flight=census.gap("in_flight"),
+        requeued=census.requeued_missing + census.requeued_unverified,
+        orphans_deleted=census.orphans_deleted,
+        complete=census.complete,
     )
 
 

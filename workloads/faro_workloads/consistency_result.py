@@ -12,6 +12,7 @@ from enum import IntEnum
 from typing import Any
 
 from faro_workloads.contract.status import ConsistencyOutcome
+from faro_workloads.core.census import CensusReport
 from faro_workloads.core.consistency import ConsistencyReport
 from faro_workloads.core.repair import RepairReport
 from faro_workloads.errors import EXIT_FAILED, EXIT_INPUT, EXIT_UNAVAILABLE
@@ -49,6 +50,10 @@ class JobResult:
     min_overlap: float
     started_at: datetime
     duration_seconds: float
+    census: CensusReport | None = None
+    """The acknowledged documents counted against the stores (None without S3 settings)."""
+    census_error: str | None = None
+    """Why the census could not be taken (S3 or SQS unreachable or refusing): the run exits UNAVAILABLE."""
 
     @property
     def final(self) -> ConsistencyReport:
@@ -65,6 +70,8 @@ class JobResult:
             problems.append(f"{len(final.missing_ids)} points missing from qdrant")
         if final.orphan_ids:
             problems.append(f"{len(final.orphan_ids)} orphan points in qdrant")
+        if self.census is not None:
+            problems += self.census.problems
         return problems
 
     @property
@@ -82,12 +89,16 @@ class JobResult:
         """Drift when not ok; Repaired when ok and the repair changed Qdrant; else Consistent."""
         if not self.ok:
             return Outcome.DRIFT
-        return Outcome.REPAIRED if self.repaired_points else Outcome.CONSISTENT
+        census_repaired = self.census is not None and self.census.repaired
+        return Outcome.REPAIRED if self.repaired_points or census_repaired else Outcome.CONSISTENT
 
     @property
     def exit_code(self) -> ExitCode:
-        """OK or DRIFT, from the check alone (publishing failures are added by ``run_job``)."""
-        return ExitCode.OK if self.ok else ExitCode.DRIFT
+        """DRIFT when not ok, else UNAVAILABLE when the census could not be taken, else OK (publishing
+        failures are added by ``run_job``)."""
+        if not self.ok:
+            return ExitCode.DRIFT
+        return ExitCode.UNAVAILABLE if self.census_error else ExitCode.OK
 
 
 def rfc3339(moment: datetime) -> str:
@@ -130,4 +141,6 @@ def result_document(
         "before": _report_document(result.before, id_limit),
         "repair": result.repair.to_dict() if result.repair else None,
         "after": _report_document(result.after, id_limit) if result.after else None,
+        "census": result.census.to_dict() if result.census else None,
+        "census_error": result.census_error,
     }

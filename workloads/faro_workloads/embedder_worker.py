@@ -224,6 +224,7 @@ class EmbedderWorker:
             chunk_object.chunks,
             chunk_object.chunking,
             chunk_object.text,
+            chunk_object.etag,
         )
         return "skipped" if result.status == "unchanged" else "processed"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from faro_workloads.errors import InputError
 
@@ -22,6 +22,21 @@ class S3ObjectEvent:
     @property
     def created(self) -> bool:
         return self.event_name.startswith("ObjectCreated:")
+
+
+def object_created_notification(bucket: str, keys: list[str]) -> str:
+    """An SQS message body as S3 sends it for ObjectCreated events of ``keys`` (what the census sends to
+    have documents embedded again; the embedder cannot tell it from S3's own)."""
+    records = [
+        {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}},
+        }
+        for key in keys
+    ]
+    return json.dumps({"Records": records})
 
 
 def parse_s3_notification(body: str) -> list[S3ObjectEvent] | None:

@@ -8,7 +8,8 @@
 | consistency | x            | x          |                                   |                |
 
 The chunker cuts documents into S3 objects and reads documents' states from PostgreSQL (in read-only
-sessions); the consistency job compares stored vectors and never embeds. S3 and SQS credentials come from the pods' IAM role (IRSA), not from variables.
+sessions); the consistency job compares stored vectors and never embeds. S3 and SQS credentials come from
+the pods' IAM role (IRSA), not from variables.
 
 Embedding fallback targets (``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list) may each have an API key in
 a Secret, and an environment variable cannot be partly taken from a Secret. So each target's key is first

@@ -16,7 +16,7 @@ def build_service_account(owner: Owner, spec: RagPipelineSpec, component: Compon
     Only the consistency job talks to the Kubernetes API (it writes the pipeline's status); the others'
     accounts do not mount API tokens by default (IRSA's web-identity token is a separate projected volume).
     """
-    settings = component_spec(spec, component)
+    settings = spec.consistency if component is Component.CONSISTENCY else component_spec(spec, component)
     role_arn = settings.service_account_role_arn if settings is not None else None
     return {
         "apiVersion": "v1",

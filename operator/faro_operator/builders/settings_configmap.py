@@ -69,6 +69,9 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "min_overlap": consistency.min_overlap,
                 "repair": consistency.repair,
                 "pushgateway_url": consistency.pushgateway_url,
+                "census": consistency.census,
+                "census_grace_seconds": consistency.census_grace_seconds,
+                "max_orphan_deletes": consistency.max_orphan_deletes,
             },
             "generations": {
                 "cutover": spec.generations.cutover,

@@ -5,7 +5,10 @@ locals {
     chunker  = "system:serviceaccount:${var.namespace}:${var.service_accounts.chunker}"
     embedder = "system:serviceaccount:${var.namespace}:${var.service_accounts.embedder}"
     query    = "system:serviceaccount:${var.namespace}:${var.service_accounts.query}"
-    operator = "system:serviceaccount:${var.operator_namespace}:${var.service_accounts.operator}"
+    # The consistency CronJob's census lists the chunk objects and, with repair, sends the missing ones'
+    # notifications to the queue again.
+    consistency = "system:serviceaccount:${var.namespace}:${var.service_accounts.consistency}"
+    operator    = "system:serviceaccount:${var.operator_namespace}:${var.service_accounts.operator}"
   }
 
   policies = {
@@ -50,6 +53,24 @@ locals {
         },
       ]
     }
+    consistency = {
+      Version = "2012-10-17"
+      Statement = [
+        {
+          Sid       = "ListChunkPrefix"
+          Effect    = "Allow"
+          Action    = "s3:ListBucket"
+          Resource  = var.bucket_arn
+          Condition = { StringLike = { "s3:prefix" = ["${var.key_prefix}/*"] } }
+        },
+        {
+          Sid      = "RequeueMissing"
+          Effect   = "Allow"
+          Action   = "sqs:SendMessage"
+          Resource = var.queue_arn
+        },
+      ]
+    }
   }
 }
 
@@ -74,7 +95,7 @@ resource "aws_iam_role" "workload" {
   tags = merge(var.tags, { ServiceAccount = each.value })
 }
 
-# Only the chunker and the embedder get permissions; query and operator roles have none.
+# Only the chunker, the embedder and the consistency job get permissions; query and operator roles have none.
 resource "aws_iam_role_policy" "workload" {
   for_each = local.policies
 

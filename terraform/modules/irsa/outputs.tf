@@ -1,5 +1,5 @@
 output "role_arns" {
-  description = "IAM role ARN per workload (chunker, embedder, query, operator), for the eks.amazonaws.com/role-arn annotation."
+  description = "IAM role ARN per workload (chunker, embedder, query, consistency, operator), for the eks.amazonaws.com/role-arn annotation."
   value       = { for k, r in aws_iam_role.workload : k => r.arn }
 }
 

@@ -22,16 +22,18 @@ variable "namespace" {
 variable "service_accounts" {
   description = "Service account name of each workload."
   type = object({
-    chunker  = string
-    embedder = string
-    query    = string
-    operator = string
+    chunker     = string
+    embedder    = string
+    query       = string
+    consistency = string
+    operator    = string
   })
   default = {
-    chunker  = "faro-chunker"
-    embedder = "faro-embedder"
-    query    = "faro-query"
-    operator = "faro-operator"
+    chunker     = "faro-chunker"
+    embedder    = "faro-embedder"
+    query       = "faro-query"
+    consistency = "faro-consistency"
+    operator    = "faro-operator"
   }
 }
 

@@ -219,8 +219,11 @@ def test_service_accounts_carry_irsa_roles_and_token_policy() -> None:
     }
     assert accounts["docs-pipeline-embedder"]["metadata"]["annotations"][role].endswith("/faro-embedder")
     assert "annotations" not in accounts["docs-pipeline-query"]["metadata"]
-    assert "annotations" not in accounts["docs-pipeline-consistency"]["metadata"]
+    consistency = accounts["docs-pipeline-consistency"]
+    assert consistency["metadata"]["annotations"][role].endswith("/faro-consistency")
     assert accounts["docs-pipeline-consistency"]["automountServiceAccountToken"] is True
+    plain = build_pipeline_service_accounts(PIPELINE, pipeline_spec())
+    assert all("annotations" not in account["metadata"] for account in plain)
     assert accounts["docs-pipeline-embedder"]["automountServiceAccountToken"] is False
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from faro_workloads.contract.generations import CutoverBlock
 
@@ -41,6 +41,9 @@ class ConditionType(StrEnum):
     CUTOVER_BLOCKED = "CutoverBlocked"
     """Informational, RagPipeline: True when the building generation's last gate refused the cutover (the
     reason says which check, the message gives the numbers); the live generation keeps serving."""
+    COMPLETE = "Complete"
+    """Informational, RagPipeline: True when the last census found every acknowledged document in both
+    stores and no orphan (after its repair, when it ran); the message gives the gaps."""
     """Informational: False when optional kinds (ServiceMonitor, CronJob, EndpointSlice) were skipped
     because the cluster does not serve them. Was ``MonitoringReady`` on a Collection."""
 
@@ -81,6 +84,11 @@ class Reason(StrEnum):
     RECALL_DROPPED = CutoverBlock.RECALL_DROPPED.value
     GOLDEN_QUERIES_INVALID = CutoverBlock.GOLDEN_QUERIES_INVALID.value
     NOT_BLOCKED = "NotBlocked"
+    ALL_DOCUMENTS_INDEXED = "AllDocumentsIndexed"
+    DOCUMENTS_MISSING = "DocumentsMissing"
+    DOCUMENTS_FAILED = "DocumentsFailed"
+    ORPHANS_FOUND = "OrphansFound"
+    CENSUS_NOT_RUN = "CensusNotRun"
 
 
 class EventReason(StrEnum):
@@ -113,12 +121,18 @@ RAGPIPELINE_CONDITIONS = (
     ConditionType.OPTIONAL_APIS_READY,
     ConditionType.REINDEXING,
     ConditionType.CUTOVER_BLOCKED,
+    ConditionType.COMPLETE,
 )
 """The conditions of a RagPipeline (and what its CRD documents)."""
 COMPONENT_CONDITIONS = (ConditionType.CHUNKER_READY, ConditionType.EMBEDDER_READY, ConditionType.QUERY_READY)
 """One per Deployment of a RagPipeline: its replicas are available."""
 INFORMATIONAL_CONDITIONS = frozenset(
-    {ConditionType.OPTIONAL_APIS_READY, ConditionType.REINDEXING, ConditionType.CUTOVER_BLOCKED}
+    {
+        ConditionType.OPTIONAL_APIS_READY,
+        ConditionType.REINDEXING,
+        ConditionType.CUTOVER_BLOCKED,
+        ConditionType.COMPLETE,
+    }
 )
 """Reported, but not part of Ready: a cluster without the Prometheus Operator still runs the pipeline, and a
 pipeline that builds a new index generation still serves the live one."""
@@ -300,3 +314,31 @@ def cutover_blocked(reason: CutoverBlock, message: str) -> ConditionUpdate:
 cutover_not_blocked = _fixed(
     ConditionType.CUTOVER_BLOCKED, "False", Reason.NOT_BLOCKED, "no cutover is waiting on the gate"
 )
+
+
+# ---------------------------------------------------------------------------------------- the census
+
+
+def completeness(census: dict[str, Any] | None) -> ConditionUpdate:
+    """Informational: ``Complete`` from the last census the consistency job wrote (``status.consistency.
+    census``, camelCase keys); Unknown before one ran (or without S3)."""
+    if not census or census.get("complete") is None:
+        return ConditionUpdate(
+            ConditionType.COMPLETE, "Unknown", Reason.CENSUS_NOT_RUN, "no census has run yet"
+        )
+    if census["complete"]:
+        message = f"{census.get('acknowledged', 0)} acknowledged documents, every one in both stores"
+        return ConditionUpdate(ConditionType.COMPLETE, "True", Reason.ALL_DOCUMENTS_INDEXED, message)
+    gaps = {
+        "missingInPostgres": "missing in PostgreSQL",
+        "missingInQdrant": "with points missing in Qdrant",
+        "failed": "failed",
+        "orphans": "orphans",
+    }
+    found = [f"{census[key]} {label}" for key, label in gaps.items() if census.get(key)]
+    if census.get("requeued"):
+        found.append(f"{census['requeued']} sent to the embedding engine again")
+    reason = Reason.DOCUMENTS_MISSING
+    if not census.get("missingInPostgres") and not census.get("missingInQdrant"):
+        reason = Reason.DOCUMENTS_FAILED if census.get("failed") else Reason.ORPHANS_FOUND
+    return ConditionUpdate(ConditionType.COMPLETE, "False", reason, "; ".join(found) or "gaps found")

@@ -180,6 +180,18 @@ class ConsistencyConfig(SettingsModel):
     repair: bool = Field(False, description="Realign Qdrant from Postgres after checking.")
     pushgateway_url: str | None = Field(None, description="Prometheus Pushgateway for the results.")
     namespace: str | None = Field(None, description="Namespace of the RagPipeline to write status to.")
+    census: bool = Field(
+        True, description="Count the acknowledged chunk objects in S3 against the stores (when S3 is set)."
+    )
+    census_grace_seconds: float = Field(
+        300, ge=0, le=86_400, description="A document acknowledged this recently is in flight, not missing."
+    )
+    max_orphan_deletes: int = Field(
+        1000, ge=0, description="Repair deletes no orphan when there are more (a wrong bucket looks so)."
+    )
+    deleted_marks_retention_days: float = Field(
+        7, gt=0, le=3650, description="How long GET /v1/documents/{id} answers 'deleted' after a delete."
+    )
 
 
 class GenerationsConfig(SettingsModel):

@@ -54,6 +54,22 @@ class ConsistencyOutcome(StrEnum):
     DRIFT = "Drift"
 
 
+class CensusResult(ApiModel):
+    """The last census: acknowledged documents (chunk objects in S3) counted against both stores."""
+
+    acknowledged: int | None = Field(None, description="Documents whose chunk object is in S3.")
+    missing_in_postgres: int | None = Field(
+        None, description="Acknowledged, not in PostgreSQL (or an older version), past the grace."
+    )
+    missing_in_qdrant: int | None = Field(None, description="In PostgreSQL with points Qdrant lacks.")
+    orphans: int | None = Field(None, description="In PostgreSQL with no chunk object.")
+    failed: int | None = Field(None, description="Marked failed (dead-lettered).")
+    in_flight: int | None = Field(None, description="Acknowledged within the grace: on their way.")
+    requeued: int | None = Field(None, description="Sent to the embedding engine again by the repair.")
+    orphans_deleted: int | None = None
+    complete: bool | None = Field(None, description="No gap left (after the repair, when it ran).")
+
+
 class ConsistencyResult(ApiModel):
     """What the consistency job found last (written by the job itself)."""
 
@@ -66,6 +82,7 @@ class ConsistencyResult(ApiModel):
     orphans: int | None = Field(None, description="Points Qdrant has and Postgres lacks.")
     repaired: int | None = None
     last_run_time: str | None = None
+    census: CensusResult | None = Field(None, description="The document census (pipelines with S3).")
     result: ConsistencyOutcome | None = Field(
         None,
         description="Consistent: the stores agree; Repaired: they agree after repair changed Qdrant; "

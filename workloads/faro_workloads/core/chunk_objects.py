@@ -103,6 +103,8 @@ class ChunkObject:
     """How the chunking service cut the chunks (None in version 1 objects)."""
     text: SourceText | None = None
     """The extracted text the chunks were cut from (None in version 1 objects)."""
+    etag: str = ""
+    """The stored object's S3 ETag, when it was read from S3 (not part of the object's content)."""
 
     def to_json_bytes(self) -> bytes:
         body = {

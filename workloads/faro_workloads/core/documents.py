@@ -136,6 +136,9 @@ class DocumentRecord:
     metadata: dict[str, Any]
     updated_at: datetime
     profile: str = ""
+    source_etag: str = ""
+    """The S3 ETag of the object the document was read from (its chunk object, or its source file): what the
+    census and the bucket sync compare with a listing ("" when it came another way)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -261,10 +261,12 @@ class IngestService:
         spans: list[ChunkSpan],
         chunking: ChunkingIdentity | None = None,
         text: SourceText | None = None,
+        source_etag: str = "",
     ) -> IngestResult:
         """Embed and store a document someone else chunked (the cluster's chunking service), as
         ``chunking`` says it was cut (this service's own chunking when not said), keeping its extracted
-        ``text`` when given (its content hash must be ``digest``)."""
+        ``text`` when given (its content hash must be ``digest``) and the ETag of the object it was read
+        from (recorded even when the content is unchanged: the census compares it with a listing)."""
         if text is not None and text.content_hash != digest:
             raise ValueError(f"the text given for {doc_id!r} is not the content {digest!r}")
         doc_id = validate_doc_id(doc_id)
@@ -272,8 +274,12 @@ class IngestService:
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
         fingerprint = profile.fingerprint
         if _unchanged(existing, digest, fingerprint):
+            if source_etag and existing.source_etag != source_etag:
+                self._pg.set_source_etag(doc_id, source_etag)
             return self._unchanged(existing)
-        prepared = self._prepare(doc_id, digest, text, fingerprint, source, metadata, spans, existing)
+        prepared = self._prepare(
+            doc_id, digest, text, fingerprint, source, metadata, spans, existing, source_etag
+        )
         return self._write([prepared])[0]
 
     @staticmethod
@@ -293,6 +299,7 @@ class IngestService:
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
         existing: DocumentRecord | None,
+        source_etag: str = "",
     ) -> _Prepared:
         if not spans:
             raise UnsupportedDocument("document has no text to index")
@@ -306,6 +313,7 @@ class IngestService:
             metadata=metadata,
             updated_at=datetime.now(UTC),
             profile=fingerprint,
+            source_etag=source_etag,
         )
         return _Prepared(record, chunks, "created" if existing is None else "replaced", text)
 

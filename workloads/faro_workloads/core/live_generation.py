@@ -186,6 +186,7 @@ class LiveDocuments:
         spans: list[ChunkSpan],
         chunking: ChunkingIdentity | None = None,
         text: SourceText | None = None,
+        source_etag: str = "",
     ) -> IngestResult:
         """Chunks cut by the chunking service: used as they are, unless the live generation (followed) cuts
         another way, when they are cut again from ``text`` as it does (one vector space per generation)."""
@@ -193,7 +194,7 @@ class LiveDocuments:
         recut = self._live.following and chunking is not None and chunking != view.profile.chunking
         if recut and text is not None:
             spans, chunking = view.ingest.chunker.chunk(text.text, text.fmt), view.profile.chunking
-        return view.ingest.ingest_chunks(doc_id, digest, source, metadata, spans, chunking, text)
+        return view.ingest.ingest_chunks(doc_id, digest, source, metadata, spans, chunking, text, source_etag)
 
     def delete(self, doc_id: str) -> bool:
         return self._live.view().ingest.delete(doc_id)

@@ -89,7 +89,7 @@ run "composition_outputs" {
   }
 
   assert {
-    condition     = toset(keys(output.irsa_role_arns)) == toset(["chunker", "embedder", "query", "operator"])
+    condition     = toset(keys(output.irsa_role_arns)) == toset(["chunker", "embedder", "query", "consistency", "operator"])
     error_message = "one IRSA role ARN per workload"
   }
 

@@ -13,13 +13,13 @@ run "trust_bound_to_service_accounts" {
   command = plan
 
   assert {
-    condition     = toset(keys(aws_iam_role.workload)) == toset(["chunker", "embedder", "query", "operator"])
+    condition     = toset(keys(aws_iam_role.workload)) == toset(["chunker", "embedder", "query", "consistency", "operator"])
     error_message = "one role per workload expected"
   }
 
   assert {
     condition = alltrue([
-      for k, sa in { chunker = "faro:faro-chunker", embedder = "faro:faro-embedder", query = "faro:faro-query", operator = "faro-system:faro-operator" } :
+      for k, sa in { chunker = "faro:faro-chunker", embedder = "faro:faro-embedder", query = "faro:faro-query", consistency = "faro:faro-consistency", operator = "faro-system:faro-operator" } :
       jsondecode(aws_iam_role.workload[k].assume_role_policy).Statement[0].Condition.StringEquals == {
         "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:sub" = "system:serviceaccount:${sa}"
         "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:aud" = "sts.amazonaws.com"
@@ -39,7 +39,7 @@ run "trust_bound_to_service_accounts" {
   }
 
   assert {
-    condition     = toset(keys(aws_iam_role_policy.workload)) == toset(["chunker", "embedder"])
+    condition     = toset(keys(aws_iam_role_policy.workload)) == toset(["chunker", "embedder", "consistency"])
     error_message = "query and operator roles must have no permissions"
   }
 
@@ -71,6 +71,22 @@ run "trust_bound_to_service_accounts" {
       !contains(flatten([s.Action]), "sqs:SendMessage") || s.Resource == var.dlq_arn
     ])
     error_message = "embedder may send messages only to the DLQ"
+  }
+
+  assert {
+    condition = toset(flatten([for s in jsondecode(aws_iam_role_policy.workload["consistency"].policy).Statement : s.Action])) == toset(
+      ["s3:ListBucket", "sqs:SendMessage"]
+    )
+    error_message = "the consistency job must get exactly ListBucket (census) and SendMessage (requeue)"
+  }
+
+  assert {
+    condition = alltrue([
+      for s in jsondecode(aws_iam_role_policy.workload["consistency"].policy).Statement :
+      (s.Action == "s3:ListBucket" && s.Resource == var.bucket_arn && try(s.Condition.StringLike["s3:prefix"], null) == ["chunks/*"]) ||
+      (s.Action == "sqs:SendMessage" && s.Resource == var.queue_arn)
+    ])
+    error_message = "the consistency job may list only the chunk prefix and send only to the chunk queue"
   }
 }
 

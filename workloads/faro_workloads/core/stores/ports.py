@@ -56,13 +56,16 @@ class OutboxBatch:
 
 
 class DocumentCatalog(Protocol):
-    """Ingest: the stored records, to decide created / replaced / unchanged, and to list documents."""
+    """Ingest: the stored records, to decide created / replaced / unchanged, and to list documents (and the
+    ETag of the object an unchanged document was read from again)."""
 
     def get_document(self, doc_id: str) -> DocumentRecord | None: ...
 
     def get_documents(self, doc_ids: Sequence[str]) -> dict[str, DocumentRecord]: ...
 
     def list_documents(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]: ...
+
+    def set_source_etag(self, doc_id: str, etag: str) -> None: ...
 
 
 class DocumentWriter(Protocol):

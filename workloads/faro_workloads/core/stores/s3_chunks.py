@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from faro_workloads.core.census import ListedObject
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
 from faro_workloads.core.document_state import Acknowledgement
 from faro_workloads.core.documents import DocumentRecord
 from faro_workloads.core.metrics import STORE_SECONDS
 
 _METADATA_HEADER_LIMIT = 1500  # S3 allows 2 KB of user metadata in all
+
+
+def normal_etag(etag: str) -> str:
+    """An S3 ETag without its quotes (GET, HEAD and listings all quote it)."""
+    return etag.strip('"')
 
 
 class S3ChunkStore:
@@ -92,7 +100,9 @@ class S3ChunkStore:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
             raise
-        return ChunkObject.from_json_bytes(response["Body"].read())
+        return replace(
+            ChunkObject.from_json_bytes(response["Body"].read()), etag=normal_etag(response["ETag"])
+        )
 
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
@@ -110,6 +120,23 @@ class S3ChunkStore:
             return Acknowledgement(head["LastModified"], self._record(doc_id, head))
         tombstone = self._head_full(self.layout.tombstone_key(doc_id))
         return None if tombstone is None else Acknowledgement(tombstone["LastModified"])
+
+    def list_acknowledged(self, page_size: int = 1000) -> Iterator[list[ListedObject]]:
+        """Every chunk object of the pipeline (id, ETag, last modified), a listing page at a time (the
+        census streams them: nothing but a page is held)."""
+        paginator = self._s3.get_paginator("list_objects_v2")
+        pages = paginator.paginate(
+            Bucket=self.bucket, Prefix=self.layout.documents_prefix, PaginationConfig={"PageSize": page_size}
+        )
+        for page in pages:
+            listed = []
+            for item in page.get("Contents", []):
+                try:
+                    _, doc_id = self.layout.parse_key(item["Key"])
+                except MalformedChunkObject:
+                    continue  # not ours
+                listed.append(ListedObject(doc_id, normal_etag(item["ETag"]), item["LastModified"]))
+            yield listed
 
     def list_records(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:
         """Documents in key order (base64url of the id), starting after document ``after``."""

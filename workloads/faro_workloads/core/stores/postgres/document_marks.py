@@ -17,6 +17,7 @@ from psycopg import sql
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument, MarkKind
 from faro_workloads.core.documents import DocumentRecord
 from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.record_columns import RECORD_COLUMNS
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
 MAX_REASON_CHARS = 1000
@@ -98,10 +99,7 @@ class PostgresDocumentMarks:
             if conn.execute("SELECT to_regclass(%s)", (tables.marks.as_string(conn),)).fetchone() == (None,):
                 return {}, {}
             records = conn.execute(
-                sql.SQL(
-                    "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at, profile "
-                    "FROM {} WHERE doc_id = ANY(%s)"
-                ).format(tables.documents),
+                sql.SQL(f"SELECT {RECORD_COLUMNS} FROM {{}} WHERE doc_id = ANY(%s)").format(tables.documents),
                 (ids,),
             ).fetchall()
             pending = {

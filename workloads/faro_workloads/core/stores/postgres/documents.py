@@ -27,6 +27,7 @@ from faro_workloads.core.stores.postgres.chunk_writes import (
 from faro_workloads.core.stores.postgres.document_marks import clear_marks, put_mark
 from faro_workloads.core.stores.postgres.generations import writer_lock
 from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.record_columns import RECORD_COLUMNS
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 from faro_workloads.core.stores.postgres.texts import delete_texts, upsert_texts
 
@@ -60,10 +61,7 @@ class PostgresDocuments:
         """The documents rows matching ``condition`` (constant SQL text), as records."""
         with self._pool.transaction(operation) as conn:
             rows = conn.execute(
-                sql.SQL(
-                    "SELECT doc_id, content_hash, source, chunk_count, metadata, updated_at, profile FROM {} "
-                    + condition
-                ).format(self._tables.documents),
+                sql.SQL(f"SELECT {RECORD_COLUMNS} FROM {{}} " + condition).format(self._tables.documents),
                 params,
             ).fetchall()
         return [DocumentRecord(*row) for row in rows]
@@ -103,14 +101,13 @@ class PostgresDocuments:
             with conn.cursor() as cursor:
                 cursor.executemany(
                     sql.SQL(
+                        f"INSERT INTO {{}} ({RECORD_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
                         """
-                        INSERT INTO {}
-                            (doc_id, content_hash, source, chunk_count, metadata, updated_at, profile)
-                        VALUES (%s, %s, %s, %s, %s, %s, %s)
                         ON CONFLICT (doc_id) DO UPDATE SET
                             content_hash = EXCLUDED.content_hash, source = EXCLUDED.source,
                             chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
-                            updated_at = EXCLUDED.updated_at, profile = EXCLUDED.profile
+                            updated_at = EXCLUDED.updated_at, profile = EXCLUDED.profile,
+                            source_etag = EXCLUDED.source_etag
                         """
                     ).format(tables.documents),
                     [
@@ -122,6 +119,7 @@ class PostgresDocuments:
                             Jsonb(r.metadata),
                             r.updated_at,
                             r.profile,
+                            r.source_etag,
                         )
                         for r in records
                     ],
@@ -133,6 +131,15 @@ class PostgresDocuments:
             return replace_chunks(conn, tables, {record.doc_id: chunks for record, chunks in documents})
 
         return self._pool.write("write_document", write)
+
+    def set_source_etag(self, doc_id: str, etag: str) -> None:
+        """Record that ``doc_id``'s stored version was read (again) from an object with ETag ``etag`` (an
+        object rewritten with the same content: nothing else changes)."""
+        with self._pool.transaction("set_source_etag") as conn:
+            conn.execute(
+                sql.SQL("UPDATE {} SET source_etag = %s WHERE doc_id = %s").format(self._tables.documents),
+                (etag, doc_id),
+            )
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.

@@ -92,17 +92,19 @@ class PostgresSchema:
                     chunk_count integer NOT NULL,
                     metadata jsonb NOT NULL DEFAULT '{{}}',
                     updated_at timestamptz NOT NULL DEFAULT now(),
-                    profile text NOT NULL DEFAULT ''
+                    profile text NOT NULL DEFAULT '',
+                    source_etag text NOT NULL DEFAULT ''
                 )
                 """
             ).format(tables.documents)
         )
-        # Tables made before index profiles were recorded: their documents have none ('').
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS profile text NOT NULL DEFAULT ''").format(
-                tables.documents
+        # Tables made before index profiles (or source ETags) were recorded: their documents have none ('').
+        for column in ("profile", "source_etag"):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text NOT NULL DEFAULT ''").format(
+                    tables.documents, sql.Identifier(column)
+                )
             )
-        )
         conn.execute(
             sql.SQL(
                 """

@@ -11,8 +11,9 @@ It satisfies every Postgres port of :mod:`faro_workloads.core.stores.ports`; con
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 
 import numpy as np
 
@@ -25,10 +26,12 @@ from faro_workloads.contract.generations import (
 )
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
+from faro_workloads.core.census import ListedObject
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
+from faro_workloads.core.stores.postgres.census import PostgresCensus, PostgresCensusSession
 from faro_workloads.core.stores.postgres.document_marks import PostgresDocumentMarks
 from faro_workloads.core.stores.postgres.documents import PostgresDocuments
 from faro_workloads.core.stores.postgres.embedding_cache import PostgresEmbeddingCache
@@ -75,6 +78,7 @@ class PgVectorStore:
         self._outbox = PostgresOutbox(self._pool, tables)
         self._texts = PostgresTexts(self._pool, tables)
         self._marks = PostgresDocumentMarks(self._pool, tables)
+        self._census = PostgresCensus(self._pool, tables)
         self._embedding_cache = PostgresEmbeddingCache(self._pool, tables)
 
     @property
@@ -206,6 +210,16 @@ class PgVectorStore:
     def prune_deleted_marks(self, older_than_seconds: float) -> int:
         return self._marks.prune_deleted_marks(older_than_seconds)
 
+    # ---------------------------------------------------------------------------- census (PostgresCensus)
+
+    def census(
+        self, listing: Iterable[list[ListedObject]], listed_at: datetime, grace_seconds: float
+    ) -> AbstractContextManager[PostgresCensusSession]:
+        return self._census.census(listing, listed_at, grace_seconds)
+
+    def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> set[str]:
+        return self._census.documents_of_points(point_ids)
+
     # ------------------------------------------------------------- embedding cache (PostgresEmbeddingCache)
 
     def cached_embeddings(self, model_key: str, text_hashes: Sequence[bytes]) -> dict[bytes, np.ndarray]:
@@ -216,6 +230,9 @@ class PgVectorStore:
 
     def prune_embedding_cache(self, grace_seconds: float) -> int:
         return self._embedding_cache.prune(grace_seconds)
+
+    def set_source_etag(self, doc_id: str, etag: str) -> None:
+        self._documents.set_source_etag(doc_id, etag)
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
         return self._documents.delete_document(doc_id)
