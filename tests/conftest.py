@@ -364,6 +364,19 @@ class AwsPipeline:
 
         return queue_depth(self.sqs, url)
 
+    @contextmanager
+    def notifications_off(self) -> Iterator[None]:
+        """The bucket's notification configuration removed, as a misconfiguration would, then put back (S3
+        then sends its test event to the queue)."""
+        bucket = self.s3_config.bucket
+        saved = self.s3.get_bucket_notification_configuration(Bucket=bucket)
+        saved.pop("ResponseMetadata", None)
+        self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
+        try:
+            yield
+        finally:
+            self.s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=saved)
+
 
 @pytest.fixture
 def aws_pipeline(moto_url: str) -> AwsPipeline:
@@ -376,7 +389,13 @@ def aws_pipeline(moto_url: str) -> AwsPipeline:
     provisional = SQSConfig(queue_url="pending", endpoint_url=moto_url)
     s3, sqs = s3_client(s3_config), sqs_client(provisional)
     queues = provision_pipeline_resources(
-        s3, sqs, s3_config.bucket, f"events-{name}", key_prefix=f"faro/{pipeline}/", max_receives=3
+        s3,
+        sqs,
+        s3_config.bucket,
+        f"events-{name}",
+        key_prefix=f"faro/{pipeline}/",
+        max_receives=3,
+        source_prefix="raw/",
     )
     sqs_config = SQSConfig(
         queue_url=queues.queue_url,

@@ -91,9 +91,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     updates = [conditions.spec_accepted(), _collection_condition(collection)]
     updates += _component_conditions(ctx, spec, name, namespace)
     updates.append(_consistency_condition(applied))
-    updates.append(
-        conditions.completeness(((body.get("status") or {}).get("consistency") or {}).get("census"))
-    )
+    updates.append(conditions.completeness((body.get("status") or {}).get("consistency")))
     patch.status["skippedKinds"] = skipped
     updates.append(conditions.apis_not_served(skipped) if skipped else conditions.optional_apis_served())
     patch.status["endpoints"] = _endpoints(spec, name, namespace)

@@ -19,6 +19,7 @@ from faro_workloads.contract.golden_queries import (
     RecallDrop,
     RecallK,
 )
+from faro_workloads.contract.settings import BUCKET_PATTERN, MAX_SOURCE_GLOBS, SOURCE_PREFIX_PATTERN
 
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
@@ -149,10 +150,32 @@ class CollectionRef(SpecModel):
     name: str = Field(..., pattern=K8S_NAME, max_length=253, description="A Collection in this namespace.")
 
 
+class SourceDocumentsSpec(SpecModel):
+    """A bucket prefix of raw documents kept in sync with the pipeline: a file created there is ingested
+    (``doc_id``: its key below the prefix; its S3 user metadata and tags as metadata), a file removed there is
+    deleted from every store, and the consistency job's full sync catches what notifications missed."""
+
+    bucket: str | None = Field(
+        None, pattern=BUCKET_PATTERN, description="Bucket of the documents; spec.source.bucket when absent."
+    )
+    prefix: str = Field(..., pattern=SOURCE_PREFIX_PATTERN, description="Key prefix, e.g. raw/docs.")
+    include: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCE_GLOBS,
+        description="Globs of keys below the prefix to ingest (all when empty); * crosses /.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, max_length=MAX_SOURCE_GLOBS, description="Globs of keys never ingested."
+    )
+    sync: bool = Field(
+        True, description="The periodic full sync ingests and deletes what differs (false: it only reports)."
+    )
+
+
 class SourceSpec(SpecModel):
     """The bucket chunk objects go to, and the queue receiving its ObjectCreated notifications."""
 
-    bucket: str = Field(..., pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+    bucket: str = Field(..., pattern=BUCKET_PATTERN)
     prefix: str = Field(
         "faro", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Top-level key prefix."
     )
@@ -163,6 +186,9 @@ class SourceSpec(SpecModel):
     region: str = Field("us-east-1", min_length=1)
     endpoint_url: str | None = Field(None, description="S3/SQS endpoint override (S3-compatible stores).")
     max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message is dead-lettered.")
+    documents: SourceDocumentsSpec | None = Field(
+        None, description="A bucket prefix of raw documents to ingest and keep in sync (deletes included)."
+    )
 
 
 class ChunkingSpec(SpecModel):

@@ -5,7 +5,6 @@ orphans are found and removed; a listing of the wrong prefix deletes nothing."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +23,7 @@ from faro_workloads.embedder_worker import EmbedderWorker
 from faro_workloads.services.chunker import build_chunker_app
 
 from support.polling import wait_for
+from support.worker_threads import worker_thread
 
 pytestmark = pytest.mark.integration
 
@@ -58,12 +58,10 @@ def _store(aws_pipeline, pipeline: str | None = None) -> S3ChunkStore:
     return S3ChunkStore(aws_pipeline.s3, aws_pipeline.s3_config.bucket, layout)
 
 
-def _source(aws_pipeline, repair: bool, pipeline: str | None = None) -> CensusSource:
+def _source(aws_pipeline, repair: bool, pipeline: str | None = None) -> list[CensusSource]:
     store = _store(aws_pipeline, pipeline)
-    requeue = NotificationRequeue(
-        aws_pipeline.sqs, aws_pipeline.sqs_config.queue_url, store.bucket, store.layout
-    )
-    return CensusSource(store, requeue if repair else None)
+    requeue = NotificationRequeue(aws_pipeline.sqs, aws_pipeline.sqs_config.queue_url, store.bucket)
+    return [CensusSource.chunk_objects(store, requeue if repair else None)]
 
 
 @contextmanager
@@ -71,26 +69,8 @@ def running_worker(aws_pipeline, plane: DataPlane) -> Iterator[None]:
     worker = EmbedderWorker(
         aws_pipeline.sqs, _store(aws_pipeline), plane.ingest, aws_pipeline.sqs_config, failures=plane.pg
     )
-    thread = threading.Thread(target=worker.run, kwargs={"shutdown_grace_seconds": 15}, daemon=True)
-    thread.start()
-    try:
+    with worker_thread(worker):
         yield
-    finally:
-        worker.stop()
-        thread.join(timeout=40)
-
-
-@contextmanager
-def notifications_off(aws_pipeline) -> Iterator[None]:
-    """The bucket's notification configuration removed, as a misconfiguration would, and put back."""
-    s3, bucket = aws_pipeline.s3, aws_pipeline.s3_config.bucket
-    saved = s3.get_bucket_notification_configuration(Bucket=bucket)
-    saved.pop("ResponseMetadata", None)
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={})
-    try:
-        yield
-    finally:
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=saved)
 
 
 def _upload(chunker: TestClient, doc_id: str) -> None:
@@ -105,7 +85,7 @@ def test_documents_uploaded_while_notifications_were_off_are_found_and_repaired(
         for index in range(10):
             _upload(chunker, f"kept/{index:02}")
         wait_for(lambda: plane.pg.document_count() == 10, timeout=60, what="the first ten stored")
-        with notifications_off(aws_pipeline):
+        with aws_pipeline.notifications_off():
             lost = [f"lost/{index:02}" for index in range(20)]
             for doc_id in lost:
                 _upload(chunker, doc_id)
@@ -119,11 +99,12 @@ def test_documents_uploaded_while_notifications_were_off_are_found_and_repaired(
     gaps = ("missing_in_postgres", "orphans", "failed", "missing_in_qdrant")
     assert [census.gap(gap) for gap in gaps] == [20, 0, 0, 0]
     assert census.examples["missing_in_postgres"] == lost
-    assert found.problems == ["20 acknowledged documents missing in postgres"]
+    assert found.problems == ["chunk_objects: 20 acknowledged documents missing in postgres"]
     assert status_patch(found)["status"]["consistency"]["census"]["missingInPostgres"] == 20
     gauges = metrics_registry(found)
-    assert gauges.get_sample_value("faro_census_gap_documents", {"gap": "missing_in_postgres"}) == 20
-    assert gauges.get_sample_value("faro_census_complete") == 0
+    gap = {"scope": "chunk_objects", "gap": "missing_in_postgres"}
+    assert gauges.get_sample_value("faro_census_gap_documents", gap) == 20
+    assert gauges.get_sample_value("faro_census_complete", {"scope": "chunk_objects"}) == 0
 
     repaired = run_consistency(
         plane.pg, plane.qdrant, CHECK.model_copy(update={"repair": True}), _source(aws_pipeline, True)
@@ -201,8 +182,8 @@ def test_a_census_that_cannot_list_still_checks_the_stores_and_exits_unavailable
     plane.ingest.ingest_chunks("doc", "h0", "s3", {}, _spans(0))
     store = S3ChunkStore(aws_pipeline.s3, "no-such-bucket", ChunkObjectLayout("faro", aws_pipeline.pipeline))
 
-    result = run_consistency(plane.pg, plane.qdrant, CHECK, CensusSource(store, None))
+    result = run_consistency(plane.pg, plane.qdrant, CHECK, [CensusSource.chunk_objects(store, None)])
 
-    assert result.census is None and "NoSuchBucket" in (result.census_error or "")
+    assert result.censuses == () and "NoSuchBucket" in (result.census_error or "")
     assert result.final.postgres_count == result.final.qdrant_count == 1  # the stores were checked
     assert result.ok and result.exit_code == ExitCode.UNAVAILABLE

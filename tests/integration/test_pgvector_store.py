@@ -61,6 +61,7 @@ def test_schema_has_tables_and_hnsw_index_for_the_distance(
             "outbox",
             "texts",
             "document_marks",
+            "requeued",
             "embedding_cache",
             "generations",
         )

@@ -55,10 +55,18 @@ class PipelineQueues:
 
 
 def provision_pipeline_resources(
-    s3: Any, sqs: Any, bucket: str, queue_name: str, key_prefix: str, max_receives: int = 5
+    s3: Any,
+    sqs: Any,
+    bucket: str,
+    queue_name: str,
+    key_prefix: str,
+    max_receives: int = 5,
+    source_prefix: str | None = None,
 ) -> PipelineQueues:
     """Create (idempotently) the bucket, the event queue with its dead-letter queue, and the bucket's
-    ObjectCreated notification to the queue for keys under ``key_prefix``."""
+    ObjectCreated notification to the queue for keys under ``key_prefix`` (and ObjectCreated and
+    ObjectRemoved for keys under ``source_prefix``, a bucket source's, when given): what Terraform's
+    ``chunk_storage`` module makes in AWS."""
     with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
         s3.create_bucket(Bucket=bucket)
     dlq_url = sqs.create_queue(QueueName=f"{queue_name}-dlq")["QueueUrl"]
@@ -77,17 +85,23 @@ def provision_pipeline_resources(
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
+    notifications = [
+        {
+            "QueueArn": queue_arn,
+            "Events": ["s3:ObjectCreated:*"],
+            "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": key_prefix}]}},
+        }
+    ]
+    if source_prefix is not None:
+        notifications.append(
+            {
+                "QueueArn": queue_arn,
+                "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"],
+                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": source_prefix}]}},
+            }
+        )
     s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={
-            "QueueConfigurations": [
-                {
-                    "QueueArn": queue_arn,
-                    "Events": ["s3:ObjectCreated:*"],
-                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": key_prefix}]}},
-                }
-            ]
-        },
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": notifications}
     )
     return PipelineQueues(queue_url=queue_url, dead_letter_queue_url=dlq_url)
 

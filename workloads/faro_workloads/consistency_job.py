@@ -21,19 +21,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, cast
 
 import httpx
 import psycopg
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from qdrant_client.http.exceptions import ApiException as QdrantApiException
 
-from faro_workloads.aws_resources import s3_client, sqs_client
-from faro_workloads.census_source import CensusSource, NotificationRequeue
+from faro_workloads.census_run import census_sources, take_censuses, with_qdrant_gaps
+from faro_workloads.census_source import CensusSource
 from faro_workloads.consistency_publication import (
     JOB_NAME,
     Publication,
@@ -46,15 +45,13 @@ from faro_workloads.consistency_publication import (
 )
 from faro_workloads.consistency_result import ID_LIMIT, ExitCode, JobResult, Outcome, result_document, rfc3339
 from faro_workloads.contract.settings import ConsistencyConfig, FaroSettings
-from faro_workloads.core.census import CensusStore, take_census, with_qdrant_gap
-from faro_workloads.core.chunk_objects import ChunkObjectLayout
+from faro_workloads.core.census import CensusStore
 from faro_workloads.core.consistency import check_consistency
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.core.stores.s3_chunks import S3ChunkStore
-from faro_workloads.errors import ConfigurationError, DependencyUnavailable, invalid_configuration, one_line
+from faro_workloads.errors import ConfigurationError, invalid_configuration, one_line
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
 
 __all__ = [  # the job's parts, importable from here as before the split
@@ -102,44 +99,29 @@ class CensusedSource(AuditedSource, CensusStore, Protocol):
 
 
 def run_consistency(
-    pg: AuditedSource, qdrant: AuditedReplica, config: ConsistencyConfig, census: CensusSource | None = None
+    pg: AuditedSource,
+    qdrant: AuditedReplica,
+    config: ConsistencyConfig,
+    censuses: Sequence[CensusSource] = (),
 ) -> JobResult:
     """Check the two open stores; with ``config.repair``, repair Qdrant from Postgres and check again.
 
-    With ``census`` (a pipeline whose chunk objects are in S3), the acknowledged documents are counted
-    against PostgreSQL first (:func:`~faro_workloads.core.census.take_census`; its repair sends what
-    PostgreSQL lacks back to the embedding engine and deletes orphans, whose points the Qdrant repair then
-    removes), and the documents with points Qdrant lacks after the check are added to it.
+    With ``censuses`` (:mod:`faro_workloads.census_run`), the acknowledged documents are counted against
+    PostgreSQL first (a census that acts sends what PostgreSQL lacks back to the embedding engine and deletes
+    orphans, whose points the Qdrant repair then removes), and the documents with points Qdrant lacks after
+    the check are added to them.
 
     Raises whatever the stores raise when they cannot be reached (see :func:`run_job` for the translation).
     """
     started_at = datetime.now(UTC)
     start = time.monotonic()
-    counted = census_error = None
-    if census is not None:
-        try:
-            counted = take_census(
-                census.listing(),
-                cast(CensusedSource, pg),
-                started_at,
-                grace_seconds=config.census_grace_seconds,
-                requeue=census.requeue if config.repair else None,
-                max_orphan_deletes=config.max_orphan_deletes,
-            )
-        except (
-            BotoCoreError,
-            ClientError,
-            DependencyUnavailable,
-        ) as exc:  # S3 or SQS: the stores still get checked
-            census_error = f"census not taken: cannot list or notify through S3/SQS: {one_line(exc)}"
-            log.error("%s", census_error)
+    counted, census_error = take_censuses(cast(CensusedSource, pg), censuses, started_at, config)
     before = check_consistency(pg, qdrant, sample_size=config.sample_size, k=config.k)
     repair = after = None
     if config.repair:
         repair = repair_qdrant(pg, qdrant)
         after = check_consistency(pg, qdrant, sample_size=config.sample_size, k=config.k)
-    if counted is not None:
-        with_qdrant_gap(counted, cast(CensusedSource, pg), (after or before).missing_ids)
+    with_qdrant_gaps(counted, cast(CensusedSource, pg), (after or before).missing_ids)
     return JobResult(
         before=before,
         repair=repair,
@@ -147,7 +129,7 @@ def run_consistency(
         min_overlap=config.min_overlap,
         started_at=started_at,
         duration_seconds=time.monotonic() - start,
-        census=counted,
+        censuses=tuple(counted),
         census_error=census_error,
     )
 
@@ -169,15 +151,16 @@ def consistency_config(base: ConsistencyConfig, **overrides: Any) -> Consistency
         raise ConfigurationError(f"invalid configuration: consistency.{where}: {first['msg']}") from None
 
 
-def load_settings() -> FaroSettings:
-    """The FARO_* settings, checked for what this job needs. Raises :class:`ConfigurationError`."""
+def load_settings(needs_qdrant: bool = True) -> FaroSettings:
+    """The FARO_* settings, checked for what this job needs (``faro sync`` needs no Qdrant). Raises
+    :class:`ConfigurationError`."""
     try:
         settings = FaroSettings()
     except ValidationError as exc:
         raise ConfigurationError(invalid_configuration(exc)) from None
     except ValueError as exc:  # e.g. a nested section given as malformed JSON
         raise ConfigurationError(f"invalid configuration: {one_line(exc)}") from None
-    if settings.qdrant.path == ":memory:":
+    if needs_qdrant and settings.qdrant.path == ":memory:":
         raise ConfigurationError(
             "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "
             "(or FARO_QDRANT__PATH to a local-mode folder)"
@@ -198,30 +181,15 @@ def _checked_run(
     qdrant: AuditedReplica,
     config: ConsistencyConfig,
     qdrant_location: str,
-    census: CensusSource | None,
+    censuses: Sequence[CensusSource],
 ) -> JobResult:
     """:func:`run_consistency`, with store failures turned into :class:`StoreUnavailable`."""
     try:
-        return run_consistency(pg, qdrant, config, census)
+        return run_consistency(pg, qdrant, config, censuses)
     except psycopg.Error as exc:
         raise StoreUnavailable(f"cannot read PostgreSQL: {one_line(exc)}") from exc
     except (QdrantApiException, httpx.HTTPError, OSError) as exc:
         raise StoreUnavailable(f"cannot read Qdrant at {qdrant_location}: {one_line(exc)}") from exc
-
-
-def census_source(settings: FaroSettings) -> CensusSource | None:
-    """The pipeline's chunk objects to count (None without S3 settings or with the census off); with repair,
-    the event queue to send missing documents to (when the settings name it)."""
-    if settings.s3 is None or not settings.consistency.census:
-        return None
-    layout = ChunkObjectLayout(settings.s3.prefix, settings.pipeline)
-    store = S3ChunkStore(s3_client(settings.s3), settings.s3.bucket, layout)
-    requeue = None
-    if settings.consistency.repair and settings.sqs is not None:
-        requeue = NotificationRequeue(
-            sqs_client(settings.sqs), settings.sqs.queue_url, settings.s3.bucket, layout
-        )
-    return CensusSource(store, requeue)
 
 
 def run_job(
@@ -240,10 +208,10 @@ def run_job(
     config = config or settings.consistency
     settings = settings.model_copy(update={"consistency": config})
     location = settings.qdrant.url or str(settings.qdrant.path)
-    census = census_source(settings)
+    censuses = census_sources(settings)
     with open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.AUDIT) as stores:
         pg, qdrant = _live_generation(stores.pg, stores.qdrant)
-        result = _checked_run(pg, qdrant, config, location, census)
+        result = _checked_run(pg, qdrant, config, location, censuses)
         try:
             pruned = stores.pg.prune_deleted_marks(config.deleted_marks_retention_days * 86_400)
             if pruned:

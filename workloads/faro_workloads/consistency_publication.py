@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -90,8 +90,8 @@ def metrics_registry(result: JobResult) -> CollectorRegistry:
     gauge("faro_consistency_last_run_timestamp_seconds", "Unix time the last run started.").set(
         result.started_at.timestamp()
     )
-    if result.census is not None:
-        _census_gauges(result.census, gauge)
+    if result.censuses:
+        _census_gauges(result.censuses, gauge)
     if result.ok:
         gauge("faro_consistency_last_success_timestamp_seconds", "Unix time the last ok run started.").set(
             result.started_at.timestamp()
@@ -99,19 +99,32 @@ def metrics_registry(result: JobResult) -> CollectorRegistry:
     return registry
 
 
-def _census_gauges(census: CensusReport, gauge: Any) -> None:
-    gauge("faro_census_acknowledged_documents", "Documents whose chunk object is in S3.").set(
-        census.counts.acknowledged
+def _census_gauges(censuses: Sequence[CensusReport], gauge: Any) -> None:
+    """The ``faro_census_*`` gauges, one series per census scope (chunk_objects, source)."""
+    acknowledged = gauge(
+        "faro_census_acknowledged_documents",
+        "Documents acknowledged: chunk objects in S3, or a bucket source's documents.",
+        ("scope",),
     )
-    gaps = gauge("faro_census_gap_documents", "Documents the last census found in each gap.", ("gap",))
-    for name in (*GAPS, "in_flight", "unverified"):
-        gaps.labels(gap=name).set(census.gap(name))
+    gaps = gauge(
+        "faro_census_gap_documents", "Documents the last census found in each gap.", ("scope", "gap")
+    )
     repaired = gauge(
-        "faro_census_repaired_documents", "Documents the last census repair handled.", ("action",)
+        "faro_census_repaired_documents",
+        "Documents the last census sent again or deleted.",
+        ("scope", "action"),
     )
-    repaired.labels(action="requeued").set(census.requeued_missing + census.requeued_unverified)
-    repaired.labels(action="deleted").set(census.orphans_deleted)
-    gauge("faro_census_complete", "1 when the last census left no gap, else 0.").set(int(census.complete))
+    complete = gauge("faro_census_complete", "1 when the last census left no gap, else 0.", ("scope",))
+    for census in censuses:
+        scope = census.scope
+        acknowledged.labels(scope=scope).set(census.counts.acknowledged)
+        for name in (*GAPS, "in_flight", "unverified"):
+            gaps.labels(scope=scope, gap=name).set(census.gap(name))
+        repaired.labels(scope=scope, action="requeued").set(
+            census.requeued_missing + census.requeued_unverified
+        )
+        repaired.labels(scope=scope, action="deleted").set(census.orphans_deleted)
+        complete.labels(scope=scope).set(int(census.complete))
 
 
 def push_metrics(
@@ -169,6 +182,7 @@ def status_patch(result: JobResult) -> dict[str, Any]:
             last_run_time=rfc3339(result.started_at),
             result=result.outcome,
             **({"census": _census_status(result.census)} if result.census else {}),
+            **({"source_sync": _census_status(result.source_sync)} if result.source_sync else {}),
         )
     )
 

@@ -50,10 +50,24 @@ class JobResult:
     min_overlap: float
     started_at: datetime
     duration_seconds: float
-    census: CensusReport | None = None
-    """The acknowledged documents counted against the stores (None without S3 settings)."""
+    censuses: tuple[CensusReport, ...] = ()
+    """The acknowledged documents counted against the stores: the chunk objects' census and the bucket
+    source's (none without S3 settings)."""
     census_error: str | None = None
-    """Why the census could not be taken (S3 or SQS unreachable or refusing): the run exits UNAVAILABLE."""
+    """Why a census could not be taken (S3 or SQS unreachable or refusing): the run exits UNAVAILABLE."""
+
+    def census_of(self, scope: str) -> CensusReport | None:
+        return next((report for report in self.censuses if report.scope == scope), None)
+
+    @property
+    def census(self) -> CensusReport | None:
+        """The chunk objects' census."""
+        return self.census_of("chunk_objects")
+
+    @property
+    def source_sync(self) -> CensusReport | None:
+        """The bucket source's census (the full sync)."""
+        return self.census_of("source")
 
     @property
     def final(self) -> ConsistencyReport:
@@ -70,8 +84,8 @@ class JobResult:
             problems.append(f"{len(final.missing_ids)} points missing from qdrant")
         if final.orphan_ids:
             problems.append(f"{len(final.orphan_ids)} orphan points in qdrant")
-        if self.census is not None:
-            problems += self.census.problems
+        for census in self.censuses:
+            problems += [f"{census.scope}: {problem}" for problem in census.problems]
         return problems
 
     @property
@@ -89,7 +103,7 @@ class JobResult:
         """Drift when not ok; Repaired when ok and the repair changed Qdrant; else Consistent."""
         if not self.ok:
             return Outcome.DRIFT
-        census_repaired = self.census is not None and self.census.repaired
+        census_repaired = any(census.repaired for census in self.censuses)
         return Outcome.REPAIRED if self.repaired_points or census_repaired else Outcome.CONSISTENT
 
     @property
@@ -141,6 +155,6 @@ def result_document(
         "before": _report_document(result.before, id_limit),
         "repair": result.repair.to_dict() if result.repair else None,
         "after": _report_document(result.after, id_limit) if result.after else None,
-        "census": result.census.to_dict() if result.census else None,
+        "censuses": [census.to_dict() for census in result.censuses],
         "census_error": result.census_error,
     }

@@ -41,6 +41,7 @@ from faro_workloads.core.stores.ports import ChunkObjectReader, FailureLog
 from faro_workloads.dead_letters import ERROR, RECEIVES, SOURCE_MESSAGE_ID
 from faro_workloads.errors import InputError
 from faro_workloads.s3_events import S3ObjectEvent, parse_s3_notification
+from faro_workloads.source_ingest import SourceIngest
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,11 @@ class EmbedderWorker:
         ingest: IngestService,
         config: SQSConfig,
         failures: FailureLog | None = None,
+        sources: SourceIngest | None = None,
     ) -> None:
         self._sqs = sqs
         self._failures = failures
+        self._sources = sources
         self._store = store
         self._ingest = ingest
         self._config = config
@@ -196,6 +199,9 @@ class EmbedderWorker:
         return "processed" if "processed" in outcomes else "skipped"
 
     def _process_event(self, event: S3ObjectEvent) -> Outcome:
+        if self._sources is not None and self._sources.owns(event):
+            doc_id = self._sources.doc_id(event)
+            return "skipped" if doc_id is None else self._sources.handle(event, doc_id)  # None: left out
         if not event.created:
             return "skipped"
         if event.bucket != self._store.bucket:
@@ -265,7 +271,7 @@ class EmbedderWorker:
         safe in the dead-letter queue whatever happens here)."""
         if self._failures is None:
             return
-        for doc_id in _documents_named(body, self._store):
+        for doc_id in _documents_named(body, self._store, self._sources):
             try:
                 self._failures.mark_failed(doc_id, "", reason)
             except Exception as exc:
@@ -340,9 +346,10 @@ class EmbedderWorker:
                 log.debug("embedder: queue depth of %s unavailable: %s", label, exc)
 
 
-def _documents_named(body: str, store: ChunkObjectReader) -> list[str]:
+def _documents_named(body: str, store: ChunkObjectReader, sources: SourceIngest | None) -> list[str]:
     """The ids of the documents whose chunk objects (keys of ``store``'s layout, in whatever bucket: an
-    event from the wrong bucket is a misconfiguration worth reporting on the document) ``body`` names."""
+    event from the wrong bucket is a misconfiguration worth reporting on the document) or source objects
+    ``body`` names."""
     try:
         events = parse_s3_notification(body) or []
     except InputError:
@@ -352,6 +359,9 @@ def _documents_named(body: str, store: ChunkObjectReader) -> list[str]:
         if not event.created:
             continue
         try:
+            if sources is not None and (source_id := sources.doc_id(event)) is not None:
+                named.append(source_id)
+                continue
             kind, doc_id = store.layout.parse_key(event.key)
         except InputError:
             continue

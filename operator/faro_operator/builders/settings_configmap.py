@@ -51,6 +51,7 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "region": source.region,
                 "endpoint_url": source.endpoint_url,
             },
+            "source_documents": source.documents.model_dump() if source.documents is not None else None,
             "chunking": {"strategy": chunking.strategy, "size": chunking.size, "overlap": chunking.overlap},
             "embedding": {
                 "kind": "portkey",

@@ -17,10 +17,11 @@ module "security_groups" {
 }
 
 module "chunk_storage" {
-  source      = "../../modules/chunk_storage"
-  bucket_name = var.chunk_bucket_name
-  queue_name  = "${local.name}-chunks"
-  key_prefix  = var.chunk_key_prefix
+  source        = "../../modules/chunk_storage"
+  bucket_name   = var.chunk_bucket_name
+  queue_name    = "${local.name}-chunks"
+  key_prefix    = var.chunk_key_prefix
+  source_prefix = var.source_documents_prefix
 }
 
 module "rds" {
@@ -57,6 +58,7 @@ module "irsa" {
   operator_namespace = var.operator_namespace
   bucket_arn         = module.chunk_storage.bucket_arn
   key_prefix         = var.chunk_key_prefix
+  source_prefix      = var.source_documents_prefix
   queue_arn          = module.chunk_storage.queue_arn
   dlq_arn            = module.chunk_storage.dlq_arn
 }

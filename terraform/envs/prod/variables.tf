@@ -38,6 +38,12 @@ variable "chunk_key_prefix" {
   default     = "chunks"
 }
 
+variable "source_documents_prefix" {
+  description = "Key prefix of a bucket source of raw documents in the chunk bucket (RagPipeline spec.source.documents.prefix), or null for none."
+  type        = string
+  default     = null
+}
+
 variable "qdrant_api_key_parameter_arn" {
   description = "ARN of the SSM SecureString holding the Qdrant API key (create it before applying)."
   type        = string

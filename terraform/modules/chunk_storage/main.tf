@@ -126,6 +126,27 @@ resource "aws_s3_bucket_notification" "chunks" {
     filter_prefix = "${var.key_prefix}/"
   }
 
+  # A bucket source of raw documents (RagPipeline spec.source.documents): created files are ingested and
+  # removed ones deleted, so both kinds of event go to the same queue.
+  dynamic "queue" {
+    for_each = var.source_prefix == null ? [] : [var.source_prefix]
+    content {
+      id            = "source-documents"
+      queue_arn     = aws_sqs_queue.chunks.arn
+      events        = ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]
+      filter_prefix = "${queue.value}/"
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition = var.source_prefix == null ? true : (
+        !startswith("${var.source_prefix}/", "${var.key_prefix}/") && !startswith("${var.key_prefix}/", "${var.source_prefix}/")
+      )
+      error_message = "source_prefix and key_prefix must not contain each other: S3 refuses overlapping notification prefixes"
+    }
+  }
+
   # S3 tests the destination when the notification is saved: the queue policy must be in place.
   depends_on = [aws_sqs_queue_policy.chunks]
 }

@@ -14,6 +14,12 @@ variable "key_prefix" {
   default     = "chunks"
 }
 
+variable "source_prefix" {
+  description = "Key prefix of a bucket source of raw documents (no trailing slash), or null for none: created and removed objects under it notify the queue."
+  type        = string
+  default     = null
+}
+
 variable "max_receive_count" {
   description = "Receives before a message moves to the dead-letter queue."
   type        = number

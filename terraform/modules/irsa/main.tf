@@ -1,6 +1,18 @@
 locals {
   issuer = trimprefix(var.oidc_issuer_url, "https://")
 
+  # A bucket source of raw documents: the embedder reads its objects (with their tags), the consistency
+  # job's full sync lists them.
+  source_statements = var.source_prefix == null ? [] : [
+    {
+      Sid      = "ReadSourceDocuments"
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:GetObjectTagging"]
+      Resource = "${var.bucket_arn}/${var.source_prefix}/*"
+    },
+  ]
+  listed_prefixes = compact(["${var.key_prefix}/*", var.source_prefix == null ? "" : "${var.source_prefix}/*"])
+
   subjects = {
     chunker  = "system:serviceaccount:${var.namespace}:${var.service_accounts.chunker}"
     embedder = "system:serviceaccount:${var.namespace}:${var.service_accounts.embedder}"
@@ -32,7 +44,7 @@ locals {
     }
     embedder = {
       Version = "2012-10-17"
-      Statement = [
+      Statement = concat([
         {
           Sid      = "ReadChunks"
           Effect   = "Allow"
@@ -51,7 +63,7 @@ locals {
           Action   = ["sqs:SendMessage", "sqs:GetQueueAttributes"]
           Resource = var.dlq_arn
         },
-      ]
+      ], local.source_statements)
     }
     consistency = {
       Version = "2012-10-17"
@@ -61,7 +73,7 @@ locals {
           Effect    = "Allow"
           Action    = "s3:ListBucket"
           Resource  = var.bucket_arn
-          Condition = { StringLike = { "s3:prefix" = ["${var.key_prefix}/*"] } }
+          Condition = { StringLike = { "s3:prefix" = local.listed_prefixes } }
         },
         {
           Sid      = "RequeueMissing"

@@ -54,6 +54,12 @@ variable "key_prefix" {
   default     = "chunks"
 }
 
+variable "source_prefix" {
+  description = "Key prefix of a bucket source of raw documents in the same bucket (no trailing slash), or null for none."
+  type        = string
+  default     = null
+}
+
 variable "queue_arn" {
   description = "ARN of the chunk notification queue."
   type        = string

@@ -321,3 +321,32 @@ def test_cli_accepts_the_rendered_arguments(component: Component, command_path: 
         assert (context.params["port"], context.params["shutdown_grace"]) == (9090, 45)
     elif component is not Component.CONSISTENCY:
         assert (context.params["host"], context.params["port"]) == ("0.0.0.0", 8080)
+
+
+def test_a_bucket_source_reaches_the_embedder_and_the_consistency_job(
+    clean_faro_environment: pytest.MonkeyPatch,
+) -> None:
+    documents = {
+        "prefix": "raw/docs",
+        "include": ["*.md", "guides/*"],
+        "exclude": ["drafts/*"],
+        "sync": False,
+    }
+    spec = pipeline_spec(source={"documents": documents})
+    settings = _settings_of(_container(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
+    source = settings.source_documents
+    assert source is not None
+    assert (source.bucket, source.prefix, source.include, source.exclude, source.sync) == (
+        None,
+        "raw/docs",
+        ["*.md", "guides/*"],
+        ["drafts/*"],
+        False,
+    )
+    assert _settings_of(_container(Component.CONSISTENCY, spec), _configmap(spec), clean_faro_environment)
+
+
+@pytest.mark.parametrize("prefix", ["/raw", "raw/", "", "raw docs"])
+def test_a_bucket_source_prefix_is_refused_with_its_field(prefix: str) -> None:
+    with pytest.raises(ValueError, match=r"source\.documents\.prefix"):
+        pipeline_spec(source={"documents": {"prefix": prefix}})

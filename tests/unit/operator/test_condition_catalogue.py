@@ -76,7 +76,12 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
     ("completeness", (None,), "Complete", "Unknown", "CensusNotRun", "no census has run yet"),
     (
         "completeness",
-        ({"complete": True, "acknowledged": 200},),
+        (
+            {
+                "census": {"complete": True, "acknowledged": 150},
+                "sourceSync": {"complete": True, "acknowledged": 50},
+            },
+        ),
         "Complete",
         "True",
         "AllDocumentsIndexed",
@@ -84,14 +89,28 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
     ),
     (
         "completeness",
-        ({"complete": False, "missingInPostgres": 20, "orphans": 3, "requeued": 20},),
+        ({"census": {"complete": False, "missingInPostgres": 20, "orphans": 3, "requeued": 20}},),
         "Complete",
         "False",
         "DocumentsMissing",
         "20 missing in PostgreSQL; 3 orphans; 20 sent to the embedding engine again",
     ),
-    ("completeness", ({"complete": False, "failed": 2},), "Complete", "False", "DocumentsFailed", "2 failed"),
-    ("completeness", ({"complete": False, "orphans": 4},), "Complete", "False", "OrphansFound", "4 orphans"),
+    (
+        "completeness",
+        ({"census": {"complete": True}, "sourceSync": {"complete": False, "failed": 2}},),
+        "Complete",
+        "False",
+        "DocumentsFailed",
+        "2 failed",
+    ),
+    (
+        "completeness",
+        ({"sourceSync": {"complete": False, "orphans": 4}},),
+        "Complete",
+        "False",
+        "OrphansFound",
+        "4 orphans",
+    ),
     ("immutable_field_changed", ("dim",), "SpecValid", "False", "ImmutableFieldChanged", "dim"),
     ("postgres_secret_not_found", ("pg",), "PostgresReady", "False", "SecretNotFound", "pg"),
     (

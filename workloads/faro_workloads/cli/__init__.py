@@ -42,6 +42,7 @@ def _register_commands() -> None:
         operator_commands,
         reindex_command,
         serve_commands,
+        sync_command,
     )
 
 

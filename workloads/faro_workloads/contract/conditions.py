@@ -319,9 +319,17 @@ cutover_not_blocked = _fixed(
 # ---------------------------------------------------------------------------------------- the census
 
 
-def completeness(census: dict[str, Any] | None) -> ConditionUpdate:
-    """Informational: ``Complete`` from the last census the consistency job wrote (``status.consistency.
-    census``, camelCase keys); Unknown before one ran (or without S3)."""
+def completeness(consistency: dict[str, Any] | None) -> ConditionUpdate:
+    """Informational: ``Complete`` from the last censuses the consistency job wrote (``status.consistency``'s
+    ``census`` and ``sourceSync``, camelCase keys, their counts added up); Unknown before one ran (or
+    without S3)."""
+    reports = [r for r in ((consistency or {}).get(k) for k in ("census", "sourceSync")) if r]
+    census: dict[str, Any] = {}
+    for report in reports:
+        for key, value in report.items():
+            census[key] = value if isinstance(value, bool) else census.get(key, 0) + (value or 0)
+    if reports:
+        census["complete"] = all(report.get("complete") for report in reports)
     if not census or census.get("complete") is None:
         return ConditionUpdate(
             ConditionType.COMPLETE, "Unknown", Reason.CENSUS_NOT_RUN, "no census has run yet"

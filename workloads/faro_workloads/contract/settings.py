@@ -129,10 +129,16 @@ class IngestConfig(SettingsModel):
     extraction_workers: int = Field(2, ge=1, le=64, description="Processes that extract text from uploads.")
 
 
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+SOURCE_PREFIX_PATTERN = r"^[A-Za-z0-9]([A-Za-z0-9._/-]{0,200}[A-Za-z0-9._-])?$"
+"""A bucket source's key prefix: no leading or trailing slash."""
+MAX_SOURCE_GLOBS = 50
+
+
 class S3Config(SettingsModel):
     """Where chunk objects live. ``endpoint_url`` points at an S3-compatible server (tests, MinIO)."""
 
-    bucket: str = Field(..., pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", description="Bucket name.")
+    bucket: str = Field(..., pattern=BUCKET_PATTERN, description="Bucket name.")
     prefix: str = Field(
         "faro",
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$",
@@ -140,6 +146,33 @@ class S3Config(SettingsModel):
     )
     endpoint_url: str | None = Field(None, description="S3 endpoint; AWS's when absent.")
     region: str = Field("us-east-1", min_length=1)
+
+
+class SourceDocumentsConfig(SettingsModel):
+    """A bucket prefix of raw documents the pipeline keeps in sync: a file created there is ingested, a file
+    removed there is deleted from every store (``doc_id``: the key below the prefix)."""
+
+    bucket: str | None = Field(
+        None,
+        pattern=BUCKET_PATTERN,
+        description="Bucket of the documents; the chunk bucket (s3.bucket) when absent.",
+    )
+    prefix: str = Field(
+        ...,
+        pattern=SOURCE_PREFIX_PATTERN,
+        description="Key prefix of the documents (no trailing slash), e.g. raw/docs.",
+    )
+    include: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_SOURCE_GLOBS,
+        description="Globs of keys (below the prefix) to ingest; all when empty.",
+    )
+    exclude: list[str] = Field(
+        default_factory=list, max_length=MAX_SOURCE_GLOBS, description="Globs of keys never ingested."
+    )
+    sync: bool = Field(
+        True, description="The periodic full sync ingests and deletes what differs (false: it only reports)."
+    )
 
 
 class SQSConfig(SettingsModel):
@@ -188,6 +221,13 @@ class ConsistencyConfig(SettingsModel):
     )
     max_orphan_deletes: int = Field(
         1000, ge=0, description="Repair deletes no orphan when there are more (a wrong bucket looks so)."
+    )
+    requeue_timeout_seconds: float = Field(
+        21_600,
+        ge=0,
+        le=7 * 86_400,
+        description="A document a census sent to the embedding engine counts as on its way this long; not "
+        "stored by then, it is sent again.",
     )
     deleted_marks_retention_days: float = Field(
         7, gt=0, le=3650, description="How long GET /v1/documents/{id} answers 'deleted' after a delete."
@@ -254,6 +294,7 @@ class FaroSettings(BaseSettings):
     )
     s3: S3Config | None = None
     sqs: SQSConfig | None = None
+    source_documents: SourceDocumentsConfig | None = None
     auth: AuthConfig = AuthConfig()
     consistency: ConsistencyConfig = ConsistencyConfig()
     generations: GenerationsConfig = GenerationsConfig()

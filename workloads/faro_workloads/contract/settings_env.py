@@ -4,6 +4,7 @@ the variables are built, not silently in a pod that ignores an unknown variable.
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections.abc import Mapping
@@ -52,4 +53,6 @@ def _model_of(annotation: Any, where: str) -> type[BaseModel]:
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return json.dumps(list(value))  # how pydantic-settings reads a list from one variable
     return str(value)

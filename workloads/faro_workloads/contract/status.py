@@ -57,12 +57,14 @@ class ConsistencyOutcome(StrEnum):
 class CensusResult(ApiModel):
     """The last census: acknowledged documents (chunk objects in S3) counted against both stores."""
 
-    acknowledged: int | None = Field(None, description="Documents whose chunk object is in S3.")
+    acknowledged: int | None = Field(
+        None, description="Documents acknowledged: chunk objects in S3, or the bucket source's documents."
+    )
     missing_in_postgres: int | None = Field(
         None, description="Acknowledged, not in PostgreSQL (or an older version), past the grace."
     )
     missing_in_qdrant: int | None = Field(None, description="In PostgreSQL with points Qdrant lacks.")
-    orphans: int | None = Field(None, description="In PostgreSQL with no chunk object.")
+    orphans: int | None = Field(None, description="In PostgreSQL with nothing acknowledged (deletes lost).")
     failed: int | None = Field(None, description="Marked failed (dead-lettered).")
     in_flight: int | None = Field(None, description="Acknowledged within the grace: on their way.")
     requeued: int | None = Field(None, description="Sent to the embedding engine again by the repair.")
@@ -82,7 +84,10 @@ class ConsistencyResult(ApiModel):
     orphans: int | None = Field(None, description="Points Qdrant has and Postgres lacks.")
     repaired: int | None = None
     last_run_time: str | None = None
-    census: CensusResult | None = Field(None, description="The document census (pipelines with S3).")
+    census: CensusResult | None = Field(None, description="The chunk objects' census (pipelines with S3).")
+    source_sync: CensusResult | None = Field(
+        None, description="The bucket source's census: the full sync (pipelines with spec.source.documents)."
+    )
     result: ConsistencyOutcome | None = Field(
         None,
         description="Consistent: the stores agree; Repaired: they agree after repair changed Qdrant; "

@@ -6,7 +6,8 @@ join (:class:`CensusStore`): memory stays bounded by a page whatever the number 
 
 - ``missing_in_postgres``: acknowledged more than ``grace_seconds`` ago, but PostgreSQL holds no version of
   it or an older one (a notification lost, a message dropped);
-- ``in_flight``: the same, acknowledged within the grace (still on its way: not a gap);
+- ``in_flight``: the same, acknowledged within the grace, or sent to the embedding engine by a census within
+  ``requeue_timeout_seconds`` (still on its way: not a gap, and not sent again);
 - ``failed``: the same, marked failed by the embedding engine (dead-lettered; see ``faro dlq``);
 - ``unverified``: in PostgreSQL, stored before versions were recorded (not a gap; a repair records it);
 - ``missing_in_qdrant``: in PostgreSQL with points Qdrant lacks (from the store check);
@@ -44,6 +45,21 @@ class ListedObject:
     doc_id: str
     etag: str
     modified: datetime
+    key: str = ""
+    """The object's key (a bucket source's documents; chunk objects' keys follow from their ids)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CensusScope:
+    """What a census counts: the chunk objects (``source_prefix`` None: every document not read from a
+    bucket source is theirs), or a bucket source's documents (their ``source`` starts with
+    ``source_prefix``)."""
+
+    name: Literal["chunk_objects", "source"]
+    source_prefix: str | None = None
+
+
+CHUNK_OBJECTS = CensusScope("chunk_objects")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,23 +80,36 @@ class CensusSession(Protocol):
 
     def counts(self) -> CensusCounts: ...
 
-    def doc_ids(self, gap: Gap, limit: int | None = None) -> Iterator[list[str]]:
-        """The ids of the documents in ``gap`` (at most ``limit``), in pages, by id."""
+    def listed(self, gap: Gap, limit: int | None = None) -> Iterator[list[tuple[str, str]]]:
+        """The documents in ``gap`` (at most ``limit``) as (id, listed key; "" for orphans), in pages, by
+        id."""
+        ...
+
+    def record_requeued(self, doc_ids: Sequence[str]) -> None:
+        """Note that the listed versions of ``doc_ids`` were sent to the embedding engine now (a census
+        within the grace counts them in flight, not missing: a rerun does not send them again)."""
         ...
 
 
 class CensusStore(Protocol):
     def census(
-        self, listing: Iterable[list[ListedObject]], listed_at: datetime, grace_seconds: float
+        self,
+        listing: Iterable[list[ListedObject]],
+        scope: CensusScope,
+        listed_at: datetime,
+        grace_seconds: float,
+        requeue_timeout_seconds: float,
     ) -> AbstractContextManager[CensusSession]: ...
 
-    def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> set[str]: ...
+    def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> dict[str, str]:
+        """The documents holding ``point_ids``, with their ``source``."""
+        ...
 
     def delete_document(self, doc_id: str) -> list[uuid.UUID] | None: ...
 
 
 Requeue = Callable[[list[str]], int]
-"""Sends documents to the embedding engine again (by id); returns how many were sent."""
+"""Sends documents to the embedding engine again (by their objects' keys); returns how many were sent."""
 
 
 @dataclass(slots=True)
@@ -88,6 +117,9 @@ class CensusReport:
     """One census: PostgreSQL's ``counts``, and ``missing_in_qdrant`` from the store check that follows."""
 
     counts: CensusCounts
+    scope: str = CHUNK_OBJECTS.name
+    source_prefix: str | None = None
+    """What the ``source`` of the scope's documents starts with (a bucket source's); None: chunk objects."""
     missing_in_qdrant: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
     requeued_missing: int = 0
@@ -130,6 +162,7 @@ class CensusReport:
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
         return {
+            "scope": self.scope,
             "acknowledged": counts.acknowledged,
             "postgres_documents": counts.postgres,
             **{name: self.gap(name) for name in (*GAPS, "in_flight", "unverified")},
@@ -152,6 +185,8 @@ def take_census(
     grace_seconds: float,
     requeue: Requeue | None = None,
     max_orphan_deletes: int = 1000,
+    scope: CensusScope = CHUNK_OBJECTS,
+    requeue_timeout_seconds: float = 21_600,
 ) -> CensusReport:
     """Count the acknowledged documents against PostgreSQL; with ``requeue`` (repair), send what PostgreSQL
     lacks (or holds unverified) to the embedding engine again and delete the orphans (see the module).
@@ -159,25 +194,34 @@ def take_census(
     ``listed_at`` is when the listing started: a document PostgreSQL stored after it may have been
     acknowledged after the listing passed it, so it is never an orphan.
     """
-    with pg.census(listing, listed_at, grace_seconds) as session:
+    with pg.census(listing, scope, listed_at, grace_seconds, requeue_timeout_seconds) as session:
         counts = session.counts()
-        report = CensusReport(counts)
+        report = CensusReport(counts, scope=scope.name, source_prefix=scope.source_prefix)
         for gap in ("missing_in_postgres", "failed", "orphans"):
-            report.examples[gap] = [i for page in session.doc_ids(gap, EXAMPLES) for i in page]  # type: ignore[arg-type]
+            pages = session.listed(gap, EXAMPLES)  # type: ignore[arg-type]
+            report.examples[gap] = [doc_id for page in pages for doc_id, _ in page]
         if requeue is None:
             return report
-        for page in session.doc_ids("missing_in_postgres"):
-            report.requeued_missing += requeue(page)
-        for page in session.doc_ids("unverified"):
-            report.requeued_unverified += requeue(page)
+        report.requeued_missing = _requeue(session, "missing_in_postgres", requeue)
+        report.requeued_unverified = _requeue(session, "unverified", requeue)
         report.refused = _orphan_refusal(counts, max_orphan_deletes)
         if report.refused is None and counts.orphans:
-            for page in session.doc_ids("orphans"):
-                report.orphans_deleted += sum(pg.delete_document(doc_id) is not None for doc_id in page)
+            for page in session.listed("orphans"):
+                report.orphans_deleted += sum(pg.delete_document(doc_id) is not None for doc_id, _ in page)
     if report.refused:
         log.warning("census: orphans not deleted: %s", report.refused)
     log.info("census: %s", {k: v for k, v in report.to_dict().items() if k != "examples"})
     return report
+
+
+def _requeue(session: CensusSession, gap: Gap, requeue: Requeue) -> int:
+    """Send every document of ``gap`` to the embedding engine again, a page at a time, recording each page
+    once it is sent (a run killed midway resends at most one page)."""
+    sent = 0
+    for page in session.listed(gap):
+        sent += requeue([key for _, key in page])
+        session.record_requeued([doc_id for doc_id, _ in page])
+    return sent
 
 
 def _orphan_refusal(counts: CensusCounts, limit: int) -> str | None:
@@ -192,10 +236,3 @@ def _orphan_refusal(counts: CensusCounts, limit: int) -> str | None:
     if counts.orphans > limit:
         return f"{counts.orphans} orphans are more than max_orphan_deletes ({limit})"
     return None
-
-
-def with_qdrant_gap(report: CensusReport, pg: CensusStore, missing_points: Sequence[uuid.UUID]) -> None:
-    """Fill in the documents that have points Qdrant lacks (``missing_points``, from the store check)."""
-    documents = sorted(pg.documents_of_points(missing_points)) if missing_points else []
-    report.missing_in_qdrant = len(documents)
-    report.examples["missing_in_qdrant"] = documents[:EXAMPLES]

@@ -19,7 +19,7 @@ import multiprocessing
 import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from pebble import ProcessExpired, ProcessPool
+from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex
@@ -39,22 +39,28 @@ class ExtractionPool:
     async def extract(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> str:
         """The document's canonical text under ``limits``' HTML bounds and deadline, or
         :class:`UnsupportedDocument` (of which :class:`DocumentTooComplex` is one kind)."""
-        timeout = limits.extraction_timeout_seconds
-        future = self._started().schedule(
-            extract_text, args=(data, fmt, limits.max_html_depth, limits.max_html_elements), timeout=timeout
-        )
+        future = self._schedule(data, fmt, limits)
         try:
             return await asyncio.wrap_future(future)
-        except FutureTimeout:
-            raise DocumentTooComplex(f"text extraction took longer than {timeout:g} s (the limit)") from None
-        except ProcessExpired as exc:
-            log.warning("text extraction worker ended: %s", exc)
-            raise DocumentTooComplex(
-                "text extraction ran out of resources (its worker process ended)"
-            ) from None
+        except (FutureTimeout, ProcessExpired) as exc:
+            raise _too_complex(exc, limits) from None
         except asyncio.CancelledError:  # the client went away: the worker need not finish
             future.cancel()
             raise
+
+    def extract_blocking(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> str:
+        """:meth:`extract` for a caller on a worker thread (the embedding engine's bucket source)."""
+        try:
+            return self._schedule(data, fmt, limits).result()
+        except (FutureTimeout, ProcessExpired) as exc:
+            raise _too_complex(exc, limits) from None
+
+    def _schedule(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> ProcessFuture:
+        return self._started().schedule(
+            extract_text,
+            args=(data, fmt, limits.max_html_depth, limits.max_html_elements),
+            timeout=limits.extraction_timeout_seconds,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -73,6 +79,16 @@ class ExtractionPool:
                 )
                 atexit.register(self.close)
             return self._pool
+
+
+def _too_complex(exc: BaseException, limits: IngestConfig) -> DocumentTooComplex:
+    """What a timed-out or dead worker means for the document."""
+    if isinstance(exc, ProcessExpired):
+        log.warning("text extraction worker ended: %s", exc)
+        return DocumentTooComplex("text extraction ran out of resources (its worker process ended)")
+    return DocumentTooComplex(
+        f"text extraction took longer than {limits.extraction_timeout_seconds:g} s (the limit)"
+    )
 
 
 @functools.cache

@@ -62,6 +62,8 @@ class IncomingDocument:
     source: str
     fmt: SourceFormat = "text"
     metadata: dict[str, Any] = field(default_factory=dict)
+    source_etag: str = ""
+    """The S3 ETag of the object the document was read from (a bucket source), else ""."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,11 +247,19 @@ class IngestService:
         digest = content_hash(text)
         fingerprint = self.profile.fingerprint
         if _unchanged(existing, digest, fingerprint):
-            return self._unchanged(existing)
+            return self._unchanged(existing, document.source_etag)
         spans = self._chunker.chunk(text, document.fmt)
         kept = SourceText(text, document.fmt, digest)
         return self._prepare(
-            doc_id, digest, kept, fingerprint, document.source, document.metadata, spans, existing
+            doc_id,
+            digest,
+            kept,
+            fingerprint,
+            document.source,
+            document.metadata,
+            spans,
+            existing,
+            document.source_etag,
         )
 
     def ingest_chunks(
@@ -274,16 +284,17 @@ class IngestService:
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
         fingerprint = profile.fingerprint
         if _unchanged(existing, digest, fingerprint):
-            if source_etag and existing.source_etag != source_etag:
-                self._pg.set_source_etag(doc_id, source_etag)
-            return self._unchanged(existing)
+            return self._unchanged(existing, source_etag)
         prepared = self._prepare(
             doc_id, digest, text, fingerprint, source, metadata, spans, existing, source_etag
         )
         return self._write([prepared])[0]
 
-    @staticmethod
-    def _unchanged(existing: DocumentRecord) -> IngestResult:
+    def _unchanged(self, existing: DocumentRecord, source_etag: str = "") -> IngestResult:
+        """The result of a document stored already; it was read again from an object with ETag
+        ``source_etag`` (recorded when it differs: the census compares it with a listing)."""
+        if source_etag and existing.source_etag != source_etag:
+            self._pg.set_source_etag(existing.doc_id, source_etag)
         DOCUMENTS_INGESTED.labels("unchanged").inc()
         return IngestResult(
             existing.doc_id, "unchanged", existing.chunk_count, existing.content_hash, qdrant_synced=True

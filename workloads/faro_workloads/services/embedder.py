@@ -18,12 +18,16 @@ from faro_workloads.background_server import BackgroundServer
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.embedding import build_embedder
+from faro_workloads.core.extraction_pool import shared_pool
 from faro_workloads.core.profile_runtime import gateway_embedder_factory
+from faro_workloads.core.source_documents import SourceLayout
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.core.stores.s3_sources import S3SourceDocuments
 from faro_workloads.data_plane import IngestPath
 from faro_workloads.embedder_worker import EmbedderWorker
 from faro_workloads.services.resources import Resources, Service
 from faro_workloads.services.stores import StoreAccess, Stores, open_stores
+from faro_workloads.source_ingest import DocumentIngest, SourceIngest
 
 HEALTH_BODY_LIMIT = 1024
 
@@ -74,10 +78,33 @@ def build(settings: FaroSettings) -> EmbedderService:
         ingest_path.start_generations()
         sqs = sqs_client(settings.sqs)
         layout = ChunkObjectLayout(settings.s3.prefix, settings.pipeline)
-        chunk_store = S3ChunkStore(s3_client(settings.s3), settings.s3.bucket, layout)
-        worker = EmbedderWorker(sqs, chunk_store, ingest_path.ingest, settings.sqs, failures=stores.pg)
+        s3 = s3_client(settings.s3)
+        chunk_store = S3ChunkStore(s3, settings.s3.bucket, layout)
+        sources = source_ingest(settings, s3, ingest_path.ingest, resources)
+        worker = EmbedderWorker(
+            sqs, chunk_store, ingest_path.ingest, settings.sqs, failures=stores.pg, sources=sources
+        )
         health_app = _health_app(stores, sqs, settings.sqs.queue_url, chunk_store)
     return EmbedderService(worker, ingest_path, health_app, resources)
+
+
+def source_ingest(
+    settings: FaroSettings, s3: Any, ingest: DocumentIngest, resources: Resources
+) -> SourceIngest | None:
+    """The bucket source's event handling when the settings name one (its text extraction pool closed with
+    ``resources``)."""
+    if settings.source_documents is None:
+        return None
+    assert settings.s3 is not None
+    limits = settings.ingest
+    layout = SourceLayout.of(settings.source_documents, settings.s3.bucket)
+    pool = shared_pool(limits.extraction_workers)
+    resources.add_closer("extraction pool", pool.close)
+    return SourceIngest(
+        S3SourceDocuments(s3, layout, limits.max_body_bytes),
+        ingest,
+        lambda data, fmt: pool.extract_blocking(data, fmt, limits),
+    )
 
 
 def _health_app(stores: Stores, sqs: Any, queue_url: str, chunk_store: S3ChunkStore) -> FastAPI:

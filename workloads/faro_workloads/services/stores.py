@@ -74,7 +74,7 @@ def open_stores(
     postgres: PostgresConfig, qdrant: QdrantConfig, collection: CollectionConfig, access: StoreAccess
 ) -> Stores:
     """The collection's two stores, opened as ``access`` allows (see the module docstring)."""
-    pg = _open_postgres(postgres, collection, access)
+    pg = open_postgres(postgres, collection, access)
     try:
         return Stores(pg, _open_qdrant(qdrant, collection, access))
     except BaseException:
@@ -82,9 +82,9 @@ def open_stores(
         raise
 
 
-def _open_postgres(
-    config: PostgresConfig, collection: CollectionConfig, access: StoreAccess
-) -> PgVectorStore:
+def open_postgres(config: PostgresConfig, collection: CollectionConfig, access: StoreAccess) -> PgVectorStore:
+    """The collection's PostgreSQL store alone (what needs no Qdrant: the bucket sync), as ``access``
+    allows."""
     if access is StoreAccess.AUDIT:
         dsn = config.dsn.get_secret_value()
         try:

@@ -120,3 +120,40 @@ run "custom_prefix_and_receive_count" {
     error_message = "a KMS key must switch SSE to aws:kms"
   }
 }
+
+run "bucket_source_notifies_created_and_removed" {
+  command = apply
+
+  variables {
+    source_prefix = "raw/docs"
+  }
+
+  assert {
+    condition     = length(aws_s3_bucket_notification.chunks.queue) == 2
+    error_message = "a bucket source adds a second notification"
+  }
+
+  assert {
+    condition = one([
+      for q in aws_s3_bucket_notification.chunks.queue : q if q.filter_prefix == "raw/docs/"
+    ]).events == toset(["s3:ObjectCreated:*", "s3:ObjectRemoved:*"])
+    error_message = "the source's notification must send created and removed events"
+  }
+
+  assert {
+    condition = alltrue([
+      for q in aws_s3_bucket_notification.chunks.queue : q.queue_arn == aws_sqs_queue.chunks.arn
+    ])
+    error_message = "both notifications go to the chunk queue"
+  }
+}
+
+run "overlapping_source_prefix_is_refused" {
+  command = plan
+
+  variables {
+    source_prefix = "chunks/raw"
+  }
+
+  expect_failures = [aws_s3_bucket_notification.chunks]
+}

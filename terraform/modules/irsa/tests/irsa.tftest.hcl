@@ -102,3 +102,27 @@ run "custom_namespace" {
     error_message = "namespace must flow into the subject"
   }
 }
+
+run "bucket_source_read_by_the_embedder_and_listed_by_the_sync" {
+  command = plan
+
+  variables {
+    source_prefix = "raw/docs"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_iam_role_policy.workload["embedder"].policy).Statement :
+      s.Resource == "arn:aws:s3:::faro-chunks-test/raw/docs/*" && toset(flatten([s.Action])) == toset(["s3:GetObject", "s3:GetObjectTagging"])
+    ])
+    error_message = "the embedder must read the source's objects and their tags, nothing more"
+  }
+
+  assert {
+    condition = anytrue([
+      for s in jsondecode(aws_iam_role_policy.workload["consistency"].policy).Statement :
+      s.Action == "s3:ListBucket" && try(s.Condition.StringLike["s3:prefix"], null) == ["chunks/*", "raw/docs/*"]
+    ])
+    error_message = "the consistency job must list the chunk and the source prefixes"
+  }
+}

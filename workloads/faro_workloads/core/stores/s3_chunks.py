@@ -135,7 +135,9 @@ class S3ChunkStore:
                     _, doc_id = self.layout.parse_key(item["Key"])
                 except MalformedChunkObject:
                     continue  # not ours
-                listed.append(ListedObject(doc_id, normal_etag(item["ETag"]), item["LastModified"]))
+                listed.append(
+                    ListedObject(doc_id, normal_etag(item["ETag"]), item["LastModified"], item["Key"])
+                )
             yield listed
 
     def list_records(self, limit: int = 100, after: str | None = None) -> list[DocumentRecord]:

@@ -20,6 +20,7 @@ from psycopg import sql
 from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
 from faro_workloads.contract.settings import HnswConfig
 from faro_workloads.core.stores.ports import StoreSchemaMismatch
+from faro_workloads.core.stores.postgres.census import create_requeued_table
 from faro_workloads.core.stores.postgres.document_marks import create_marks_table
 from faro_workloads.core.stores.postgres.embedding_cache import create_embedding_cache_table
 from faro_workloads.core.stores.postgres.generations import create_generations_table
@@ -131,6 +132,7 @@ class PostgresSchema:
         )
         create_texts_table(conn, tables)
         create_marks_table(conn, tables)
+        create_requeued_table(conn, tables)
         create_embedding_cache_table(conn, tables)
         create_generations_table(conn, tables)
         self._create_chunks_table(conn, with_hnsw=True)
@@ -226,6 +228,7 @@ class PostgresSchema:
                 *chunk_tables,
                 tables.texts,
                 tables.marks,
+                tables.requeued,
                 tables.embedding_cache,
                 tables.generations,
                 tables.documents,

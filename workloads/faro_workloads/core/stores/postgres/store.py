@@ -26,7 +26,7 @@ from faro_workloads.contract.generations import (
 )
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
-from faro_workloads.core.census import ListedObject
+from faro_workloads.core.census import CensusScope, ListedObject
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
 from faro_workloads.core.search_filter import SearchFilter
@@ -213,11 +213,16 @@ class PgVectorStore:
     # ---------------------------------------------------------------------------- census (PostgresCensus)
 
     def census(
-        self, listing: Iterable[list[ListedObject]], listed_at: datetime, grace_seconds: float
+        self,
+        listing: Iterable[list[ListedObject]],
+        scope: CensusScope,
+        listed_at: datetime,
+        grace_seconds: float,
+        requeue_timeout_seconds: float,
     ) -> AbstractContextManager[PostgresCensusSession]:
-        return self._census.census(listing, listed_at, grace_seconds)
+        return self._census.census(listing, scope, listed_at, grace_seconds, requeue_timeout_seconds)
 
-    def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> set[str]:
+    def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> dict[str, str]:
         return self._census.documents_of_points(point_ids)
 
     # ------------------------------------------------------------- embedding cache (PostgresEmbeddingCache)

@@ -4,7 +4,8 @@ Per collection, in schema ``PostgresConfig.schema_name``: ``{name}_documents``, 
 generation (``{name}_chunks`` for the first, ``{name}_g{N}_chunks`` after it; each with the indexes
 ``<table>_doc_id`` and ``<table>_hnsw``), ``{name}_generations`` (which generation is live),
 ``{name}_outbox`` (with ``{name}_outbox_point_id``), ``{name}_texts`` (each document's extracted text,
-compressed), ``{name}_document_marks`` (documents that failed or were deleted) and
+compressed), ``{name}_document_marks`` (documents that failed or were deleted), ``{name}_requeued`` (what
+the census sent to the embedding engine again) and
 ``{name}_embedding_cache``; writes stage chunks in the session temp table
 ``faro_stage_<chunks table>``.
 """
@@ -38,6 +39,7 @@ class CollectionTables:
     outbox: sql.Identifier
     texts: sql.Identifier
     marks: sql.Identifier
+    requeued: sql.Identifier
     embedding_cache: sql.Identifier
     generations: sql.Identifier
     generation: int  # whose chunks table ``chunks`` is (and whose outbox rows this store queues and claims)
@@ -66,6 +68,7 @@ class CollectionTables:
             outbox=sql.Identifier(schema_name, f"{name}_outbox"),
             texts=sql.Identifier(schema_name, f"{name}_texts"),
             marks=sql.Identifier(schema_name, f"{name}_document_marks"),
+            requeued=sql.Identifier(schema_name, f"{name}_requeued"),
             embedding_cache=sql.Identifier(schema_name, f"{name}_embedding_cache"),
             generations=sql.Identifier(schema_name, f"{name}_generations"),
             generation=generation,

@@ -1,0 +1,84 @@
+"""The embedding engine's side of a bucket source: an S3 event for a key of the source prefix is a raw
+document to ingest (ObjectCreated) or to delete from every store (ObjectRemoved).
+
+Created: the object is read (bounded by ``ingest.max_body_bytes``, with its user metadata and tags as the
+document's metadata), its text extracted in the extraction pool (the documents API's bounds and deadline),
+then chunked, embedded and stored as an upload is, with the object's ETag (what the full sync compares).
+A document that cannot be indexed (too big, binary, too complex) raises an input error: the worker retries
+it, dead-letters it and marks it failed with the reason. Removed: the document is deleted, unless the key
+exists again (uploaded after the removal: the newer version wins).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+from faro_workloads.core.ingest import IncomingDocument, IngestResult
+from faro_workloads.core.source_documents import SourceLayout
+from faro_workloads.core.stores.s3_sources import S3SourceDocuments
+from faro_workloads.core.text_extraction import SourceFormat, detect_format
+from faro_workloads.s3_events import S3ObjectEvent
+
+log = logging.getLogger(__name__)
+
+Extract = Callable[[bytes, SourceFormat], str]
+"""The canonical text of a document's bytes in a format (bounded: :meth:`ExtractionPool.extract_blocking`)."""
+
+
+class DocumentIngest(Protocol):
+    def ingest(self, document: IncomingDocument) -> IngestResult: ...
+
+    def delete(self, doc_id: str) -> bool: ...
+
+
+class SourceIngest:
+    """Applies a bucket source's events to the stores."""
+
+    def __init__(self, objects: S3SourceDocuments, ingest: DocumentIngest, extract: Extract) -> None:
+        self._objects = objects
+        self._ingest = ingest
+        self._extract = extract
+
+    @property
+    def layout(self) -> SourceLayout:
+        return self._objects.layout
+
+    def owns(self, event: S3ObjectEvent) -> bool:
+        """Whether ``event`` is about a key of the source's prefix (a document, or a file it leaves out)."""
+        return event.bucket == self.layout.bucket and event.key.startswith(self.layout.key_prefix)
+
+    def doc_id(self, event: S3ObjectEvent) -> str | None:
+        """The document ``event`` is about, when it is one of this source's (raises InvalidDocumentId for a
+        key of the source that no id can be made of)."""
+        return self.layout.doc_id(event.key) if self.owns(event) else None
+
+    def handle(self, event: S3ObjectEvent, doc_id: str) -> Literal["processed", "skipped"]:
+        if event.created:
+            return self._ingest_object(event.key, doc_id)
+        if not event.event_name.startswith("ObjectRemoved:"):
+            return "skipped"
+        if self._objects.exists(event.key):
+            return "skipped"  # put back after the removal: its created event wins
+        deleted = self._ingest.delete(doc_id)
+        log.info("source %s removed: %s", event.key, "deleted" if deleted else "not stored")
+        return "processed" if deleted else "skipped"
+
+    def _ingest_object(self, key: str, doc_id: str) -> Literal["processed", "skipped"]:
+        found = self._objects.read(key)
+        if found is None:
+            return "skipped"  # removed since (its removed event follows) or replaced (its created event)
+        fmt = detect_format(key, found.content_type)
+        text = self._extract(found.data, fmt)
+        result = self._ingest.ingest(
+            IncomingDocument(
+                doc_id=doc_id,
+                text=text,
+                source=self.layout.source(key),
+                fmt=fmt,
+                metadata=dict(found.metadata),
+                source_etag=found.etag,
+            )
+        )
+        return "skipped" if result.status == "unchanged" else "processed"
