@@ -681,14 +681,14 @@ CONSISTENCY = DashboardSpec(
             (
                 PanelSpec(
                     "Documents per gap",
-                    "What the last census found: acknowledged documents (chunk objects in S3) that "
-                    "PostgreSQL lacks, documents with points Qdrant lacks, failed (dead-lettered) documents "
-                    "and orphans (in PostgreSQL with no chunk object), before the repair; in flight and "
-                    "unverified are not gaps. faro_census_gap_documents.",
+                    "What the last census of each scope (chunk objects, the bucket source) found: "
+                    "acknowledged documents that PostgreSQL lacks, documents with points Qdrant lacks, "
+                    "failed (dead-lettered) documents and orphans (in PostgreSQL, acknowledged nowhere), "
+                    "before it acted; in flight and unverified are not gaps. faro_census_gap_documents.",
                     (
                         t(
-                            f"sum by (pipeline, gap) (faro_census_gap_documents{{{SEL}}})",
-                            "{{pipeline}} {{gap}}",
+                            f"sum by (pipeline, scope, gap) (faro_census_gap_documents{{{SEL}}})",
+                            "{{pipeline}} {{scope}} {{gap}}",
                         ),
                     ),
                     "short",
@@ -697,12 +697,12 @@ CONSISTENCY = DashboardSpec(
                 ),
                 PanelSpec(
                     "Acknowledged documents",
-                    "Documents whose chunk object is in S3, at the last census. "
-                    "faro_census_acknowledged_documents.",
+                    "Documents acknowledged at the last census: chunk objects in S3 (scope chunk_objects), "
+                    "the bucket source's files (scope source). faro_census_acknowledged_documents.",
                     (
                         t(
-                            f"sum by (pipeline) (faro_census_acknowledged_documents{{{SEL}}})",
-                            "{{pipeline}}",
+                            f"sum by (pipeline, scope) (faro_census_acknowledged_documents{{{SEL}}})",
+                            "{{pipeline}} {{scope}}",
                         ),
                     ),
                     "short",

@@ -28,6 +28,7 @@ CASES: list[tuple[str, list[str]]] = [
     # The two refused uploads keep their full size (they exceed fixed limits); the processed ones shrink.
     ("upload_liveness", ["--idle-seconds", "0.5", "--scale", "0.02"]),
     ("reindex", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
+    ("bucket_sync", ["--keys", "300"]),
 ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,9 @@ from faro_operator.builders.rbac import build_consistency_role, build_consistenc
 from faro_operator.builders.service_accounts import build_service_account
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.consistency_job import run_consistency, status_patch, write_status
+from faro_workloads.contract import conditions
 from faro_workloads.contract.settings import ConsistencyConfig
+from faro_workloads.core.census import CensusCounts, CensusReport
 
 pytestmark = pytest.mark.integration
 
@@ -78,12 +81,24 @@ def test_the_job_writes_status_consistency_with_exactly_its_role(
         chunks = make_chunks(f"doc-{doc}", 5, seed=doc)
         pg.write_document(make_record(chunks), chunks)
     result = run_consistency(pg, qdrant, ConsistencyConfig(sample_size=10, k=5, repair=True))
+    # the censuses' figures too (the census itself runs on moto in test_census / test_bucket_source): the CRD
+    # schema must keep every field, and what the operator's Complete condition reads from them
+    chunk_census = CensusReport(CensusCounts(30, 10, 20, 0, 0, 0, 0), requeued_missing=20)
+    source_sync = CensusReport(CensusCounts(5, 6, 0, 0, 1, 0, 1), scope="source", source_prefix="s3://b/raw/")
+    result = replace(result, censuses=(chunk_census, source_sync))
     patch = status_patch(result)
     assert patch["status"]["consistency"]["result"] == "Repaired"
 
     write_status(patch, namespace=namespace, name="docs", api_client=as_job)
     stored = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, "ragpipelines", "docs")["status"]
     assert stored["consistency"] == patch["status"]["consistency"]  # nothing pruned by the CRD schema
+    assert (
+        stored["consistency"]["census"]["requeued"] == 20
+        and stored["consistency"]["sourceSync"]["orphans"] == 1
+    )
+    complete = conditions.completeness(stored["consistency"])
+    assert (complete.status, complete.reason) == ("False", "DocumentsFailed")
+    assert complete.message == "1 failed; 1 orphans; 20 sent to the embedding engine again"
     table = subprocess.run(
         ["kubectl", "--kubeconfig", str(kube_api.kubeconfig), "-n", namespace, "get", "ragpipelines", "docs"],
         capture_output=True,

@@ -89,11 +89,11 @@ CATALOGUE: list[tuple[str, tuple[Any, ...], str, str, str, str]] = [
     ),
     (
         "completeness",
-        ({"census": {"complete": False, "missingInPostgres": 20, "orphans": 3, "requeued": 20}},),
+        ({"census": {"complete": False, "missingInPostgres": 20, "orphans": 3, "requeued": 5}},),
         "Complete",
         "False",
         "DocumentsMissing",
-        "20 missing in PostgreSQL; 3 orphans; 20 sent to the embedding engine again",
+        "15 missing in PostgreSQL; 3 orphans; 5 sent to the embedding engine again",
     ),
     (
         "completeness",

@@ -321,32 +321,38 @@ cutover_not_blocked = _fixed(
 
 def completeness(consistency: dict[str, Any] | None) -> ConditionUpdate:
     """Informational: ``Complete`` from the last censuses the consistency job wrote (``status.consistency``'s
-    ``census`` and ``sourceSync``, camelCase keys, their counts added up); Unknown before one ran (or
-    without S3)."""
-    reports = [r for r in ((consistency or {}).get(k) for k in ("census", "sourceSync")) if r]
-    census: dict[str, Any] = {}
-    for report in reports:
-        for key, value in report.items():
-            census[key] = value if isinstance(value, bool) else census.get(key, 0) + (value or 0)
-    if reports:
-        census["complete"] = all(report.get("complete") for report in reports)
-    if not census or census.get("complete") is None:
+    ``census`` and ``sourceSync``, camelCase keys): True when every one left no gap; else the gaps they left
+    (what their repair dealt with is not left), the worst first; Unknown before one ran (or without S3)."""
+    reports = [r for r in ((consistency or {}).get(key) for key in ("census", "sourceSync")) if r]
+    if not reports or any(report.get("complete") is None for report in reports):
         return ConditionUpdate(
             ConditionType.COMPLETE, "Unknown", Reason.CENSUS_NOT_RUN, "no census has run yet"
         )
-    if census["complete"]:
-        message = f"{census.get('acknowledged', 0)} acknowledged documents, every one in both stores"
+    if all(report["complete"] for report in reports):
+        acknowledged = sum(report.get("acknowledged") or 0 for report in reports)
+        message = f"{acknowledged} acknowledged documents, every one in both stores"
         return ConditionUpdate(ConditionType.COMPLETE, "True", Reason.ALL_DOCUMENTS_INDEXED, message)
-    gaps = {
+    left = {"missingInPostgres": 0, "missingInQdrant": 0, "failed": 0, "orphans": 0}
+    for report in reports:
+        if report["complete"]:
+            continue
+        counts = {key: report.get(key) or 0 for key in (*left, "requeued", "orphansDeleted")}
+        left["missingInPostgres"] += max(0, counts["missingInPostgres"] - counts["requeued"])
+        left["missingInQdrant"] += counts["missingInQdrant"]
+        left["failed"] += counts["failed"]
+        left["orphans"] += max(0, counts["orphans"] - counts["orphansDeleted"])
+    labels = {
         "missingInPostgres": "missing in PostgreSQL",
         "missingInQdrant": "with points missing in Qdrant",
         "failed": "failed",
         "orphans": "orphans",
     }
-    found = [f"{census[key]} {label}" for key, label in gaps.items() if census.get(key)]
-    if census.get("requeued"):
-        found.append(f"{census['requeued']} sent to the embedding engine again")
-    reason = Reason.DOCUMENTS_MISSING
-    if not census.get("missingInPostgres") and not census.get("missingInQdrant"):
-        reason = Reason.DOCUMENTS_FAILED if census.get("failed") else Reason.ORPHANS_FOUND
+    found = [f"{count} {labels[key]}" for key, count in left.items() if count]
+    requeued = sum(report.get("requeued") or 0 for report in reports)
+    if requeued:
+        found.append(f"{requeued} sent to the embedding engine again")
+    if left["missingInPostgres"] or left["missingInQdrant"]:
+        reason = Reason.DOCUMENTS_MISSING
+    else:
+        reason = Reason.DOCUMENTS_FAILED if left["failed"] else Reason.ORPHANS_FOUND
     return ConditionUpdate(ConditionType.COMPLETE, "False", reason, "; ".join(found) or "gaps found")
