@@ -81,13 +81,14 @@ def test_the_job_writes_status_consistency_with_exactly_its_role(
         chunks = make_chunks(f"doc-{doc}", 5, seed=doc)
         pg.write_document(make_record(chunks), chunks)
     result = run_consistency(pg, qdrant, ConsistencyConfig(sample_size=10, k=5, repair=True))
+    assert status_patch(result)["status"]["consistency"]["result"] == "Repaired"
     # the censuses' figures too (the census itself runs on moto in test_census / test_bucket_source): the CRD
     # schema must keep every field, and what the operator's Complete condition reads from them
     chunk_census = CensusReport(CensusCounts(30, 10, 20, 0, 0, 0, 0), requeued_missing=20)
     source_sync = CensusReport(CensusCounts(5, 6, 0, 0, 1, 0, 1), scope="source", source_prefix="s3://b/raw/")
     result = replace(result, censuses=(chunk_census, source_sync))
     patch = status_patch(result)
-    assert patch["status"]["consistency"]["result"] == "Repaired"
+    assert patch["status"]["consistency"]["result"] == "Drift"  # the bucket source's gaps
 
     write_status(patch, namespace=namespace, name="docs", api_client=as_job)
     stored = objects.get_namespaced_custom_object(GROUP, VERSION, namespace, "ragpipelines", "docs")["status"]
