@@ -184,26 +184,29 @@ def test_the_full_sync_catches_what_notifications_missed_and_dry_run_only_report
         for index in range(5):
             _delete(aws_pipeline, f"kept/{index}.md")
         _put(aws_pipeline, "kept/9.md", _text(9, version=2))  # changed while nobody was told
+        _put(aws_pipeline, "missed/dup one.md", _text(500))  # two keys, one id (missed/dup-one.md):
+        _put(aws_pipeline, "missed/dup-one.md", _text(501))  # the latest stands for it
 
     queue = aws_pipeline.sqs_config.queue_url
     depth = aws_pipeline.queue_depth(queue)  # S3's test event of the restored notifications, if any
     code, dry = _finished(_faro_sync(plane, aws_pipeline, postgres_config, "--dry-run"))
     assert code == 1  # differences found, nothing done
-    assert (dry["dry_run"], dry["scope"], dry["acknowledged"]) == (True, "source", 25)
-    assert (dry["missing_in_postgres"], dry["orphans"]) == (21, 5)  # 20 new + 1 changed; 5 gone
+    assert (dry["dry_run"], dry["scope"], dry["acknowledged"]) == (True, "source", 26)
+    assert (dry["missing_in_postgres"], dry["orphans"]) == (22, 5)  # 21 new + 1 changed; 5 gone
     assert dry["examples"]["orphans"] == [f"kept/{index}.md" for index in range(5)]
     assert plane.pg.document_count() == 10 and aws_pipeline.queue_depth(queue) == depth
 
     code, done = _finished(_faro_sync(plane, aws_pipeline, postgres_config))
     assert code == 0, done
     assert (done["requeued"]["missing_in_postgres"], done["orphans_deleted"], done["complete"]) == (
-        21,
+        22,
         5,
         True,
     )
     with running_worker(aws_pipeline, plane):
-        wait_for(lambda: _in_both_stores(plane, 25), timeout=120, what="the sync's work done")
-    assert "Version 2" in plane.pg.get_texts(["kept/9.md"])["kept/9.md"].text
+        wait_for(lambda: _in_both_stores(plane, 26), timeout=120, what="the sync's work done")
+    texts = plane.pg.get_texts(["kept/9.md", "missed/dup-one.md"])
+    assert "Version 2" in texts["kept/9.md"].text and "Runbook 501" in texts["missed/dup-one.md"].text
     code, again = _finished(_faro_sync(plane, aws_pipeline, postgres_config))
     assert code == 0 and again["complete"] and again["requeued"]["missing_in_postgres"] == 0
 

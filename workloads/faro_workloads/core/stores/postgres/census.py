@@ -8,6 +8,7 @@ long transaction), so the orphans can be deleted while they are read.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
 LISTING = sql.Identifier("faro_census_listing")
+STAGING = sql.Identifier("faro_census_staging")
 PAGE = 500
+log = logging.getLogger(__name__)
 REQUEUED_RETENTION = timedelta(days=8)  # longer than the longest requeue timeout
 
 # Each acknowledged document, with what PostgreSQL holds of it: "stale" when PostgreSQL has no version or
@@ -182,26 +185,42 @@ class PostgresCensus:
                 sql.SQL("DELETE FROM {} WHERE requeued_at < now() - %s").format(self._tables.requeued),
                 (REQUEUED_RETENTION,),
             )
-            conn.execute(
-                sql.SQL(
-                    "CREATE TEMP TABLE IF NOT EXISTS {} (doc_id text PRIMARY KEY, key text NOT NULL, "
-                    "etag text NOT NULL, modified timestamptz NOT NULL)"
-                ).format(LISTING)
+            columns = (
+                "(doc_id text NOT NULL, key text NOT NULL, etag text NOT NULL, modified timestamptz NOT NULL)"
             )
+            for table in (STAGING, LISTING):
+                conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} " + columns).format(table))
             try:
-                conn.execute(sql.SQL("TRUNCATE {}").format(LISTING))
+                conn.execute(sql.SQL("TRUNCATE {}, {}").format(STAGING, LISTING))
                 with conn.cursor().copy(
-                    sql.SQL("COPY {} (doc_id, key, etag, modified) FROM STDIN").format(LISTING)
+                    sql.SQL("COPY {} (doc_id, key, etag, modified) FROM STDIN").format(STAGING)
                 ) as copy:
                     for page in listing:
                         for listed in page:
                             copy.write_row((listed.doc_id, listed.key, listed.etag, listed.modified))
-                conn.execute(sql.SQL("ANALYZE {}").format(LISTING))
+                self._one_per_document(conn)
                 yield PostgresCensusSession(
                     conn, self._tables, scope, listed_at, grace_seconds, requeue_timeout_seconds
                 )
             finally:
-                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(LISTING))
+                conn.execute(sql.SQL("DROP TABLE IF EXISTS {}, {}").format(STAGING, LISTING))
+
+    @staticmethod
+    def _one_per_document(conn: psycopg.Connection) -> None:
+        """Move the staged listing into the listing table, one row per document: two keys of a bucket source
+        can make the same id (``a b.md`` and ``a-b.md``); the latest object stands for it, as the event of the
+        last upload would, and the collision is logged."""
+        moved = conn.execute(
+            sql.SQL(
+                "INSERT INTO {} SELECT DISTINCT ON (doc_id) doc_id, key, etag, modified FROM {} "
+                "ORDER BY doc_id, modified DESC, key DESC"
+            ).format(LISTING, STAGING)
+        ).rowcount
+        staged = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(STAGING)).fetchone()
+        if staged is not None and staged[0] > moved:
+            log.warning("census: %d listed keys share a document id with another key", staged[0] - moved)
+        conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (doc_id)").format(LISTING))
+        conn.execute(sql.SQL("ANALYZE {}").format(LISTING))
 
     def documents_of_points(self, point_ids: Sequence[uuid.UUID]) -> dict[str, str]:
         """The documents whose chunks (of this generation) include ``point_ids``, with their ``source``."""
