@@ -37,6 +37,7 @@ def _register_commands() -> None:
     from faro_workloads.cli import (  # noqa: F401
         dlq_commands,
         document_commands,
+        eval_command,
         generation_commands,
         local_commands,
         operator_commands,

@@ -1,9 +1,13 @@
-"""Golden queries: questions with the documents that should answer them, the file a quality gate (and an
-evaluation) reads. YAML or JSON::
+"""Golden queries: questions with the documents that should answer them, the file a quality gate (and
+``faro eval``) reads. YAML or JSON::
 
     queries:
       - query: How do I rotate the signing key?
         docIds: [security-guide, faq]
+
+or JSON Lines, one question a line (``question`` or ``query``; ``doc_ids`` or ``docIds``)::
+
+    {"question": "How do I rotate the signing key?", "doc_ids": ["security-guide", "faq"]}
 
 Bounded so that a careless file cannot hold a worker: at most :data:`MAX_FILE_BYTES`, :data:`MAX_QUERIES`
 queries of :data:`MAX_QUERY_CHARS` characters, :data:`MAX_DOC_IDS` document ids each.
@@ -13,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
 
 DEFAULT_RECALL_K = 10
 DEFAULT_MAX_RECALL_DROP = 0.05
@@ -35,7 +39,9 @@ class GoldenQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
-    query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, validation_alias=AliasChoices("query", "question")
+    )
     doc_ids: list[DocId] = Field(alias="docIds", min_length=1, max_length=MAX_DOC_IDS)
 
 

@@ -1,11 +1,14 @@
-"""Retrieval quality on golden queries: recall@k and MRR of a document search.
+"""Retrieval quality on golden queries: recall@k, MRR and nDCG of a document search.
 
-:func:`load_golden_queries` reads a golden-queries file (:mod:`faro_workloads.contract.golden_queries`);
-:func:`score_retrieval` runs every question through a search that ranks documents and scores the answers:
+:func:`load_golden_queries` reads a golden-queries file (:mod:`faro_workloads.contract.golden_queries`:
+YAML, JSON or JSON Lines); :func:`score_retrieval` runs every question through a search that ranks documents
+and scores the answers, over the first ``depth`` documents (``k`` unless said):
 
 - recall@k: the share of a question's expected documents among the first ``k`` documents found, averaged
   over the questions;
-- MRR: the mean of 1/rank of the first expected document found (0 when none is in the first ``k``).
+- MRR@depth: the mean of 1/rank of the first expected document found (0 when none is in the first ``depth``);
+- nDCG@depth: the discounted gain of the expected documents found (1/log2(rank + 1) each) over the best
+  possible (every expected document first), averaged.
 
 :func:`vector_document_search` is the search over one generation's stores: questions embedded with the
 generation's model, nearest chunks from its store, ranked by their best chunk.
@@ -13,6 +16,8 @@ generation's model, nearest chunks from its store, ranked by their best chunk.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,12 +40,15 @@ otherwise push the next documents out of the first k."""
 
 @dataclass(frozen=True, slots=True)
 class RetrievalScore:
-    """How well a search answered ``queries`` golden questions at ``k``."""
+    """How well a search answered ``queries`` golden questions: recall at ``k``, MRR and nDCG at
+    ``depth``."""
 
     queries: int
     k: int
     recall: float
     mrr: float
+    ndcg: float = 0.0
+    depth: int = 0
 
     def describe(self) -> str:
         return f"recall@{self.k} {self.recall:.3f}, MRR {self.mrr:.3f} over {self.queries} golden queries"
@@ -57,10 +65,12 @@ def load_golden_queries(path: Path) -> GoldenQueries:
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigurationError(f"golden queries {path}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        text = raw.decode("utf-8")
+        data = _json_lines(text) if path.suffix == ".jsonl" else yaml.safe_load(text)
+    except (UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigurationError(f"golden queries {path}: not YAML or JSON: {problem}") from None
+        kind = "JSON Lines" if path.suffix == ".jsonl" else "YAML or JSON"
+        raise ConfigurationError(f"golden queries {path}: not {kind}: {problem}") from None
     try:
         return GoldenQueries.model_validate(data)
     except ValidationError as exc:
@@ -69,18 +79,34 @@ def load_golden_queries(path: Path) -> GoldenQueries:
         raise ConfigurationError(f"golden queries {path}: {place}: {first['msg']}") from None
 
 
-def score_retrieval(golden: GoldenQueries, search: DocumentSearch, k: int) -> RetrievalScore:
-    """recall@k and MRR of ``search`` over ``golden`` (see the module docstring)."""
-    answers = search([q.query for q in golden.queries], k)
-    recall = reciprocal = 0.0
+def _json_lines(text: str) -> dict[str, list[object]]:
+    """A JSON Lines file of questions as the golden-queries document (blank lines skipped)."""
+    queries = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            try:
+                queries.append(json.loads(line))
+            except ValueError as exc:
+                raise ValueError(f"line {number}: {exc}") from None
+    return {"queries": queries}
+
+
+def score_retrieval(
+    golden: GoldenQueries, search: DocumentSearch, k: int, depth: int | None = None
+) -> RetrievalScore:
+    """recall@k, MRR@depth and nDCG@depth of ``search`` over ``golden`` (see the module docstring)."""
+    depth = depth or k
+    answers = search([q.query for q in golden.queries], max(k, depth))
+    recall = reciprocal = gain = 0.0
     for question, found in zip(golden.queries, answers, strict=True):
         expected = set(question.doc_ids)
-        first_k = found[:k]
-        recall += len(expected.intersection(first_k)) / len(expected)
-        rank = next((i for i, doc_id in enumerate(first_k, start=1) if doc_id in expected), None)
-        reciprocal += 1.0 / rank if rank else 0.0
+        recall += len(expected.intersection(found[:k])) / len(expected)
+        ranks = [i for i, doc_id in enumerate(found[:depth], start=1) if doc_id in expected]
+        reciprocal += 1.0 / ranks[0] if ranks else 0.0
+        ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(expected), depth) + 1))
+        gain += sum(1.0 / math.log2(rank + 1) for rank in ranks) / ideal
     n = len(golden.queries)
-    return RetrievalScore(queries=n, k=k, recall=recall / n, mrr=reciprocal / n)
+    return RetrievalScore(queries=n, k=k, recall=recall / n, mrr=reciprocal / n, ndcg=gain / n, depth=depth)
 
 
 def vector_document_search(embedder: Embedder, store: VectorSearch) -> DocumentSearch:

@@ -1,0 +1,88 @@
+"""``faro eval``: a question set against a running pipeline's query API, scored (recall@k, MRR@10, nDCG@10)
+for each backend asked, side by side."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from faro_workloads.cli import cli
+from faro_workloads.client import FaroClient
+from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore
+
+console = Console()
+
+DEPTH = 10
+"""MRR and nDCG are taken over the first 10 documents, whatever the recall's k."""
+TOP_K = 50
+"""Chunks asked per question (the query API's default cap, FARO_QUERY__MAX_TOP_K): enough for the first
+10 documents unless one document holds most of the nearest chunks."""
+
+
+@cli.command("eval")
+@click.argument("questions", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
+@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="The k of recall@k.")
+@click.option(
+    "--backend",
+    "backends",
+    type=click.Choice(["auto", "qdrant", "postgres"]),
+    multiple=True,
+    help="Backend to score (repeat to compare) [default: auto].",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per backend.")
+def eval_(
+    questions: Path, url: str, api_key: str | None, k: int, backends: tuple[str, ...], as_json: bool
+) -> None:
+    """Score a question set against a Faro query API: QUESTIONS is JSON Lines (one {"question": ...,
+    "doc_ids": [...]} a line) or a golden-queries YAML/JSON file (the format the cutover gate reads).
+
+    A question's answer is the documents of the chunks found, in the order of their best chunk; recall@k is
+    the share of its expected documents among the first k, MRR@10 the reciprocal rank of the first one
+    within 10, nDCG@10 their discounted gain. Exit 2 for a bad file, 3 when the API cannot be reached.
+    """
+    from faro_workloads.core.evaluation import load_golden_queries, score_retrieval
+
+    golden = load_golden_queries(questions)
+    client = FaroClient(url, api_key)
+    try:
+        scores = {
+            backend: score_retrieval(golden, _api_search(client, backend), k, depth=DEPTH)
+            for backend in backends or ("auto",)
+        }
+    finally:
+        client.close()
+    if as_json:
+        for backend, score in scores.items():
+            click.echo(json.dumps({"backend": backend, "queries": score.queries, "k": k, **_figures(score)}))
+        return
+    table = Table(title=f"{len(golden.queries)} questions from {questions.name}")
+    for column in ("backend", f"recall@{k}", f"MRR@{DEPTH}", f"nDCG@{DEPTH}"):
+        table.add_column(column, justify="right" if column != "backend" else "left")
+    for backend, score in scores.items():
+        figures = _figures(score)
+        table.add_row(backend, *(f"{value:.3f}" for value in figures.values()))
+    console.print(table)
+
+
+def _figures(score: RetrievalScore) -> dict[str, float]:
+    return {"recall": round(score.recall, 4), "mrr": round(score.mrr, 4), "ndcg": round(score.ndcg, 4)}
+
+
+def _api_search(client: FaroClient, backend: str) -> DocumentSearch:
+    """The documents the query API finds for each question, best first (a document at its best chunk)."""
+
+    def search(texts: Sequence[str], depth: int) -> list[list[str]]:
+        ranked = []
+        for text in texts:
+            hits = client.query(text, TOP_K, backend)["hits"]
+            ranked.append(list(dict.fromkeys(hit["doc_id"] for hit in hits))[:depth])
+        return ranked
+
+    return search
