@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import httpx
 from rich.console import Console
 from rich.table import Table
 
 from faro_workloads.cli import UserError, cli
-from faro_workloads.client import FaroAPIError, FaroClient
+from faro_workloads.client import APIUnavailable, FaroAPIError, FaroClient
 from faro_workloads.core.document_state import SETTLED, DocumentState
 
 console = Console(stderr=False)
@@ -90,12 +91,20 @@ def _wait_until_settled(client: FaroClient, doc_ids: list[str], timeout: float) 
 
     pending = dict.fromkeys(doc_ids, DocumentState.ACCEPTED.value)
     settled: dict[str, dict[str, Any]] = {}
+    unavailable = ""
     deadline = time.monotonic() + timeout
     with Progress(console=err_console) as progress:
         task = progress.add_task("waiting until searchable", total=len(doc_ids))
         for round_ in range(sys.maxsize):
             for doc_id in list(pending):
-                document = client.document(doc_id)
+                try:
+                    document = client.document(doc_id)
+                except (
+                    APIUnavailable,
+                    httpx.TransportError,
+                ) as exc:  # a restart, a store down a moment: ask again
+                    unavailable = str(exc)
+                    break
                 state = document["state"] if document is not None else UNKNOWN
                 pending[doc_id] = state
                 if state in SETTLED:
@@ -113,8 +122,10 @@ def _wait_until_settled(client: FaroClient, doc_ids: list[str], timeout: float) 
     console.print(f"{len(settled) - len(failed)} searchable" + (f", {len(failed)} failed" if failed else ""))
     if pending:
         waiting = ", ".join(f"{n} {s}" for s, n in sorted(Counter(pending.values()).items()))
+        last_error = f"; last error: {unavailable}" if unavailable else ""
         err_console.print(
-            f"timed out after {timeout:g} s: {len(pending)} not searchable yet ({waiting})", soft_wrap=True
+            f"timed out after {timeout:g} s: {len(pending)} not searchable yet ({waiting}){last_error}",
+            soft_wrap=True,
         )
     return len(failed) + len(pending)
 
