@@ -69,11 +69,11 @@ def take_censuses(
                     source.listing(),
                     pg,
                     started_at,
-                    grace_seconds=config.census_grace_seconds,
-                    requeue=source.requeue,
-                    max_orphan_deletes=config.max_orphan_deletes,
                     scope=source.scope,
+                    grace_seconds=config.census_grace_seconds,
                     requeue_timeout_seconds=config.requeue_timeout_seconds,
+                    max_orphan_deletes=config.max_orphan_deletes,
+                    requeue=source.requeue,
                 )
             )
         except (BotoCoreError, ClientError, DependencyUnavailable) as exc:
@@ -94,12 +94,7 @@ def with_qdrant_gaps(
         return
     documents = pg.documents_of_points(missing_points) if missing_points else {}
     for report in reports:
-        prefix = report.source_prefix
-        mine = sorted(
-            doc_id
-            for doc_id, source in documents.items()
-            if (source.startswith(prefix) if prefix else not source.startswith("s3://"))
-        )
+        mine = sorted(doc_id for doc_id, source in documents.items() if report.scope.owns(source))
         report.missing_in_qdrant = len(mine)
         report.examples["missing_in_qdrant"] = mine[:EXAMPLES]
 

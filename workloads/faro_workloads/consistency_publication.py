@@ -116,7 +116,7 @@ def _census_gauges(censuses: Sequence[CensusReport], gauge: Any) -> None:
     )
     complete = gauge("faro_census_complete", "1 when the last census left no gap, else 0.", ("scope",))
     for census in censuses:
-        scope = census.scope
+        scope = census.scope.name
         acknowledged.labels(scope=scope).set(census.counts.acknowledged)
         for name in (*GAPS, "in_flight", "unverified"):
             gaps.labels(scope=scope, gap=name).set(census.gap(name))

@@ -57,7 +57,7 @@ class JobResult:
     """Why a census could not be taken (S3 or SQS unreachable or refusing): the run exits UNAVAILABLE."""
 
     def census_of(self, scope: str) -> CensusReport | None:
-        return next((report for report in self.censuses if report.scope == scope), None)
+        return next((report for report in self.censuses if report.scope.name == scope), None)
 
     @property
     def census(self) -> CensusReport | None:
@@ -85,7 +85,7 @@ class JobResult:
         if final.orphan_ids:
             problems.append(f"{len(final.orphan_ids)} orphan points in qdrant")
         for census in self.censuses:
-            problems += [f"{census.scope}: {problem}" for problem in census.problems]
+            problems += [f"{census.scope.name}: {problem}" for problem in census.problems]
         return problems
 
     @property

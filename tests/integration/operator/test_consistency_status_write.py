@@ -24,7 +24,7 @@ from faro_operator.specs import RagPipelineSpec
 from faro_workloads.consistency_job import run_consistency, status_patch, write_status
 from faro_workloads.contract import conditions
 from faro_workloads.contract.settings import ConsistencyConfig
-from faro_workloads.core.census import CensusCounts, CensusReport
+from faro_workloads.core.census import CensusCounts, CensusReport, CensusScope
 
 pytestmark = pytest.mark.integration
 
@@ -85,7 +85,7 @@ def test_the_job_writes_status_consistency_with_exactly_its_role(
     # the censuses' figures too (the census itself runs on moto in test_census / test_bucket_source): the CRD
     # schema must keep every field, and what the operator's Complete condition reads from them
     chunk_census = CensusReport(CensusCounts(30, 10, 20, 0, 0, 0, 0), requeued_missing=20)
-    source_sync = CensusReport(CensusCounts(5, 6, 0, 0, 1, 0, 1), scope="source", source_prefix="s3://b/raw/")
+    source_sync = CensusReport(CensusCounts(5, 6, 0, 0, 1, 0, 1), scope=CensusScope("source", "s3://b/raw/"))
     result = replace(result, censuses=(chunk_census, source_sync))
     patch = status_patch(result)
     assert patch["status"]["consistency"]["result"] == "Drift"  # the bucket source's gaps

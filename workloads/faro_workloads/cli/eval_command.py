@@ -13,7 +13,7 @@ from rich.table import Table
 
 from faro_workloads.cli import cli
 from faro_workloads.client import FaroClient
-from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore
+from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore, first_documents
 
 console = Console()
 
@@ -82,7 +82,7 @@ def _api_search(client: FaroClient, backend: str) -> DocumentSearch:
         ranked = []
         for text in texts:
             hits = client.query(text, TOP_K, backend)["hits"]
-            ranked.append(list(dict.fromkeys(hit["doc_id"] for hit in hits))[:depth])
+            ranked.append(first_documents((hit["doc_id"] for hit in hits), depth))
         return ranked
 
     return search

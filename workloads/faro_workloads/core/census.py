@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
+from faro_workloads.core.source_documents import SOURCE_SCHEME
+
 log = logging.getLogger(__name__)
 
 Gap = Literal["missing_in_postgres", "in_flight", "failed", "unverified", "orphans"]
@@ -45,8 +47,8 @@ class ListedObject:
     doc_id: str
     etag: str
     modified: datetime
-    key: str = ""
-    """The object's key (a bucket source's documents; chunk objects' keys follow from their ids)."""
+    key: str
+    """The object's key (what a requeued notification names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,12 @@ class CensusScope:
 
     name: Literal["chunk_objects", "source"]
     source_prefix: str | None = None
+
+    def owns(self, source: str) -> bool:
+        """Whether a document whose ``source`` is this belongs to the scope."""
+        if self.source_prefix is not None:
+            return source.startswith(self.source_prefix)
+        return not source.startswith(SOURCE_SCHEME)
 
 
 CHUNK_OBJECTS = CensusScope("chunk_objects")
@@ -117,9 +125,7 @@ class CensusReport:
     """One census: PostgreSQL's ``counts``, and ``missing_in_qdrant`` from the store check that follows."""
 
     counts: CensusCounts
-    scope: str = CHUNK_OBJECTS.name
-    source_prefix: str | None = None
-    """What the ``source`` of the scope's documents starts with (a bucket source's); None: chunk objects."""
+    scope: CensusScope = CHUNK_OBJECTS
     missing_in_qdrant: int = 0
     examples: dict[str, list[str]] = field(default_factory=dict)
     requeued_missing: int = 0
@@ -162,7 +168,7 @@ class CensusReport:
     def to_dict(self) -> dict[str, Any]:
         counts = self.counts
         return {
-            "scope": self.scope,
+            "scope": self.scope.name,
             "acknowledged": counts.acknowledged,
             "postgres_documents": counts.postgres,
             **{name: self.gap(name) for name in (*GAPS, "in_flight", "unverified")},
@@ -182,11 +188,11 @@ def take_census(
     pg: CensusStore,
     listed_at: datetime,
     *,
+    scope: CensusScope,
     grace_seconds: float,
+    requeue_timeout_seconds: float,
+    max_orphan_deletes: int,
     requeue: Requeue | None = None,
-    max_orphan_deletes: int = 1000,
-    scope: CensusScope = CHUNK_OBJECTS,
-    requeue_timeout_seconds: float = 21_600,
 ) -> CensusReport:
     """Count the acknowledged documents against PostgreSQL; with ``requeue`` (repair), send what PostgreSQL
     lacks (or holds unverified) to the embedding engine again and delete the orphans (see the module).
@@ -196,18 +202,19 @@ def take_census(
     """
     with pg.census(listing, scope, listed_at, grace_seconds, requeue_timeout_seconds) as session:
         counts = session.counts()
-        report = CensusReport(counts, scope=scope.name, source_prefix=scope.source_prefix)
+        report = CensusReport(counts, scope=scope)
         for gap in ("missing_in_postgres", "failed", "orphans"):
             pages = session.listed(gap, EXAMPLES)  # type: ignore[arg-type]
             report.examples[gap] = [doc_id for page in pages for doc_id, _ in page]
-        if requeue is None:
-            return report
-        report.requeued_missing = _requeue(session, "missing_in_postgres", requeue)
-        report.requeued_unverified = _requeue(session, "unverified", requeue)
-        report.refused = _orphan_refusal(counts, max_orphan_deletes)
-        if report.refused is None and counts.orphans:
-            for page in session.listed("orphans"):
-                report.orphans_deleted += sum(pg.delete_document(doc_id) is not None for doc_id, _ in page)
+        if requeue is not None:
+            report.requeued_missing = _requeue(session, "missing_in_postgres", requeue)
+            report.requeued_unverified = _requeue(session, "unverified", requeue)
+            report.refused = _orphan_refusal(counts, max_orphan_deletes)
+            if report.refused is None and counts.orphans:
+                for page in session.listed("orphans"):
+                    report.orphans_deleted += sum(
+                        pg.delete_document(doc_id) is not None for doc_id, _ in page
+                    )
     if report.refused:
         log.warning("census: orphans not deleted: %s", report.refused)
     log.info("census: %s", {k: v for k, v in report.to_dict().items() if k != "examples"})

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,6 +109,11 @@ def score_retrieval(
     return RetrievalScore(queries=n, k=k, recall=recall / n, mrr=reciprocal / n, ndcg=gain / n, depth=depth)
 
 
+def first_documents(doc_ids: Iterable[str], k: int) -> list[str]:
+    """The first ``k`` distinct documents of hits' ``doc_ids`` in rank order (each at its best chunk)."""
+    return list(dict.fromkeys(doc_ids))[:k]
+
+
 def vector_document_search(embedder: Embedder, store: VectorSearch) -> DocumentSearch:
     """Documents ranked by their nearest chunk to each question, in ``store`` with ``embedder``."""
 
@@ -117,7 +122,7 @@ def vector_document_search(embedder: Embedder, store: VectorSearch) -> DocumentS
         ranked: list[list[str]] = []
         for vector in vectors:
             hits = store.search(vector, min(k * CHUNKS_PER_DOCUMENT, 1000))
-            ranked.append(list(dict.fromkeys(hit.doc_id for hit in hits))[:k])
+            ranked.append(first_documents((hit.doc_id for hit in hits), k))
         return ranked
 
     return search

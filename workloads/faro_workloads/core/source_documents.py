@@ -18,6 +18,8 @@ from fnmatch import fnmatchcase
 from faro_workloads.contract.settings import SourceDocumentsConfig
 from faro_workloads.core.documents import doc_id_from_path
 
+SOURCE_SCHEME = "s3://"
+"""What the ``source`` of every document read from a bucket source starts with."""
 MAX_METADATA_ENTRIES = 64
 MAX_METADATA_VALUE = 4096
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -60,7 +62,7 @@ class SourceLayout:
 
     def source(self, key: str) -> str:
         """The ``source`` recorded with a document read from ``key``."""
-        return f"s3://{self.bucket}/{key}"
+        return f"{SOURCE_SCHEME}{self.bucket}/{key}"
 
     @property
     def source_prefix(self) -> str:

@@ -107,11 +107,6 @@ class S3ChunkStore:
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
 
-    def get_record(self, doc_id: str) -> DocumentRecord | None:
-        key = self.layout.document_key(doc_id)
-        head = self._head_full(key)
-        return None if head is None else self._record(doc_id, head)
-
     def acknowledgement(self, doc_id: str) -> Acknowledgement | None:
         """What the chunking service acknowledged last for ``doc_id``: its chunk object's version, or its
         tombstone (a delete); None when neither exists."""
@@ -122,7 +117,7 @@ class S3ChunkStore:
         return None if tombstone is None else Acknowledgement(tombstone["LastModified"])
 
     def list_acknowledged(self, page_size: int = 1000) -> Iterator[list[ListedObject]]:
-        """Every chunk object of the pipeline (id, ETag, last modified), a listing page at a time (the
+        """Every chunk object of the pipeline (id, ETag, last modified, key), a listing page at a time (the
         census streams them: nothing but a page is held)."""
         paginator = self._s3.get_paginator("list_objects_v2")
         pages = paginator.paginate(

@@ -42,26 +42,23 @@ class S3SourceDocuments:
 
     def read(self, key: str) -> SourceObject | None:
         """The object at ``key`` with its metadata and tags; None when it does not exist (any more).
-        Raises :class:`DocumentTooLarge` for an object over the size limit (before reading its body)."""
+        Raises :class:`DocumentTooLarge` for an object over the size limit (its length is in the answer's
+        headers: the body is not read)."""
         bucket = self.layout.bucket
         try:
-            with STORE_SECONDS.labels("s3", "head_object").time():
-                head = self._s3.head_object(Bucket=bucket, Key=key)
-            if head["ContentLength"] > self._max_bytes:
-                raise DocumentTooLarge(
-                    f"s3://{bucket}/{key} is {head['ContentLength']} bytes, more than the "
-                    f"{self._max_bytes} a document may have"
-                )
             with STORE_SECONDS.labels("s3", "get_object").time():
-                response = self._s3.get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])
+                response = self._s3.get_object(Bucket=bucket, Key=key)
+                if response["ContentLength"] > self._max_bytes:
+                    response["Body"].close()
+                    raise DocumentTooLarge(
+                        f"s3://{bucket}/{key} is {response['ContentLength']} bytes, more than the "
+                        f"{self._max_bytes} a document may have"
+                    )
                 data = response["Body"].read(self._max_bytes + 1)
             with STORE_SECONDS.labels("s3", "get_object_tagging").time():
                 tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code")
-            if code in _MISSING:
-                return None
-            if code == "PreconditionFailed":  # replaced between the HEAD and the GET: its own event follows
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
             raise
         if len(data) > self._max_bytes:

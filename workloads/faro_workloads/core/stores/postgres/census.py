@@ -18,6 +18,7 @@ import psycopg
 from psycopg import sql
 
 from faro_workloads.core.census import CensusCounts, CensusScope, Gap, ListedObject
+from faro_workloads.core.source_documents import SOURCE_SCHEME
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
@@ -75,10 +76,10 @@ class PostgresCensusSession:
             "cutoff": listed_at - timedelta(seconds=grace),
             "sent_since": listed_at - timedelta(seconds=requeue_timeout),
             "listed_at": listed_at,
-            "origin": _like_prefix(scope.source_prefix or "s3://"),
+            "origin": _like_prefix(scope.source_prefix or SOURCE_SCHEME),
         }
         # Orphans of a bucket source are its documents (read from its prefix) that the listing lacks; of the
-        # chunk objects, every other document (uploads) that the listing lacks.
+        # chunk objects, every other document (uploads) that the listing lacks: CensusScope.owns in SQL.
         self._origin = sql.SQL(
             "d.source LIKE %(origin)s" if scope.source_prefix else "d.source NOT LIKE %(origin)s"
         )
