@@ -37,26 +37,33 @@ def cache_dir() -> Path:
     return Path(os.environ.get("FARO_CACHE", "~/.cache/faro")).expanduser() / "bench"
 
 
-def debian_doc_dir() -> Path:
-    """The HTML directory of ``python3.11-doc``, downloaded and unpacked on first use."""
-    target = cache_dir() / PACKAGE
+def debian_doc_dir(package: str = PACKAGE, html_root: Path = HTML_ROOT) -> Path:
+    """The HTML directory ``html_root`` of the Debian package ``package`` (default: ``python3.11-doc``),
+    downloaded and unpacked on first use."""
+    target = cache_dir() / package
     if (target / _EXTRACTED_STAMP).is_file():
-        return target / HTML_ROOT
+        return target / html_root
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
-        _run(["apt-get", "download", PACKAGE], Path(scratch))
-        debs = sorted(Path(scratch).glob(f"{PACKAGE}_*.deb"))
+        _run(["apt-get", "download", package], Path(scratch), package)
+        debs = sorted(Path(scratch).glob(f"{package}_*.deb"))
         if not debs:
-            raise CorpusError(f"apt-get download {PACKAGE} produced no .deb file in {scratch}")
+            raise CorpusError(f"apt-get download {package} produced no .deb file in {scratch}")
         shutil.rmtree(target, ignore_errors=True)
-        _run(["dpkg-deb", "-x", str(debs[0]), str(target)], Path(scratch))
-    if not (target / HTML_ROOT).is_dir():
-        raise CorpusError(f"{debs[0].name} holds no {HTML_ROOT} directory")
+        _run(["dpkg-deb", "-x", str(debs[0]), str(target)], Path(scratch), package)
+    if not (target / html_root).is_dir():
+        raise CorpusError(f"{debs[0].name} holds no {html_root} directory")
     (target / _EXTRACTED_STAMP).write_text(debs[0].name)
-    return target / HTML_ROOT
+    return target / html_root
 
 
-def _run(command: list[str], cwd: Path) -> None:
+def package_file(package: str) -> str:
+    """The name of the ``.deb`` file ``package`` was unpacked from (its version), once downloaded."""
+    stamp = cache_dir() / package / _EXTRACTED_STAMP
+    return stamp.read_text() if stamp.is_file() else ""
+
+
+def _run(command: list[str], cwd: Path, package: str) -> None:
     what = " ".join(command)
     try:
         result = subprocess.run(
@@ -64,7 +71,7 @@ def _run(command: list[str], cwd: Path) -> None:
         )
     except FileNotFoundError:
         raise CorpusError(
-            f"{command[0]} is not installed: the corpus is Debian's {PACKAGE} package; "
+            f"{command[0]} is not installed: the corpus is Debian's {package} package; "
             f"pass --corpus DIR (a directory of .html files) instead"
         ) from None
     except subprocess.TimeoutExpired:

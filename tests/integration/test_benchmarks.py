@@ -29,6 +29,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("upload_liveness", ["--idle-seconds", "0.5", "--scale", "0.02"]),
     ("reindex", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
     ("bucket_sync", ["--keys", "300"]),
+    # examples/docs and its questions stand in for the Debian corpora (no download; MiniLM, 9 chunks).
+    (
+        "retrieval",
+        ["--pages", "examples/docs", "--questions", "examples/eval/questions.jsonl", "--no-vector-cache"],
+    ),
 ]
 
 
