@@ -112,8 +112,9 @@ async def run(
 def main() -> None:
     job = json.load(sys.stdin)
     host = urlsplit(job["url"]).netloc
+    mode = {"mode": job["mode"]} if job.get("mode") else {}
     requests = [
-        encode_request(host, {"query": text, "top_k": job["top_k"], "backend": job["backend"]})
+        encode_request(host, {"query": text, "top_k": job["top_k"], "backend": job["backend"], **mode})
         for text in job["queries"]
     ]
     rate = job.get("rate")

@@ -446,7 +446,16 @@ STORE_COMPARISON = DashboardSpec(
                     "Queries answered per second, by the store that answered. faro_queries_total.",
                     (t(f"sum by (backend) ({rate('faro_queries_total')})", "{{backend}}"),),
                     "ops",
-                    width=12,
+                    width=8,
+                    stack=True,
+                ),
+                PanelSpec(
+                    "Queries by search mode",
+                    "Queries answered per second, by how the chunks were found: dense, lexical or hybrid "
+                    "(a generation without lexical terms answers by vector). faro_query_modes_total.",
+                    (t(f"sum by (mode) ({rate('faro_query_modes_total')})", "{{mode}}"),),
+                    "ops",
+                    width=8,
                     stack=True,
                 ),
                 PanelSpec(
@@ -460,7 +469,7 @@ STORE_COMPARISON = DashboardSpec(
                         ),
                     ),
                     "s",
-                    width=12,
+                    width=8,
                 ),
             ),
         ),

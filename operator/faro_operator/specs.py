@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, model_validator
 
 from faro_workloads.contract import chunking
-from faro_workloads.contract.api import ApiModel, Distance
+from faro_workloads.contract.api import ApiModel, Distance, SearchMode
 from faro_workloads.contract.golden_queries import (
     DEFAULT_MAX_RECALL_DROP,
     DEFAULT_RECALL_K,
@@ -197,6 +197,13 @@ class ChunkingSpec(SpecModel):
     overlap: chunking.ChunkOverlap = Field(
         chunking.DEFAULT_OVERLAP, description="Tokens shared by neighbouring chunks."
     )
+    context: chunking.ChunkContext = Field(
+        chunking.DEFAULT_CONTEXT,
+        description=(
+            "What the model embeds with each chunk: 'title-headings' (its document's title and the headings "
+            "above it; the returned text stays the chunk's own) or 'none'. A change reindexes."
+        ),
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingSpec:
@@ -234,6 +241,16 @@ class EmbeddingSpec(SpecModel):
 class QuerySpec(SpecModel):
     enabled: bool = True
     top_k_default: int = Field(5, ge=1, le=100)
+    mode: SearchMode = Field(
+        SearchMode.HYBRID,
+        description="Search mode of a query that names none: dense, lexical (BM25) or hybrid (both, fused).",
+    )
+    lexical_weight: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="Weight of the lexical ranking in hybrid fusion (the dense one weighs 1).",
+    )
     auth_secret_ref: SecretKeyRef | None = Field(None, description="Bearer API key; the API is open without.")
 
 

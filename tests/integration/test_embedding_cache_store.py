@@ -11,6 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.documents import CONTEXT_KEY, embedded_text
 from faro_workloads.core.embedding.cached import text_hash
 from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.retrieval import Backend
@@ -57,6 +58,23 @@ def test_pruning_keeps_texts_a_chunk_holds_and_entries_younger_than_the_grace(
     assert pg.prune_embedding_cache(grace_seconds=3600) == 0  # everything is younger than an hour
     assert pg.prune_embedding_cache(grace_seconds=0) == 1
     assert pg.cached_embeddings("hash:a@32", [*held, *stale]).keys() == held.keys()
+
+
+def test_pruning_keeps_what_chunks_were_embedded_as_with_their_context(
+    pg: PgVectorStore, make_chunks, make_record
+) -> None:
+    """A contextual chunk's cache entry is its context + text (multi-byte characters hashed alike in
+    Python and SQL); the bare text of such a chunk is not held."""
+    chunks = make_chunks("doc", 2, dimension=DIMENSION)
+    chunks[0].text = "Café au lait \u2192 naïve"
+    chunks[0].metadata = {**chunks[0].metadata, CONTEXT_KEY: "Menu — drinks > Hot"}
+    pg.write_document(make_record(chunks), chunks)
+    held = {text_hash(embedded_text(c.metadata.get(CONTEXT_KEY, ""), c.text)): c.embedding for c in chunks}
+    bare = {text_hash(chunks[0].text): chunks[0].embedding}
+    pg.remember_embeddings("hash:a@32", {**held, **bare})
+
+    assert pg.prune_embedding_cache(grace_seconds=0) == 1
+    assert pg.cached_embeddings("hash:a@32", [*held, *bare]).keys() == held.keys()
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ def faro(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_each_backend_is_scored_and_matches_the_stores_asked_directly(served) -> None:
+def test_each_backend_and_mode_is_scored_and_dense_matches_the_stores_asked_directly(served) -> None:
     url, plane = served
     done = faro(
         "eval",
@@ -59,19 +59,25 @@ def test_each_backend_is_scored_and_matches_the_stores_asked_directly(served) ->
         "qdrant",
         "--backend",
         "postgres",
+        "--mode",
+        "dense",
+        "--mode",
+        "hybrid",
         "--json",
     )
     assert done.returncode == 0, done.stderr
-    rows = {row["backend"]: row for row in map(json.loads, done.stdout.splitlines())}
-    assert set(rows) == {"qdrant", "postgres"}
-    assert rows["qdrant"]["queries"] == 10 and rows["qdrant"]["k"] == 3
-    for name in ("recall", "mrr", "ndcg"):
-        assert rows["qdrant"][name] == pytest.approx(rows["postgres"][name])  # exact search on both
+    rows = {(row["backend"], row["mode"]): row for row in map(json.loads, done.stdout.splitlines())}
+    assert set(rows) == {(b, m) for b in ("qdrant", "postgres") for m in ("dense", "hybrid")}
+    assert rows["qdrant", "dense"]["queries"] == 10 and rows["qdrant", "dense"]["k"] == 3
+    for mode in ("dense", "hybrid"):
+        for name in ("recall", "mrr", "ndcg"):  # exact search on both; fusion is Faro's on both
+            assert rows["qdrant", mode][name] == pytest.approx(rows["postgres", mode][name])
 
     direct = score_retrieval(
         load_golden_queries(QUESTIONS), vector_document_search(plane.embedder, plane.qdrant), k=3, depth=10
     )
-    assert (rows["qdrant"]["recall"], rows["qdrant"]["mrr"], rows["qdrant"]["ndcg"]) == pytest.approx(
+    dense = rows["qdrant", "dense"]
+    assert (dense["recall"], dense["mrr"], dense["ndcg"]) == pytest.approx(
         (direct.recall, direct.mrr, direct.ndcg), abs=1e-4
     )
     assert direct.recall > 0.5  # the hashing model finds most answers on five distinct pages

@@ -166,5 +166,5 @@ def test_a_killed_worker_is_replaced() -> None:
         after = asyncio.run(pool.extract(b"<h1>Two</h1><p>still works</p>", "html", fast))
     finally:
         pool.close()
-    assert first == "one"
-    assert after == "# Two\n\nstill works"
+    assert first.text == "one"
+    assert after.text == "# Two\n\nstill works"

@@ -20,7 +20,15 @@ from dataclasses import replace
 import numpy as np
 
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
-from faro_workloads.core.documents import Chunk, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.documents import (
+    CONTEXT_KEY,
+    Chunk,
+    DocumentRecord,
+    SearchHit,
+    SourceText,
+    embedded_text,
+)
+from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 
@@ -64,7 +72,10 @@ class FakePostgres:
     def prune_embedding_cache(self, grace_seconds: float) -> int:
         """Without clocks: every entry counts as older than the grace (unit tests pass 0)."""
         self._available()
-        held = {hashlib.sha256(chunk.text.encode("utf-8")).digest() for chunk in self.chunks.values()}
+        held = {
+            hashlib.sha256(embedded_text(chunk.metadata.get(CONTEXT_KEY, ""), chunk.text).encode()).digest()
+            for chunk in self.chunks.values()
+        }
         stale = [key for key in self.embedding_cache if key[1] not in held]
         for key in stale:
             del self.embedding_cache[key]
@@ -173,11 +184,15 @@ class FakeQdrant:
 
 
 class FakeSearch:
-    """A :class:`VectorSearch` that answers ``hits`` after ``delay`` seconds, or raises ``failure``;
-    ``calls`` counts the searches it was asked for."""
+    """A :class:`ChunkSearch` that answers ``hits`` (``lexical_hits`` for a lexical search, ``hits`` when
+    not given) after ``delay`` seconds, or raises ``failure``; ``calls`` counts the searches it was asked
+    for."""
 
-    def __init__(self, hits: list[SearchHit], delay: float = 0.0) -> None:
+    def __init__(
+        self, hits: list[SearchHit], delay: float = 0.0, lexical_hits: list[SearchHit] | None = None
+    ) -> None:
         self.hits = hits
+        self.lexical_hits = hits if lexical_hits is None else lexical_hits
         self.delay = delay
         self.failure: Exception | None = None
         self.calls = 0
@@ -189,6 +204,13 @@ class FakeSearch:
         if self.failure is not None:
             raise self.failure
         return self.hits[:k]
+
+    def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        hits, self.hits = self.hits, self.lexical_hits
+        try:
+            return self.search(np.zeros(1), k, flt)
+        finally:
+            self.hits = hits
 
 
 class FakeChunkObjects:

@@ -110,7 +110,12 @@ def full_pipeline_spec(**overrides: Any) -> RagPipelineSpec:
         "queryService": {
             "image": {"repository": "registry.local/faro", "tag": "dev", "pullPolicy": "Always"}
         },
-        "query": {"topKDefault": 8, "authSecretRef": {"name": "query-auth", "key": "key"}},
+        "query": {
+            "topKDefault": 8,
+            "mode": "dense",
+            "lexicalWeight": 0.5,
+            "authSecretRef": {"name": "query-auth", "key": "key"},
+        },
         "consistency": {
             "schedule": "0 * * * *",
             "sampleSize": 200,

@@ -8,6 +8,7 @@ import pytest
 
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.documents import CONTEXT_KEY, Chunk, embedded_text
 from faro_workloads.core.dual_writer import DualWriter
 from faro_workloads.core.embedding.cached import CachedEmbedder, text_hash
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -16,6 +17,11 @@ from faro_workloads.core.outbox import OutboxDrainer
 
 from support.fake_stores import FakePostgres, FakeQdrant
 from support.handbook import SECTIONS, RecordingEmbedder, handbook
+
+
+def _embedded(chunk: Chunk) -> str:
+    """What the model was sent for ``chunk`` (its heading context, then its text)."""
+    return embedded_text(chunk.metadata.get(CONTEXT_KEY, ""), chunk.text)
 
 
 def _ingest(pg: FakePostgres, embedder: RecordingEmbedder, size: int = 40) -> IngestService:
@@ -71,7 +77,7 @@ def test_a_rechunk_embeds_only_the_chunks_whose_text_is_new(size: int) -> None:
 
     recut = _ingest(pg, model, size=size).ingest(IncomingDocument("handbook", handbook(), "test", "markdown"))
 
-    new_texts = {chunk.text for chunk in pg.chunks.values()} - known
+    new_texts = {_embedded(chunk) for chunk in pg.chunks.values()} - known
     assert sorted(model.sent) == sorted(new_texts)
     assert recut.status == ("unchanged" if size == 40 else "replaced")
 
@@ -81,7 +87,7 @@ def test_pruning_deletes_what_no_chunk_holds_and_keeps_the_rest() -> None:
     ingest = _ingest(pg, model)
     ingest.ingest(IncomingDocument("handbook", handbook(), "test", "markdown"))
     ingest.ingest(IncomingDocument("handbook", handbook(edited=3), "test", "markdown"))
-    held = {text_hash(chunk.text) for chunk in pg.chunks.values()}
+    held = {text_hash(_embedded(chunk)) for chunk in pg.chunks.values()}
     assert len(pg.embedding_cache) == len(held) + 1  # the old paragraph 3
 
     assert pg.prune_embedding_cache(0) == 1

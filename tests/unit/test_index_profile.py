@@ -3,6 +3,7 @@ installs, different for every change that gives other vectors, blind to what doe
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def test_the_tokenizer_is_recorded_as_resolved_and_by_content_not_by_where_it_is
     tmp_path: Path,
 ) -> None:
     chars = Chunker(ChunkingConfig(tokenizer="chars", size=100, overlap=10))
-    assert chars.identity == ChunkingIdentity(strategy="recursive", size=100, overlap=10, tokenizer="chars/4")
+    assert chars.identity == ChunkingIdentity(
+        strategy="recursive", size=100, overlap=10, tokenizer="chars/4", context="title-headings"
+    )
     installed = minilm_tokenizer_path()
     if installed is None:
         pytest.fail("the MiniLM tokenizer is part of the dev install (make setup)")
@@ -96,3 +99,17 @@ def test_the_tokenizer_is_recorded_as_resolved_and_by_content_not_by_where_it_is
     assert HFTokenCounter(installed).name != HFTokenCounter(copied).name
     resolved = Chunker(ChunkingConfig(tokenizer="auto", size=100, overlap=10)).identity.tokenizer
     assert resolved == HFTokenCounter(installed).identity != "auto"
+
+
+def test_chunk_context_is_part_of_the_profile_and_none_keeps_the_fingerprints_made_before_it_existed() -> (
+    None
+):
+    def identity(context: str) -> ChunkingIdentity:
+        return Chunker(ChunkingConfig(tokenizer="chars", size=100, overlap=10, context=context)).identity
+
+    plain, contextual = identity("none"), identity("title-headings")
+    assert plain.context is None and not plain.embeds_context and contextual.embeds_context
+    assert plain.fingerprint != contextual.fingerprint
+    # What a profile without the field hashed to (sha256 of its canonical JSON), before context existed.
+    before = '{"overlap":10,"size":100,"strategy":"recursive","tokenizer":"chars/4"}'
+    assert plain.fingerprint == hashlib.sha256(before.encode()).hexdigest()[:16]

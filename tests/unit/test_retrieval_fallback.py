@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from prometheus_client import REGISTRY
 
+from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -36,7 +37,10 @@ def _retriever(
     pg: FakeSearch, qdrant: FakeSearch, timeout: float = 1.0, failures: int = 3, reset: float = 30.0
 ) -> Retriever:
     config = QueryConfig(
-        qdrant_timeout_seconds=timeout, breaker_failures=failures, breaker_reset_seconds=reset
+        qdrant_timeout_seconds=timeout,
+        breaker_failures=failures,
+        breaker_reset_seconds=reset,
+        default_mode=SearchMode.DENSE,  # which store answers is the point here; hybrid: test_fusion.py
     )
     return Retriever(HashingEmbedder(dimension=VECTOR.size), pg, qdrant, config)
 

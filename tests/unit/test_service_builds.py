@@ -44,6 +44,9 @@ class ClosingPostgres(ClosingStore, FakePostgres):
     def search(self, vector: object, k: int, flt: object = None) -> list[object]:
         return []  # an empty collection: what matters here is who answers and what is closed
 
+    def search_lexical(self, query: object, k: int, flt: object = None) -> list[object]:
+        return []
+
 
 class ClosingQdrant(ClosingStore, FakeQdrant):
     name, reachable = "qdrant", False

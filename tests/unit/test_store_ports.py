@@ -34,6 +34,8 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.DocumentClaims, FillClaims),
     (ports.OutboxClaims, PgVectorStore),
     (ports.VectorSearch, PgVectorStore),
+    (ports.ChunkSearch, PgVectorStore),
+    (ports.ChunkSearch, QdrantStore),
     (ports.SchemaAdmin, PgVectorStore),
     (ports.AuditedReplica, QdrantStore),
     (ports.CollectionAdmin, QdrantStore),
@@ -45,6 +47,7 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.OutboxClaims, FakePostgres()),
     (ports.PointSink, FakeQdrant()),
     (ports.VectorSearch, FakeSearch([])),
+    (ports.ChunkSearch, FakeSearch([])),
     (ports.ChunkObjectReader, FakeChunkObjects("b", LAYOUT)),
     (ports.StoreAdminOpener, DirectStoreAdmin),
 ]

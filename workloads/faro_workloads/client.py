@@ -45,10 +45,12 @@ class FaroClient:
             return response.json()
         return None if response.status_code == 404 else _json_or_raise(response)
 
-    def query(self, text: str, top_k: int | None, backend: str) -> dict[str, Any]:
+    def query(self, text: str, top_k: int | None, backend: str, mode: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {"query": text, "backend": backend}
         if top_k is not None:
             body["top_k"] = top_k
+        if mode is not None:
+            body["mode"] = mode
         return _json_or_raise(self._http.post("/v1/query", json=body))
 
     def generations(self) -> dict[str, Any]:

@@ -18,13 +18,14 @@ from typing import Literal, Protocol
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.source_documents import SourceLayout
 from faro_workloads.core.stores.s3_sources import S3SourceDocuments
-from faro_workloads.core.text_extraction import SourceFormat, detect_format
+from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, detect_format
 from faro_workloads.s3_events import S3ObjectEvent
 
 log = logging.getLogger(__name__)
 
-Extract = Callable[[bytes, SourceFormat], str]
-"""The canonical text of a document's bytes in a format (bounded: :meth:`ExtractionPool.extract_blocking`)."""
+Extract = Callable[[bytes, SourceFormat], ExtractedDocument]
+"""The canonical text (and title) of a document's bytes in a format (bounded:
+:meth:`ExtractionPool.extract_blocking`)."""
 
 
 class DocumentIngest(Protocol):
@@ -70,14 +71,14 @@ class SourceIngest:
         if found is None:
             return "skipped"  # removed since (its removed event follows) or replaced (its created event)
         fmt = detect_format(key, found.content_type)
-        text = self._extract(found.data, fmt)
+        extracted = self._extract(found.data, fmt)
         result = self._ingest.ingest(
             IncomingDocument(
                 doc_id=doc_id,
-                text=text,
+                text=extracted.text,
                 source=self.layout.source(key),
                 fmt=fmt,
-                metadata=dict(found.metadata),
+                metadata=extracted.metadata_with_title(dict(found.metadata)),
                 source_etag=found.etag,
             )
         )

@@ -52,7 +52,12 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "endpoint_url": source.endpoint_url,
             },
             "source_documents": source.documents.model_dump() if source.documents is not None else None,
-            "chunking": {"strategy": chunking.strategy, "size": chunking.size, "overlap": chunking.overlap},
+            "chunking": {
+                "strategy": chunking.strategy,
+                "size": chunking.size,
+                "overlap": chunking.overlap,
+                "context": chunking.context,
+            },
             "embedding": {
                 "kind": "portkey",
                 "gateway_url": embedding.gateway_url,
@@ -63,7 +68,11 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "batch_size": embedding.batch_size,
                 "gateway_retry_attempts": embedding.retry_attempts,
             },
-            "query": {"default_top_k": spec.query.top_k_default},
+            "query": {
+                "default_top_k": spec.query.top_k_default,
+                "default_mode": spec.query.mode.value,
+                "lexical_weight": spec.query.lexical_weight,
+            },
             "consistency": {
                 "sample_size": consistency.sample_size,
                 "k": consistency.k,

@@ -33,7 +33,7 @@ from faro_workloads.core.extraction_pool import ExtractionPool, shared_pool
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import INGEST_ERROR_REASONS, INGEST_ERRORS, expose_label_values
 from faro_workloads.core.search_filter import NUL_FREE, KeysNamedByPattern, MetadataKey, MetadataValue
-from faro_workloads.core.text_extraction import SourceFormat, detect_format
+from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, detect_format
 from faro_workloads.errors import InputError
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
@@ -290,10 +290,14 @@ class _UploadReader:
             raise HTTPException(422, one_line(exc)) from exc
         if "\x00" in body.text:
             raise HTTPException(422, "document text contains NUL characters")
-        text = await self._extract(body.text, body.format)
-        doc_id = body.doc_id or f"doc-{content_hash(text)[:16]}"
+        extracted = await self._extract(body.text, body.format)
+        doc_id = body.doc_id or f"doc-{content_hash(extracted.text)[:16]}"
         return IncomingDocument(
-            doc_id=doc_id, text=text, source="api:json", fmt=body.format, metadata=body.metadata
+            doc_id=doc_id,
+            text=extracted.text,
+            source="api:json",
+            fmt=body.format,
+            metadata=extracted.metadata_with_title(body.metadata),
         )
 
     async def _read_multipart(self, request: Request) -> IncomingDocument:
@@ -320,7 +324,8 @@ class _UploadReader:
         fmt: SourceFormat = fmt_field or detect_format(upload.filename, upload.content_type)  # type: ignore[assignment]
         metadata = _parse_metadata(form.get("metadata"))
         doc_id_field = form.get("doc_id")
-        text = await self._extract(data, fmt)
+        extracted = await self._extract(data, fmt)
+        text = extracted.text
         try:
             if isinstance(doc_id_field, str) and doc_id_field:
                 doc_id = validate_doc_id(doc_id_field)
@@ -331,9 +336,11 @@ class _UploadReader:
         except InvalidDocumentId as exc:
             raise HTTPException(422, str(exc)) from exc
         source = f"upload:{upload.filename}" if upload.filename else "upload"
-        return IncomingDocument(doc_id=doc_id, text=text, source=source, fmt=fmt, metadata=metadata)
+        return IncomingDocument(
+            doc_id=doc_id, text=text, source=source, fmt=fmt, metadata=extracted.metadata_with_title(metadata)
+        )
 
-    async def _extract(self, data: bytes | str, fmt: SourceFormat) -> str:
+    async def _extract(self, data: bytes | str, fmt: SourceFormat) -> ExtractedDocument:
         try:
             return await self._extraction.extract(data, fmt, self._limits)
         except DocumentTooComplex as exc:

@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
+from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.metrics import (
     FALLBACK_REASONS,
     QUERIES,
     QUERY_BACKENDS,
     QUERY_FALLBACKS,
+    QUERY_MODES,
     expose_label_values,
 )
 from faro_workloads.core.retrieval import Backend, QueryResult, Retriever
@@ -38,6 +40,9 @@ class QueryHit(BaseModel):
 
 class QueryResponse(BaseModel):
     backend: Backend = Field(..., description="The store that answered.")
+    mode: SearchMode = Field(
+        ..., description="How the chunks were found (dense when the index has no lexical terms yet)."
+    )
     fallback_reason: str | None = Field(None, description="Why Qdrant was not used, when backend was auto.")
     generation: int | None = Field(None, description="The index generation that answered.")
     took_ms: float
@@ -54,6 +59,7 @@ def response_body(result: QueryResult) -> dict[str, Any]:
     so validating them again through the models (twice, with FastAPI's response_model check) is pure cost."""
     return {
         "backend": result.backend.value,
+        "mode": result.mode.value,
         "fallback_reason": result.fallback_reason,
         "generation": result.generation,
         "took_ms": round(result.seconds * 1000, 3),
@@ -79,6 +85,7 @@ NOT_BLANK = re.compile(r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029
 def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
+    expose_label_values(QUERY_MODES, [mode.value for mode in SearchMode])
 
     class QueryRequest(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -100,6 +107,13 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
         )
         filter: SearchFilter | None = None
         backend: Backend = Backend.AUTO
+        mode: SearchMode | None = Field(
+            None,
+            description=(
+                f"dense (by meaning), lexical (BM25 over the chunks' words) or hybrid (both, fused by rank); "
+                f"default {config.default_mode.value}."
+            ),
+        )
 
     router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -114,7 +128,7 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
             raise HTTPException(422, "query must contain some text")
         try:
             result = await run_in_threadpool(
-                retriever.query, request.query, request.top_k, request.filter, request.backend
+                retriever.query, request.query, request.top_k, request.filter, request.backend, request.mode
             )
         except Exception as exc:
             if request.backend is Backend.QDRANT:

@@ -36,9 +36,22 @@ TOP_K = 50
     multiple=True,
     help="Backend to score (repeat to compare) [default: auto].",
 )
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per backend.")
+@click.option(
+    "--mode",
+    "modes",
+    type=click.Choice(["dense", "lexical", "hybrid"]),
+    multiple=True,
+    help="Search mode to score (repeat to compare) [default: the server's].",
+)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per backend and mode.")
 def eval_(
-    questions: Path, url: str, api_key: str | None, k: int, backends: tuple[str, ...], as_json: bool
+    questions: Path,
+    url: str,
+    api_key: str | None,
+    k: int,
+    backends: tuple[str, ...],
+    modes: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Score a question set against a Faro query API: QUESTIONS is JSON Lines (one {"question": ...,
     "doc_ids": [...]} a line) or a golden-queries YAML/JSON file (the format the cutover gate reads).
@@ -53,21 +66,23 @@ def eval_(
     client = FaroClient(url, api_key)
     try:
         scores = {
-            backend: score_retrieval(golden, _api_search(client, backend), k, depth=DEPTH)
+            (backend, mode): score_retrieval(golden, _api_search(client, backend, mode), k, depth=DEPTH)
+            for mode in modes or (None,)
             for backend in backends or ("auto",)
         }
     finally:
         client.close()
     if as_json:
-        for backend, score in scores.items():
-            click.echo(json.dumps({"backend": backend, "queries": score.queries, "k": k, **_figures(score)}))
+        for (backend, mode), score in scores.items():
+            line = {"backend": backend, "mode": mode or "default", "queries": score.queries, "k": k}
+            click.echo(json.dumps({**line, **_figures(score)}))
         return
     table = Table(title=f"{len(golden.queries)} questions from {questions.name}")
-    for column in ("backend", f"recall@{k}", f"MRR@{DEPTH}", f"nDCG@{DEPTH}"):
-        table.add_column(column, justify="right" if column != "backend" else "left")
-    for backend, score in scores.items():
+    for column in ("backend", "mode", f"recall@{k}", f"MRR@{DEPTH}", f"nDCG@{DEPTH}"):
+        table.add_column(column, justify="left" if column in ("backend", "mode") else "right")
+    for (backend, mode), score in scores.items():
         figures = _figures(score)
-        table.add_row(backend, *(f"{value:.3f}" for value in figures.values()))
+        table.add_row(backend, mode or "default", *(f"{value:.3f}" for value in figures.values()))
     console.print(table)
 
 
@@ -75,13 +90,13 @@ def _figures(score: RetrievalScore) -> dict[str, float]:
     return {"recall": round(score.recall, 4), "mrr": round(score.mrr, 4), "ndcg": round(score.ndcg, 4)}
 
 
-def _api_search(client: FaroClient, backend: str) -> DocumentSearch:
+def _api_search(client: FaroClient, backend: str, mode: str | None) -> DocumentSearch:
     """The documents the query API finds for each question, best first (a document at its best chunk)."""
 
     def search(texts: Sequence[str], depth: int) -> list[list[str]]:
         ranked = []
         for text in texts:
-            hits = client.query(text, TOP_K, backend)["hits"]
+            hits = client.query(text, TOP_K, backend, mode)["hits"]
             ranked.append(first_documents((hit["doc_id"] for hit in hits), depth))
         return ranked
 

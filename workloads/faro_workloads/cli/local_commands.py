@@ -178,14 +178,21 @@ def _print_reindex(report: StepReport) -> None:
 @click.option(
     "--backend", type=click.Choice(["auto", "qdrant", "postgres"]), default="auto", show_default=True
 )
+@click.option(
+    "--mode",
+    type=click.Choice(["dense", "lexical", "hybrid"]),
+    help="By meaning, by words (BM25) or both (server default when absent).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
-def query(text: str, url: str, api_key: str | None, top_k: int | None, backend: str, as_json: bool) -> None:
-    """Ask a Faro API for the chunks closest to TEXT."""
+def query(
+    text: str, url: str, api_key: str | None, top_k: int | None, backend: str, mode: str | None, as_json: bool
+) -> None:
+    """Ask a Faro API for the chunks that best answer TEXT."""
     from faro_workloads.client import FaroClient
 
     client = FaroClient(url, api_key)
     try:
-        answer = client.query(text, top_k, backend)
+        answer = client.query(text, top_k, backend, mode)
     finally:
         client.close()
     if as_json:
@@ -193,7 +200,10 @@ def query(text: str, url: str, api_key: str | None, top_k: int | None, backend: 
         return
     fallback = f", fallback: {answer['fallback_reason']}" if answer.get("fallback_reason") else ""
     table = Table(
-        title=f"{len(answer['hits'])} hits from {answer['backend']} in {answer['took_ms']} ms{fallback}"
+        title=(
+            f"{len(answer['hits'])} hits from {answer['backend']} ({answer.get('mode', 'dense')}) "
+            f"in {answer['took_ms']} ms{fallback}"
+        )
     )
     table.add_column("score", justify="right")
     table.add_column("document")

@@ -61,6 +61,15 @@ class SettingsModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class SearchMode(StrEnum):
+    """How a query finds chunks: by meaning (dense vectors), by words (BM25 over the chunks' terms), or both,
+    fused by reciprocal rank."""
+
+    DENSE = "dense"
+    LEXICAL = "lexical"
+    HYBRID = "hybrid"
+
+
 class Distance(StrEnum):
     """Vector distance; both stores index with the same one."""
 

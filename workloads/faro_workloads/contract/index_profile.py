@@ -18,11 +18,15 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from faro_workloads.contract.chunking import ChunkingStrategy, ChunkOverlap, ChunkSize
+from faro_workloads.contract.chunking import ChunkContext, ChunkingStrategy, ChunkOverlap, ChunkSize
 
 EXTRACTION_VERSION = 1
 """The version of text extraction (HTML to Markdown-like text, PDF pages, encodings). Raise it whenever a
 change to :mod:`faro_workloads.core.text_extraction` can give another text for the same upload."""
+
+LEXICAL_VERSION = "bm25-v1"
+"""How chunks' lexical terms are cut and weighted for hybrid search (:mod:`faro_workloads.core.lexical`).
+Raise it whenever a change there gives other terms or weights for the same chunk."""
 
 FINGERPRINT_LENGTH = 16
 """Hex digits of a profile's fingerprint (64 bits: no two profiles of one collection collide)."""
@@ -33,8 +37,10 @@ class _Identity(BaseModel):
 
     @property
     def fingerprint(self) -> str:
-        """A short stable digest: equal values, equal fingerprints, on every machine."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """A short stable digest: equal values, equal fingerprints, on every machine. A field that is None
+        is left out, so a field added as optional keeps the fingerprints of the profiles without it."""
+        dumped = self.model_dump(mode="json", exclude_none=True)
+        canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:FINGERPRINT_LENGTH]
 
 
@@ -59,6 +65,13 @@ class ChunkingIdentity(_Identity):
     size: ChunkSize
     overlap: ChunkOverlap
     tokenizer: str = Field(min_length=1, description="chars/4, or hf:<digest of tokenizer.json>.")
+    context: ChunkContext | None = Field(
+        None, description="What is embedded with each chunk besides its text; None: nothing (as 'none')."
+    )
+
+    @property
+    def embeds_context(self) -> bool:
+        return self.context not in (None, "none")
 
 
 class IndexProfile(_Identity):
@@ -67,11 +80,21 @@ class IndexProfile(_Identity):
     embedding: EmbeddingIdentity
     chunking: ChunkingIdentity
     extraction: int = Field(EXTRACTION_VERSION, ge=1)
+    lexical: str | None = Field(
+        None, description="The lexical index's version (hybrid search); None: made before hybrid search."
+    )
+
+    @classmethod
+    def current(cls, embedding: EmbeddingIdentity, chunking: ChunkingIdentity) -> IndexProfile:
+        """The profile this release indexes with, for a model and a chunking."""
+        return cls(embedding=embedding, chunking=chunking, lexical=LEXICAL_VERSION)
 
     def describe(self) -> str:
         """One line for people: ``model@dim · strategy size/overlap · tokenizer · extraction vN``."""
         chunking = self.chunking
+        context = f" +{chunking.context}" if chunking.embeds_context else ""
+        lexical = f" · {self.lexical}" if self.lexical else ""
         return (
-            f"{self.embedding.key} · {chunking.strategy} {chunking.size}/{chunking.overlap} "
-            f"· {chunking.tokenizer} · extraction v{self.extraction}"
+            f"{self.embedding.key} · {chunking.strategy} {chunking.size}/{chunking.overlap}{context} "
+            f"· {chunking.tokenizer} · extraction v{self.extraction}{lexical}"
         )

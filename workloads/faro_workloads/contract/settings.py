@@ -12,11 +12,13 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from faro_workloads.contract.api import Distance, SettingsModel
+from faro_workloads.contract.api import Distance, SearchMode, SettingsModel
 from faro_workloads.contract.chunking import (
+    DEFAULT_CONTEXT,
     DEFAULT_OVERLAP,
     DEFAULT_SIZE,
     DEFAULT_STRATEGY,
+    ChunkContext,
     ChunkingStrategy,
     ChunkOverlap,
     ChunkSize,
@@ -58,6 +60,10 @@ class ChunkingConfig(SettingsModel):
         description="Target chunk size in tokens (MiniLM sees 256 including its 2 special tokens).",
     )
     overlap: ChunkOverlap = Field(DEFAULT_OVERLAP, description="Tokens shared by neighbouring chunks.")
+    context: ChunkContext = Field(
+        DEFAULT_CONTEXT,
+        description="What is embedded with each chunk: its document's title and heading path, or none.",
+    )
     tokenizer: str = Field(
         "auto",
         description=(
@@ -109,6 +115,19 @@ class QueryConfig(SettingsModel):
 
     default_top_k: int = Field(5, ge=1, le=100)
     max_top_k: int = Field(50, ge=1, le=1000)
+    default_mode: SearchMode = Field(
+        SearchMode.HYBRID, description="The search mode of a query that names none."
+    )
+    hybrid_candidates: int = Field(
+        50,
+        ge=1,
+        le=1000,
+        description="Chunks each signal of a hybrid query brings to the fusion (at least top_k).",
+    )
+    rrf_k: int = Field(60, ge=1, le=10_000, description="Reciprocal rank fusion's k: 1 / (k + rank).")
+    lexical_weight: float = Field(
+        1.0, ge=0, le=10, description="Weight of the lexical ranking in the fusion (the dense one weighs 1)."
+    )
     max_query_chars: int = Field(2000, ge=1, le=100_000)
     qdrant_timeout_seconds: float = Field(1.0, gt=0, le=60, description="Give up on Qdrant after this.")
     breaker_failures: int = Field(3, ge=1, le=100, description="Failures that open the circuit.")

@@ -26,6 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.chunking.context import chunk_contexts, embedded_text
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import build_chunks
@@ -202,7 +203,14 @@ class Backfill:
             planned.append((record, spans))
         if not planned:
             return {}
-        vectors = iter(self._embedder.embed([span.text for _, spans in planned for span in spans]))
+        with_context = self._chunker.identity.embeds_context
+        contexts = [chunk_contexts(spans, record.metadata, with_context) for record, spans in planned]
+        inputs = [
+            embedded_text(context, span.text)
+            for (_, spans), held_contexts in zip(planned, contexts, strict=True)
+            for context, span in zip(held_contexts, spans, strict=True)
+        ]
+        vectors = iter(self._embedder.embed(inputs))  # one call for the batch: the model's batches stay full
         return {
             record.doc_id: (
                 record.content_hash,
@@ -213,9 +221,10 @@ class Backfill:
                     spans,
                     [next(vectors) for _ in spans],
                     self._embedder.model,
+                    document_contexts,
                 ),
             )
-            for record, spans in planned
+            for (record, spans), document_contexts in zip(planned, contexts, strict=True)
         }
 
     def _write(self, documents: dict[str, tuple[str, list[Chunk]]], result: PassResult) -> None:

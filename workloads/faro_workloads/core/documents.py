@@ -77,6 +77,18 @@ class ChunkSpan:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
+CONTEXT_KEY = "embedded_context"
+"""The chunk metadata key holding the context its vector was embedded with (absent: none; see
+:mod:`faro_workloads.core.chunking.context`). Hits show it."""
+
+
+def embedded_text(context: str, text: str) -> str:
+    """What the model embeds for a chunk: its context, a blank line and its text; the bare text without
+    context. The embedding cache keys this string (PostgreSQL's prune rebuilds it the same way from a
+    chunk's :data:`CONTEXT_KEY` metadata)."""
+    return f"{context}\n\n{text}" if context else text
+
+
 @dataclass(slots=True)
 class Chunk:
     """A chunk as both stores hold it. ``content_hash`` is the hash of the whole document version."""

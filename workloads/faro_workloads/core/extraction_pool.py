@@ -23,21 +23,22 @@ from pebble import ProcessExpired, ProcessFuture, ProcessPool
 
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex
-from faro_workloads.core.text_extraction import SourceFormat, extract_text
+from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, extract_document
 
 log = logging.getLogger(__name__)
 
 
 class ExtractionPool:
-    """``workers`` processes running :func:`extract_text`; started on first use, stopped by :meth:`close`."""
+    """``workers`` processes running :func:`extract_document`; started on first use, stopped by
+    :meth:`close`."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
         self._pool: ProcessPool | None = None
         self._lock = threading.Lock()
 
-    async def extract(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> str:
-        """The document's canonical text under ``limits``' HTML bounds and deadline, or
+    async def extract(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> ExtractedDocument:
+        """The document's canonical text (and title) under ``limits``' HTML bounds and deadline, or
         :class:`UnsupportedDocument` (of which :class:`DocumentTooComplex` is one kind)."""
         future = self._schedule(data, fmt, limits)
         try:
@@ -48,7 +49,9 @@ class ExtractionPool:
             future.cancel()
             raise
 
-    def extract_blocking(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> str:
+    def extract_blocking(
+        self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig
+    ) -> ExtractedDocument:
         """:meth:`extract` for a caller on a worker thread (the embedding engine's bucket source)."""
         try:
             return self._schedule(data, fmt, limits).result()
@@ -57,7 +60,7 @@ class ExtractionPool:
 
     def _schedule(self, data: bytes | str, fmt: SourceFormat, limits: IngestConfig) -> ProcessFuture:
         return self._started().schedule(
-            extract_text,
+            extract_document,
             args=(data, fmt, limits.max_html_depth, limits.max_html_elements),
             timeout=limits.extraction_timeout_seconds,
         )

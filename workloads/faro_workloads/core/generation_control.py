@@ -103,7 +103,7 @@ class GenerationController:
         self._embedder = embedder if isinstance(embedder, CachedEmbedder) else CachedEmbedder(embedder, pg)
         self._embedder_for = embedder_for or gateway_embedder_factory(EmbeddingConfig())
         self._config = config or GenerationsConfig()
-        self.wanted = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        self.wanted = IndexProfile.current(embedder.identity, chunker.identity)
         expose_label_values(BACKFILL_DOCUMENTS, BACKFILL_RESULTS)
         expose_label_values(GENERATION_CUTOVERS, CUTOVER_RESULTS)
         self.last_scores: dict[str, RetrievalScore] = {}

@@ -21,6 +21,7 @@ import numpy as np
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.core.batch_pipeline import pipelined
 from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.chunking.context import CONTEXT_KEY, chunk_contexts, embedded_text
 from faro_workloads.core.documents import (
     Chunk,
     ChunkSpan,
@@ -82,8 +83,11 @@ def build_chunks(
     spans: Sequence[ChunkSpan],
     vectors: Sequence[np.ndarray],
     model: str,
+    contexts: Sequence[str] | None = None,
 ) -> list[Chunk]:
-    """The chunks of one document version: span ``seq`` with its vector, document metadata over the span's."""
+    """The chunks of one document version: span ``seq`` with its vector, document metadata over the span's,
+    and the context it was embedded with (``contexts``, see :mod:`~faro_workloads.core.chunking.context`)."""
+    contexts = contexts if contexts is not None else [""] * len(spans)
     return [
         Chunk(
             doc_id=doc_id,
@@ -91,13 +95,30 @@ def build_chunks(
             text=span.text,
             start=span.start,
             end=span.end,
-            metadata={**span.metadata, **metadata},
+            metadata=_chunk_metadata(span.metadata, metadata, context),
             content_hash=digest,
             model=model,
             embedding=vector,
         )
-        for seq, (span, vector) in enumerate(zip(spans, vectors, strict=True))
+        for seq, (span, vector, context) in enumerate(zip(spans, vectors, contexts, strict=True))
     ]
+
+
+def _chunk_metadata(span: dict[str, Any], document: dict[str, Any], context: str) -> dict[str, Any]:
+    merged = {**span, **document}
+    merged.pop(CONTEXT_KEY, None)  # a reused span's or the document's: only this embedding's counts
+    if context:
+        merged[CONTEXT_KEY] = context
+    return merged
+
+
+def embed_spans(
+    embedder: Embedder, spans: Sequence[ChunkSpan], metadata: dict[str, Any], with_context: bool
+) -> tuple[np.ndarray, list[str]]:
+    """The vectors of one document's spans, and the context each was embedded with."""
+    contexts = chunk_contexts(spans, metadata, with_context)
+    vectors = embedder.embed([embedded_text(c, span.text) for c, span in zip(contexts, spans, strict=True)])
+    return vectors, contexts
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +157,7 @@ class IngestService:
         self._embedder = embedder
         self._pg = pg
         self._writer = writer
-        self.profile = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        self.profile = IndexProfile.current(embedder.identity, chunker.identity)
         """The index profile of what :meth:`ingest` stores (its chunker's and embedder's)."""
         expose_label_values(DOCUMENTS_INGESTED, DOCUMENT_RESULTS)
 
@@ -245,8 +266,7 @@ class IngestService:
         if not text.strip():
             raise UnsupportedDocument("document is empty")
         digest = content_hash(text)
-        fingerprint = self.profile.fingerprint
-        if _unchanged(existing, digest, fingerprint):
+        if _unchanged(existing, digest, self.profile.fingerprint):
             return self._unchanged(existing, document.source_etag)
         spans = self._chunker.chunk(text, document.fmt)
         kept = SourceText(text, document.fmt, digest)
@@ -254,7 +274,7 @@ class IngestService:
             doc_id,
             digest,
             kept,
-            fingerprint,
+            self.profile,
             document.source,
             document.metadata,
             spans,
@@ -282,11 +302,10 @@ class IngestService:
         doc_id = validate_doc_id(doc_id)
         existing = self._pg.get_document(doc_id)
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
-        fingerprint = profile.fingerprint
-        if _unchanged(existing, digest, fingerprint):
+        if _unchanged(existing, digest, profile.fingerprint):
             return self._unchanged(existing, source_etag)
         prepared = self._prepare(
-            doc_id, digest, text, fingerprint, source, metadata, spans, existing, source_etag
+            doc_id, digest, text, profile, source, metadata, spans, existing, source_etag
         )
         return self._write([prepared])[0]
 
@@ -305,7 +324,7 @@ class IngestService:
         doc_id: str,
         digest: str,
         text: SourceText | None,
-        fingerprint: str,
+        profile: IndexProfile,
         source: str,
         metadata: dict[str, Any],
         spans: list[ChunkSpan],
@@ -314,8 +333,8 @@ class IngestService:
     ) -> _Prepared:
         if not spans:
             raise UnsupportedDocument("document has no text to index")
-        vectors = self._embedder.embed([span.text for span in spans])
-        chunks = build_chunks(doc_id, digest, metadata, spans, vectors, self._embedder.model)
+        vectors, contexts = embed_spans(self._embedder, spans, metadata, profile.chunking.embeds_context)
+        chunks = build_chunks(doc_id, digest, metadata, spans, vectors, self._embedder.model, contexts)
         record = DocumentRecord(
             doc_id=doc_id,
             content_hash=digest,
@@ -323,7 +342,7 @@ class IngestService:
             chunk_count=len(chunks),
             metadata=metadata,
             updated_at=datetime.now(UTC),
-            profile=fingerprint,
+            profile=profile.fingerprint,
             source_etag=source_etag,
         )
         return _Prepared(record, chunks, "created" if existing is None else "replaced", text)

@@ -22,6 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.contract.settings import QueryConfig
@@ -71,7 +72,8 @@ class GenerationView:
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
-                self._retriever = Retriever(self.embedder, self.pg, self.qdrant, self._query)
+                lexical = self.profile.lexical is not None
+                self._retriever = Retriever(self.embedder, self.pg, self.qdrant, self._query, lexical=lexical)
             return self._retriever
 
     def close(self) -> None:
@@ -215,9 +217,16 @@ class LiveRetriever:
     def __init__(self, live: LiveGeneration) -> None:
         self._live = live
 
-    def query(self, text: str, top_k: int, flt: SearchFilter | None, backend: Backend) -> QueryResult:
+    def query(
+        self,
+        text: str,
+        top_k: int,
+        flt: SearchFilter | None,
+        backend: Backend,
+        mode: SearchMode | None = None,
+    ) -> QueryResult:
         view = self._live.view()
-        return replace(view.retriever.query(text, top_k, flt, backend), generation=view.generation)
+        return replace(view.retriever.query(text, top_k, flt, backend, mode), generation=view.generation)
 
     def query_vector(
         self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend

@@ -80,6 +80,11 @@ QUERY_SECONDS = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 QUERIES = Counter("faro_queries_total", "Queries answered, by backend.", ["backend"])
+QUERY_MODES = Counter(
+    "faro_query_modes_total",
+    "Queries answered, by how chunks were found: dense, lexical or hybrid.",
+    ["mode"],
+)
 QUERY_FALLBACKS = Counter(
     "faro_query_fallbacks_total",
     "Queries answered by PostgreSQL because Qdrant failed, timed out or its circuit was open.",

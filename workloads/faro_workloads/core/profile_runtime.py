@@ -77,7 +77,7 @@ class ProfileRuntime:
     def __init__(self, chunker: Chunker, embedder: Embedder, build_embedder: EmbedderFactory) -> None:
         self.chunker = chunker
         self.embedder = embedder
-        self.profile = IndexProfile(embedding=embedder.identity, chunking=chunker.identity)
+        self.profile = IndexProfile.current(embedder.identity, chunker.identity)
         """The configured (wanted) profile."""
         self._build_embedder = build_embedder
         self._embedders: dict[EmbeddingIdentity, Embedder] = {embedder.identity: embedder}

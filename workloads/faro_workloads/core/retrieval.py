@@ -1,4 +1,5 @@
-"""Query answering: Qdrant first, PostgreSQL + pgvector when Qdrant fails, times out or is circuit-broken.
+"""Query answering: Qdrant first, PostgreSQL + pgvector when Qdrant fails, times out or is circuit-broken;
+by vector, by words (BM25) or both fused (hybrid), the same way on either store.
 
 The breaker (pybreaker) opens after ``breaker_failures`` consecutive Qdrant failures; while open, queries go
 straight to Postgres without touching Qdrant (no retry storm), and after ``breaker_reset_seconds`` one trial
@@ -13,16 +14,20 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pybreaker
 
+from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_SECONDS
+from faro_workloads.core.fusion import reciprocal_rank_fusion
+from faro_workloads.core.lexical import query_vector
+from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_MODES, QUERY_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.ports import VectorSearch
+from faro_workloads.core.stores.ports import ChunkSearch
 from faro_workloads.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -48,18 +53,32 @@ class QueryResult:
     seconds: float
     generation: int | None = None
     """The index generation that answered (set by ``LiveRetriever``)."""
+    mode: SearchMode = SearchMode.DENSE
+    """How the chunks were found (a lexical or hybrid query on a generation without lexical terms is
+    answered by vector)."""
 
 
 class Retriever:
-    """Embeds a query and searches the stores with fallback."""
+    """Embeds a query and searches the stores with fallback, by vector, by words or both (``mode``).
+
+    ``lexical``: whether the stores' chunks carry lexical terms (the generation's index profile says so);
+    without, every query is answered by vector.
+    """
 
     def __init__(
-        self, embedder: Embedder, pg: VectorSearch, qdrant: VectorSearch, config: QueryConfig
+        self,
+        embedder: Embedder,
+        pg: ChunkSearch,
+        qdrant: ChunkSearch,
+        config: QueryConfig,
+        *,
+        lexical: bool = True,
     ) -> None:
         self._embedder = embedder
         self._pg = pg
         self._qdrant = qdrant
         self._config = config
+        self._lexical = lexical
         self._breaker = pybreaker.CircuitBreaker(
             fail_max=config.breaker_failures,
             reset_timeout=config.breaker_reset_seconds,
@@ -68,10 +87,21 @@ class Retriever:
         )
         self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
-    def query(self, text: str, top_k: int, flt: SearchFilter | None, backend: Backend) -> QueryResult:
+    def query(
+        self,
+        text: str,
+        top_k: int,
+        flt: SearchFilter | None,
+        backend: Backend,
+        mode: SearchMode | None = None,
+    ) -> QueryResult:
         started = time.perf_counter()
-        vector = self._embedder.embed_one(text)
-        return self.query_vector(vector, top_k, flt, backend, started=started)
+        mode = mode or self._config.default_mode
+        if mode is not SearchMode.DENSE and not self._lexical:
+            mode = SearchMode.DENSE
+        vector = self._embedder.embed_one(text) if mode is not SearchMode.LEXICAL else None
+        terms = query_vector(text) if mode is not SearchMode.DENSE else None
+        return self._answer(_Query(vector, terms, mode), top_k, flt, backend, started)
 
     def query_vector(
         self,
@@ -81,16 +111,22 @@ class Retriever:
         backend: Backend,
         started: float | None = None,
     ) -> QueryResult:
+        """A dense search for a ready vector."""
         started = time.perf_counter() if started is None else started
+        return self._answer(_Query(vector, None, SearchMode.DENSE), top_k, flt, backend, started)
+
+    def _answer(
+        self, query: _Query, top_k: int, flt: SearchFilter | None, backend: Backend, started: float
+    ) -> QueryResult:
         flt = None if flt is None or flt.is_empty() else flt
         fallback_reason: str | None = None
         if backend is Backend.POSTGRES:
-            hits, answered = self._pg.search(vector, top_k, flt), Backend.POSTGRES
+            hits, answered = self._search(self._pg, query, top_k, flt), Backend.POSTGRES
         elif backend is Backend.QDRANT:
-            hits, answered = self._search_qdrant(vector, top_k, flt), Backend.QDRANT
+            hits, answered = self._search_qdrant(query, top_k, flt), Backend.QDRANT
         else:
             try:
-                hits, answered = self._breaker.call(self._search_qdrant, vector, top_k, flt), Backend.QDRANT
+                hits, answered = self._breaker.call(self._search_qdrant, query, top_k, flt), Backend.QDRANT
             except pybreaker.CircuitBreakerError:
                 fallback_reason = "circuit_open"
             except QdrantQueryTimeout:
@@ -100,14 +136,30 @@ class Retriever:
                 fallback_reason = "error"
             if fallback_reason is not None:
                 QUERY_FALLBACKS.labels(fallback_reason).inc()
-                hits, answered = self._pg.search(vector, top_k, flt), Backend.POSTGRES
+                hits, answered = self._search(self._pg, query, top_k, flt), Backend.POSTGRES
         seconds = time.perf_counter() - started
         QUERY_SECONDS.labels(answered.value).observe(seconds)
         QUERIES.labels(answered.value).inc()
-        return QueryResult(hits, answered, fallback_reason, seconds)
+        QUERY_MODES.labels(query.mode.value).inc()
+        return QueryResult(hits, answered, fallback_reason, seconds, mode=query.mode)
 
-    def _search_qdrant(self, vector: np.ndarray, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
-        future = self._qdrant_pool.submit(self._qdrant.search, vector, top_k, flt)
+    def _search(
+        self, store: ChunkSearch, query: _Query, top_k: int, flt: SearchFilter | None
+    ) -> list[SearchHit]:
+        """One store's answer: its dense or lexical ranking, or both fused
+        (:mod:`~faro_workloads.core.fusion`)."""
+        if query.mode is SearchMode.DENSE:
+            return store.search(query.vector, top_k, flt)
+        if query.mode is SearchMode.LEXICAL:
+            return store.search_lexical(query.terms, top_k, flt)
+        candidates = max(top_k, self._config.hybrid_candidates)
+        dense = store.search(query.vector, candidates, flt)
+        lexical = store.search_lexical(query.terms, candidates, flt)
+        rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
+        return reciprocal_rank_fusion(rankings, self._config.rrf_k, top_k)
+
+    def _search_qdrant(self, query: _Query, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
+        future = self._qdrant_pool.submit(self._search, self._qdrant, query, top_k, flt)
         try:
             return future.result(timeout=self._config.qdrant_timeout_seconds)
         except FutureTimeout as exc:
@@ -118,3 +170,12 @@ class Retriever:
 
     def close(self) -> None:
         self._qdrant_pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """What a query searches with: its vector (not for lexical), its terms (not for dense), and how."""
+
+    vector: Any
+    terms: Any
+    mode: SearchMode

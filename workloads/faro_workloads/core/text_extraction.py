@@ -3,13 +3,16 @@
 The string :func:`extract_text` returns is THE text of a document version: it is hashed, chunked and
 stored, and every chunk span indexes into it. HTML is turned into plain text with Markdown heading lines
 (``## Title``), ``- `` list items and fenced ``<pre>`` blocks, so the markdown chunker keeps heading paths
-for HTML too.
+for HTML too. :func:`extract_document` also gives the document's title (HTML's ``<title>``), which is not
+part of the text: uploads keep it as the document's ``title`` metadata.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -19,15 +22,20 @@ from faro_workloads.core.html_shape import DEFAULT_MAX_DEPTH, DEFAULT_MAX_ELEMEN
 
 __all__ = [
     "DocumentTooComplex",
+    "ExtractedDocument",
     "SourceFormat",
     "UnsupportedDocument",
     "decode_document",
     "detect_format",
+    "extract_document",
     "extract_text",
     "html_to_text",
 ]
 
 SourceFormat = Literal["text", "markdown", "html"]
+
+MAX_TITLE_CHARS = 300
+"""A title longer than this is cut (it is metadata and the context of every chunk, not content)."""
 
 # A document whose share of control characters (other than tab, newlines, form feed) exceeds this is binary.
 MAX_CONTROL_SHARE = 0.10
@@ -101,13 +109,28 @@ def detect_format(filename: str | None, content_type: str | None) -> SourceForma
     return "text"
 
 
-def extract_text(
+@dataclass(frozen=True, slots=True)
+class ExtractedDocument:
+    """A document's canonical text, and its title when the format states one ("" otherwise)."""
+
+    text: str
+    title: str = ""
+
+    def metadata_with_title(self, metadata: Mapping[str, Any]) -> dict[str, Any]:
+        """``metadata`` with this title as ``title``, unless it names one itself (or there is none)."""
+        if not self.title or "title" in metadata:
+            return dict(metadata)
+        return {"title": self.title, **metadata}
+
+
+def extract_document(
     data: bytes | str,
     fmt: SourceFormat,
     max_html_depth: int = DEFAULT_MAX_DEPTH,
     max_html_elements: int = DEFAULT_MAX_ELEMENTS,
-) -> str:
-    """The canonical text of a document: decoded, normalised and, for HTML, converted to text.
+) -> ExtractedDocument:
+    """The canonical text of a document, decoded, normalised and, for HTML, converted to text; with the
+    HTML's ``<title>``.
 
     Raises :class:`UnsupportedDocument` when there is no text to keep, and its subclass
     :class:`DocumentTooComplex` for HTML that nests or branches past the limits (checked before parsing).
@@ -117,12 +140,23 @@ def extract_text(
     else:
         text = normalise_text(data)
         _check_text(text)
-    if fmt == "html":
-        check_html_shape(text, max_html_depth, max_html_elements)
-        text = html_to_text(text)
-        if not text:
-            raise UnsupportedDocument("document has no visible text (HTML without text content)")
-    return text
+    if fmt != "html":
+        return ExtractedDocument(text)
+    check_html_shape(text, max_html_depth, max_html_elements)
+    text, title = _html_document(text)
+    if not text:
+        raise UnsupportedDocument("document has no visible text (HTML without text content)")
+    return ExtractedDocument(text, title)
+
+
+def extract_text(
+    data: bytes | str,
+    fmt: SourceFormat,
+    max_html_depth: int = DEFAULT_MAX_DEPTH,
+    max_html_elements: int = DEFAULT_MAX_ELEMENTS,
+) -> str:
+    """The canonical text of a document (:func:`extract_document` without the title)."""
+    return extract_document(data, fmt, max_html_depth, max_html_elements).text
 
 
 # --- HTML -----------------------------------------------------------------------------------------------
@@ -215,7 +249,18 @@ def html_to_text(html: str) -> str:
     """Visible text of an HTML document: blocks separated by blank lines, ``<br>`` as a newline,
     headings as Markdown heading lines, list items as ``- `` lines, ``<pre>`` as fenced code with its
     whitespace kept, other whitespace collapsed, entities decoded; no ``<title>``, scripts or styles."""
-    root = LexborHTMLParser(html).root
+    return _html_document(html)[0]
+
+
+def _html_document(html: str) -> tuple[str, str]:
+    """:func:`html_to_text` and the ``<title>`` (whitespace collapsed, at most :data:`MAX_TITLE_CHARS`)."""
+    parser = LexborHTMLParser(html)
+    title_node = parser.css_first("title")
+    title = " ".join(title_node.text().split())[:MAX_TITLE_CHARS] if title_node is not None else ""
+    return _visible_text(parser.root), title
+
+
+def _visible_text(root: LexborNode | None) -> str:
     if root is None:
         return ""
     writer = _TextWriter()

@@ -36,7 +36,7 @@ from faro_workloads.core.generation_plan import GenerationPlan
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.live_generation import LiveDocuments
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_text
+from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_document
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
 from faro_workloads.embedded_postgres import forget_crashed_users
@@ -166,11 +166,17 @@ class LocalRuntime(Service):
                     progress.update(task, description=item.doc_id)
                     try:
                         fmt = detect_format(item.path.name, None)
-                        text = extract_text(item.path.read_bytes(), fmt)
+                        extracted = extract_document(item.path.read_bytes(), fmt)
                     except (UnsupportedDocument, OSError, ValueError) as exc:
                         fail(item.doc_id, exc)
                         continue
-                    yield IncomingDocument(doc_id=item.doc_id, text=text, source=f"file:{item.path}", fmt=fmt)
+                    yield IncomingDocument(
+                        doc_id=item.doc_id,
+                        text=extracted.text,
+                        source=f"file:{item.path}",
+                        fmt=fmt,
+                        metadata=extracted.metadata_with_title({}),
+                    )
 
             for result in self._ingest_all(read(), lambda document, exc: fail(document.doc_id, exc)):
                 counts[result.status] += 1

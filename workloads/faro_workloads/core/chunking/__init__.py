@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from faro_workloads.contract.index_profile import ChunkingIdentity
 from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.chunking.context import label_headings
 from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
 from faro_workloads.core.chunking.recursive import recursive_chunks
@@ -65,15 +66,21 @@ class Chunker:
             size=config.size,
             overlap=config.overlap,
             tokenizer=self.counter.identity,
+            context=None if config.context == "none" else config.context,
         )
 
     def chunk(self, text: str, fmt: SourceFormat = "text") -> list[ChunkSpan]:
         """The chunks of ``text``, the canonical text of a document (see ``extract_text``).
 
         ``fmt`` is the format the text was extracted from; every strategy works on all of them (HTML
-        extraction writes Markdown heading lines, so the markdown strategy finds HTML headings too).
+        extraction writes Markdown heading lines, so the markdown strategy finds HTML headings too). With
+        chunk context on, each span's ``headings`` metadata is its heading path (see
+        :mod:`~faro_workloads.core.chunking.context`).
         """
         if not text or text.isspace():
             return []
         measure = self.counter.measure(text)
-        return self._strategy(measure, self.config.size, self.config.overlap)
+        spans = self._strategy(measure, self.config.size, self.config.overlap)
+        if self.config.context != "none":
+            label_headings(text, spans)
+        return spans

@@ -26,6 +26,7 @@ from faro_workloads.contract.settings import CollectionConfig, HnswConfig, Postg
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.errors import ConfigurationError
 
@@ -180,6 +181,19 @@ class VectorSearch(Protocol):
     """Retrieval, from either store: the ``k`` nearest chunks, scored as Qdrant scores them."""
 
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]: ...
+
+
+class LexicalSearch(Protocol):
+    """Hybrid search's lexical signal, from either store: the ``k`` chunks with the highest BM25 score for a
+    query's terms (:mod:`faro_workloads.core.lexical`), scored alike by both."""
+
+    def search_lexical(
+        self, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
+
+
+class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
+    """What the query path asks of a store: both signals."""
 
 
 # --------------------------------------------------------------------------- repair and consistency

@@ -15,6 +15,7 @@ import logging
 import uuid
 import warnings
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -22,6 +23,7 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.lexical import SparseVector, chunk_vector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import CollectionMismatch
 from faro_workloads.core.stores.qdrant_compaction import CompactionPolicy, LocalCompaction, LocalGarbage
@@ -39,6 +41,33 @@ _DISTANCES: dict[Distance, models.Distance] = {
 
 INDEXING_THRESHOLD_KB = 10_000
 """Qdrant's default ``indexing_threshold``, restored by :meth:`QdrantStore.enable_indexing`."""
+
+
+DENSE_VECTOR = ""
+"""The dense vector's name: Qdrant's default (unnamed) vector."""
+LEXICAL_VECTOR = "lexical"
+"""The sparse vector of hybrid search's lexical signal (BM25 weights; Qdrant applies the IDF)."""
+
+
+class LexicalIndexMissing(RuntimeError):
+    """The collection was made before hybrid search: it has no lexical sparse vectors."""
+
+
+def _sparse(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector.model_construct(indices=vector.indices, values=vector.values)
+
+
+def _hit(point: models.ScoredPoint) -> SearchHit:
+    payload = point.payload or {}
+    return SearchHit(
+        id=_point_id(point.id),
+        score=float(point.score),
+        doc_id=payload["doc_id"],
+        seq=int(payload["seq"]),
+        text=payload["text"],
+        metadata=dict(payload.get("metadata") or {}),
+        model=str(payload.get("model", "")),
+    )
 
 
 def _point_id(point_id: object) -> uuid.UUID:
@@ -72,6 +101,7 @@ class QdrantStore:
         self._owns_connection = connection is None
         self._qdrant = connection or QdrantConnection(config)
         self._compaction = LocalCompaction(self._qdrant, self._name, self._policy, self._create_empty)
+        self._lexical: bool | None = None  # whether the collection has lexical vectors, once asked
 
     @property
     def collection(self) -> CollectionConfig:
@@ -118,11 +148,13 @@ class QdrantStore:
         log.info("created qdrant collection %s", self._name)
 
     def _create_collection(self, client: QdrantClient, defer_indexing: bool = False) -> None:
+        self._lexical = None  # asked again: a collection made now has lexical vectors
         client.create_collection(
             self._name,
             vectors_config=models.VectorParams(
                 size=self._collection.dimension, distance=_DISTANCES[self._collection.distance]
             ),
+            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             hnsw_config=models.HnswConfigDiff(m=self._hnsw.m, ef_construct=self._hnsw.ef_construct),
             optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0) if defer_indexing else None,
         )
@@ -192,6 +224,7 @@ class QdrantStore:
         with self._qdrant.call("drop") as client:
             if client.collection_exists(self._name):
                 client.delete_collection(self._name)
+                self._lexical = None
 
     def close(self) -> None:
         """Close the client (local mode releases its folder lock); a store from :meth:`for_generation`
@@ -210,18 +243,33 @@ class QdrantStore:
     # ----------------------------------------------------------------------------------------- writing
 
     def upsert(self, chunks: Sequence[Chunk]) -> None:
-        """Upsert ``chunks`` in batches of ``upsert_batch_size``, waiting until each batch is applied."""
+        """Upsert ``chunks`` in batches of ``upsert_batch_size``, waiting until each batch is applied; with
+        their lexical sparse vectors when the collection has them (those made before hybrid search do not)."""
         size = self._config.upsert_batch_size
+        lexical = self.has_lexical()
         for start in range(0, len(chunks), size):
             batch = chunks[start : start + size]
+            dense = [np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in batch]
+            vectors: list[list[float]] | dict[str, list[Any]] = dense
+            if lexical:
+                sparse = [_sparse(chunk_vector(chunk)) for chunk in batch]
+                vectors = {DENSE_VECTOR: dense, LEXICAL_VECTOR: sparse}
             # Built from our own well-typed values: skip pydantic's per-float validation of every vector.
             points = models.Batch.model_construct(
                 ids=[str(chunk.id) for chunk in batch],
-                vectors=[np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in batch],
+                vectors=vectors,
                 payloads=[chunk.payload() for chunk in batch],
             )
             with self._qdrant.call("upsert") as client:
                 client.upsert(self._name, points=points, wait=True)
+
+    def has_lexical(self) -> bool:
+        """Whether the collection holds lexical sparse vectors (made by a Faro with hybrid search)."""
+        if self._lexical is None:
+            with self._qdrant.call("collection_info") as client:
+                sparse = client.get_collection(self._name).config.params.sparse_vectors or {}
+            self._lexical = LEXICAL_VECTOR in sparse
+        return self._lexical
 
     def delete(self, ids: Sequence[uuid.UUID]) -> None:
         """Delete these points (unknown ids are ignored)."""
@@ -255,21 +303,25 @@ class QdrantStore:
                 query_filter=to_qdrant_filter(flt),
                 with_payload=True,
             )
-        hits = []
-        for point in response.points:
-            payload = point.payload or {}
-            hits.append(
-                SearchHit(
-                    id=_point_id(point.id),
-                    score=float(point.score),
-                    doc_id=payload["doc_id"],
-                    seq=int(payload["seq"]),
-                    text=payload["text"],
-                    metadata=dict(payload.get("metadata") or {}),
-                    model=str(payload.get("model", "")),
-                )
+        return [_hit(point) for point in response.points]
+
+    def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        """The ``k`` points with the highest BM25 score for ``query`` (Qdrant's IDF times the stored
+        weights); none without terms. Raises :class:`LexicalIndexMissing` on a collection without them."""
+        if not query:
+            return []
+        if not self.has_lexical():
+            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+        with self._qdrant.call("search_lexical") as client:
+            response = client.query_points(
+                self._name,
+                query=_sparse(query),
+                using=LEXICAL_VECTOR,
+                limit=k,
+                query_filter=to_qdrant_filter(flt),
+                with_payload=True,
             )
-        return hits
+        return [_hit(point) for point in response.points]
 
     def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]:
         """The points with these ids that exist, as chunks (empty embeddings when ``with_vectors`` is off)."""
@@ -285,6 +337,8 @@ class QdrantStore:
                 )
             for record in records:
                 vector = record.vector if with_vectors else []
+                if isinstance(vector, dict):  # with the lexical sparse vector beside it
+                    vector = vector.get(DENSE_VECTOR, [])
                 found[_point_id(record.id)] = Chunk.from_payload(
                     record.payload or {}, np.asarray(vector, dtype=np.float32)
                 )

@@ -130,12 +130,12 @@ def copy_points(source: QdrantClient, target: QdrantClient, name: str, batch_siz
         )
         if records:
             # The vectors come from the collection itself: no need for pydantic's per-float validation.
-            batch = models.Batch.model_construct(
-                ids=[record.id for record in records],
-                vectors=[record.vector for record in records],
-                payloads=[record.payload for record in records],
-            )
-            target.upsert(name, points=batch, wait=True)
+            # A point's vector is a list, or a dict with the lexical sparse vector beside the dense one.
+            points = [
+                models.PointStruct.model_construct(id=record.id, vector=record.vector, payload=record.payload)
+                for record in records
+            ]
+            target.upsert(name, points=points, wait=True)
             copied += len(records)
         if offset is None:
             return copied
@@ -246,7 +246,11 @@ class LocalCompaction:
                     self._create(fresh)
                 else:
                     params = old.get_collection(collection.name).config.params
-                    fresh.create_collection(collection.name, vectors_config=params.vectors)
+                    fresh.create_collection(
+                        collection.name,
+                        vectors_config=params.vectors,
+                        sparse_vectors_config=params.sparse_vectors,
+                    )
                 copy_points(old, fresh, collection.name, _COPY_BATCH_SIZE)
             aliases = [
                 models.CreateAliasOperation(

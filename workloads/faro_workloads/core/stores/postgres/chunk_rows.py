@@ -12,6 +12,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from faro_workloads.core.documents import Chunk
+from faro_workloads.core.lexical import chunk_vector
 
 # Column order of the chunks table, of the staging table and of binary COPY rows.
 CHUNK_COLUMNS = (
@@ -25,15 +26,21 @@ CHUNK_COLUMNS = (
     "content_hash",
     "model",
     "embedding",
+    "lexical_terms",
+    "lexical_weights",
 )
-COPY_TYPES = ["uuid", "text", "int4", "text", "int4", "int4", "jsonb", "text", "text", "vector"]
+COPY_TYPES = [
+    "uuid", "text", "int4", "text", "int4", "int4", "jsonb", "text", "text", "vector", "int4[]", "float4[]"
+]  # fmt: skip
 
-# The columns a Chunk is read from (see chunk_from_row).
-CHUNK_SELECT = sql.SQL(", ").join(sql.Identifier(column) for column in CHUNK_COLUMNS[1:])
+# The columns a Chunk is read from (see chunk_from_row): its lexical weights are derived from its text.
+CHUNK_SELECT = sql.SQL(", ").join(sql.Identifier(column) for column in CHUNK_COLUMNS[1:10])
 
 
 def copy_row(chunk: Chunk) -> tuple[object, ...]:
-    """``chunk`` as a binary COPY row in :data:`CHUNK_COLUMNS` order (types :data:`COPY_TYPES`)."""
+    """``chunk`` as a binary COPY row in :data:`CHUNK_COLUMNS` order (types :data:`COPY_TYPES`), with its
+    lexical weights (:func:`~faro_workloads.core.lexical.chunk_vector`)."""
+    lexical = chunk_vector(chunk)
     return (
         chunk.id,
         chunk.doc_id,
@@ -45,6 +52,8 @@ def copy_row(chunk: Chunk) -> tuple[object, ...]:
         chunk.content_hash,
         chunk.model,
         np.asarray(chunk.embedding, dtype=np.float32),
+        lexical.indices,
+        lexical.values,
     )
 
 

@@ -17,6 +17,7 @@ import numpy as np
 import psycopg
 from psycopg import sql
 
+from faro_workloads.core.documents import CONTEXT_KEY
 from faro_workloads.core.stores.postgres.chunk_rows import as_float32
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.tables import CollectionTables
@@ -96,7 +97,9 @@ class PostgresEmbeddingCache:
             )
 
     def prune(self, grace_seconds: float) -> int:
-        """Delete entries older than ``grace_seconds`` whose text no chunk holds; returns how many."""
+        """Delete entries older than ``grace_seconds`` whose text no chunk holds; returns how many. A chunk
+        holds the text it was embedded as: its context (``embedded_context`` metadata), a blank line and
+        its text (:func:`~faro_workloads.core.chunking.context.embedded_text`)."""
         tables = self._tables
         with self._pool.transaction("prune_embedding_cache") as conn:
             deleted = conn.execute(
@@ -106,10 +109,13 @@ class PostgresEmbeddingCache:
                     WHERE cached.created_at < now() - make_interval(secs => %s)
                       AND NOT EXISTS (
                         SELECT 1 FROM {chunks} AS chunk
-                        WHERE sha256(convert_to(chunk.text, 'UTF8')) = cached.text_hash
+                        WHERE sha256(convert_to(
+                            CASE WHEN coalesce(chunk.metadata ->> %s, '') = '' THEN chunk.text
+                                 ELSE (chunk.metadata ->> %s) || E'\\n\\n' || chunk.text END,
+                            'UTF8')) = cached.text_hash
                       )
                     """
                 ).format(cache=tables.embedding_cache, chunks=tables.chunks),
-                (grace_seconds,),
+                (grace_seconds, CONTEXT_KEY, CONTEXT_KEY),
             )
             return deleted.rowcount

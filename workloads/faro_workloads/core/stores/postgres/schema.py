@@ -170,14 +170,29 @@ class PostgresSchema:
                     metadata jsonb NOT NULL DEFAULT '{{}}',
                     content_hash text NOT NULL,
                     model text NOT NULL,
-                    embedding vector({}) NOT NULL
+                    embedding vector({}) NOT NULL,
+                    lexical_terms integer[] NOT NULL DEFAULT '{{}}',
+                    lexical_weights real[] NOT NULL DEFAULT '{{}}'
                 )
                 """
             ).format(tables.chunks, sql.Literal(collection.dimension))
         )
+        # Tables made before hybrid search: their rows have no terms until written again (a generation
+        # whose profile has no lexical index is searched by vector only).
+        for column, kind in (("lexical_terms", "integer[]"), ("lexical_weights", "real[]")):
+            conn.execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {} NOT NULL DEFAULT '{{}}'").format(
+                    tables.chunks, sql.Identifier(column), sql.SQL(kind)
+                )
+            )
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (doc_id)").format(
                 sql.Identifier(tables.doc_index_name), tables.chunks
+            )
+        )
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} USING gin (lexical_terms)").format(
+                sql.Identifier(tables.lexical_index_name), tables.chunks
             )
         )
         if with_hnsw:

@@ -29,6 +29,7 @@ from faro_workloads.contract.settings import CollectionConfig, HnswConfig, Postg
 from faro_workloads.core.census import CensusScope, ListedObject
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
 from faro_workloads.core.stores.postgres.census import PostgresCensus, PostgresCensusSession
@@ -249,6 +250,9 @@ class PgVectorStore:
 
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         return self._search.search(vector, k, flt)
+
+    def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        return self._search.search_lexical(query, k, flt)
 
     # ------------------------------------------------------------------------------ scans (PostgresScans)
 

@@ -47,6 +47,7 @@ class CollectionTables:
     chunks_table_name: str
     hnsw_index_name: str
     doc_index_name: str
+    lexical_index_name: str
     outbox_index_name: str
     opclass: str  # the HNSW operator class of the collection's distance
     operator: str  # the SQL distance operator of the collection's distance
@@ -76,6 +77,7 @@ class CollectionTables:
             chunks_table_name=chunks,
             hnsw_index_name=f"{chunks}_hnsw",
             doc_index_name=f"{chunks}_doc_id",
+            lexical_index_name=f"{chunks}_lexical",
             outbox_index_name=f"{name}_outbox_point_id",
             opclass=opclass,
             operator=operator,
