@@ -52,11 +52,13 @@ def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert last["name"] == name
     assert isinstance(last["ratio"], float | int)
-    if name == "query":  # closed loop with 1 and 4 clients, then open loop at each default rate
-        cases = ("1", "4", "4 @50/s", "4 @200/s")
+    if name == "query":  # closed loop with 1 and 4 clients, open loop at each default rate, then hybrid
+        cases = ("x1", "x4", "x4 @50/s", "x4 @200/s", "hybrid x1")
         assert set(last["rows"]) == {
-            f"{backend} x{case}" for backend in ("qdrant", "postgres") for case in cases
+            f"{backend} {case}" for backend in ("qdrant", "postgres") for case in cases
         }
-        assert {row["rate/s"] for row in last["rows"].values()} == {"closed loop", 50.0, 200.0}
+        rates = {row["rate/s"] for row in last["rows"].values()}
+        assert rates == {"closed loop", 50.0, 200.0, "closed loop (hybrid vs dense)"}
+        assert set(last["hybrid_added_p50_ms"]) == {"qdrant", "postgres"}
     if name == "upload_liveness":  # every pathological upload got its status: refused or stored
         assert last["statuses_as_expected"], last["statuses"]

@@ -102,3 +102,20 @@ def test_filters_apply_to_both_signals_and_an_exact_name_is_found_by_words(plane
             assert answer["hits"] and {hit["metadata"]["team"] for hit in answer["hits"]} == {"storage"}
             lexical = _ask(client, "outbox", backend, "lexical")
             assert lexical["hits"] and all("outbox" in hit["text"].lower() for hit in lexical["hits"])
+
+
+def test_grouped_answers_cover_distinct_documents_alike_on_both_backends(plane: DataPlane) -> None:
+    with TestClient(plane.api()) as client:
+        for question in QUESTIONS:
+            grouped = {
+                backend: _ask(client, question, backend, "hybrid", max_per_document=1)
+                for backend in ("qdrant", "postgres")
+            }
+            docs = [doc_id for doc_id, _ in _order(grouped["qdrant"])]
+            assert len(docs) == len(set(docs)) == min(8, 5)  # five documents in examples/docs
+            assert _order(grouped["qdrant"]) == _order(grouped["postgres"]), question
+            ungrouped = _ask(client, question, "qdrant", "hybrid", max_per_document=0)
+            first_of_each = list(dict.fromkeys(hit["doc_id"] for hit in ungrouped["hits"]))
+            assert docs[: len(first_of_each)] == first_of_each  # the same order, each at its best chunk
+        refused = client.post("/v1/query", json={"query": "x", "max_per_document": -1})
+        assert refused.status_code == 422 and "max_per_document" in refused.text

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from faro_workloads.background_server import BackgroundServer, free_port
 from faro_workloads.contract.settings import AuthConfig, ChunkingConfig, EmbeddingConfig, FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObjectLayout
-from faro_workloads.core.documents import content_hash
+from faro_workloads.core.documents import CONTEXT_KEY, content_hash, embedded_text
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.model_server import build_model_server
@@ -385,7 +385,8 @@ def test_full_path_with_embeddings_through_the_portkey_gateway(
             stored = pg.fetch_chunks(list(pg.all_ids()))
             assert {c.model for c in stored} == {"hash-64"}
             for chunk in stored:  # the vectors are the model's, carried through the gateway unchanged
-                np.testing.assert_allclose(chunk.embedding, model.embed_one(chunk.text), rtol=1e-5, atol=1e-6)
+                sent = embedded_text(chunk.metadata.get(CONTEXT_KEY, ""), chunk.text)  # heading path + text
+                np.testing.assert_allclose(chunk.embedding, model.embed_one(sent), rtol=1e-5, atol=1e-6)
             answer = gateway_plane.retriever.query("pending qdrant writes", 1, None, Backend.AUTO)
             assert answer.backend is Backend.QDRANT and answer.hits[0].doc_id == "ops/runbook"
 

@@ -12,7 +12,7 @@ from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.fusion import reciprocal_rank_fusion
+from faro_workloads.core.fusion import at_most_per_document, reciprocal_rank_fusion
 from faro_workloads.core.retrieval import Backend, Retriever
 
 from support.fake_stores import FakeSearch
@@ -83,3 +83,20 @@ def test_lexical_mode_embeds_nothing_and_an_index_without_terms_answers_by_vecto
     answered = old.query("which doc", 3, None, Backend.QDRANT, SearchMode.HYBRID)
     assert answered.mode is SearchMode.DENSE and [hit.seq for hit in answered.hits] == [0]
     assert old.query_vector(np.ones(8, dtype=np.float32), 1, None, Backend.QDRANT).mode is SearchMode.DENSE
+
+
+def test_grouping_keeps_a_documents_first_chunks_and_fills_top_k_with_other_documents() -> None:
+    same_doc = [SearchHit(IDS[n], 1 - n / 10, "big" if n < 4 else f"doc{n}", n, "t", {}) for n in range(6)]
+    assert [hit.seq for hit in at_most_per_document(same_doc, 1)] == [0, 4, 5]
+    assert [hit.seq for hit in at_most_per_document(same_doc, 2)] == [0, 1, 4, 5]
+    assert at_most_per_document(same_doc, 0) == same_doc
+
+    store = FakeSearch(same_doc)
+    config = QueryConfig(default_mode=SearchMode.DENSE, max_chunks_per_document=1)
+    retriever = Retriever(HashingEmbedder(dimension=8), FakeSearch([]), store, config)
+    grouped = retriever.query("q", 3, None, Backend.QDRANT)
+    assert [hit.doc_id for hit in grouped.hits] == ["big", "doc4", "doc5"]
+    assert len(retriever.query("q", 3, None, Backend.QDRANT, per_document=0).hits) == 3
+    assert [h.doc_id for h in retriever.query("q", 3, None, Backend.QDRANT, per_document=0).hits] == [
+        "big"
+    ] * 3

@@ -45,8 +45,17 @@ class FaroClient:
             return response.json()
         return None if response.status_code == 404 else _json_or_raise(response)
 
-    def query(self, text: str, top_k: int | None, backend: str, mode: str | None = None) -> dict[str, Any]:
+    def query(
+        self,
+        text: str,
+        top_k: int | None,
+        backend: str,
+        mode: str | None = None,
+        per_document: int | None = None,
+    ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": text, "backend": backend}
+        if per_document is not None:
+            body["max_per_document"] = per_document
         if top_k is not None:
             body["top_k"] = top_k
         if mode is not None:

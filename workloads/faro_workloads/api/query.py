@@ -114,6 +114,15 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
                 f"default {config.default_mode.value}."
             ),
         )
+        max_per_document: (
+            Annotated[StrictInt, Field(ge=0, le=100), BeforeValidator(whole_float_as_int)] | None
+        ) = Field(
+            None,
+            description=(
+                "At most this many chunks of one document, so that the hits cover distinct documents "
+                f"(0: no limit); default {config.max_chunks_per_document}."
+            ),
+        )
 
     router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -128,7 +137,13 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
             raise HTTPException(422, "query must contain some text")
         try:
             result = await run_in_threadpool(
-                retriever.query, request.query, request.top_k, request.filter, request.backend, request.mode
+                retriever.query,
+                request.query,
+                request.top_k,
+                request.filter,
+                request.backend,
+                request.mode,
+                request.max_per_document,
             )
         except Exception as exc:
             if request.backend is Backend.QDRANT:

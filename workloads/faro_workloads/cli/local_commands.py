@@ -183,16 +183,28 @@ def _print_reindex(report: StepReport) -> None:
     type=click.Choice(["dense", "lexical", "hybrid"]),
     help="By meaning, by words (BM25) or both (server default when absent).",
 )
+@click.option(
+    "--per-document",
+    type=click.IntRange(0, 100),
+    help="At most this many chunks of one document (0: no limit; server default when absent).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 def query(
-    text: str, url: str, api_key: str | None, top_k: int | None, backend: str, mode: str | None, as_json: bool
+    text: str,
+    url: str,
+    api_key: str | None,
+    top_k: int | None,
+    backend: str,
+    mode: str | None,
+    per_document: int | None,
+    as_json: bool,
 ) -> None:
     """Ask a Faro API for the chunks that best answer TEXT."""
     from faro_workloads.client import FaroClient
 
     client = FaroClient(url, api_key)
     try:
-        answer = client.query(text, top_k, backend, mode)
+        answer = client.query(text, top_k, backend, mode, per_document)
     finally:
         client.close()
     if as_json:

@@ -1,4 +1,5 @@
-"""Reciprocal rank fusion: one ranking of chunks from the dense and the lexical rankings of a hybrid query.
+"""Rankings of chunks: reciprocal rank fusion of a hybrid query's dense and lexical rankings, and the
+grouping that keeps at most N chunks of a document.
 
 A chunk's fused score is ``sum(weight / (k + rank))`` over the rankings it is in (rank from 1). Scores of
 different signals (cosine similarity, BM25) are not comparable; ranks are. Ties go to the chunk with the
@@ -32,3 +33,23 @@ def reciprocal_rank_fusion(
             hits.setdefault(hit.id, hit)
     order = sorted(scores, key=lambda key: (-scores[key], best_rank[key], str(key)))
     return [dataclasses.replace(hits[key], score=scores[key]) for key in order[:limit]]
+
+
+GROUPING_OVERFETCH = 4
+"""Chunks asked of a store per chunk wanted when results are grouped by document (a document's chunks
+cluster: without more candidates, fewer than ``top_k`` distinct documents might come back)."""
+MAX_FETCH = 1000
+
+
+def at_most_per_document(hits: Sequence[SearchHit], per_document: int) -> list[SearchHit]:
+    """``hits`` in order, without a document's chunks beyond its first ``per_document`` (0: all kept)."""
+    if per_document <= 0:
+        return list(hits)
+    seen: dict[str, int] = {}
+    kept = []
+    for hit in hits:
+        count = seen.get(hit.doc_id, 0)
+        if count < per_document:
+            kept.append(hit)
+            seen[hit.doc_id] = count + 1
+    return kept

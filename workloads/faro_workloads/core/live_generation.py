@@ -224,9 +224,11 @@ class LiveRetriever:
         flt: SearchFilter | None,
         backend: Backend,
         mode: SearchMode | None = None,
+        per_document: int | None = None,
     ) -> QueryResult:
         view = self._live.view()
-        return replace(view.retriever.query(text, top_k, flt, backend, mode), generation=view.generation)
+        answer = view.retriever.query(text, top_k, flt, backend, mode, per_document)
+        return replace(answer, generation=view.generation)
 
     def query_vector(
         self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend

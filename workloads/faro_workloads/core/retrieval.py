@@ -23,7 +23,12 @@ from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.fusion import reciprocal_rank_fusion
+from faro_workloads.core.fusion import (
+    GROUPING_OVERFETCH,
+    MAX_FETCH,
+    at_most_per_document,
+    reciprocal_rank_fusion,
+)
 from faro_workloads.core.lexical import query_vector
 from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_MODES, QUERY_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
@@ -94,14 +99,19 @@ class Retriever:
         flt: SearchFilter | None,
         backend: Backend,
         mode: SearchMode | None = None,
+        per_document: int | None = None,
     ) -> QueryResult:
+        """The ``top_k`` chunks for ``text``; ``per_document``: at most that many chunks of one document
+        (0: no limit; default: the config's ``max_chunks_per_document``)."""
         started = time.perf_counter()
         mode = mode or self._config.default_mode
+        if per_document is None:
+            per_document = self._config.max_chunks_per_document
         if mode is not SearchMode.DENSE and not self._lexical:
             mode = SearchMode.DENSE
         vector = self._embedder.embed_one(text) if mode is not SearchMode.LEXICAL else None
         terms = query_vector(text) if mode is not SearchMode.DENSE else None
-        return self._answer(_Query(vector, terms, mode), top_k, flt, backend, started)
+        return self._answer(_Query(vector, terms, mode, per_document), top_k, flt, backend, started)
 
     def query_vector(
         self,
@@ -146,17 +156,20 @@ class Retriever:
     def _search(
         self, store: ChunkSearch, query: _Query, top_k: int, flt: SearchFilter | None
     ) -> list[SearchHit]:
-        """One store's answer: its dense or lexical ranking, or both fused
-        (:mod:`~faro_workloads.core.fusion`)."""
+        """One store's answer: its dense or lexical ranking, or both fused, then at most
+        ``query.per_document`` chunks of a document (:mod:`~faro_workloads.core.fusion`)."""
+        fetch = min(top_k * GROUPING_OVERFETCH, MAX_FETCH) if query.per_document > 0 else top_k
         if query.mode is SearchMode.DENSE:
-            return store.search(query.vector, top_k, flt)
-        if query.mode is SearchMode.LEXICAL:
-            return store.search_lexical(query.terms, top_k, flt)
-        candidates = max(top_k, self._config.hybrid_candidates)
-        dense = store.search(query.vector, candidates, flt)
-        lexical = store.search_lexical(query.terms, candidates, flt)
-        rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
-        return reciprocal_rank_fusion(rankings, self._config.rrf_k, top_k)
+            ranking = store.search(query.vector, fetch, flt)
+        elif query.mode is SearchMode.LEXICAL:
+            ranking = store.search_lexical(query.terms, fetch, flt)
+        else:
+            candidates = max(fetch, self._config.hybrid_candidates)
+            dense = store.search(query.vector, candidates, flt)
+            lexical = store.search_lexical(query.terms, candidates, flt)
+            rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
+            ranking = reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch)
+        return at_most_per_document(ranking, query.per_document)[:top_k]
 
     def _search_qdrant(self, query: _Query, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
         future = self._qdrant_pool.submit(self._search, self._qdrant, query, top_k, flt)
@@ -179,3 +192,4 @@ class _Query:
     vector: Any
     terms: Any
     mode: SearchMode
+    per_document: int = 0
