@@ -200,7 +200,8 @@ class ChunkingSpec(SpecModel):
     context: chunking.ChunkContext = Field(
         chunking.DEFAULT_CONTEXT,
         description=(
-            "What the model embeds with each chunk: 'title-headings' (its document's title and the headings "
+            "What the model embeds with each chunk: 'title-lead-headings' (its document's title, lead "
+            "paragraph and the headings above it), 'title-headings' (its document's title and the headings "
             "above it; the returned text stays the chunk's own) or 'none'. A change reindexes."
         ),
     )

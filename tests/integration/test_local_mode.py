@@ -181,7 +181,8 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
         assert blocked["live"] == 1 and blocked["blocked"]["reason"] == "AwaitingApproval"
         building = blocked["generations"][1]
         assert (building["state"], building["done"]) == ("Building", building["documents"])
-        answer = httpx.post(f"{url}/v1/query", json={"query": "outbox", "top_k": 3}, timeout=30).json()
+        body = {"query": "outbox", "top_k": 3, "max_per_document": 0}  # two documents: several chunks of one
+        answer = httpx.post(f"{url}/v1/query", json=body, timeout=30).json()
         assert answer["generation"] == 1  # the live one answers until the cutover
 
         table = faro("generations", "--url", url)
@@ -198,7 +199,8 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
 
         live = wait_for(lambda: status()["live"] == 2, timeout=60, what="the cutover after approval")
         assert live
-        answer = httpx.post(f"{url}/v1/query", json={"query": "outbox", "top_k": 3}, timeout=30).json()
+        body = {"query": "outbox", "top_k": 3, "max_per_document": 0}  # two documents: several chunks of one
+        answer = httpx.post(f"{url}/v1/query", json=body, timeout=30).json()
         assert answer["generation"] == 2 and len(answer["hits"]) == 3
         back = faro("generations", "--url", url, "rollback")
         assert back.returncode == 2  # the flags are the profile: the line says which to restart with

@@ -7,7 +7,13 @@ import pytest
 
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.chunking import STRATEGIES, Chunker
-from faro_workloads.core.chunking.context import MAX_CONTEXT_CHARS, chunk_context, chunk_contexts
+from faro_workloads.core.chunking.context import (
+    MAX_CONTEXT_CHARS,
+    chunk_context,
+    chunk_contexts,
+    document_lead,
+)
+from faro_workloads.core.chunking.markdown import markdown_sections
 from faro_workloads.core.documents import CONTEXT_KEY, ChunkSpan, embedded_text
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import build_chunks, embed_spans
@@ -92,3 +98,27 @@ def test_html_title_becomes_metadata_unless_the_upload_names_one() -> None:
     assert extracted.metadata_with_title({"title": "Mine"}) == {"title": "Mine"}
     assert extract_document(b"# Heading\n\ntext", "markdown").metadata_with_title({}) == {}
     assert extract_document(b"<p>no title</p>", "html").title == ""
+
+
+def test_the_lead_is_the_first_prose_paragraph_after_the_first_heading_and_joins_the_context() -> None:
+    page = (
+        "Small. Fast. Reliable.\n\n- Home\n\n# git-add(1) Manual Page\n\n## NAME\n\n"
+        "git-add - Add file contents to the index\n\n## OPTIONS\n\n```\ngit add -p\n```\n\n"
+        "-p, --patch Interactively choose hunks of patch between the index and the work tree."
+    )
+    spans = _chunker("recursive", context="title-lead-headings").chunk(page, "html")
+    assert {span.metadata["lead"] for span in spans} == {"git-add - Add file contents to the index"}
+    patch = next(span for span in spans if "--patch" in span.text)
+    [context] = chunk_contexts([patch], {"title": "git-add(1) Manual Page"}, with_context=True)
+    assert context == "git-add(1) Manual Page > git-add - Add file contents to the index > OPTIONS"
+
+    assert document_lead("no heading here, just one plain paragraph\n\nand another", []) == (
+        "no heading here, just one plain paragraph"
+    )
+    assert document_lead(" ".join(["word"] * 100), []) == " ".join(["word"] * 30)
+    assert (
+        document_lead("# Only\n\n- a list\n\ntwo words", markdown_sections("# Only\n\n- a list\n\ntwo words"))
+        == ""
+    )
+    without = _chunker("recursive", context="title-headings").chunk(page, "html")
+    assert all("lead" not in span.metadata for span in without)

@@ -275,9 +275,10 @@ def test_markdown_without_headings() -> None:
     assert [(s.start, s.end, s.headings) for s in sections] == [(0, 27, ())]
     text = "# Title\n\nUnder the title.\n\n#\n\nAfter an empty heading."
     chunks = Chunker(ChunkingConfig(strategy="markdown", size=64, overlap=0), _counter("chars")).chunk(text)
+    lead = {"lead": "Under the title."}  # the document's lead paragraph, on every chunk (chunk context)
     assert [c.metadata for c in chunks] == [
-        {"strategy": "markdown", "headings": ["Title"], "section": "Title"},
-        {"strategy": "markdown", "headings": []},
+        {"strategy": "markdown", "headings": ["Title"], "section": "Title", **lead},
+        {"strategy": "markdown", "headings": [], **lead},
     ]
     assert chunks[1].text == "#\n\nAfter an empty heading."
 

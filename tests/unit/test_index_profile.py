@@ -86,7 +86,7 @@ def test_the_tokenizer_is_recorded_as_resolved_and_by_content_not_by_where_it_is
 ) -> None:
     chars = Chunker(ChunkingConfig(tokenizer="chars", size=100, overlap=10))
     assert chars.identity == ChunkingIdentity(
-        strategy="recursive", size=100, overlap=10, tokenizer="chars/4", context="title-headings"
+        strategy="recursive", size=100, overlap=10, tokenizer="chars/4", context="title-lead-headings"
     )
     installed = minilm_tokenizer_path()
     if installed is None:

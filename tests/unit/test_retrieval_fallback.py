@@ -41,6 +41,7 @@ def _retriever(
         breaker_failures=failures,
         breaker_reset_seconds=reset,
         default_mode=SearchMode.DENSE,  # which store answers is the point here; hybrid: test_fusion.py
+        max_chunks_per_document=0,  # the fake hits are one document's
     )
     return Retriever(HashingEmbedder(dimension=VECTOR.size), pg, qdrant, config)
 

@@ -10,10 +10,11 @@ from pydantic import Field
 ChunkingStrategy = Literal["fixed", "recursive", "markdown", "sentence"]
 DEFAULT_STRATEGY: ChunkingStrategy = "recursive"
 
-ChunkContext = Literal["none", "title-headings"]
-"""What the model embeds with each chunk besides its text: nothing, or its document's title and the headings
-above it (``git-add(1) > OPTIONS``). The returned text is the chunk's own either way."""
-DEFAULT_CONTEXT: ChunkContext = "title-headings"
+ChunkContext = Literal["none", "title-headings", "title-lead-headings"]
+"""What the model embeds with each chunk besides its text: nothing; its document's title and the headings
+above it (``git-add(1) > OPTIONS``); or those with the document's lead paragraph between them. The returned
+text is the chunk's own either way."""
+DEFAULT_CONTEXT: ChunkContext = "title-lead-headings"
 
 ChunkSize = Annotated[int, Field(ge=8, le=8192)]
 """Tokens per chunk."""

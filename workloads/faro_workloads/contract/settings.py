@@ -126,7 +126,7 @@ class QueryConfig(SettingsModel):
     )
     rrf_k: int = Field(60, ge=1, le=10_000, description="Reciprocal rank fusion's k: 1 / (k + rank).")
     max_chunks_per_document: int = Field(
-        0, ge=0, le=100, description="At most this many chunks of one document in an answer (0: no limit)."
+        1, ge=0, le=100, description="At most this many chunks of one document in an answer (0: no limit)."
     )
     lexical_weight: float = Field(
         1.0, ge=0, le=10, description="Weight of the lexical ranking in the fusion (the dense one weighs 1)."

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from faro_workloads.contract.index_profile import ChunkingIdentity
 from faro_workloads.contract.settings import ChunkingConfig
-from faro_workloads.core.chunking.context import label_headings
+from faro_workloads.core.chunking.context import label_context
 from faro_workloads.core.chunking.fixed import fixed_chunks
 from faro_workloads.core.chunking.markdown import markdown_chunks
 from faro_workloads.core.chunking.recursive import recursive_chunks
@@ -82,5 +82,5 @@ class Chunker:
         measure = self.counter.measure(text)
         spans = self._strategy(measure, self.config.size, self.config.overlap)
         if self.config.context != "none":
-            label_headings(text, spans)
+            label_context(text, spans, with_lead=self.config.context == "title-lead-headings")
         return spans

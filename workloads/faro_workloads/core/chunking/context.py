@@ -1,18 +1,20 @@
 """Contextual chunks: what the model embeds for a chunk carries where the chunk sits in its document.
 
 A chunk cut from the middle of a long page rarely names what it is about ("Use this option to ..."); the
-page's title and the headings above the chunk do. With ``context: title-headings`` (the default) every
-strategy labels its chunks with their heading path (``metadata["headings"]``, from the Markdown heading
-lines of the canonical text: HTML extraction writes its ``<h1>``-``<h6>`` that way), and the model embeds
+page's title, its lead paragraph and the headings above the chunk do. With ``context: title-lead-headings``
+(the default) every strategy labels its chunks with their heading path (``metadata["headings"]``, from the
+Markdown heading lines of the canonical text: HTML extraction writes its ``<h1>``-``<h6>`` that way) and the
+document's lead (``metadata["lead"]``: its first paragraph of prose after its first heading, 30 words at
+most), and the model embeds
 
-    git-add(1) Manual Page > OPTIONS
+    git-add(1) Manual Page > git-add - Add file contents to the index > OPTIONS
 
     -p, --patch  Interactively choose hunks of patch between the index and the work tree ...
 
-instead of the bare text. The title is the document's ``title`` metadata (HTML uploads get their
-``<title>`` there unless they name one), else nothing; a heading equal to the title is not repeated. The
-stored and returned text is the chunk's own; the context is kept beside it, as the chunk's
-``embedded_context`` metadata.
+instead of the bare text (``title-headings`` leaves the lead out). The title is the document's ``title``
+metadata (HTML uploads get their ``<title>`` there unless they name one), else nothing; a heading equal to
+the title is not repeated. The stored and returned text is the chunk's own; the context is kept beside it,
+as the chunk's ``embedded_context`` metadata.
 """
 
 from __future__ import annotations
@@ -21,27 +23,49 @@ import bisect
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from faro_workloads.core.chunking.markdown import markdown_sections
+from faro_workloads.core.chunking.markdown import Section, markdown_sections
 from faro_workloads.core.documents import CONTEXT_KEY, ChunkSpan, embedded_text
 
-__all__ = ["CONTEXT_KEY", "chunk_contexts", "embedded_text", "label_headings"]
+__all__ = ["CONTEXT_KEY", "LEAD_KEY", "chunk_contexts", "document_lead", "embedded_text", "label_context"]
 
+LEAD_KEY = "lead"
+"""The span (and chunk) metadata key of the document's lead paragraph, with ``title-lead-headings``."""
+LEAD_WORDS = 30
+LEAD_SEARCH_CHARS = 20_000
 SEPARATOR = " > "
 MAX_CONTEXT_CHARS = 300
 """A context longer than this is cut: it must not crowd the chunk out of the model's input window."""
 
 
-def label_headings(text: str, spans: Sequence[ChunkSpan]) -> None:
+def label_context(text: str, spans: Sequence[ChunkSpan], with_lead: bool) -> None:
     """Set each span's ``headings`` metadata to the heading path at its start (``[]`` above the first
-    heading), unless a strategy set it already (``markdown`` does)."""
-    if all("headings" in span.metadata for span in spans):
-        return
-    sections = markdown_sections(text)
+    heading), unless a strategy set it already (``markdown`` does); ``with_lead``: its ``lead`` metadata
+    to the document's lead paragraph (:func:`document_lead`)."""
+    sections = (
+        markdown_sections(text) if any("headings" not in s.metadata for s in spans) or with_lead else []
+    )
     starts = [section.start for section in sections]
+    lead = document_lead(text, sections) if with_lead else ""
     for span in spans:
         if "headings" not in span.metadata:
             section = sections[bisect.bisect_right(starts, span.start) - 1]
             span.metadata["headings"] = list(section.headings)
+        if lead:
+            span.metadata[LEAD_KEY] = lead
+
+
+def document_lead(text: str, sections: Sequence[Section]) -> str:
+    """The document's lead: its first paragraph of prose (at least 3 words; not a heading, list item or
+    code fence) after its first heading — or from its start when it has none — cut to
+    :data:`LEAD_WORDS` words. Only the first :data:`LEAD_SEARCH_CHARS` characters are looked at."""
+    first = next((section for section in sections if section.headings), None)
+    start = first.start if first is not None else 0
+    blocks = text[start : start + LEAD_SEARCH_CHARS].split("\n\n")
+    for block in blocks[1:] if first is not None else blocks:
+        words = block.split()
+        if len(words) >= 3 and not block.strip().startswith(("#", "```", "- ")):
+            return " ".join(words[:LEAD_WORDS])
+    return ""
 
 
 def document_title(metadata: Mapping[str, Any]) -> str:
@@ -50,10 +74,12 @@ def document_title(metadata: Mapping[str, Any]) -> str:
     return " ".join(title.split()) if isinstance(title, str) else ""
 
 
-def chunk_context(title: str, headings: Sequence[str]) -> str:
-    """``title > heading > heading`` (a heading equal to the title left out), at most
-    :data:`MAX_CONTEXT_CHARS` characters; "" when there is neither."""
+def chunk_context(title: str, headings: Sequence[str], lead: str = "") -> str:
+    """``title > lead > heading > heading`` (a heading equal to the title left out), at most
+    :data:`MAX_CONTEXT_CHARS` characters; "" when there is nothing."""
     parts = [title] if title else []
+    if lead:
+        parts.append(lead)
     parts.extend(heading for heading in headings if heading and heading != title)
     return SEPARATOR.join(parts)[:MAX_CONTEXT_CHARS]
 
@@ -66,6 +92,7 @@ def chunk_contexts(spans: Sequence[ChunkSpan], metadata: Mapping[str, Any], with
     title = document_title(metadata)
     contexts = []
     for span in spans:
-        headings = span.metadata.get("headings")
-        contexts.append(chunk_context(title, headings if isinstance(headings, list) else []))
+        headings, lead = span.metadata.get("headings"), span.metadata.get(LEAD_KEY)
+        listed = headings if isinstance(headings, list) else []
+        contexts.append(chunk_context(title, listed, lead if isinstance(lead, str) else ""))
     return contexts
