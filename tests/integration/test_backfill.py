@@ -15,6 +15,7 @@ from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.backfill import Backfill
 from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.documents import CONTEXT_KEY, embedded_text
 from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.stores.postgres import PgVectorStore
@@ -109,7 +110,11 @@ def test_writes_made_during_the_backfill_are_differences_the_next_pass_closes(co
     result = backfill.run_pass()
 
     assert (result.filled, result.cleared) == (2, 2) and backfill.progress().complete
-    held = {chunk.text: chunk.doc_id for chunks in collection.building.iter_chunks() for chunk in chunks}
+    held = {  # what the model was sent for each chunk (its context, then its text): its document
+        embedded_text(chunk.metadata.get(CONTEXT_KEY, ""), chunk.text): chunk.doc_id
+        for chunks in collection.building.iter_chunks()
+        for chunk in chunks
+    }
     assert "doc-04" not in held.values() and "doc-10" in held.values()
     sent = collection.model_b.sent
     assert sent and not paid_for & set(sent)  # only texts never embedded before were paid for

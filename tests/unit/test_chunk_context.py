@@ -12,6 +12,7 @@ from faro_workloads.core.chunking.context import (
     chunk_context,
     chunk_contexts,
     document_lead,
+    heading_sections,
 )
 from faro_workloads.core.chunking.markdown import markdown_sections
 from faro_workloads.core.documents import CONTEXT_KEY, ChunkSpan, embedded_text
@@ -122,3 +123,14 @@ def test_the_lead_is_the_first_prose_paragraph_after_the_first_heading_and_joins
     )
     without = _chunker("recursive", context="title-headings").chunk(page, "html")
     assert all("lead" not in span.metadata for span in without)
+
+
+def test_heading_sections_follow_atx_headings_outside_fences_like_the_markdown_parse() -> None:
+    text = (
+        "intro\n\n# A\n\ntext\n\n```\n# not a heading\n```\n\n## B ##\n\nmore\n\n"
+        "~~~\n## no\n~~~\n\n# C\n\nend"
+    )
+    sections = heading_sections(text)
+    assert [s.headings for s in sections] == [(), ("A",), ("A", "B"), ("C",)]
+    assert [(s.start, s.end) for s in sections] == [(s.start, s.end) for s in markdown_sections(text)]
+    assert heading_sections("no headings") == markdown_sections("no headings")

@@ -20,13 +20,22 @@ as the chunk's ``embedded_context`` metadata.
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from faro_workloads.core.chunking.markdown import Section, markdown_sections
+from faro_workloads.core.chunking.markdown import Section
 from faro_workloads.core.documents import CONTEXT_KEY, ChunkSpan, embedded_text
 
-__all__ = ["CONTEXT_KEY", "LEAD_KEY", "chunk_contexts", "document_lead", "embedded_text", "label_context"]
+__all__ = [
+    "CONTEXT_KEY",
+    "LEAD_KEY",
+    "chunk_contexts",
+    "document_lead",
+    "embedded_text",
+    "heading_sections",
+    "label_context",
+]
 
 LEAD_KEY = "lead"
 """The span (and chunk) metadata key of the document's lead paragraph, with ``title-lead-headings``."""
@@ -41,9 +50,7 @@ def label_context(text: str, spans: Sequence[ChunkSpan], with_lead: bool) -> Non
     """Set each span's ``headings`` metadata to the heading path at its start (``[]`` above the first
     heading), unless a strategy set it already (``markdown`` does); ``with_lead``: its ``lead`` metadata
     to the document's lead paragraph (:func:`document_lead`)."""
-    sections = (
-        markdown_sections(text) if any("headings" not in s.metadata for s in spans) or with_lead else []
-    )
+    sections = heading_sections(text)
     starts = [section.start for section in sections]
     lead = document_lead(text, sections) if with_lead else ""
     for span in spans:
@@ -52,6 +59,36 @@ def label_context(text: str, spans: Sequence[ChunkSpan], with_lead: bool) -> Non
             span.metadata["headings"] = list(section.headings)
         if lead:
             span.metadata[LEAD_KEY] = lead
+
+
+_HEADING_OR_FENCE = re.compile(r"^(?: {0,3}(#{1,6})[ \t]+(.*?)[ \t#]*|(?: {0,3})(```|~~~).*)$", re.MULTILINE)
+
+
+def heading_sections(text: str) -> list[Section]:
+    """The sections under the ATX heading lines (``# ...`` to ``###### ...``) of ``text``, outside fenced
+    code: the shape extracted HTML and most Markdown have, found with one regular-expression scan (the
+    ``markdown`` strategy's CommonMark parse costs several times more, and every strategy labels its chunks).
+    Setext headings and headings inside lists or quotes are not sections here."""
+    sections = [Section(0, len(text), ())]
+    path: list[tuple[int, str]] = []
+    fence = ""
+    for match in _HEADING_OR_FENCE.finditer(text):
+        marks, title, opener = match.group(1), match.group(2), match.group(3)
+        if opener is not None:
+            fence = "" if fence == opener else (fence or opener)
+            continue
+        if fence:
+            continue
+        level = len(marks)
+        while path and path[-1][0] >= level:
+            path.pop()
+        name = " ".join(title.split())
+        if name:
+            path.append((level, name))
+        previous = sections[-1]
+        sections[-1] = Section(previous.start, match.start(), previous.headings)
+        sections.append(Section(match.start(), len(text), tuple(n for _, n in path)))
+    return sections
 
 
 def document_lead(text: str, sections: Sequence[Section]) -> str:
