@@ -295,15 +295,7 @@ class QdrantStore:
 
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` nearest points (score: similarity for cosine/dot, distance for euclid)."""
-        with self._qdrant.call("search") as client:
-            response = client.query_points(
-                self._name,
-                query=np.asarray(vector, dtype=np.float32).tolist(),
-                limit=k,
-                query_filter=to_qdrant_filter(flt),
-                with_payload=True,
-            )
-        return [_hit(point) for point in response.points]
+        return self._query("search", np.asarray(vector, dtype=np.float32).tolist(), None, k, flt)
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` points with the highest BM25 score for ``query`` (Qdrant's IDF times the stored
@@ -312,11 +304,17 @@ class QdrantStore:
             return []
         if not self.has_lexical():
             raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
-        with self._qdrant.call("search_lexical") as client:
+        return self._query("search_lexical", _sparse(query), LEXICAL_VECTOR, k, flt)
+
+    def _query(
+        self, what: str, query: Any, using: str | None, k: int, flt: SearchFilter | None
+    ) -> list[SearchHit]:
+        """The first ``k`` points for ``query`` against the vector ``using`` (None: the dense one)."""
+        with self._qdrant.call(what) as client:
             response = client.query_points(
                 self._name,
-                query=_sparse(query),
-                using=LEXICAL_VECTOR,
+                query=query,
+                using=using,
                 limit=k,
                 query_filter=to_qdrant_filter(flt),
                 with_payload=True,
