@@ -11,8 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.lexical import query_vector
+from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.core.text_extraction import detect_format, extract_document
@@ -119,3 +122,31 @@ def test_grouped_answers_cover_distinct_documents_alike_on_both_backends(plane: 
             assert docs[: len(first_of_each)] == first_of_each  # the same order, each at its best chunk
         refused = client.post("/v1/query", json={"query": "x", "max_per_document": -1})
         assert refused.status_code == 422 and "max_per_document" in refused.text
+
+
+@pytest.mark.parametrize("flt", [None, SearchFilter(metadata={"team": "storage"})], ids=["all", "filtered"])
+@pytest.mark.parametrize("k", [8, 120], ids=["k8", "k-above-ef-search"])
+def test_both_rankings_in_one_round_trip_are_the_two_searches(
+    plane: DataPlane, flt: SearchFilter | None, k: int
+) -> None:
+    """``search_both`` (one pipelined round trip on PostgreSQL, one batch request on Qdrant) answers what
+    the dense and the lexical search answer apart, on both stores — with transaction-local settings (a
+    filter, or k above hnsw.ef_search) and without."""
+    embedder = HashingEmbedder(dimension=DIMENSION)
+    for question in QUESTIONS:
+        vector, terms = embedder.embed_one(question), query_vector(question)
+        for store in (plane.pg, plane.qdrant):
+            by_vector, by_words = store.search_both(vector, terms, k, flt)
+            assert by_words, question
+            _assert_same_ranking(by_vector, store.search(vector, k, flt))
+            _assert_same_ranking(by_words, store.search_lexical(terms, k, flt))
+    no_terms = query_vector("the and of")
+    assert not no_terms
+    assert plane.pg.search_both(vector, no_terms, 5) == (plane.pg.search(vector, 5), [])
+
+
+def _assert_same_ranking(got: list[SearchHit], expected: list[SearchHit]) -> None:
+    """The same chunks in the same order, with the same scores (Qdrant's local mode scores a batched query
+    in another float precision: equal to 1e-7)."""
+    assert [hit.id for hit in got] == [hit.id for hit in expected]
+    assert [hit.score for hit in got] == pytest.approx([hit.score for hit in expected], rel=1e-6)

@@ -212,6 +212,11 @@ class FakeSearch:
         finally:
             self.hits = hits
 
+    def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        return self.search(vector, k, flt), self.search_lexical(query, k, flt)
+
 
 class FakeChunkObjects:
     """A bucket of one pipeline's chunk objects and tombstones (:class:`ChunkObjectReader`); an object

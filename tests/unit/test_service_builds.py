@@ -47,6 +47,9 @@ class ClosingPostgres(ClosingStore, FakePostgres):
     def search_lexical(self, query: object, k: int, flt: object = None) -> list[object]:
         return []
 
+    def search_both(self, vector: object, query: object, k: int, flt: object = None) -> tuple[list, list]:
+        return [], []
+
 
 class ClosingQdrant(ClosingStore, FakeQdrant):
     name, reachable = "qdrant", False

@@ -165,8 +165,7 @@ class Retriever:
             ranking = store.search_lexical(query.terms, fetch, flt)
         else:
             candidates = max(fetch, self._config.hybrid_candidates)
-            dense = store.search(query.vector, candidates, flt)
-            lexical = store.search_lexical(query.terms, candidates, flt)
+            dense, lexical = store.search_both(query.vector, query.terms, candidates, flt)
             rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
             ranking = reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch)
         return at_most_per_document(ranking, query.per_document)[:top_k]

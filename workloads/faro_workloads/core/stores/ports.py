@@ -193,7 +193,12 @@ class LexicalSearch(Protocol):
 
 
 class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
-    """What the query path asks of a store: both signals."""
+    """What the query path asks of a store: either signal, or both at once (a hybrid query's two
+    rankings, in one round trip to the store)."""
+
+    def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]: ...
 
 
 # --------------------------------------------------------------------------- repair and consistency

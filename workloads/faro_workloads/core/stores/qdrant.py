@@ -306,6 +306,29 @@ class QdrantStore:
             raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
         return self._query("search_lexical", _sparse(query), LEXICAL_VECTOR, k, flt)
 
+    def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """:meth:`search` and :meth:`search_lexical` (a hybrid query's two rankings) in one request
+        (``query_batch_points``). Raises :class:`LexicalIndexMissing` as :meth:`search_lexical` does."""
+        if not query:
+            return self.search(vector, k, flt), []
+        if not self.has_lexical():
+            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+        qdrant_filter = to_qdrant_filter(flt)
+        requests = [
+            models.QueryRequest(
+                query=search_for, using=using, limit=k, filter=qdrant_filter, with_payload=True
+            )
+            for search_for, using in (
+                (np.asarray(vector, dtype=np.float32).tolist(), None),
+                (_sparse(query), LEXICAL_VECTOR),
+            )
+        ]
+        with self._qdrant.call("search_both") as client:
+            by_vector, by_words = client.query_batch_points(self._name, requests=requests)
+        return [_hit(point) for point in by_vector.points], [_hit(point) for point in by_words.points]
+
     def _query(
         self, what: str, query: Any, using: str | None, k: int, flt: SearchFilter | None
     ) -> list[SearchHit]:

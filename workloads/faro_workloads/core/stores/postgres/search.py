@@ -3,6 +3,8 @@ lexical (BM25) search of hybrid mode, scored as Qdrant's sparse vectors with the
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +23,21 @@ from faro_workloads.core.stores.postgres.tables import CollectionTables
 EF_SEARCH_MAX = 1000
 
 
+@dataclass(frozen=True, slots=True)
+class _Statement:
+    """A read statement, its parameters, and the transaction-local settings it needs first (if any)."""
+
+    statement: sql.Composed
+    params: dict[str, Any]
+    settings: list[sql.Composable] = field(default_factory=list)
+
+    def run(self, conn: psycopg.Connection) -> psycopg.Cursor[Any]:
+        """Send the settings and the statement (inside the caller's transaction when there are settings)."""
+        for setting in self.settings:
+            conn.execute(setting)
+        return conn.execute(self.statement, self.params)
+
+
 class PostgresSearch:
     """k-nearest-neighbour queries over one collection's chunks table."""
 
@@ -36,6 +53,39 @@ class PostgresSearch:
         searches scan exactly (btree on doc_id where it helps): pgvector 0.6 filters HNSW candidates after the
         scan, which can return fewer than ``k`` hits, whereas Qdrant filters inside the graph.
         """
+        dense = self._dense(vector, k, flt)
+
+        def read(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+            if not dense.settings:
+                return conn.execute(dense.statement, dense.params).fetchall()
+            with conn.pipeline(), conn.transaction():
+                cursor = dense.run(conn)
+            return cursor.fetchall()
+
+        return [_hit(row, self._score(row[5])) for row in self._pool.read("search", read)]
+
+    def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        """:meth:`search` and :meth:`search_lexical` (a hybrid query's two rankings), pipelined in one
+        round trip on one connection."""
+        if not query:
+            return self.search(vector, k, flt), []
+        dense, lexical = self._dense(vector, k, flt), self._lexical(query, k, flt)
+
+        def read(conn: psycopg.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+            with conn.pipeline(), conn.transaction() if dense.settings else nullcontext():
+                by_vector = dense.run(conn)
+                by_words = conn.execute(lexical.statement, lexical.params)
+            return by_vector.fetchall(), by_words.fetchall()
+
+        vector_rows, word_rows = self._pool.read("search_both", read)
+        return (
+            [_hit(row, self._score(row[5])) for row in vector_rows],
+            [_hit(row, float(row[5])) for row in word_rows],
+        )
+
+    def _dense(self, vector: np.ndarray, k: int, flt: SearchFilter | None) -> _Statement:
         query = np.asarray(vector, dtype=np.float32)
         params: dict[str, Any] = {"q": query, "k": k}
         conditions = _filter_conditions(flt, params)
@@ -53,62 +103,68 @@ class PostgresSearch:
             settings.append(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
         if conditions:
             settings.append(sql.SQL("SET LOCAL enable_indexscan = off"))
-
-        def read(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-            if not settings:
-                return conn.execute(statement, params).fetchall()
-            with conn.pipeline(), conn.transaction():
-                for setting in settings:
-                    conn.execute(setting)
-                cursor = conn.execute(statement, params)
-            return cursor.fetchall()
-
-        return [_hit(row, self._score(row[5])) for row in self._pool.read("search", read)]
+        return _Statement(statement, params, settings)
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` chunks with the highest BM25 score for ``query``'s terms (none without terms).
 
         A term's IDF is ``ln(1 + (N - df + 0.5) / (df + 0.5))`` over the chunks that have terms (N) and
-        those holding it (df, counted through the GIN index), as Qdrant computes it; a chunk's score is the
-        sum over the query's terms it holds of IDF times its stored weight. Candidates are the chunks
-        holding any query term (GIN), filtered like :meth:`search`.
+        those holding it (df), as Qdrant computes it; a chunk's score is the sum over the query's terms it
+        holds of the query's weight times IDF times the chunk's stored weight.
+
+        One statement, one pass over the candidates (the chunks holding any query term, through the GIN
+        index when the terms are rare enough): each candidate's df contributions and, per query term, its
+        weight looked up in its own arrays (``array_position``) — no row per (chunk, term) pair. Unfiltered
+        candidates count for df, as they do for Qdrant's IDF; only filtered ones are scored.
         """
         if not query:
             return []
+        lexical = self._lexical(query, k, flt)
+        rows = self._pool.read(
+            "search_lexical", lambda conn: conn.execute(lexical.statement, lexical.params).fetchall()
+        )
+        return [_hit(row, float(row[5])) for row in rows]
+
+    def _lexical(self, query: SparseVector, k: int, flt: SearchFilter | None) -> _Statement:
         params: dict[str, Any] = {"terms": query.indices, "k": k}
-        conditions = [
-            sql.SQL("c.lexical_terms && %(terms)s::integer[]"),
-            *_filter_conditions(flt, params, "c."),
-        ]
+        conditions = _filter_conditions(flt, params, "c.")
+        admitted = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
+        dfs, parts = [], []
+        for i, (term, weight) in enumerate(zip(query.indices, query.values, strict=True)):
+            params[f"t{i}"], params[f"w{i}"] = term, weight
+            t, w, df = sql.Placeholder(f"t{i}"), sql.Placeholder(f"w{i}"), sql.Identifier(f"df{i}")
+            dfs.append(
+                sql.SQL("count(*) FILTER (WHERE terms @> ARRAY[{}::integer])::float8 AS {}").format(t, df)
+            )
+            parts.append(
+                sql.SQL(
+                    "{w}::float8 * coalesce(cand.weights[array_position(cand.terms, {t}::integer)], 0)"
+                    " * ln(1 + (s.n - s.{df} + 0.5) / (s.{df} + 0.5))"
+                ).format(w=w, t=t, df=df)
+            )
         statement = sql.SQL(
             """
-            WITH total AS (
-                SELECT count(*)::float8 AS n FROM {chunks} WHERE lexical_terms <> '{{}}'
-            ), idf AS (
-                SELECT q.term, ln(1 + (total.n - d.df + 0.5) / (d.df + 0.5)) AS idf
-                FROM unnest(%(terms)s::integer[]) AS q(term)
-                CROSS JOIN total
-                CROSS JOIN LATERAL (
-                    SELECT count(*)::float8 AS df FROM {chunks} WHERE lexical_terms @> ARRAY[q.term]
-                ) AS d
-                WHERE d.df > 0
+            WITH cand AS MATERIALIZED (
+                SELECT c.id, c.lexical_terms AS terms, c.lexical_weights AS weights, {admitted} AS admitted
+                FROM {chunks} AS c WHERE c.lexical_terms && %(terms)s::integer[]
+            ), s AS (
+                SELECT (SELECT count(*) FROM {chunks} WHERE lexical_terms <> '{{}}')::float8 AS n, {dfs}
+                FROM cand
             ), scored AS (
-                SELECT c.id, sum(idf.idf * w.weight) AS score
-                FROM {chunks} AS c
-                CROSS JOIN LATERAL unnest(c.lexical_terms, c.lexical_weights) AS w(term, weight)
-                JOIN idf ON idf.term = w.term
-                WHERE {where}
-                GROUP BY c.id
-                ORDER BY score DESC, c.id
-                LIMIT %(k)s
+                SELECT cand.id, {score} AS score FROM cand CROSS JOIN s WHERE cand.admitted
+                ORDER BY score DESC, cand.id LIMIT %(k)s
             )
-            SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, s.score, c.model
-            FROM scored AS s JOIN {chunks} AS c ON c.id = s.id
-            ORDER BY s.score DESC, c.id
+            SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, scored.score, c.model
+            FROM scored JOIN {chunks} AS c ON c.id = scored.id
+            ORDER BY scored.score DESC, c.id
             """
-        ).format(chunks=self._tables.chunks, where=sql.SQL(" AND ").join(conditions))
-        rows = self._pool.read("search_lexical", lambda conn: conn.execute(statement, params).fetchall())
-        return [_hit(row, float(row[5])) for row in rows]
+        ).format(
+            chunks=self._tables.chunks,
+            admitted=admitted,
+            dfs=sql.SQL(", ").join(dfs),
+            score=sql.SQL(" + ").join(parts),
+        )
+        return _Statement(statement, params)
 
     def _score(self, distance: float) -> float:
         """pgvector's distance in Qdrant's terms: cosine similarity, dot product, or euclidean distance."""

@@ -254,6 +254,11 @@ class PgVectorStore:
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         return self._search.search_lexical(query, k, flt)
 
+    def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        return self._search.search_both(vector, query, k, flt)
+
     # ------------------------------------------------------------------------------ scans (PostgresScans)
 
     def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]:
