@@ -119,8 +119,9 @@ def main() -> None:
     ]
     rate = job.get("rate")
     asyncio.run(run(job["url"], requests[: job["warmup"]], job["concurrency"], job["backend"], rate))
+    started = time.perf_counter()
     latencies = asyncio.run(run(job["url"], requests, job["concurrency"], job["backend"], rate))
-    json.dump(latencies, sys.stdout)
+    json.dump({"latencies": latencies, "seconds": time.perf_counter() - started}, sys.stdout)
 
 
 if __name__ == "__main__":

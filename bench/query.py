@@ -30,8 +30,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import psycopg
@@ -46,6 +49,7 @@ from bench.measure import percentiles_ms, settle_heap
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import (
     CollectionConfig,
     FaroSettings,
@@ -55,7 +59,7 @@ from faro_workloads.contract.settings import (
 )
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.repair import repair_qdrant
-from faro_workloads.core.retrieval import Retriever
+from faro_workloads.core.retrieval import Backend, Retriever
 from faro_workloads.services.query import build_query_app
 
 BACKENDS = ("qdrant", "postgres")
@@ -63,8 +67,23 @@ TARGET_P50_MS = 2.0
 TARGET_P99_MS = 5.0
 TARGET_HYBRID_P50_MS = 3.0
 """What hybrid mode may add to a dense query's p50 at one client (both signals, one fusion)."""
+TARGET_RPS_RATIO = 0.5
+"""The service's requests/s at --concurrency clients over the raw store's, per backend and mode."""
 TOP_K = QueryConfig().default_top_k
+T = TypeVar("T")
 EF_SEARCH = PostgresConfig().ef_search
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """What a run of requests measured: each one's latency (s) and the run's wall time (s)."""
+
+    latencies: list[float]
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / self.seconds
 
 
 def http_latencies(
@@ -75,9 +94,9 @@ def http_latencies(
     warmup: int,
     rate: float | None = None,
     mode: str = "dense",
-) -> list[float]:
+) -> Load:
     """Latencies (s) of ``queries`` sent by the load-generator process (open loop at ``rate`` req/s), in
-    search ``mode`` (dense: the raw store's work)."""
+    search ``mode`` (dense: the raw store's work), and how long they took in all."""
     job = {
         "url": url,
         "queries": queries,
@@ -97,12 +116,13 @@ def http_latencies(
     )
     if done.returncode != 0:
         raise RuntimeError(f"load generator failed: {done.stderr[-2000:]}")
-    return json.loads(done.stdout)
+    answer = json.loads(done.stdout)
+    return Load(answer["latencies"], answer["seconds"])
 
 
 def in_process_latencies(
-    call: Callable[[np.ndarray], object], vectors: np.ndarray, concurrency: int, rate: float | None = None
-) -> list[float]:
+    call: Callable[[T], object], vectors: Sequence[T], concurrency: int, rate: float | None = None
+) -> Load:
     """Latencies (s) of ``call`` on every vector by ``concurrency`` threads, as the load generator sends
     them: closed loop, or open loop at ``rate`` calls/s in all (call ``j`` due at ``j / rate`` s, made by
     thread ``j % concurrency``; latency counted as :func:`bench.loadgen.latency_start` says)."""
@@ -119,10 +139,11 @@ def in_process_latencies(
             answered_at = time.perf_counter()
             latencies.append(answered_at - started)
 
+    started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         for future in [pool.submit(worker, first) for first in range(concurrency)]:
             future.result()
-    return latencies
+    return Load(latencies, time.perf_counter() - started)
 
 
 class RawQueries:
@@ -191,19 +212,24 @@ def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> li
             for backend in BACKENDS:
                 call = raw.qdrant if backend == "qdrant" else raw.postgres
                 in_process_latencies(call, vectors[: args.warmup], concurrency, rate)
-                raw_ms = percentiles_ms(in_process_latencies(call, vectors, concurrency, rate))
-                faro_ms = percentiles_ms(
-                    http_latencies(server.url, queries, concurrency, backend, args.warmup, rate)
-                )
-                rows.append(_row(backend, concurrency, rate, faro_ms, raw_ms))
-                print(f"{rows[-1].name}: faro {faro_ms}, raw {raw_ms}", file=sys.stderr)
+                raw_load = in_process_latencies(call, vectors, concurrency, rate)
+                faro_load = http_latencies(server.url, queries, concurrency, backend, args.warmup, rate)
+                rows.append(_row(backend, concurrency, rate, faro_load, raw_load))
+                print(f"{rows[-1].name}: {rows[-1].figures}", file=sys.stderr)
         for backend in BACKENDS:  # what hybrid adds: both signals and their fusion, against dense, 1 client
-            dense_ms = percentiles_ms(http_latencies(server.url, queries, 1, backend, args.warmup))
-            hybrid_ms = percentiles_ms(
-                http_latencies(server.url, queries, 1, backend, args.warmup, None, "hybrid")
+            dense = http_latencies(server.url, queries, 1, backend, args.warmup)
+            hybrid = http_latencies(server.url, queries, 1, backend, args.warmup, None, "hybrid")
+            rows.append(_hybrid_row(backend, hybrid, dense))
+            print(f"{rows[-1].name}: {rows[-1].figures}", file=sys.stderr)
+        for backend in BACKENDS:  # hybrid under load: the service against the same search in-process
+            in_process = partial(_hybrid_in_process, retriever, Backend(backend))
+            in_process_latencies(in_process, queries[: args.warmup], args.concurrency)
+            raw_load = in_process_latencies(in_process, queries, args.concurrency)
+            faro_load = http_latencies(
+                server.url, queries, args.concurrency, backend, args.warmup, None, "hybrid"
             )
-            rows.append(_hybrid_row(backend, hybrid_ms, dense_ms))
-            print(f"{rows[-1].name}: hybrid {hybrid_ms}, dense {dense_ms}", file=sys.stderr)
+            rows.append(_row(f"{backend} hybrid", args.concurrency, None, faro_load, raw_load))
+            print(f"{rows[-1].name}: {rows[-1].figures}", file=sys.stderr)
     finally:
         raw.close()
         server.stop()
@@ -211,33 +237,48 @@ def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> li
     return rows
 
 
-def _row(
-    backend: str, concurrency: int, rate: float | None, faro: dict[str, float], raw: dict[str, float]
-) -> Row:
-    figures: dict[str, float | int | str] = {"clients": concurrency, "rate/s": rate or "closed loop"}
-    figures |= {f"faro {key}": value for key, value in faro.items()}
-    figures |= {f"raw {key}": value for key, value in raw.items()}
-    figures["added p50_ms"] = faro["p50_ms"] - raw["p50_ms"]
-    figures["added p99_ms"] = faro["p99_ms"] - raw["p99_ms"]
-    return Row(f"{backend} x{concurrency}" + (f" @{rate:g}/s" if rate else ""), figures)
+def _hybrid_in_process(retriever: Retriever, backend: Backend, text: str) -> object:
+    """A hybrid query as the service answers it (embedding, both searches, fusion), without HTTP."""
+    return retriever.query(text, TOP_K, None, backend, SearchMode.HYBRID)
 
 
-def _hybrid_row(backend: str, hybrid: dict[str, float], dense: dict[str, float]) -> Row:
-    figures: dict[str, float | int | str] = {"clients": 1, "rate/s": "closed loop (hybrid vs dense)"}
-    figures |= {f"faro {key}": value for key, value in hybrid.items()}
-    figures |= {f"raw {key}": value for key, value in dense.items()}  # the baseline: Faro's dense mode
-    figures["added p50_ms"] = hybrid["p50_ms"] - dense["p50_ms"]
-    figures["added p99_ms"] = hybrid["p99_ms"] - dense["p99_ms"]
+def _figures(label: float | str, faro: Load, raw: Load) -> dict[str, float | int | str]:
+    faro_ms, raw_ms = percentiles_ms(faro.latencies), percentiles_ms(raw.latencies)
+    figures: dict[str, float | int | str] = {"rate/s": label}
+    figures |= {f"faro {key}": value for key, value in faro_ms.items()}
+    figures |= {f"raw {key}": value for key, value in raw_ms.items()}
+    figures["added p50_ms"] = faro_ms["p50_ms"] - raw_ms["p50_ms"]
+    figures["added p99_ms"] = faro_ms["p99_ms"] - raw_ms["p99_ms"]
+    figures["faro req/s"] = faro.per_second
+    figures["raw req/s"] = raw.per_second
+    figures["req/s ratio"] = faro.per_second / raw.per_second
+    return figures
+
+
+def _row(name: str, concurrency: int, rate: float | None, faro: Load, raw: Load) -> Row:
+    figures = {"clients": concurrency} | _figures(rate or "closed loop", faro, raw)
+    return Row(f"{name} x{concurrency}" + (f" @{rate:g}/s" if rate else ""), figures)
+
+
+def _hybrid_row(backend: str, hybrid: Load, dense: Load) -> Row:
+    """Hybrid against Faro's own dense mode (the baseline's columns), one client."""
+    figures = {"clients": 1} | _figures("closed loop (hybrid vs dense)", hybrid, dense)
     return Row(f"{backend} hybrid x1", figures)
 
 
 def build_report(rows: list[Row], concurrency: int, parameters: dict[str, object]) -> BenchReport:
-    headline = [
+    loaded = [
         row
         for row in rows
         if row.figures["clients"] == concurrency and row.figures["rate/s"] == "closed loop"
     ]
-    hybrid = {row.name.split()[0]: float(row.figures["added p50_ms"]) for row in rows if "hybrid" in row.name}
+    headline = [row for row in loaded if "hybrid" not in row.name]  # against the raw store's dense query
+    hybrid = {
+        row.name.split()[0]: float(row.figures["added p50_ms"])
+        for row in rows
+        if row.name.endswith("hybrid x1")
+    }
+    throughput = {row.name: round(float(row.figures["req/s ratio"]), 3) for row in loaded}
     added_p50 = max(float(row.figures["added p50_ms"]) for row in headline)
     added_p99 = max(float(row.figures["added p99_ms"]) for row in headline)
     return BenchReport(
@@ -255,6 +296,9 @@ def build_report(rows: list[Row], concurrency: int, parameters: dict[str, object
             "hybrid_added_p50_ms": {backend: round(ms, 3) for backend, ms in hybrid.items()},
             "target_hybrid_added_p50_ms": TARGET_HYBRID_P50_MS,
             "meets_hybrid_target": all(ms <= TARGET_HYBRID_P50_MS for ms in hybrid.values()),
+            "req_per_s_ratio": throughput,
+            "target_req_per_s_ratio": TARGET_RPS_RATIO,
+            "meets_req_per_s_target": all(ratio >= TARGET_RPS_RATIO for ratio in throughput.values()),
         },
     )
 

@@ -53,12 +53,15 @@ def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
     assert last["name"] == name
     assert isinstance(last["ratio"], float | int)
     if name == "query":  # closed loop with 1 and 4 clients, open loop at each default rate, then hybrid
-        cases = ("x1", "x4", "x4 @50/s", "x4 @200/s", "hybrid x1")
+        cases = ("x1", "x4", "x4 @50/s", "x4 @200/s", "hybrid x1", "hybrid x4")
         assert set(last["rows"]) == {
             f"{backend} {case}" for backend in ("qdrant", "postgres") for case in cases
         }
         rates = {row["rate/s"] for row in last["rows"].values()}
         assert rates == {"closed loop", 50.0, 200.0, "closed loop (hybrid vs dense)"}
         assert set(last["hybrid_added_p50_ms"]) == {"qdrant", "postgres"}
+        loaded = {f"{backend} {case}" for backend in ("qdrant", "postgres") for case in ("x4", "hybrid x4")}
+        assert set(last["req_per_s_ratio"]) == loaded
+        assert all(row["faro req/s"] > 0 and row["raw req/s"] > 0 for row in last["rows"].values())
     if name == "upload_liveness":  # every pathological upload got its status: refused or stored
         assert last["statuses_as_expected"], last["statuses"]
