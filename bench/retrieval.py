@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 
@@ -42,6 +43,7 @@ from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from bench.vector_file import FileEmbeddingCache
 from faro_workloads.contract.api import SearchMode
+from faro_workloads.contract.chunking import DEFAULT_STRATEGY, ChunkingStrategy
 from faro_workloads.contract.golden_queries import GoldenQueries
 from faro_workloads.contract.settings import ChunkingConfig, QueryConfig
 from faro_workloads.core.chunking import Chunker
@@ -57,6 +59,7 @@ from faro_workloads.core.evaluation import (
     score_retrieval,
 )
 from faro_workloads.core.ingest import IncomingDocument, IngestService
+from faro_workloads.core.metrics import SENTENCE_EMBEDDINGS
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.retrieval import Backend, Retriever
 from faro_workloads.core.text_extraction import SourceFormat, detect_format, extract_document
@@ -159,16 +162,24 @@ def bm25_windows(texts: dict[str, str]) -> Contender:
     return Contender(f"bm25 {WINDOW_CHARS}/{WINDOW_OVERLAP} chars", search, len(chunk_texts), seconds)
 
 
-def faro_default(
-    stores: BenchStores, eval_set: EvalSet, embedder: Embedder, query_embedder: Embedder
-) -> list[Contender]:
-    """Faro's default pipeline, as ``faro ingest`` feeds it (an HTML page's <title> as its title), asked
-    on both backends in each search mode (one ingest)."""
+def _faro_pipeline(
+    stores: BenchStores,
+    eval_set: EvalSet,
+    embedder: Embedder,
+    query_embedder: Embedder,
+    chunking: ChunkingConfig,
+) -> tuple[Retriever, int, float]:
+    """A Faro pipeline as ``faro ingest`` feeds it (an HTML page's <title> as its title), chunking as
+    ``chunking`` says: its retriever (embedding questions with ``query_embedder``), its chunk count and how
+    long the ingest took."""
     collection = stores.new_collection("eval")
     pg, qdrant = stores.pg_store(collection), stores.qdrant_store(collection)
     started = time.perf_counter()
     service = IngestService(
-        Chunker(ChunkingConfig()).prepare(), embedder, pg, DualWriter(pg, qdrant, OutboxDrainer(pg, qdrant))
+        Chunker(chunking, embedder=embedder).prepare(),
+        embedder,
+        pg,
+        DualWriter(pg, qdrant, OutboxDrainer(pg, qdrant)),
     )
     documents = [
         IncomingDocument(doc_id, text, doc_id, eval_set.formats[doc_id], eval_set.metadata[doc_id])
@@ -176,38 +187,74 @@ def faro_default(
     ]
     chunks = sum(result.chunks for result in service.ingest_many(documents))
     seconds = time.perf_counter() - started
-    retriever = Retriever(query_embedder, pg, qdrant, QueryConfig(qdrant_timeout_seconds=60))
+    return Retriever(query_embedder, pg, qdrant, QueryConfig(qdrant_timeout_seconds=60)), chunks, seconds
 
-    def on(backend: Backend, mode: SearchMode) -> DocumentSearch:
-        def search(questions: Sequence[str], k: int) -> list[list[str]]:
-            answers = [retriever.query(question, CANDIDATES, None, backend, mode) for question in questions]
-            return [first_documents((hit.doc_id for hit in answer.hits), k) for answer in answers]
 
-        return search
+def _asking(
+    retriever: Retriever,
+    backend: Backend,
+    mode: SearchMode | None,
+    per_document: int | None = None,
+    depth: int = CANDIDATES,
+) -> DocumentSearch:
+    def search(questions: Sequence[str], k: int) -> list[list[str]]:
+        answers = [retriever.query(q, depth, None, backend, mode, per_document) for q in questions]
+        return [first_documents((hit.doc_id for hit in answer.hits), k) for answer in answers]
 
-    def hits(per_document: int) -> DocumentSearch:
-        """The documents of the first 5 hits as an application gets them (MRR, too, over those 5)."""
+    return search
 
-        def search(questions: Sequence[str], k: int) -> list[list[str]]:
-            answers = [retriever.query(q, K, None, Backend.QDRANT, None, per_document) for q in questions]
-            return [first_documents((hit.doc_id for hit in answer.hits), k) for answer in answers]
 
-        return search
-
+def faro_default(
+    stores: BenchStores, eval_set: EvalSet, embedder: Embedder, query_embedder: Embedder
+) -> list[Contender]:
+    """Faro's default pipeline asked on both backends in each search mode (one ingest), and what an
+    application sees of its first 5 hits with and without grouping by document."""
+    retriever, chunks, seconds = _faro_pipeline(stores, eval_set, embedder, query_embedder, ChunkingConfig())
     default = QueryConfig().default_mode
     return [
         *(
             Contender(
                 f"faro {mode.value}{' (default)' if mode is default else ''} ({backend.value})",
-                on(backend, mode),
+                _asking(retriever, backend, mode),
                 chunks,
                 seconds,
             )
             for mode in SearchMode
             for backend in (Backend.QDRANT, Backend.POSTGRES)
         ),
-        Contender(f"hits: first {K} chunks (qdrant)", hits(0), chunks, seconds),
-        Contender(f"hits: first {K}, 1 per document (qdrant)", hits(1), chunks, seconds),
+        Contender(
+            f"hits: first {K} chunks (qdrant)",
+            _asking(retriever, Backend.QDRANT, None, 0, K),
+            chunks,
+            seconds,
+        ),
+        Contender(
+            f"hits: first {K}, 1 per document (qdrant)",
+            _asking(retriever, Backend.QDRANT, None, 1, K),
+            chunks,
+            seconds,
+        ),
+    ]
+
+
+def faro_strategy(
+    stores: BenchStores, eval_set: EvalSet, embedder: Embedder, query_embedder: Embedder, strategy: str
+) -> list[Contender]:
+    """Faro's default pipeline with another chunking strategy, dense and hybrid (Qdrant path). The semantic
+    strategy's sentence embeddings are counted in its index row's name (its extra embedding cost)."""
+    before = SENTENCE_EMBEDDINGS._value.get()
+    config = ChunkingConfig(strategy=strategy)  # type: ignore[arg-type]
+    retriever, chunks, seconds = _faro_pipeline(stores, eval_set, embedder, query_embedder, config)
+    sentences = int(SENTENCE_EMBEDDINGS._value.get() - before)
+    cost = f", +{sentences} sentence embeddings" if sentences else ""
+    return [
+        Contender(
+            f"faro {strategy}{cost}: {mode.value} (qdrant)",
+            _asking(retriever, Backend.QDRANT, mode),
+            chunks,
+            seconds,
+        )
+        for mode in (SearchMode.DENSE, SearchMode.HYBRID)
     ]
 
 
@@ -302,6 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pages", type=Path, help="A folder of your documents (ids as faro ingest gives).")
     parser.add_argument("--questions", type=Path, help="Questions about --pages (faro eval's format).")
     parser.add_argument("--no-vector-cache", action="store_true", help="Embed everything again.")
+    parser.add_argument(
+        "--strategy",
+        action="append",
+        choices=[name for name in get_args(ChunkingStrategy) if name != DEFAULT_STRATEGY],
+        help="Also measure Faro with this chunking strategy (dense and hybrid, Qdrant path).",
+    )
     args = parser.parse_args(argv)
     try:
         sets = eval_sets(args)
@@ -315,6 +368,11 @@ def main(argv: list[str] | None = None) -> int:
         def contenders(eval_set: EvalSet, embedder: Embedder) -> list[Contender]:
             return [
                 *faro_default(stores, eval_set, embedder, query_embedder),
+                *(
+                    contender
+                    for strategy in args.strategy or ()
+                    for contender in faro_strategy(stores, eval_set, embedder, query_embedder, strategy)
+                ),
                 dense_windows(eval_set.texts, embedder, query_embedder),
                 bm25_windows(eval_set.texts),
             ]

@@ -205,6 +205,13 @@ class ChunkingSpec(SpecModel):
             "above it; the returned text stays the chunk's own) or 'none'. A change reindexes."
         ),
     )
+    semantic_percentile: chunking.SemanticPercentile = Field(
+        chunking.DEFAULT_SEMANTIC_PERCENTILE,
+        description=(
+            "strategy semantic: cut where neighbouring sentences' embeddings (by the pipeline's model) are "
+            "further apart than this percentile of the document's sentence distances; higher, fewer cuts."
+        ),
+    )
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> ChunkingSpec:

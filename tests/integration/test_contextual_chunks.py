@@ -15,7 +15,7 @@ from faro_workloads.core.documents import CONTEXT_KEY
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.data_plane import DataPlane
 
-from support.handbook import RecordingEmbedder
+from support.handbook import RecordingEmbedder, draining_plane
 from support.polling import wait_for
 
 pytestmark = pytest.mark.integration
@@ -36,10 +36,8 @@ def model() -> RecordingEmbedder:
 def plane(pg_store_factory, qdrant_store_factory, model: RecordingEmbedder) -> Iterator[DataPlane]:
     pg: PgVectorStore = pg_store_factory(dimension=DIMENSION)
     chunking = ChunkingConfig(strategy="recursive", tokenizer="chars", size=20, overlap=0)
-    data_plane = DataPlane(pg, qdrant_store_factory(pg.collection), model, chunking)
-    data_plane.start_drainer(interval=0.05)
-    yield data_plane
-    data_plane.close()
+    with draining_plane(pg, qdrant_store_factory(pg.collection), model, chunking) as data_plane:
+        yield data_plane
 
 
 def test_an_html_upload_is_embedded_with_its_title_and_headings_and_returned_with_its_own_text(

@@ -150,3 +150,22 @@ def _assert_same_ranking(got: list[SearchHit], expected: list[SearchHit]) -> Non
     in another float precision: equal to 1e-7)."""
     assert [hit.id for hit in got] == [hit.id for hit in expected]
     assert [hit.score for hit in got] == pytest.approx([hit.score for hit in expected], rel=1e-6)
+
+
+def test_hits_carry_their_neighbours_alike_from_both_backends(plane: DataPlane) -> None:
+    """``neighbours: 1``: each hit comes with the chunks just before and after it in its document (the
+    document's first chunk has none before it), the same from either store."""
+    by_place = {(chunk.doc_id, chunk.seq): chunk.text for batch in plane.pg.iter_chunks() for chunk in batch}
+    with TestClient(plane.api()) as client:
+        for backend in ("qdrant", "postgres"):
+            answer = _ask(client, QUESTIONS[0], backend, "hybrid", neighbours=1)
+            assert answer["hits"]
+            for hit in answer["hits"]:
+                places = [seq for seq in (hit["seq"] - 1, hit["seq"] + 1) if (hit["doc_id"], seq) in by_place]
+                expected = [{"seq": seq, "text": by_place[hit["doc_id"], seq]} for seq in places]
+                assert hit["neighbours"] == expected, (backend, hit["doc_id"], hit["seq"])
+            assert any(hit["neighbours"] for hit in answer["hits"])
+        plain = _ask(client, QUESTIONS[0], "qdrant", "hybrid")
+        assert all(hit["neighbours"] == [] for hit in plain["hits"])
+        too_many = client.post("/v1/query", json={"query": QUESTIONS[0], "neighbours": 6})
+        assert too_many.status_code == 422 and "neighbours" in too_many.text

@@ -217,6 +217,11 @@ class FakeSearch:
     ) -> tuple[list[SearchHit], list[SearchHit]]:
         return self.search(vector, k, flt), self.search_lexical(query, k, flt)
 
+    def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The texts of the chunks it answers (``hits`` and ``lexical_hits``) that have these ids."""
+        known = {hit.id: hit.text for hit in [*self.hits, *self.lexical_hits]}
+        return {i: known[i] for i in ids if i in known}
+
 
 class FakeChunkObjects:
     """A bucket of one pipeline's chunk objects and tombstones (:class:`ChunkObjectReader`); an object

@@ -4,10 +4,16 @@ tests of what is (and is not) embedded again."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
+from faro_workloads.contract.settings import ChunkingConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.stores.postgres import PgVectorStore
+from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.data_plane import DataPlane
 
 SECTIONS = 40
 
@@ -47,3 +53,16 @@ class UnrelatedEmbedder(RecordingEmbedder):
             row = np.random.default_rng(seed).standard_normal(self.dimension)
             rows.append(row / np.linalg.norm(row))
         return np.asarray(rows, dtype=np.float32)
+
+
+@contextmanager
+def draining_plane(
+    pg: PgVectorStore, qdrant: QdrantStore, model: HashingEmbedder, chunking: ChunkingConfig
+) -> Iterator[DataPlane]:
+    """A data plane over the real stores whose outbox drains every 50 ms; closed after."""
+    plane = DataPlane(pg, qdrant, model, chunking)
+    plane.start_drainer(interval=0.05)
+    try:
+        yield plane
+    finally:
+        plane.close()

@@ -12,7 +12,7 @@ from prometheus_client import REGISTRY
 
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import Neighbour, SearchHit, chunk_point_id
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.retrieval import Backend, Retriever
 
@@ -116,3 +116,28 @@ def test_a_store_named_by_the_caller_is_the_only_one_asked(stores: tuple[FakeSea
     with pytest.raises(ConnectionError):  # no fallback when Qdrant itself was asked for
         retriever.query_vector(VECTOR, 3, None, Backend.QDRANT)
     assert pg.calls == 1
+
+
+def test_neighbours_come_from_the_store_that_answered() -> None:
+    def document(store: str) -> list[SearchHit]:
+        return [
+            SearchHit(chunk_point_id("guide", seq), 1.0 - seq / 10, "guide", seq, f"{store} {seq}", {})
+            for seq in range(5)
+        ]
+
+    pg, qdrant = FakeSearch(document("postgres")), FakeSearch(document("qdrant"))
+    qdrant.hits = (
+        qdrant.hits[2:3] + qdrant.hits
+    )  # the best hit is chunk 2; its neighbours exist on both sides
+    retriever = _retriever(pg, qdrant)
+
+    best = retriever.query("guide", 1, neighbours=2).hits[0]
+    assert best.seq == 2
+    assert best.neighbours == tuple(Neighbour(seq, f"qdrant {seq}") for seq in (0, 1, 3, 4))
+    first = retriever.query("guide", 1, backend=Backend.POSTGRES, neighbours=1).hits[0]
+    assert (first.seq, first.neighbours) == (0, (Neighbour(1, "postgres 1"),))  # nothing before the first
+
+    qdrant.failure = ConnectionError("connection refused")
+    fallback = retriever.query("guide", 1, neighbours=1)
+    assert fallback.backend is Backend.POSTGRES
+    assert fallback.hits[0].neighbours == (Neighbour(1, "postgres 1"),)

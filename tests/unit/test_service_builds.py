@@ -50,6 +50,9 @@ class ClosingPostgres(ClosingStore, FakePostgres):
     def search_both(self, vector: object, query: object, k: int, flt: object = None) -> tuple[list, list]:
         return [], []
 
+    def chunk_texts(self, ids: object) -> dict:
+        return {}
+
 
 class ClosingQdrant(ClosingStore, FakeQdrant):
     name, reachable = "qdrant", False

@@ -52,8 +52,11 @@ class FaroClient:
         backend: str,
         mode: str | None = None,
         per_document: int | None = None,
+        neighbours: int = 0,
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"query": text, "backend": backend}
+        if neighbours:
+            body["neighbours"] = neighbours
         if per_document is not None:
             body["max_per_document"] = per_document
         if top_k is not None:

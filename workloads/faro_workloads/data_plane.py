@@ -67,7 +67,7 @@ class IngestPath:
     ) -> None:
         self.pg = pg
         self.runtime = ProfileRuntime(
-            Chunker(chunking),
+            Chunker(chunking, embedder=embedder),
             embedder,
             build_embedder or gateway_embedder_factory(EmbeddingConfig()),
         )

@@ -2,14 +2,15 @@
 
 | component   | Postgres DSN | Qdrant key | embedding keys + fallback targets | query auth key |
 |-------------|--------------|------------|-----------------------------------|----------------|
-| chunker     | x            |            |                                   |                |
+| chunker     | x            |            | semantic strategy only            |                |
 | embedder    | x            | x          | x                                 |                |
 | query       | x            | x          | x                                 | x              |
 | consistency | x            | x          |                                   |                |
 
 The chunker cuts documents into S3 objects and reads documents' states from PostgreSQL (in read-only
-sessions); the consistency job compares stored vectors and never embeds. S3 and SQS credentials come from
-the pods' IAM role (IRSA), not from variables.
+sessions); with the semantic strategy it also embeds sentences to find its cuts, through the same gateway
+and keys as the embedder; the consistency job compares stored vectors and never embeds. S3 and SQS
+credentials come from the pods' IAM role (IRSA), not from variables.
 
 Embedding fallback targets (``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list) may each have an API key in
 a Secret, and an environment variable cannot be partly taken from a Secret. So each target's key is first
@@ -82,7 +83,8 @@ def component_env(
 ) -> list[dict[str, Any]]:
     """The secret (and secret-bearing) ``env`` entries ``component`` needs, and no others."""
     if component is Component.CHUNKER:
-        return [secret_env(POSTGRES_DSN, collection.postgres_dsn)]
+        env = [secret_env(POSTGRES_DSN, collection.postgres_dsn)]
+        return env + _embedding_env(spec) if spec.chunking.strategy == "semantic" else env
     env = _store_env(collection)
     if component in (Component.EMBEDDER, Component.QUERY):
         env += _embedding_env(spec)

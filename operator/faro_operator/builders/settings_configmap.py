@@ -57,6 +57,7 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "size": chunking.size,
                 "overlap": chunking.overlap,
                 "context": chunking.context,
+                "semantic_percentile": chunking.semantic_percentile,
             },
             "embedding": {
                 "kind": "portkey",

@@ -67,6 +67,7 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_CHUNKING__SIZE": "400",
         "FARO_CHUNKING__OVERLAP": "40",
         "FARO_CHUNKING__CONTEXT": "title-lead-headings",
+        "FARO_CHUNKING__SEMANTIC_PERCENTILE": "90",
         "FARO_EMBEDDING__KIND": "portkey",
         "FARO_EMBEDDING__GATEWAY_URL": "http://portkey:8787/v1",
         "FARO_EMBEDDING__PROVIDER": "openai",

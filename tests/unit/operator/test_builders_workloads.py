@@ -141,6 +141,15 @@ def test_each_component_gets_only_the_secrets_it_needs() -> None:
     assert env_names(_container(cronjob)) == STORE_SECRETS | {"FARO_CONSISTENCY__NAMESPACE"}
 
 
+def test_a_semantic_chunker_gets_the_embedding_secrets_too() -> None:
+    """It embeds sentences to find its cuts, through the embedder's gateway and keys."""
+    spec = full_pipeline_spec()
+    semantic = spec.model_copy(update={"chunking": spec.chunking.model_copy(update={"strategy": "semantic"})})
+    assert env_names(_container(_deployment(Component.CHUNKER, semantic))) == {"FARO_POSTGRES__DSN"} | (
+        EMBEDDING_SECRETS
+    )
+
+
 def test_secret_references_point_at_the_spec_secrets() -> None:
     env = {
         entry["name"]: entry["valueFrom"]

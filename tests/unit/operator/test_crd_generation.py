@@ -83,6 +83,7 @@ def test_kubectl_explain_texts_and_enums_come_from_the_models() -> None:
         "recursive",
         "markdown",
         "sentence",
+        "semantic",
     ]
     assert pipeline["properties"]["chunking"]["properties"]["size"]["default"] == 250
 

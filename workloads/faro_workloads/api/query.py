@@ -24,8 +24,13 @@ from faro_workloads.core.metrics import (
     QUERY_MODES,
     expose_label_values,
 )
-from faro_workloads.core.retrieval import Backend, QueryResult, Retriever
+from faro_workloads.core.retrieval import MAX_NEIGHBOURS, Answerer, Backend, QueryResult, Question
 from faro_workloads.core.search_filter import SearchFilter, whole_float_as_int
+
+
+class NeighbourChunk(BaseModel):
+    seq: int
+    text: str
 
 
 class QueryHit(BaseModel):
@@ -36,6 +41,10 @@ class QueryHit(BaseModel):
     text: str
     metadata: dict[str, Any]
     model: str = Field(..., description="The model that embedded the chunk.")
+    neighbours: list[NeighbourChunk] = Field(
+        default_factory=list,
+        description="The chunks around this one in its document, in order (when the query asked for them).",
+    )
 
 
 class QueryResponse(BaseModel):
@@ -72,6 +81,7 @@ def response_body(result: QueryResult) -> dict[str, Any]:
                 "text": hit.text,
                 "metadata": hit.metadata,
                 "model": hit.model,
+                "neighbours": [{"seq": near.seq, "text": near.text} for near in hit.neighbours],
             }
             for hit in result.hits
         ],
@@ -82,7 +92,7 @@ def response_body(result: QueryResult) -> dict[str, Any]:
 NOT_BLANK = re.compile(r"[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
 
 
-def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
+def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
     expose_label_values(QUERIES, QUERY_BACKENDS)
     expose_label_values(QUERY_FALLBACKS, FALLBACK_REASONS)
     expose_label_values(QUERY_MODES, [mode.value for mode in SearchMode])
@@ -123,6 +133,9 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
                 f"(0: no limit); default {config.max_chunks_per_document}."
             ),
         )
+        neighbours: Annotated[
+            StrictInt, Field(ge=0, le=MAX_NEIGHBOURS), BeforeValidator(whole_float_as_int)
+        ] = Field(0, description="Also return the chunks up to this many places before and after each hit.")
 
     router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -136,15 +149,16 @@ def query_router(retriever: Retriever, config: QueryConfig) -> APIRouter:
         if not NOT_BLANK.search(request.query):
             raise HTTPException(422, "query must contain some text")
         try:
-            result = await run_in_threadpool(
-                retriever.query,
+            question = Question(
                 request.query,
                 request.top_k,
                 request.filter,
                 request.backend,
                 request.mode,
                 request.max_per_document,
+                request.neighbours,
             )
+            result = await run_in_threadpool(retriever.ask, question)
         except Exception as exc:
             if request.backend is Backend.QDRANT:
                 raise HTTPException(503, f"qdrant could not answer: {exc}") from exc

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from faro_workloads.cli import cli
+from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
 
 if TYPE_CHECKING:
     from faro_workloads.core.generation_control import StepReport
@@ -46,10 +48,17 @@ err_console = Console(stderr=True)
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["fixed", "recursive", "markdown", "sentence"]),
+    type=click.Choice(get_args(ChunkingStrategy)),
     default="markdown",
     show_default=True,
-    help="Chunking strategy.",
+    help="Chunking strategy (semantic: cut where the model sees the subject change; embeds each sentence).",
+)
+@click.option(
+    "--semantic-percentile",
+    type=click.IntRange(50, 99),
+    default=DEFAULT_SEMANTIC_PERCENTILE,
+    show_default=True,
+    help="With --strategy semantic: cut at sentence gaps further apart than this percentile.",
 )
 @click.option("--chunk-size", type=click.IntRange(8, 8192), default=250, show_default=True, help="Tokens.")
 @click.option("--chunk-overlap", type=click.IntRange(0, 4096), default=32, show_default=True, help="Tokens.")
@@ -98,6 +107,7 @@ def local(
     embedder: str,
     docs: tuple[Path, ...],
     strategy: str,
+    semantic_percentile: int,
     chunk_size: int,
     chunk_overlap: int,
     gateway_url: str | None,
@@ -128,7 +138,12 @@ def local(
         host=host,
         port=port,
         embedder=embedder,  # type: ignore[arg-type]
-        chunking=ChunkingConfig(strategy=strategy, size=chunk_size, overlap=chunk_overlap),  # type: ignore[arg-type]
+        chunking=ChunkingConfig(
+            strategy=strategy,  # type: ignore[arg-type]
+            size=chunk_size,
+            overlap=chunk_overlap,
+            semantic_percentile=semantic_percentile,
+        ),
         portkey=portkey,
         s3=s3_path,
         generations=GenerationsConfig(
@@ -188,6 +203,12 @@ def _print_reindex(report: StepReport) -> None:
     type=click.IntRange(0, 100),
     help="At most this many chunks of one document (0: no limit; server default when absent).",
 )
+@click.option(
+    "--neighbours",
+    type=click.IntRange(0, 5),
+    default=0,
+    help="Also show the chunks up to this many places before and after each hit.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")
 def query(
     text: str,
@@ -197,6 +218,7 @@ def query(
     backend: str,
     mode: str | None,
     per_document: int | None,
+    neighbours: int,
     as_json: bool,
 ) -> None:
     """Ask a Faro API for the chunks that best answer TEXT."""
@@ -204,7 +226,7 @@ def query(
 
     client = FaroClient(url, api_key)
     try:
-        answer = client.query(text, top_k, backend, mode, per_document)
+        answer = client.query(text, top_k, backend, mode, per_document, neighbours)
     finally:
         client.close()
     if as_json:
@@ -223,9 +245,21 @@ def query(
     for hit in answer["hits"]:
         section = hit["metadata"].get("section")
         where = f"{hit['doc_id']}#{hit['seq']}" + (f"\n[dim]{section}[/dim]" if section else "")
-        snippet = " ".join(hit["text"].split())
-        table.add_row(f"{hit['score']:.3f}", where, snippet[:240] + ("…" if len(snippet) > 240 else ""))
+        snippet = _snippet(hit["text"], 240)
+        before = [near for near in hit.get("neighbours", []) if near["seq"] < hit["seq"]]
+        after = [near for near in hit.get("neighbours", []) if near["seq"] > hit["seq"]]
+        if before or after:  # the hit in bold between the chunks around it, dimmed
+            snippet = "\n".join(
+                [*(f"[dim]{_snippet(near['text'], 120)}[/dim]" for near in before), f"[bold]{snippet}[/bold]"]
+                + [f"[dim]{_snippet(near['text'], 120)}[/dim]" for near in after]
+            )
+        table.add_row(f"{hit['score']:.3f}", where, snippet)
     console.print(table)
+
+
+def _snippet(text: str, limit: int) -> str:
+    flat = " ".join(text.split())
+    return escape(flat[:limit]) + ("…" if len(flat) > limit else "")
 
 
 @cli.command("model-server")

@@ -7,8 +7,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-ChunkingStrategy = Literal["fixed", "recursive", "markdown", "sentence"]
+ChunkingStrategy = Literal["fixed", "recursive", "markdown", "sentence", "semantic"]
 DEFAULT_STRATEGY: ChunkingStrategy = "recursive"
+
+SemanticPercentile = Annotated[int, Field(ge=50, le=99)]
+"""The ``semantic`` strategy cuts where the distance between neighbouring sentences' embeddings is above
+this percentile of the document's distances (a higher one: fewer, larger chunks)."""
+DEFAULT_SEMANTIC_PERCENTILE = 90
 
 ChunkContext = Literal["none", "title-headings", "title-lead-headings"]
 """What the model embeds with each chunk besides its text: nothing; its document's title and the headings

@@ -18,7 +18,13 @@ import json
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from faro_workloads.contract.chunking import ChunkContext, ChunkingStrategy, ChunkOverlap, ChunkSize
+from faro_workloads.contract.chunking import (
+    ChunkContext,
+    ChunkingStrategy,
+    ChunkOverlap,
+    ChunkSize,
+    SemanticPercentile,
+)
 
 EXTRACTION_VERSION = 1
 """The version of text extraction (HTML to Markdown-like text, PDF pages, encodings). Raise it whenever a
@@ -67,6 +73,9 @@ class ChunkingIdentity(_Identity):
     tokenizer: str = Field(min_length=1, description="chars/4, or hf:<digest of tokenizer.json>.")
     context: ChunkContext | None = Field(
         None, description="What is embedded with each chunk besides its text; None: nothing (as 'none')."
+    )
+    semantic_percentile: SemanticPercentile | None = Field(
+        None, description="The semantic strategy's breakpoint percentile; None for the other strategies."
     )
 
     @property

@@ -16,12 +16,14 @@ from faro_workloads.contract.api import Distance, SearchMode, SettingsModel
 from faro_workloads.contract.chunking import (
     DEFAULT_CONTEXT,
     DEFAULT_OVERLAP,
+    DEFAULT_SEMANTIC_PERCENTILE,
     DEFAULT_SIZE,
     DEFAULT_STRATEGY,
     ChunkContext,
     ChunkingStrategy,
     ChunkOverlap,
     ChunkSize,
+    SemanticPercentile,
     overlap_problem,
 )
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
@@ -63,6 +65,13 @@ class ChunkingConfig(SettingsModel):
     context: ChunkContext = Field(
         DEFAULT_CONTEXT,
         description="What is embedded with each chunk: its document's title and heading path, or none.",
+    )
+    semantic_percentile: SemanticPercentile = Field(
+        DEFAULT_SEMANTIC_PERCENTILE,
+        description=(
+            "semantic strategy: cut where neighbouring sentences' embeddings are further apart than this "
+            "percentile of the document's sentence distances."
+        ),
     )
     tokenizer: str = Field(
         "auto",

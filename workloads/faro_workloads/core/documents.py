@@ -164,6 +164,14 @@ class SourceText:
 
 
 @dataclass(frozen=True, slots=True)
+class Neighbour:
+    """A chunk next to a hit in its document (asked for with the query's ``neighbours``)."""
+
+    seq: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One search result from either store. ``score`` is in the store's own terms for the distance:
     similarity for cosine and dot (higher is closer), distance for euclid (lower is closer)."""
@@ -176,3 +184,5 @@ class SearchHit:
     metadata: dict[str, Any]
     model: str = ""
     """The model that embedded the chunk."""
+    neighbours: tuple[Neighbour, ...] = ()
+    """The chunks around this one in its document, in order, when the query asked for them."""

@@ -22,7 +22,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.contract.settings import QueryConfig
@@ -36,7 +35,7 @@ from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.ingest import IncomingDocument, IngestResult, IngestService
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.profile_runtime import ProfileRuntime
-from faro_workloads.core.retrieval import Backend, QueryResult, Retriever
+from faro_workloads.core.retrieval import Answerer, Backend, QueryResult, Question, Retriever
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -145,7 +144,7 @@ class LiveGeneration:
         pg = self._pg if same else self._pg.for_generation(generation)
         qdrant = self._qdrant if same else self._qdrant.for_generation(generation)
         embedder = self._runtime.embedder_for(profile.embedding)
-        chunker = self._runtime.chunker_for(profile.chunking)
+        chunker = self._runtime.chunker_for(profile)
         return GenerationView(generation, profile, pg, qdrant, embedder, chunker, self._query)
 
     def close(self) -> None:
@@ -211,24 +210,15 @@ class LiveDocuments:
         return DocumentStatuses(view.pg).listed(view.ingest.list(limit, after), acknowledged=False)
 
 
-class LiveRetriever:
+class LiveRetriever(Answerer):
     """Queries over the live generation: one view per query, its model and its stores."""
 
     def __init__(self, live: LiveGeneration) -> None:
         self._live = live
 
-    def query(
-        self,
-        text: str,
-        top_k: int,
-        flt: SearchFilter | None,
-        backend: Backend,
-        mode: SearchMode | None = None,
-        per_document: int | None = None,
-    ) -> QueryResult:
+    def ask(self, question: Question) -> QueryResult:
         view = self._live.view()
-        answer = view.retriever.query(text, top_k, flt, backend, mode, per_document)
-        return replace(answer, generation=view.generation)
+        return replace(view.retriever.ask(question), generation=view.generation)
 
     def query_vector(
         self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend

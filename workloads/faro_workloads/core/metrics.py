@@ -14,6 +14,10 @@ DOCUMENTS_INGESTED = Counter(
     ["result"],
 )
 CHUNKS_WRITTEN = Counter("faro_chunks_written_total", "Chunks committed to PostgreSQL.")
+SENTENCE_EMBEDDINGS = Counter(
+    "faro_chunking_sentence_embeddings_total",
+    "Sentences embedded to find where the semantic chunking strategy cuts (its extra embedding cost).",
+)
 TRANSACTION_RETRIES = Counter(
     "faro_store_transaction_retries_total",
     "PostgreSQL write transactions run again after a deadlock or serialization failure, by operation.",

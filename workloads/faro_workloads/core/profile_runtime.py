@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE
 from faro_workloads.contract.embedding_settings import EmbeddingConfig
 from faro_workloads.contract.index_profile import ChunkingIdentity, EmbeddingIdentity, IndexProfile
 from faro_workloads.contract.settings import ChunkingConfig
@@ -81,7 +82,9 @@ class ProfileRuntime:
         """The configured (wanted) profile."""
         self._build_embedder = build_embedder
         self._embedders: dict[EmbeddingIdentity, Embedder] = {embedder.identity: embedder}
-        self._chunkers: dict[ChunkingIdentity, Chunker] = {chunker.identity: chunker}
+        self._chunkers: dict[tuple[ChunkingIdentity, EmbeddingIdentity | None], Chunker] = {
+            (chunker.identity, embedder.identity if chunker.config.strategy == "semantic" else None): chunker
+        }
         self._built: list[Embedder] = []
         self._lock = threading.Lock()
 
@@ -93,15 +96,24 @@ class ProfileRuntime:
                 self._embedders[identity] = built
             return self._embedders[identity]
 
-    def chunker_for(self, identity: ChunkingIdentity) -> Chunker:
+    def chunker_for(self, profile: IndexProfile) -> Chunker:
+        """The chunker that cuts as ``profile`` says (a semantic one embeds sentences with the profile's
+        model)."""
+        identity = profile.chunking
+        key = (identity, profile.embedding if identity.strategy == "semantic" else None)
+        embedder = self.embedder_for(profile.embedding) if identity.strategy == "semantic" else None
         with self._lock:
-            if identity not in self._chunkers:
+            if key not in self._chunkers:
                 counter = counter_for(identity.tokenizer, [self.chunker.counter])
                 config = ChunkingConfig(
-                    strategy=identity.strategy, size=identity.size, overlap=identity.overlap
+                    strategy=identity.strategy,
+                    size=identity.size,
+                    overlap=identity.overlap,
+                    context=identity.context or "none",
+                    semantic_percentile=identity.semantic_percentile or DEFAULT_SEMANTIC_PERCENTILE,
                 )
-                self._chunkers[identity] = Chunker(config, counter)
-            return self._chunkers[identity]
+                self._chunkers[key] = Chunker(config, counter, embedder)
+            return self._chunkers[key]
 
     def close(self) -> None:
         for embedder in self._built:

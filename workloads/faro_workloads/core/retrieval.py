@@ -8,8 +8,10 @@ query is let through to Qdrant.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -21,7 +23,7 @@ import pybreaker
 
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import Neighbour, SearchHit, chunk_point_id
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.fusion import (
     GROUPING_OVERFETCH,
@@ -63,7 +65,47 @@ class QueryResult:
     answered by vector)."""
 
 
-class Retriever:
+MAX_NEIGHBOURS = 5
+"""The most chunks on each side of a hit a query may ask for."""
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """What a query asks: ``top_k`` chunks for ``text`` from ``backend`` (auto: Qdrant, falling back to
+    PostgreSQL); ``mode`` and ``per_document`` (at most that many chunks of one document, 0: no limit)
+    default to the configuration's; ``neighbours``: the chunks on each side of a hit to return with it."""
+
+    text: str
+    top_k: int
+    filter: SearchFilter | None = None
+    backend: Backend = Backend.AUTO
+    mode: SearchMode | None = None
+    per_document: int | None = None
+    neighbours: int = 0
+
+
+class Answerer(ABC):
+    """Something that answers a :class:`Question` (a :class:`Retriever`, or one that follows the live
+    index generation)."""
+
+    @abstractmethod
+    def ask(self, question: Question) -> QueryResult: ...
+
+    def query(
+        self,
+        text: str,
+        top_k: int,
+        flt: SearchFilter | None = None,
+        backend: Backend = Backend.AUTO,
+        mode: SearchMode | None = None,
+        per_document: int | None = None,
+        neighbours: int = 0,
+    ) -> QueryResult:
+        """:meth:`ask`, the question given by its parts."""
+        return self.ask(Question(text, top_k, flt, backend, mode, per_document, neighbours))
+
+
+class Retriever(Answerer):
     """Embeds a query and searches the stores with fallback, by vector, by words or both (``mode``).
 
     ``lexical``: whether the stores' chunks carry lexical terms (the generation's index profile says so);
@@ -92,26 +134,20 @@ class Retriever:
         )
         self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
-    def query(
-        self,
-        text: str,
-        top_k: int,
-        flt: SearchFilter | None,
-        backend: Backend,
-        mode: SearchMode | None = None,
-        per_document: int | None = None,
-    ) -> QueryResult:
-        """The ``top_k`` chunks for ``text``; ``per_document``: at most that many chunks of one document
-        (0: no limit; default: the config's ``max_chunks_per_document``)."""
+    def ask(self, question: Question) -> QueryResult:
+        """The ``top_k`` chunks that answer ``question``."""
         started = time.perf_counter()
-        mode = mode or self._config.default_mode
+        mode = question.mode or self._config.default_mode
+        per_document = question.per_document
         if per_document is None:
             per_document = self._config.max_chunks_per_document
         if mode is not SearchMode.DENSE and not self._lexical:
             mode = SearchMode.DENSE
+        text = question.text
         vector = self._embedder.embed_one(text) if mode is not SearchMode.LEXICAL else None
         terms = query_vector(text) if mode is not SearchMode.DENSE else None
-        return self._answer(_Query(vector, terms, mode, per_document), top_k, flt, backend, started)
+        query = _Query(vector, terms, mode, per_document, question.neighbours)
+        return self._answer(query, question.top_k, question.filter, question.backend, started)
 
     def query_vector(
         self,
@@ -168,7 +204,8 @@ class Retriever:
             dense, lexical = store.search_both(query.vector, query.terms, candidates, flt)
             rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
             ranking = reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch)
-        return at_most_per_document(ranking, query.per_document)[:top_k]
+        hits = at_most_per_document(ranking, query.per_document)[:top_k]
+        return with_neighbours(store, hits, query.neighbours)
 
     def _search_qdrant(self, query: _Query, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
         future = self._qdrant_pool.submit(self._search, self._qdrant, query, top_k, flt)
@@ -192,3 +229,25 @@ class _Query:
     terms: Any
     mode: SearchMode
     per_document: int = 0
+    neighbours: int = 0
+
+
+def with_neighbours(store: ChunkSearch, hits: list[SearchHit], neighbours: int) -> list[SearchHit]:
+    """``hits``, each with the chunks up to ``neighbours`` places before and after it in its document
+    (those that exist), read from ``store`` in one call by their ids (a chunk's id is its document's id
+    and its place)."""
+    if neighbours <= 0 or not hits:
+        return hits
+    steps = [step for step in range(-neighbours, neighbours + 1) if step]
+    around = {hit.id: [hit.seq + step for step in steps if hit.seq + step >= 0] for hit in hits}
+    ids = {(hit.doc_id, seq): chunk_point_id(hit.doc_id, seq) for hit in hits for seq in around[hit.id]}
+    texts = store.chunk_texts(list(dict.fromkeys(ids.values())))
+
+    def found(hit: SearchHit) -> tuple[Neighbour, ...]:
+        return tuple(
+            Neighbour(seq, texts[ids[hit.doc_id, seq]])
+            for seq in around[hit.id]
+            if ids[hit.doc_id, seq] in texts
+        )
+
+    return [dataclasses.replace(hit, neighbours=found(hit)) for hit in hits]

@@ -28,6 +28,7 @@ from faro_workloads.core.documents import (
     normalise_text,
     validate_doc_id,
 )
+from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.metrics import CHUNK_OBJECT_RESULTS, CHUNK_OBJECTS_WRITTEN, expose_label_values
 from faro_workloads.core.stores.ports import DocumentEvidence
@@ -98,17 +99,27 @@ def build(settings: FaroSettings) -> HttpService:
         if "dsn" in settings.postgres.model_fields_set:
             pool = resources.add(PostgresPool(settings.postgres, settings.collection.name, read_only=True))
             evidence = PgVectorStore(settings.postgres, settings.collection, pool=pool)
-        app = build_chunker_app(settings, s3_client(settings.s3), evidence)
+        # The semantic strategy embeds sentences, through the same gateway as the embedder service.
+        embedder = None
+        if settings.chunking.strategy == "semantic":
+            embedder = resources.add(build_embedder(settings.embedding))
+        app = build_chunker_app(settings, s3_client(settings.s3), evidence, embedder)
     return HttpService(app, resources)
 
 
-def build_chunker_app(settings: FaroSettings, s3: Any, evidence: DocumentEvidence | None = None) -> FastAPI:
+def build_chunker_app(
+    settings: FaroSettings,
+    s3: Any,
+    evidence: DocumentEvidence | None = None,
+    embedder: Embedder | None = None,
+) -> FastAPI:
     """The chunking service's HTTP app over an S3 client (settings must have the s3 section); documents'
-    states from ``evidence`` (PostgreSQL's side) when given."""
+    states from ``evidence`` (PostgreSQL's side) when given; ``embedder`` for the semantic strategy."""
     settings.require("s3")
     assert settings.s3 is not None
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
-    backend = S3ChunkingBackend(Chunker(settings.chunking).prepare(), store, settings.pipeline, evidence)
+    chunker = Chunker(settings.chunking, embedder=embedder).prepare()
+    backend = S3ChunkingBackend(chunker, store, settings.pipeline, evidence)
     return build_api(
         title="Faro chunking service",
         routers=[documents_router(backend, settings.ingest)],

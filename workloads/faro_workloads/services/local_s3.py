@@ -46,10 +46,11 @@ WORKER_STOP_SECONDS = 30
 
 
 def start_s3_path(
-    options: LocalOptions, ingest: IngestService, pg: PgVectorStore, resources: Resources
+    options: LocalOptions, ingest: IngestService, pg: PgVectorStore, chunker: Chunker, resources: Resources
 ) -> tuple[DocumentBackend, dict[str, ReadinessCheck]]:
     """Start the server and the worker (both added to ``resources``); return the documents backend that
-    writes chunk objects (documents' states read from ``pg`` too), and its readiness check."""
+    writes chunk objects cut by ``chunker`` (documents' states read from ``pg`` too), and its readiness
+    check."""
     use_local_credentials()
     data_dir = options.data_dir
     moto = MotoServer(free_port(), log_path=data_dir / "s3-server.log", pid_file=data_dir / MOTO_PID_FILE)
@@ -82,7 +83,7 @@ def start_s3_path(
         log.info("local bucket: %d objects restored from %s", restored, durable.folder)
     store = S3ChunkStore(WriteThroughS3Client(s3, s3_config.bucket, durable), s3_config.bucket, layout)
     _start_worker(EmbedderWorker(sqs, store, ingest, sqs_config, failures=pg), resources)
-    backend = S3ChunkingBackend(Chunker(options.chunking).prepare(), store, LOCAL_PIPELINE, evidence=pg)
+    backend = S3ChunkingBackend(chunker.prepare(), store, LOCAL_PIPELINE, evidence=pg)
     return backend, {"s3": store.healthy}
 
 

@@ -15,7 +15,7 @@ from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.embedding import build_embedder
 from faro_workloads.core.live_generation import LiveGeneration, LiveRetriever
 from faro_workloads.core.profile_runtime import ProfileRuntime, gateway_embedder_factory
-from faro_workloads.core.retrieval import Retriever
+from faro_workloads.core.retrieval import Answerer
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.resources import HttpService, Resources
@@ -35,7 +35,11 @@ def build(settings: FaroSettings) -> HttpService:
         )
         embedder = resources.add(build_embedder(settings.embedding))
         runtime = resources.add(
-            ProfileRuntime(Chunker(settings.chunking), embedder, gateway_embedder_factory(settings.embedding))
+            ProfileRuntime(
+                Chunker(settings.chunking, embedder=embedder),
+                embedder,
+                gateway_embedder_factory(settings.embedding),
+            )
         )
         live = LiveGeneration(stores.pg, stores.qdrant, runtime, settings.query)
         retriever = resources.add(LiveRetriever(live))
@@ -44,7 +48,7 @@ def build(settings: FaroSettings) -> HttpService:
 
 
 def build_query_app(
-    settings: FaroSettings, retriever: Retriever | LiveRetriever, pg: PgVectorStore, qdrant: QdrantStore
+    settings: FaroSettings, retriever: Answerer, pg: PgVectorStore, qdrant: QdrantStore
 ) -> FastAPI:
     """Health and metrics stay open; ``/v1/query`` needs the key when ``auth.api_key`` is set.
 

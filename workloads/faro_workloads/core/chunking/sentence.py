@@ -17,6 +17,16 @@ def sentence_chunks(measure: TextMeasure, size: int, overlap: int) -> list[Chunk
     """Chunks of whole sentences; a sentence too large for a chunk (more than ``size`` tokens or
     ``size * MAX_CHARS_PER_TOKEN`` characters) is cut by the recursive strategy."""
     text = measure.text
+    return [
+        ChunkSpan(text[start:end], start, end, {"strategy": "sentence"})
+        for start, end in pack_spans(measure, sentence_pieces(measure, size, overlap), size, overlap)
+    ]
+
+
+def sentence_pieces(measure: TextMeasure, size: int, overlap: int) -> list[Span]:
+    """The sentences of the text, each fitting in a chunk: one too large is cut by the recursive strategy
+    (into parts overlapping by ``overlap`` tokens)."""
+    text = measure.text
     splitter = RecursiveSplitter(measure, size, overlap)
     pieces: list[Span] = []
     for sentence in sentence_spans(text, 0, len(text)):
@@ -24,7 +34,4 @@ def sentence_chunks(measure: TextMeasure, size: int, overlap: int) -> list[Chunk
             pieces.append(sentence)
         else:
             pieces.extend(splitter.split(*sentence, level=LINE))
-    return [
-        ChunkSpan(text[start:end], start, end, {"strategy": "sentence"})
-        for start, end in pack_spans(measure, pieces, size, overlap)
-    ]
+    return pieces

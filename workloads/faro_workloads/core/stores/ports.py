@@ -194,7 +194,9 @@ class LexicalSearch(Protocol):
 
 class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
     """What the query path asks of a store: either signal, or both at once (a hybrid query's two
-    rankings, in one round trip to the store)."""
+    rankings, in one round trip to the store), and the text of chunks by id (a hit's neighbours)."""
+
+    def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]: ...
 
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None

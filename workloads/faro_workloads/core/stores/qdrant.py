@@ -344,6 +344,16 @@ class QdrantStore:
             )
         return [_hit(point) for point in response.points]
 
+    def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The text of the points with these ids that exist (one request, no vectors)."""
+        if not ids:
+            return {}
+        with self._qdrant.call("chunk_texts") as client:
+            records = client.retrieve(
+                self._name, ids=[str(i) for i in ids], with_payload=["text"], with_vectors=False
+            )
+        return {_point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
+
     def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]:
         """The points with these ids that exist, as chunks (empty embeddings when ``with_vectors`` is off)."""
         found: dict[uuid.UUID, Chunk] = {}

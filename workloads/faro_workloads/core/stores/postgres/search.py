@@ -3,6 +3,8 @@ lexical (BM25) search of hybrid mode, scored as Qdrant's sparse vectors with the
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,6 +86,14 @@ class PostgresSearch:
             [_hit(row, self._score(row[5])) for row in vector_rows],
             [_hit(row, float(row[5])) for row in word_rows],
         )
+
+    def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """The text of the chunks with these ids that exist (one statement)."""
+        if not ids:
+            return {}
+        statement = sql.SQL("SELECT id, text FROM {} WHERE id = ANY(%s)").format(self._tables.chunks)
+        rows = self._pool.read("chunk_texts", lambda conn: conn.execute(statement, (list(ids),)).fetchall())
+        return dict(rows)
 
     def _dense(self, vector: np.ndarray, k: int, flt: SearchFilter | None) -> _Statement:
         query = np.asarray(vector, dtype=np.float32)

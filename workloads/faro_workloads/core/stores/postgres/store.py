@@ -261,6 +261,9 @@ class PgVectorStore:
 
     # ------------------------------------------------------------------------------ scans (PostgresScans)
 
+    def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        return self._search.chunk_texts(ids)
+
     def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]:
         return self._scans.fetch_chunks(ids)
 
