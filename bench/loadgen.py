@@ -113,8 +113,11 @@ def main() -> None:
     job = json.load(sys.stdin)
     host = urlsplit(job["url"]).netloc
     mode = {"mode": job["mode"]} if job.get("mode") else {}
+    # The Qdrant path is asked as users ask it: backend "auto" (circuit breaker, timeout, fallback), and
+    # the answer must come from Qdrant; the PostgreSQL path is named.
+    asked = "auto" if job["backend"] == "qdrant" else job["backend"]
     requests = [
-        encode_request(host, {"query": text, "top_k": job["top_k"], "backend": job["backend"], **mode})
+        encode_request(host, {"query": text, "top_k": job["top_k"], "backend": asked, **mode})
         for text in job["queries"]
     ]
     rate = job.get("rate")

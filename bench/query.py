@@ -4,8 +4,9 @@ Set-up (not timed): the corpus is loaded into PostgreSQL (``bulk_load``) and Qdr
 rebuilt with ``repair_qdrant``). The product's query app (``build_query_app``: FastAPI, ``Retriever`` with
 the hashing embedder, Qdrant first / pgvector fallback) is served by uvicorn on 127.0.0.1:<free port> on a
 thread of this process; the load generator (:mod:`bench.loadgen`) is a separate process: ``--concurrency``
-closed-loop clients, each request naming the backend (``"backend": "qdrant"`` or ``"postgres"``) and the
-dense search mode (the raw store's work).
+closed-loop clients, each request asking for the dense search mode (the raw store's work) from Qdrant as
+users ask (``"backend": "auto"``: circuit breaker, timeout and fallback; the answer must come from Qdrant)
+or from PostgreSQL by name (``"backend": "postgres"``).
 
 Baseline, same run, same query texts embedded beforehand (the service embeds them itself, per request):
 the raw store query in-process, by the same number of closed-loop threads: ``qdrant_client.query_points``
@@ -16,7 +17,12 @@ takes the same lock), and the same pgvector SQL through a psycopg pool as large 
                (target <= 2 ms; lower is better); added p99 is reported too (target <= 5 ms)
 
 Hybrid mode (the vector and BM25 searches of one store, fused) is measured against Faro's own dense mode at
-one client, per backend: what hybrid adds to p50 (target <= 3 ms), in ``extra.hybrid_added_p50_ms``.
+one client, per backend: what hybrid adds to p50 (target <= 3 ms), in ``extra.hybrid_added_p50_ms``; and
+at ``--concurrency`` clients against the same hybrid search called in-process by as many threads (the
+retriever, no HTTP).
+
+Throughput: every closed-loop run at ``--concurrency`` clients also gives requests/s (requests over the
+run's wall time), the service's and its baseline's; ``extra.req_per_s_ratio`` per case, target >= 0.5.
 
 Run: ``python -m bench.query [--chunks 2000] [--queries 2000] [--concurrency 50]``; ``--quick`` for a
 smoke run.
@@ -222,7 +228,8 @@ def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> li
             rows.append(_hybrid_row(backend, hybrid, dense))
             print(f"{rows[-1].name}: {rows[-1].figures}", file=sys.stderr)
         for backend in BACKENDS:  # hybrid under load: the service against the same search in-process
-            in_process = partial(_hybrid_in_process, retriever, Backend(backend))
+            asked = Backend.AUTO if backend == "qdrant" else Backend.POSTGRES  # as the service is asked
+            in_process = partial(_hybrid_in_process, retriever, asked)
             in_process_latencies(in_process, queries[: args.warmup], args.concurrency)
             raw_load = in_process_latencies(in_process, queries, args.concurrency)
             faro_load = http_latencies(

@@ -1,9 +1,10 @@
 """Query answering: Qdrant first, PostgreSQL + pgvector when Qdrant fails, times out or is circuit-broken;
 by vector, by words (BM25) or both fused (hybrid), the same way on either store.
 
-The breaker (pybreaker) opens after ``breaker_failures`` consecutive Qdrant failures; while open, queries go
-straight to Postgres without touching Qdrant (no retry storm), and after ``breaker_reset_seconds`` one trial
-query is let through to Qdrant.
+The circuit breaker (:mod:`~faro_workloads.core.circuit_breaker`, which lets concurrent queries run
+together) opens after ``breaker_failures`` consecutive Qdrant failures; while open, queries go straight to
+Postgres without touching Qdrant (no retry storm), and after ``breaker_reset_seconds`` one trial query is let
+through to Qdrant.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-import pybreaker
 
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
+from faro_workloads.core.circuit_breaker import CircuitBreaker, CircuitOpen
 from faro_workloads.core.documents import Neighbour, SearchHit, chunk_point_id
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.fusion import (
@@ -126,12 +127,7 @@ class Retriever(Answerer):
         self._qdrant = qdrant
         self._config = config
         self._lexical = lexical
-        self._breaker = pybreaker.CircuitBreaker(
-            fail_max=config.breaker_failures,
-            reset_timeout=config.breaker_reset_seconds,
-            name="qdrant",
-            throw_new_error_on_trip=False,  # the failing call reports its own cause, not "open"
-        )
+        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_seconds)
         self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
     def ask(self, question: Question) -> QueryResult:
@@ -172,8 +168,9 @@ class Retriever(Answerer):
             hits, answered = self._search_qdrant(query, top_k, flt), Backend.QDRANT
         else:
             try:
-                hits, answered = self._breaker.call(self._search_qdrant, query, top_k, flt), Backend.QDRANT
-            except pybreaker.CircuitBreakerError:
+                with self._breaker.calling():
+                    hits, answered = self._search_qdrant(query, top_k, flt), Backend.QDRANT
+            except CircuitOpen:
                 fallback_reason = "circuit_open"
             except QdrantQueryTimeout:
                 fallback_reason = "timeout"
