@@ -198,6 +198,9 @@ def serve_faro(stores: BenchStores, corpus: Corpus) -> tuple[BackgroundServer, R
         collection=collection,
         postgres=stores.postgres_config,
         qdrant=QdrantConfig(path=":memory:"),
+        # Capacity is measured, not the timeout: 50 hybrid queries queued on local mode's lock wait longer
+        # than the default 2 s and would be answered by the fallback instead.
+        query=QueryConfig(qdrant_timeout_seconds=60),
     )
     retriever = Retriever(HashingEmbedder(dimension=stores.dimension), pg, qdrant, settings.query)
     server = BackgroundServer(build_query_app(settings, retriever, pg, qdrant), "127.0.0.1", free_port())
