@@ -105,7 +105,7 @@ def build(options: LocalOptions) -> LocalRuntime:
         readiness: dict[str, ReadinessCheck] = {}
         if options.s3:
             documents, readiness = start_s3_path(
-                options, plane.ingest, stores.pg, plane.runtime.chunker, resources
+                options, plane.ingest, stores.pg, path.runtime.chunker, resources
             )
         app = plane.api(title="Faro (local mode)", documents=documents, readiness=readiness)
     return LocalRuntime(options, plane, app, documents, resources, plan)
