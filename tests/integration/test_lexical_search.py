@@ -90,3 +90,11 @@ def test_a_qdrant_collection_made_before_hybrid_search_says_it_has_no_lexical_ve
     assert qdrant_store.count() == 2 and not qdrant_store.has_lexical()
     with pytest.raises(LexicalIndexMissing):
         qdrant_store.search_lexical(query_vector("chunk"), 5)
+
+
+def test_the_collection_size_is_counted_over_a_partial_index(stores) -> None:
+    """BM25's N (the chunks that have terms) is counted per query; a narrow partial index over exactly that
+    predicate lets PostgreSQL count without reading the chunks' wide rows."""
+    pg, _ = stores
+    (definition,) = [d for name, d in pg.index_definitions().items() if name.endswith("_has_terms")]
+    assert "(id) WHERE (lexical_terms <> '{}'::integer[])" in definition

@@ -195,6 +195,13 @@ class PostgresSchema:
                 sql.Identifier(tables.lexical_index_name), tables.chunks
             )
         )
+        # BM25's collection size (the chunks with terms) is counted per lexical query: over this narrow
+        # partial index (an index-only scan), not the table's wide rows (15 -> 1.2 ms at 23k chunks).
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (id) WHERE lexical_terms <> '{{}}'").format(
+                sql.Identifier(tables.indexed_terms_index_name), tables.chunks
+            )
+        )
         if with_hnsw:
             self._create_hnsw_index(conn)
 

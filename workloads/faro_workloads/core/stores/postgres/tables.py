@@ -48,6 +48,7 @@ class CollectionTables:
     hnsw_index_name: str
     doc_index_name: str
     lexical_index_name: str
+    indexed_terms_index_name: str  # the chunks that have lexical terms (BM25's collection size, counted)
     outbox_index_name: str
     opclass: str  # the HNSW operator class of the collection's distance
     operator: str  # the SQL distance operator of the collection's distance
@@ -78,6 +79,7 @@ class CollectionTables:
             hnsw_index_name=f"{chunks}_hnsw",
             doc_index_name=f"{chunks}_doc_id",
             lexical_index_name=f"{chunks}_lexical",
+            indexed_terms_index_name=f"{chunks}_has_terms",
             outbox_index_name=f"{name}_outbox_point_id",
             opclass=opclass,
             operator=operator,
