@@ -77,6 +77,22 @@ def test_after_the_reset_time_one_trial_goes_and_decides() -> None:
     assert breaker.state is CircuitState.HALF_OPEN
 
 
+def test_it_says_when_it_opens_and_when_it_closes_again() -> None:
+    clock, changes = Clock(), []
+    breaker = CircuitBreaker(2, 30.0, clock, on_change=changes.append)
+    _fail(breaker)
+    assert changes == []
+    _fail(breaker)
+    assert changes == [True]
+    clock.now = 30.0
+    _fail(breaker)  # a failed trial: still open, nothing new to say
+    clock.now = 60.0
+    _succeed(breaker)
+    assert changes == [True, False]
+    _succeed(breaker)
+    assert changes == [True, False]
+
+
 def test_calls_run_concurrently() -> None:
     """Four calls are inside the breaker at the same time (a lock held during the call would leave the
     barrier waiting for them, and fail)."""

@@ -98,11 +98,13 @@ def test_after_enough_failures_the_circuit_opens_and_qdrant_is_left_alone_until_
 
     assert reasons == ["error", "error", "circuit_open", "circuit_open"]
     assert qdrant.calls == 2  # the open circuit answered from Postgres without asking Qdrant
+    assert REGISTRY.get_sample_value("faro_query_qdrant_circuit_open") == 1
 
     qdrant.failure = None
     time.sleep(0.25)  # past the reset: one trial query goes to Qdrant, and closes the circuit
     result = retriever.query_vector(VECTOR, 3, None, Backend.AUTO)
     assert (result.backend, result.fallback_reason, qdrant.calls) == (Backend.QDRANT, None, 3)
+    assert REGISTRY.get_sample_value("faro_query_qdrant_circuit_open") == 0
 
 
 def test_a_store_named_by_the_caller_is_the_only_one_asked(stores: tuple[FakeSearch, FakeSearch]) -> None:

@@ -36,8 +36,13 @@ class CircuitBreaker:
     """See the module docstring. ``clock``: seconds, monotonic (tests pass their own)."""
 
     def __init__(
-        self, failures: int, reset_seconds: float, clock: Callable[[], float] = time.monotonic
+        self,
+        failures: int,
+        reset_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[bool], None] | None = None,
     ) -> None:
+        """``on_change(opened)`` is told when the circuit opens (True) and when it closes again (False)."""
         if failures < 1:
             raise ValueError("a circuit needs at least one failure to open")
         self._max_failures = failures
@@ -47,6 +52,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_running = False
+        self._on_change = on_change
 
     @property
     def state(self) -> CircuitState:
@@ -85,16 +91,18 @@ class CircuitBreaker:
 
     def _record(self, *, success: bool, trial: bool) -> None:
         with self._lock:
+            was_open = self._opened_at is not None
             if trial:
                 self._trial_running = False
             if success:
                 if trial or self._opened_at is None:
                     self._failures, self._opened_at = 0, None
-                return
-            if trial:
+            elif trial:
                 self._opened_at = self._clock()
-                return
-            if self._opened_at is None:
+            elif self._opened_at is None:
                 self._failures += 1
                 if self._failures >= self._max_failures:
                     self._opened_at = self._clock()
+            now_open = self._opened_at is not None
+        if now_open != was_open and self._on_change is not None:
+            self._on_change(now_open)

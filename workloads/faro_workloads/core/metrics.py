@@ -74,6 +74,10 @@ STORE_SECONDS = Histogram(
     ["backend", "operation"],
     buckets=LATENCY_BUCKETS,
 )
+QDRANT_CIRCUIT_OPEN = Gauge(
+    "faro_query_qdrant_circuit_open",
+    "1 from the moment the query path's circuit to Qdrant opens until a trial query succeeds, else 0.",
+)
 OUTBOX_PENDING = Gauge("faro_outbox_pending", "Qdrant operations waiting in the PostgreSQL outbox.")
 OUTBOX_APPLIED = Counter("faro_outbox_applied_total", "Outbox entries applied to Qdrant.")
 OUTBOX_FAILURES = Counter("faro_outbox_drain_failures_total", "Outbox drains that failed (Qdrant error).")

@@ -33,7 +33,13 @@ from faro_workloads.core.fusion import (
     reciprocal_rank_fusion,
 )
 from faro_workloads.core.lexical import query_vector
-from faro_workloads.core.metrics import QUERIES, QUERY_FALLBACKS, QUERY_MODES, QUERY_SECONDS
+from faro_workloads.core.metrics import (
+    QDRANT_CIRCUIT_OPEN,
+    QUERIES,
+    QUERY_FALLBACKS,
+    QUERY_MODES,
+    QUERY_SECONDS,
+)
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import ChunkSearch
 from faro_workloads.errors import DependencyUnavailable
@@ -127,7 +133,11 @@ class Retriever(Answerer):
         self._qdrant = qdrant
         self._config = config
         self._lexical = lexical
-        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_seconds)
+        self._breaker = CircuitBreaker(
+            config.breaker_failures,
+            config.breaker_reset_seconds,
+            on_change=lambda opened: QDRANT_CIRCUIT_OPEN.set(1 if opened else 0),
+        )
         self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
     def ask(self, question: Question) -> QueryResult:
