@@ -23,12 +23,20 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, SearchHit
-from faro_workloads.core.lexical import SparseVector, chunk_vector
+from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import CollectionMismatch
 from faro_workloads.core.stores.qdrant_compaction import CompactionPolicy, LocalCompaction, LocalGarbage
 from faro_workloads.core.stores.qdrant_connection import QdrantConnection
 from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
+from faro_workloads.core.stores.qdrant_points import (
+    DENSE_VECTOR,
+    LEXICAL_VECTOR,
+    point_batch,
+    point_id,
+    search_hit,
+    sparse_vector,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,35 +51,8 @@ INDEXING_THRESHOLD_KB = 10_000
 """Qdrant's default ``indexing_threshold``, restored by :meth:`QdrantStore.enable_indexing`."""
 
 
-DENSE_VECTOR = ""
-"""The dense vector's name: Qdrant's default (unnamed) vector."""
-LEXICAL_VECTOR = "lexical"
-"""The sparse vector of hybrid search's lexical signal (BM25 weights; Qdrant applies the IDF)."""
-
-
 class LexicalIndexMissing(RuntimeError):
     """The collection was made before hybrid search: it has no lexical sparse vectors."""
-
-
-def _sparse(vector: SparseVector) -> models.SparseVector:
-    return models.SparseVector.model_construct(indices=vector.indices, values=vector.values)
-
-
-def _hit(point: models.ScoredPoint) -> SearchHit:
-    payload = point.payload or {}
-    return SearchHit(
-        id=_point_id(point.id),
-        score=float(point.score),
-        doc_id=payload["doc_id"],
-        seq=int(payload["seq"]),
-        text=payload["text"],
-        metadata=dict(payload.get("metadata") or {}),
-        model=str(payload.get("model", "")),
-    )
-
-
-def _point_id(point_id: object) -> uuid.UUID:
-    return point_id if isinstance(point_id, uuid.UUID) else uuid.UUID(str(point_id))
 
 
 class QdrantStore:
@@ -249,17 +230,7 @@ class QdrantStore:
         lexical = self.has_lexical()
         for start in range(0, len(chunks), size):
             batch = chunks[start : start + size]
-            dense = [np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in batch]
-            vectors: list[list[float]] | dict[str, list[Any]] = dense
-            if lexical:
-                sparse = [_sparse(chunk_vector(chunk)) for chunk in batch]
-                vectors = {DENSE_VECTOR: dense, LEXICAL_VECTOR: sparse}
-            # Built from our own well-typed values: skip pydantic's per-float validation of every vector.
-            points = models.Batch.model_construct(
-                ids=[str(chunk.id) for chunk in batch],
-                vectors=vectors,
-                payloads=[chunk.payload() for chunk in batch],
-            )
+            points = point_batch(batch, lexical)
             with self._qdrant.call("upsert") as client:
                 client.upsert(self._name, points=points, wait=True)
 
@@ -304,7 +275,7 @@ class QdrantStore:
             return []
         if not self.has_lexical():
             raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
-        return self._query("search_lexical", _sparse(query), LEXICAL_VECTOR, k, flt)
+        return self._query("search_lexical", sparse_vector(query), LEXICAL_VECTOR, k, flt)
 
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
@@ -322,12 +293,14 @@ class QdrantStore:
             )
             for search_for, using in (
                 (np.asarray(vector, dtype=np.float32).tolist(), None),
-                (_sparse(query), LEXICAL_VECTOR),
+                (sparse_vector(query), LEXICAL_VECTOR),
             )
         ]
         with self._qdrant.call("search_both") as client:
             by_vector, by_words = client.query_batch_points(self._name, requests=requests)
-        return [_hit(point) for point in by_vector.points], [_hit(point) for point in by_words.points]
+        return [search_hit(point) for point in by_vector.points], [
+            search_hit(point) for point in by_words.points
+        ]
 
     def _query(
         self, what: str, query: Any, using: str | None, k: int, flt: SearchFilter | None
@@ -342,7 +315,7 @@ class QdrantStore:
                 query_filter=to_qdrant_filter(flt),
                 with_payload=True,
             )
-        return [_hit(point) for point in response.points]
+        return [search_hit(point) for point in response.points]
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The text of the points with these ids that exist (one request, no vectors)."""
@@ -352,7 +325,7 @@ class QdrantStore:
             records = client.retrieve(
                 self._name, ids=[str(i) for i in ids], with_payload=["text"], with_vectors=False
             )
-        return {_point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
+        return {point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
 
     def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]:
         """The points with these ids that exist, as chunks (empty embeddings when ``with_vectors`` is off)."""
@@ -370,7 +343,7 @@ class QdrantStore:
                 vector = record.vector if with_vectors else []
                 if isinstance(vector, dict):  # with the lexical sparse vector beside it
                     vector = vector.get(DENSE_VECTOR, [])
-                found[_point_id(record.id)] = Chunk.from_payload(
+                found[point_id(record.id)] = Chunk.from_payload(
                     record.payload or {}, np.asarray(vector, dtype=np.float32)
                 )
         return found
@@ -384,7 +357,7 @@ class QdrantStore:
                     self._name, limit=batch_size, offset=offset, with_payload=False, with_vectors=False
                 )
             if records:
-                yield [_point_id(record.id) for record in records]
+                yield [point_id(record.id) for record in records]
             if offset is None:
                 return
 

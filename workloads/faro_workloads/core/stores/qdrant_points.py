@@ -1,0 +1,58 @@
+"""Faro's chunks and hits as Qdrant points, and back: the vector names, the batch an upsert sends, a scored
+point as a :class:`SearchHit`. Built from Faro's own well-typed values, so pydantic's validation of every
+float is skipped (``model_construct``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from qdrant_client import models
+
+from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.lexical import SparseVector, chunk_vector
+
+DENSE_VECTOR = ""
+"""The dense vector's name: Qdrant's default (unnamed) vector."""
+LEXICAL_VECTOR = "lexical"
+"""The sparse vector of hybrid search's lexical signal (BM25 weights; Qdrant applies the IDF)."""
+
+
+def sparse_vector(vector: SparseVector) -> models.SparseVector:
+    return models.SparseVector.model_construct(indices=vector.indices, values=vector.values)
+
+
+def point_batch(chunks: Sequence[Chunk], lexical: bool) -> models.Batch:
+    """``chunks`` as one upsert batch: id, dense vector, payload, and the lexical sparse vector when the
+    collection has one (``lexical``)."""
+    dense = [np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in chunks]
+    vectors: list[list[float]] | dict[str, list[Any]] = dense
+    if lexical:
+        vectors = {
+            DENSE_VECTOR: dense,
+            LEXICAL_VECTOR: [sparse_vector(chunk_vector(chunk)) for chunk in chunks],
+        }
+    return models.Batch.model_construct(
+        ids=[str(chunk.id) for chunk in chunks],
+        vectors=vectors,
+        payloads=[chunk.payload() for chunk in chunks],
+    )
+
+
+def search_hit(point: models.ScoredPoint) -> SearchHit:
+    payload = point.payload or {}
+    return SearchHit(
+        id=point_id(point.id),
+        score=float(point.score),
+        doc_id=payload["doc_id"],
+        seq=int(payload["seq"]),
+        text=payload["text"],
+        metadata=dict(payload.get("metadata") or {}),
+        model=str(payload.get("model", "")),
+    )
+
+
+def point_id(value: object) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
