@@ -83,7 +83,7 @@ class ProfileRuntime:
         self._build_embedder = build_embedder
         self._embedders: dict[EmbeddingIdentity, Embedder] = {embedder.identity: embedder}
         self._chunkers: dict[tuple[ChunkingIdentity, EmbeddingIdentity | None], Chunker] = {
-            (chunker.identity, embedder.identity if chunker.config.strategy == "semantic" else None): chunker
+            _chunker_key(chunker.identity, embedder.identity): chunker
         }
         self._built: list[Embedder] = []
         self._lock = threading.Lock()
@@ -100,8 +100,8 @@ class ProfileRuntime:
         """The chunker that cuts as ``profile`` says (a semantic one embeds sentences with the profile's
         model)."""
         identity = profile.chunking
-        key = (identity, profile.embedding if identity.strategy == "semantic" else None)
-        embedder = self.embedder_for(profile.embedding) if identity.strategy == "semantic" else None
+        key = _chunker_key(identity, profile.embedding)
+        embedder = self.embedder_for(profile.embedding) if key[1] is not None else None
         with self._lock:
             if key not in self._chunkers:
                 counter = counter_for(identity.tokenizer, [self.chunker.counter])
@@ -118,3 +118,10 @@ class ProfileRuntime:
     def close(self) -> None:
         for embedder in self._built:
             embedder.close()
+
+
+def _chunker_key(
+    chunking: ChunkingIdentity, embedding: EmbeddingIdentity
+) -> tuple[ChunkingIdentity, EmbeddingIdentity | None]:
+    """What tells chunkers apart: how they cut, and for the semantic strategy the model it embeds with."""
+    return chunking, embedding if chunking.strategy == "semantic" else None

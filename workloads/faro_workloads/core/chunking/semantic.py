@@ -6,8 +6,8 @@ high where the text changes subject. The cuts are the gaps whose distance is abo
 percentile of the document's distances, so the strategy adapts to how uniform each document is. The
 sections between cuts are then held to the size bounds: a section too large is packed into chunks of whole
 sentences (overlapping as the ``sentence`` strategy overlaps), and a section smaller than a quarter of a
-chunk joins the next one when both fit in one chunk, so that one-line sections do not become chunks of
-their own.
+chunk joins the neighbour it is closer to (its weaker cut goes), so that one-line sections do not become
+chunks of their own. Neighbouring sections do not overlap.
 
 The extra cost is one embedding per sentence (counted by ``faro_chunking_sentence_embeddings_total``),
 against one per chunk for the embedding itself: several times the embedding work of the other strategies.

@@ -32,6 +32,7 @@ from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
 from faro_workloads.core.stores.qdrant_points import (
     DENSE_VECTOR,
     LEXICAL_VECTOR,
+    dense_query,
     point_batch,
     point_id,
     search_hit,
@@ -266,15 +267,14 @@ class QdrantStore:
 
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` nearest points (score: similarity for cosine/dot, distance for euclid)."""
-        return self._query("search", np.asarray(vector, dtype=np.float32).tolist(), None, k, flt)
+        return self._query("search", dense_query(vector), None, k, flt)
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` points with the highest BM25 score for ``query`` (Qdrant's IDF times the stored
         weights); none without terms. Raises :class:`LexicalIndexMissing` on a collection without them."""
         if not query:
             return []
-        if not self.has_lexical():
-            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+        self._require_lexical()
         return self._query("search_lexical", sparse_vector(query), LEXICAL_VECTOR, k, flt)
 
     def search_both(
@@ -284,15 +284,14 @@ class QdrantStore:
         (``query_batch_points``). Raises :class:`LexicalIndexMissing` as :meth:`search_lexical` does."""
         if not query:
             return self.search(vector, k, flt), []
-        if not self.has_lexical():
-            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+        self._require_lexical()
         qdrant_filter = to_qdrant_filter(flt)
         requests = [
             models.QueryRequest(
                 query=search_for, using=using, limit=k, filter=qdrant_filter, with_payload=True
             )
             for search_for, using in (
-                (np.asarray(vector, dtype=np.float32).tolist(), None),
+                (dense_query(vector), None),
                 (sparse_vector(query), LEXICAL_VECTOR),
             )
         ]
@@ -301,6 +300,10 @@ class QdrantStore:
         return [search_hit(point) for point in by_vector.points], [
             search_hit(point) for point in by_words.points
         ]
+
+    def _require_lexical(self) -> None:
+        if not self.has_lexical():
+            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
 
     def _query(
         self, what: str, query: Any, using: str | None, k: int, flt: SearchFilter | None

@@ -20,6 +20,11 @@ LEXICAL_VECTOR = "lexical"
 """The sparse vector of hybrid search's lexical signal (BM25 weights; Qdrant applies the IDF)."""
 
 
+def dense_query(vector: np.ndarray) -> list[float]:
+    """A query vector as Qdrant takes it: float32 values in a list."""
+    return np.asarray(vector, dtype=np.float32).tolist()
+
+
 def sparse_vector(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector.model_construct(indices=vector.indices, values=vector.values)
 
