@@ -202,7 +202,7 @@ def serve_faro(stores: BenchStores, corpus: Corpus) -> tuple[BackgroundServer, R
         # than the default 2 s and would be answered by the fallback instead.
         query=QueryConfig(qdrant_timeout_seconds=60),
     )
-    retriever = Retriever(HashingEmbedder(dimension=stores.dimension), pg, qdrant, settings.query)
+    retriever = Retriever.over(HashingEmbedder(dimension=stores.dimension), pg, qdrant, settings.query)
     server = BackgroundServer(build_query_app(settings, retriever, pg, qdrant), "127.0.0.1", free_port())
     server.start()
     return server, retriever, collection

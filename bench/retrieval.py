@@ -187,7 +187,7 @@ def _faro_pipeline(
     ]
     chunks = sum(result.chunks for result in service.ingest_many(documents))
     seconds = time.perf_counter() - started
-    return Retriever(query_embedder, pg, qdrant, QueryConfig(qdrant_timeout_seconds=60)), chunks, seconds
+    return Retriever.over(query_embedder, pg, qdrant, QueryConfig(qdrant_timeout_seconds=60)), chunks, seconds
 
 
 def _asking(

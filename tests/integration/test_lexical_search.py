@@ -15,15 +15,11 @@ from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import LexicalIndexMissing, QdrantStore
 
+from support.postgres import LEXICAL_TEXTS
+
 pytestmark = pytest.mark.integration
 
-TEXTS = {
-    "busy": "sqlite3_busy_timeout sets a busy handler that sleeps when a table is locked.",
-    "wal": "WAL mode: the WAL file grows until a checkpoint moves it back; checkpoint often.",
-    "pragma": "PRAGMA journal_mode=WAL turns write-ahead logging on; the journal is kept in the WAL file.",
-    "push": "git push --force-with-lease refuses to overwrite a branch someone else updated.",
-    "vacuum": "VACUUM rebuilds the database file, repacking it into a minimal amount of disk space.",
-}
+TEXTS = LEXICAL_TEXTS
 
 
 @pytest.fixture

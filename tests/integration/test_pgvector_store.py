@@ -18,6 +18,8 @@ from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores import PgVectorStore, StoreSchemaMismatch
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
+from support.postgres import drop_connections
+
 pytestmark = pytest.mark.integration
 
 OPCLASSES = {
@@ -378,13 +380,7 @@ def test_searches_and_writes_survive_connections_the_server_dropped(
         for query in (chunks[3].embedding, chunks[5].embedding):
             assert store.search(query, 1)[0].id in {chunks[3].id, chunks[5].id}
             # Every pooled connection is killed (a server restart, a failover) between two operations.
-            with psycopg.connect(postgres_config.dsn.get_secret_value(), autocommit=True) as admin:
-                killed = admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE pid <> pg_backend_pid() AND query LIKE %s",
-                    (f"%{collection_config.name}%",),
-                ).fetchall()
-            assert killed
+            assert drop_connections(postgres_config.dsn.get_secret_value(), collection_config.name)
         assert [hit.id for hit in store.search(chunks[7].embedding, 1)] == [chunks[7].id]
         hits = store.search(chunks[7].embedding, 10, SearchFilter(doc_ids=["a"]))  # k > ef_search, filtered
         assert len(hits) == 10 and hits[0].id == chunks[7].id

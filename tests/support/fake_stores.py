@@ -14,6 +14,7 @@ import itertools
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 
@@ -30,7 +31,15 @@ from faro_workloads.core.documents import (
 )
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.ports import OutboxBatch
+from faro_workloads.core.stores.ports import AsyncChunkSearch, ChunkSearch, OutboxBatch
+from faro_workloads.core.stores.threaded_search import ThreadedSearch
+
+_SEARCH_THREADS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="fake-search")
+
+
+def threaded(store: ChunkSearch) -> AsyncChunkSearch:
+    """A fake store's searches from an event loop, each on a thread (as many at once as callers)."""
+    return ThreadedSearch(store, _SEARCH_THREADS)
 
 
 class FakePostgres:
@@ -221,6 +230,9 @@ class FakeSearch:
         """The texts of the chunks it answers (``hits`` and ``lexical_hits``) that have these ids."""
         known = {hit.id: hit.text for hit in [*self.hits, *self.lexical_hits]}
         return {i: known[i] for i in ids if i in known}
+
+    def async_search(self) -> AsyncChunkSearch:
+        return threaded(self)
 
 
 class FakeChunkObjects:

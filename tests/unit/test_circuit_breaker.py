@@ -125,7 +125,7 @@ def test_concurrent_queries_reach_qdrant_together_through_the_retriever() -> Non
     hit = SearchHit(uuid.uuid4(), 0.9, "doc", 0, "text", {})
     qdrant = MeetingQdrant([hit], parties=4)
     config = QueryConfig(default_mode=SearchMode.DENSE, qdrant_timeout_seconds=10)
-    retriever = Retriever(HashingEmbedder(dimension=8), FakeSearch([]), qdrant, config)
+    retriever = Retriever.over(HashingEmbedder(dimension=8), FakeSearch([]), qdrant, config)
     try:
         with ThreadPoolExecutor(4) as pool:
             answers = list(

@@ -44,7 +44,7 @@ def test_ties_go_to_the_better_single_rank_then_the_lower_id_and_limit_cuts() ->
 
 def _retriever(pg: FakeSearch, qdrant: FakeSearch, lexical: bool = True) -> Retriever:
     config = QueryConfig(hybrid_candidates=4, default_mode=SearchMode.HYBRID)
-    return Retriever(HashingEmbedder(dimension=8), pg, qdrant, config, lexical=lexical)
+    return Retriever.over(HashingEmbedder(dimension=8), pg, qdrant, config, lexical=lexical)
 
 
 def test_hybrid_asks_one_store_for_both_signals_and_fuses_them() -> None:
@@ -93,7 +93,7 @@ def test_grouping_keeps_a_documents_first_chunks_and_fills_top_k_with_other_docu
 
     store = FakeSearch(same_doc)
     config = QueryConfig(default_mode=SearchMode.DENSE, max_chunks_per_document=1)
-    retriever = Retriever(HashingEmbedder(dimension=8), FakeSearch([]), store, config)
+    retriever = Retriever.over(HashingEmbedder(dimension=8), FakeSearch([]), store, config)
     grouped = retriever.query("q", 3, None, Backend.QDRANT)
     assert [hit.doc_id for hit in grouped.hits] == ["big", "doc4", "doc5"]
     assert len(retriever.query("q", 3, None, Backend.QDRANT, per_document=0).hits) == 3

@@ -43,7 +43,7 @@ def _retriever(
         default_mode=SearchMode.DENSE,  # which store answers is the point here; hybrid: test_fusion.py
         max_chunks_per_document=0,  # the fake hits are one document's
     )
-    return Retriever(HashingEmbedder(dimension=VECTOR.size), pg, qdrant, config)
+    return Retriever.over(HashingEmbedder(dimension=VECTOR.size), pg, qdrant, config)
 
 
 def _fallbacks(reason: str) -> float:

@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from faro_workloads.contract.settings import CollectionConfig, FaroSettings, S3Config, SQSConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.retrieval import Retriever
+from faro_workloads.core.stores.ports import AsyncChunkSearch
 from faro_workloads.services import embedder as embedder_service
 from faro_workloads.services import query as query_service
 from faro_workloads.services.stores import Stores
 
-from support.fake_stores import FakePostgres, FakeQdrant
+from support.fake_stores import FakePostgres, FakeQdrant, threaded
 
 DIMENSION = 16
 
@@ -36,6 +37,9 @@ class ClosingStore:
 
     def close(self) -> None:
         self._closed.append(self.name)
+
+    def async_search(self) -> AsyncChunkSearch:
+        return threaded(self)  # type: ignore[arg-type] - only the PostgreSQL one is searched here
 
 
 class ClosingPostgres(ClosingStore, FakePostgres):

@@ -13,8 +13,11 @@ from faro_workloads.core.chunk_objects import ChunkObjectLayout
 from faro_workloads.core.stores import ports
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.postgres.fill_claims import FillClaims
+from faro_workloads.core.stores.postgres.search import AsyncPostgresSearch
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.qdrant_async import AsyncQdrantSearch
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
+from faro_workloads.core.stores.threaded_search import ThreadedSearch
 from faro_workloads.services.stores import DirectStoreAdmin
 
 from support.fake_stores import FakeChunkObjects, FakePostgres, FakeQdrant, FakeSearch
@@ -36,6 +39,11 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.VectorSearch, PgVectorStore),
     (ports.ChunkSearch, PgVectorStore),
     (ports.ChunkSearch, QdrantStore),
+    (ports.AsyncSearchSource, PgVectorStore),
+    (ports.AsyncSearchSource, QdrantStore),
+    (ports.AsyncChunkSearch, AsyncPostgresSearch),
+    (ports.AsyncChunkSearch, AsyncQdrantSearch),
+    (ports.AsyncChunkSearch, ThreadedSearch),
     (ports.SchemaAdmin, PgVectorStore),
     (ports.AuditedReplica, QdrantStore),
     (ports.CollectionAdmin, QdrantStore),
@@ -48,6 +56,7 @@ IMPLEMENTATIONS: list[tuple[type, Any]] = [
     (ports.PointSink, FakeQdrant()),
     (ports.VectorSearch, FakeSearch([])),
     (ports.ChunkSearch, FakeSearch([])),
+    (ports.AsyncSearchSource, FakeSearch([])),
     (ports.ChunkObjectReader, FakeChunkObjects("b", LAYOUT)),
     (ports.StoreAdminOpener, DirectStoreAdmin),
 ]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -15,6 +16,7 @@ from faro_workloads import __version__
 from faro_workloads.api.auth import BearerKeyAuth
 from faro_workloads.api.body_limit import BodySizeLimit
 from faro_workloads.api.errors import install_error_handlers
+from faro_workloads.core.loop_bound import close_loop_resources
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +38,7 @@ def build_api(
     e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``api_key``,
     every ``/v1/`` request needs it as a bearer token.
     """
-    app = FastAPI(title=title, version=__version__)
+    app = FastAPI(title=title, version=__version__, lifespan=_lifespan)
     for router in routers:
         app.include_router(router)
     required = frozenset(readiness) if required_for_ready is None else required_for_ready
@@ -67,6 +69,14 @@ def build_api(
     if api_key is not None:  # outermost: refuses before the body is read
         app.add_middleware(BearerKeyAuth, api_key=api_key)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """At shutdown, close the connections the app's requests opened on its loop (asynchronous pools and
+    clients), which end with it."""
+    yield
+    await close_loop_resources()
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")

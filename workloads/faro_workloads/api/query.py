@@ -9,7 +9,6 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
@@ -158,7 +157,7 @@ def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
                 request.max_per_document,
                 request.neighbours,
             )
-            result = await run_in_threadpool(retriever.ask, question)
+            result = await retriever.ask(question)
         except Exception as exc:
             if request.backend is Backend.QDRANT:
                 raise HTTPException(503, f"qdrant could not answer: {exc}") from exc

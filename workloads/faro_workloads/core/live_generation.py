@@ -15,12 +15,11 @@ and the registry is never read (a data plane over stores a test or a tool opened
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
-
-import numpy as np
 
 from faro_workloads.contract.generations import FIRST_GENERATION, GenerationState, in_state
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
@@ -35,8 +34,7 @@ from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.ingest import IncomingDocument, IngestResult, IngestService
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.profile_runtime import ProfileRuntime
-from faro_workloads.core.retrieval import Answerer, Backend, QueryResult, Question, Retriever
-from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.retrieval import Answerer, QueryResult, Question, Retriever
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
@@ -72,7 +70,9 @@ class GenerationView:
         with self._lock:
             if self._retriever is None:
                 lexical = self.profile.lexical is not None
-                self._retriever = Retriever(self.embedder, self.pg, self.qdrant, self._query, lexical=lexical)
+                self._retriever = Retriever.over(
+                    self.embedder, self.pg, self.qdrant, self._query, lexical=lexical
+                )
             return self._retriever
 
     def close(self) -> None:
@@ -111,14 +111,22 @@ class LiveGeneration:
 
     def view(self) -> GenerationView:
         """The live generation's view (the registry re-read when the last look is older than the poll)."""
+        return self.fresh_view() or self.refresh()
+
+    def fresh_view(self) -> GenerationView | None:
+        """The live generation's view if the last look at the registry is recent enough, else None."""
         current = self._current
         if current is not None and (not self._follow or time.monotonic() - self._checked < self._poll):
             return current
-        return self.refresh()
+        return None
 
     def refresh(self) -> GenerationView:
-        """Re-read the registry now and switch to the live generation's view."""
+        """Re-read the registry now and switch to the live generation's view (callers that waited for
+        another's refresh take its answer)."""
+        asked = time.monotonic()
         with self._lock:
+            if self._current is not None and self._checked >= asked:
+                return self._current
             if self._follow:
                 generations = self._pg.generations()
                 live = in_state(generations, GenerationState.LIVE)
@@ -216,15 +224,10 @@ class LiveRetriever(Answerer):
     def __init__(self, live: LiveGeneration) -> None:
         self._live = live
 
-    def ask(self, question: Question) -> QueryResult:
-        view = self._live.view()
-        return replace(view.retriever.ask(question), generation=view.generation)
-
-    def query_vector(
-        self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend
-    ) -> QueryResult:
-        view = self._live.view()
-        return replace(view.retriever.query_vector(vector, top_k, flt, backend), generation=view.generation)
+    async def ask(self, question: Question) -> QueryResult:
+        """The live view's answer; the registry, when due for a look, is read on a thread (not the loop)."""
+        view = self._live.fresh_view() or await asyncio.to_thread(self._live.refresh)
+        return replace(await view.retriever.ask(question), generation=view.generation)
 
     def close(self) -> None:
         self._live.close()

@@ -98,6 +98,11 @@ QUERY_FALLBACKS = Counter(
     "Queries answered by PostgreSQL because Qdrant failed, timed out or its circuit was open.",
     ["reason"],
 )
+QUERY_EMBEDDING_BATCH = Histogram(
+    "faro_query_embedding_batch_texts",
+    "Query texts embedded per model call by the query path (concurrent queries share a call).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
 
 SQS_MESSAGES = Counter(
     "faro_sqs_messages_total",

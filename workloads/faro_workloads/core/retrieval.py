@@ -1,6 +1,12 @@
 """Query answering: Qdrant first, PostgreSQL + pgvector when Qdrant fails, times out or is circuit-broken;
 by vector, by words (BM25) or both fused (hybrid), the same way on either store.
 
+The path is asynchronous end to end: the query service awaits :meth:`Answerer.ask` on its event loop, the
+query's embedding is shared with concurrent queries (:class:`QueryEmbeddings`), the stores are searched
+through their asynchronous side (:class:`~faro_workloads.core.stores.ports.AsyncChunkSearch`), and Qdrant's
+timeout is an ``asyncio`` deadline. Blocking callers (the CLI, tools, tests) use :meth:`Answerer.query`,
+which runs the same path on a loop thread of the answerer's own.
+
 The circuit breaker (:mod:`~faro_workloads.core.circuit_breaker`, which lets concurrent queries run
 together) opens after ``breaker_failures`` consecutive Qdrant failures; while open, queries go straight to
 Postgres without touching Qdrant (no retry storm), and after ``breaker_reset_seconds`` one trial query is let
@@ -9,12 +15,11 @@ through to Qdrant.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import time
 from abc import ABC, abstractmethod
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,6 +31,7 @@ from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.circuit_breaker import CircuitBreaker, CircuitOpen
 from faro_workloads.core.documents import Neighbour, SearchHit, chunk_point_id
 from faro_workloads.core.embedding import Embedder
+from faro_workloads.core.embedding.query_batcher import QueryEmbeddings
 from faro_workloads.core.fusion import (
     GROUPING_OVERFETCH,
     MAX_FETCH,
@@ -33,6 +39,7 @@ from faro_workloads.core.fusion import (
     reciprocal_rank_fusion,
 )
 from faro_workloads.core.lexical import query_vector
+from faro_workloads.core.loop_bound import run_blocking
 from faro_workloads.core.metrics import (
     QDRANT_CIRCUIT_OPEN,
     QUERIES,
@@ -41,7 +48,7 @@ from faro_workloads.core.metrics import (
     QUERY_SECONDS,
 )
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.ports import ChunkSearch
+from faro_workloads.core.stores.ports import AsyncChunkSearch, AsyncSearchSource
 from faro_workloads.errors import DependencyUnavailable
 
 log = logging.getLogger(__name__)
@@ -93,10 +100,10 @@ class Question:
 
 class Answerer(ABC):
     """Something that answers a :class:`Question` (a :class:`Retriever`, or one that follows the live
-    index generation)."""
+    index generation): :meth:`ask` on an event loop, :meth:`query` from blocking code."""
 
     @abstractmethod
-    def ask(self, question: Question) -> QueryResult: ...
+    async def ask(self, question: Question) -> QueryResult: ...
 
     def query(
         self,
@@ -108,8 +115,12 @@ class Answerer(ABC):
         per_document: int | None = None,
         neighbours: int = 0,
     ) -> QueryResult:
-        """:meth:`ask`, the question given by its parts."""
-        return self.ask(Question(text, top_k, flt, backend, mode, per_document, neighbours))
+        """:meth:`ask` from blocking code (on the process's background loop: :func:`run_blocking`), the
+        question given by its parts; safe from many threads at once."""
+        return run_blocking(self.ask(Question(text, top_k, flt, backend, mode, per_document, neighbours)))
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release what the answerer holds (the stores belong to its owner)."""
 
 
 class Retriever(Answerer):
@@ -121,14 +132,14 @@ class Retriever(Answerer):
 
     def __init__(
         self,
-        embedder: Embedder,
-        pg: ChunkSearch,
-        qdrant: ChunkSearch,
+        embeddings: QueryEmbeddings,
+        pg: AsyncChunkSearch,
+        qdrant: AsyncChunkSearch,
         config: QueryConfig,
         *,
         lexical: bool = True,
     ) -> None:
-        self._embedder = embedder
+        self._embeddings = embeddings
         self._pg = pg
         self._qdrant = qdrant
         self._config = config
@@ -138,9 +149,23 @@ class Retriever(Answerer):
             config.breaker_reset_seconds,
             on_change=lambda opened: QDRANT_CIRCUIT_OPEN.set(1 if opened else 0),
         )
-        self._qdrant_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="qdrant-query")
 
-    def ask(self, question: Question) -> QueryResult:
+    @classmethod
+    def over(
+        cls,
+        embedder: Embedder,
+        pg: AsyncSearchSource,
+        qdrant: AsyncSearchSource,
+        config: QueryConfig,
+        *,
+        lexical: bool = True,
+    ) -> Retriever:
+        """A retriever over two stores' asynchronous searches, embedding queries with ``embedder``."""
+        return cls(
+            QueryEmbeddings(embedder), pg.async_search(), qdrant.async_search(), config, lexical=lexical
+        )
+
+    async def ask(self, question: Question) -> QueryResult:
         """The ``top_k`` chunks that answer ``question``."""
         started = time.perf_counter()
         mode = question.mode or self._config.default_mode
@@ -150,36 +175,37 @@ class Retriever(Answerer):
         if mode is not SearchMode.DENSE and not self._lexical:
             mode = SearchMode.DENSE
         text = question.text
-        vector = self._embedder.embed_one(text) if mode is not SearchMode.LEXICAL else None
+        vector = await self._embeddings.embed(text) if mode is not SearchMode.LEXICAL else None
         terms = query_vector(text) if mode is not SearchMode.DENSE else None
         query = _Query(vector, terms, mode, per_document, question.neighbours)
-        return self._answer(query, question.top_k, question.filter, question.backend, started)
+        return await self._answer(query, question.top_k, question.filter, question.backend, started)
 
-    def query_vector(
-        self,
-        vector: np.ndarray,
-        top_k: int,
-        flt: SearchFilter | None,
-        backend: Backend,
-        started: float | None = None,
+    async def ask_vector(
+        self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend
     ) -> QueryResult:
         """A dense search for a ready vector."""
-        started = time.perf_counter() if started is None else started
-        return self._answer(_Query(vector, None, SearchMode.DENSE), top_k, flt, backend, started)
+        query = _Query(vector, None, SearchMode.DENSE)
+        return await self._answer(query, top_k, flt, backend, time.perf_counter())
 
-    def _answer(
+    def query_vector(
+        self, vector: np.ndarray, top_k: int, flt: SearchFilter | None, backend: Backend
+    ) -> QueryResult:
+        """:meth:`ask_vector` from blocking code."""
+        return run_blocking(self.ask_vector(vector, top_k, flt, backend))
+
+    async def _answer(
         self, query: _Query, top_k: int, flt: SearchFilter | None, backend: Backend, started: float
     ) -> QueryResult:
         flt = None if flt is None or flt.is_empty() else flt
         fallback_reason: str | None = None
         if backend is Backend.POSTGRES:
-            hits, answered = self._search(self._pg, query, top_k, flt), Backend.POSTGRES
+            hits, answered = await self._search(self._pg, query, top_k, flt), Backend.POSTGRES
         elif backend is Backend.QDRANT:
-            hits, answered = self._search_qdrant(query, top_k, flt), Backend.QDRANT
+            hits, answered = await self._search_qdrant(query, top_k, flt), Backend.QDRANT
         else:
             try:
                 with self._breaker.calling():
-                    hits, answered = self._search_qdrant(query, top_k, flt), Backend.QDRANT
+                    hits, answered = await self._search_qdrant(query, top_k, flt), Backend.QDRANT
             except CircuitOpen:
                 fallback_reason = "circuit_open"
             except QdrantQueryTimeout:
@@ -189,43 +215,39 @@ class Retriever(Answerer):
                 fallback_reason = "error"
             if fallback_reason is not None:
                 QUERY_FALLBACKS.labels(fallback_reason).inc()
-                hits, answered = self._search(self._pg, query, top_k, flt), Backend.POSTGRES
+                hits, answered = await self._search(self._pg, query, top_k, flt), Backend.POSTGRES
         seconds = time.perf_counter() - started
         QUERY_SECONDS.labels(answered.value).observe(seconds)
         QUERIES.labels(answered.value).inc()
         QUERY_MODES.labels(query.mode.value).inc()
         return QueryResult(hits, answered, fallback_reason, seconds, mode=query.mode)
 
-    def _search(
-        self, store: ChunkSearch, query: _Query, top_k: int, flt: SearchFilter | None
+    async def _search(
+        self, store: AsyncChunkSearch, query: _Query, top_k: int, flt: SearchFilter | None
     ) -> list[SearchHit]:
         """One store's answer: its dense or lexical ranking, or both fused, then at most
         ``query.per_document`` chunks of a document (:mod:`~faro_workloads.core.fusion`)."""
         fetch = min(top_k * GROUPING_OVERFETCH, MAX_FETCH) if query.per_document > 0 else top_k
         if query.mode is SearchMode.DENSE:
-            ranking = store.search(query.vector, fetch, flt)
+            ranking = await store.search(query.vector, fetch, flt)
         elif query.mode is SearchMode.LEXICAL:
-            ranking = store.search_lexical(query.terms, fetch, flt)
+            ranking = await store.search_lexical(query.terms, fetch, flt)
         else:
             candidates = max(fetch, self._config.hybrid_candidates)
-            dense, lexical = store.search_both(query.vector, query.terms, candidates, flt)
+            dense, lexical = await store.search_both(query.vector, query.terms, candidates, flt)
             rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
             ranking = reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch)
         hits = at_most_per_document(ranking, query.per_document)[:top_k]
-        return with_neighbours(store, hits, query.neighbours)
+        return await with_neighbours(store, hits, query.neighbours)
 
-    def _search_qdrant(self, query: _Query, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
-        future = self._qdrant_pool.submit(self._search, self._qdrant, query, top_k, flt)
+    async def _search_qdrant(self, query: _Query, top_k: int, flt: SearchFilter | None) -> list[SearchHit]:
         try:
-            return future.result(timeout=self._config.qdrant_timeout_seconds)
-        except FutureTimeout as exc:
-            future.cancel()
+            async with asyncio.timeout(self._config.qdrant_timeout_seconds):
+                return await self._search(self._qdrant, query, top_k, flt)
+        except TimeoutError as exc:
             raise QdrantQueryTimeout(
                 f"qdrant did not answer within {self._config.qdrant_timeout_seconds}s"
             ) from exc
-
-    def close(self) -> None:
-        self._qdrant_pool.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +261,7 @@ class _Query:
     neighbours: int = 0
 
 
-def with_neighbours(store: ChunkSearch, hits: list[SearchHit], neighbours: int) -> list[SearchHit]:
+async def with_neighbours(store: AsyncChunkSearch, hits: list[SearchHit], neighbours: int) -> list[SearchHit]:
     """``hits``, each with the chunks up to ``neighbours`` places before and after it in its document
     (those that exist), read from ``store`` in one call by their ids (a chunk's id is its document's id
     and its place)."""
@@ -248,7 +270,7 @@ def with_neighbours(store: ChunkSearch, hits: list[SearchHit], neighbours: int) 
     steps = [step for step in range(-neighbours, neighbours + 1) if step]
     around = {hit.id: [hit.seq + step for step in steps if hit.seq + step >= 0] for hit in hits}
     ids = {(hit.doc_id, seq): chunk_point_id(hit.doc_id, seq) for hit in hits for seq in around[hit.id]}
-    texts = store.chunk_texts(list(dict.fromkeys(ids.values())))
+    texts = await store.chunk_texts(list(dict.fromkeys(ids.values())))
 
     def found(hit: SearchHit) -> tuple[Neighbour, ...]:
         return tuple(

@@ -30,6 +30,10 @@ class Embedder(ABC):
     provider = "hash"
     """Who serves the model, as the index profile records it (the gateway's provider for remote models)."""
 
+    cheap = False
+    """Whether a short text embeds in well under a millisecond of CPU with no I/O: the query path then
+    embeds it on its event loop instead of handing it to a thread."""
+
     def __init__(self, model: str, dimension: int, batch_size: int) -> None:
         self.model = model
         self.dimension = dimension

@@ -22,6 +22,8 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class HashingEmbedder(Embedder):
     """Unit vectors from hashed word unigrams and bigrams with sublinear term frequency."""
 
+    cheap = True
+
     def __init__(self, dimension: int = 384, model: str = "faro-hash-v1", batch_size: int = 256) -> None:
         super().__init__(model=model, dimension=dimension, batch_size=batch_size)
         self._bucket_cache: dict[str, tuple[int, float]] = {}

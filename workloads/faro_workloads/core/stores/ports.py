@@ -203,6 +203,32 @@ class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
     ) -> tuple[list[SearchHit], list[SearchHit]]: ...
 
 
+class AsyncChunkSearch(Protocol):
+    """:class:`ChunkSearch` on an event loop: what the query service's asynchronous path asks of a store
+    (PostgreSQL's asynchronous pool, Qdrant's asynchronous client, or a store that only blocks run on a
+    thread of its own)."""
+
+    async def search(
+        self, vector: np.ndarray, k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
+
+    async def search_lexical(
+        self, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
+
+    async def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]: ...
+
+    async def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]: ...
+
+
+class AsyncSearchSource(Protocol):
+    """A store the query service searches from its event loop (through :meth:`async_search`)."""
+
+    def async_search(self) -> AsyncChunkSearch: ...
+
+
 # --------------------------------------------------------------------------- repair and consistency
 
 

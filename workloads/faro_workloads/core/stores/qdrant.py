@@ -25,19 +25,26 @@ from faro_workloads.contract.settings import CollectionConfig, Distance, HnswCon
 from faro_workloads.core.documents import Chunk, SearchHit
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.ports import CollectionMismatch
+from faro_workloads.core.stores.ports import AsyncChunkSearch, CollectionMismatch
+from faro_workloads.core.stores.qdrant_async import AsyncQdrantSearch
 from faro_workloads.core.stores.qdrant_compaction import CompactionPolicy, LocalCompaction, LocalGarbage
 from faro_workloads.core.stores.qdrant_connection import QdrantConnection
 from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
 from faro_workloads.core.stores.qdrant_points import (
     DENSE_VECTOR,
     LEXICAL_VECTOR,
+    LexicalIndexMissing,
     dense_query,
+    dense_request,
+    lexical_request,
     point_batch,
     point_id,
     search_hit,
     sparse_vector,
 )
+from faro_workloads.core.stores.threaded_search import ThreadedSearch
+
+__all__ = ["LexicalIndexMissing", "QdrantStore"]
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +57,6 @@ _DISTANCES: dict[Distance, models.Distance] = {
 
 INDEXING_THRESHOLD_KB = 10_000
 """Qdrant's default ``indexing_threshold``, restored by :meth:`QdrantStore.enable_indexing`."""
-
-
-class LexicalIndexMissing(RuntimeError):
-    """The collection was made before hybrid search: it has no lexical sparse vectors."""
 
 
 class QdrantStore:
@@ -285,16 +288,7 @@ class QdrantStore:
         if not query:
             return self.search(vector, k, flt), []
         self._require_lexical()
-        qdrant_filter = to_qdrant_filter(flt)
-        requests = [
-            models.QueryRequest(
-                query=search_for, using=using, limit=k, filter=qdrant_filter, with_payload=True
-            )
-            for search_for, using in (
-                (dense_query(vector), None),
-                (sparse_vector(query), LEXICAL_VECTOR),
-            )
-        ]
+        requests = [dense_request(vector, k, flt), lexical_request(query, k, flt)]
         with self._qdrant.call("search_both") as client:
             by_vector, by_words = client.query_batch_points(self._name, requests=requests)
         return [search_hit(point) for point in by_vector.points], [
@@ -319,6 +313,13 @@ class QdrantStore:
                 with_payload=True,
             )
         return [search_hit(point) for point in response.points]
+
+    def async_search(self) -> AsyncChunkSearch:
+        """The same searches on an event loop: through the asynchronous client for a server; in local mode,
+        this store's calls on the connection's own thread (local mode blocks and takes one lock)."""
+        if self._qdrant.local:
+            return ThreadedSearch(self, self._qdrant.executor())
+        return AsyncQdrantSearch(self._qdrant.async_clients(), self._name)
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The text of the points with these ids that exist (one request, no vectors)."""

@@ -3,18 +3,23 @@
 
 Local mode is not thread-safe: there every call holds one lock, which also covers replacing the client (what
 :class:`~faro_workloads.core.stores.qdrant_compaction.LocalCompaction` does). A server client is used without.
+
+For the query service's event loop the connection also keeps, made on first use, an asynchronous client per
+loop (a server) or one thread that runs the blocking calls (local mode, where the lock admits one at a time).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
-from qdrant_client import QdrantClient
+from qdrant_client import AsyncQdrantClient, QdrantClient
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
 
 from faro_workloads.contract.settings import QdrantConfig
+from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
 
 BACKEND = "qdrant"
@@ -35,6 +40,20 @@ def open_client(config: QdrantConfig) -> QdrantClient:
     return QdrantClient(path=config.path)
 
 
+async def _open_async_client(config: QdrantConfig) -> AsyncQdrantClient:
+    """An asynchronous client for ``config``'s server (made in the loop that will use it)."""
+    return AsyncQdrantClient(
+        url=config.url,
+        api_key=config.api_key.get_secret_value() if config.api_key else None,
+        timeout=config.timeout_seconds,
+        check_compatibility=False,
+    )
+
+
+async def _close_async_client(client: AsyncQdrantClient) -> None:
+    await client.close()
+
+
 class QdrantConnection:
     """The client (``client``, replaced by compaction in local mode) and, in local mode, its ``lock``."""
 
@@ -43,6 +62,9 @@ class QdrantConnection:
         self.local = config.url is None
         self.client = open_client(config)
         self.lock = threading.RLock() if self.local else None
+        self._async_clients: LoopBound[AsyncQdrantClient] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._made = threading.Lock()
 
     @property
     def folder(self) -> str | None:
@@ -55,8 +77,32 @@ class QdrantConnection:
         with STORE_SECONDS.labels(BACKEND, operation).time(), self.lock or nullcontext():
             yield self.client
 
+    def async_clients(self) -> LoopBound[AsyncQdrantClient]:
+        """The server's asynchronous clients, one per event loop."""
+        if self.local:
+            raise RuntimeError("local mode has no asynchronous client: use executor()")
+        with self._made:
+            if self._async_clients is None:
+                self._async_clients = LoopBound(
+                    "qdrant-async", lambda: _open_async_client(self._config), _close_async_client
+                )
+            return self._async_clients
+
+    def executor(self) -> Executor:
+        """The one thread that runs local mode's calls for an event loop (it takes the lock anyway)."""
+        with self._made:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qdrant-local")
+            return self._executor
+
     def close(self) -> None:
-        """Close the client (local mode releases its folder lock)."""
+        """Close the client (local mode releases its folder lock) and the asynchronous path's."""
+        with self._made:
+            clients, executor = self._async_clients, self._executor
+        if clients is not None:
+            clients.close()
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
         with self.lock or nullcontext():
             self.client.close()
 

@@ -13,6 +13,8 @@ from qdrant_client import models
 
 from faro_workloads.core.documents import Chunk, SearchHit
 from faro_workloads.core.lexical import SparseVector, chunk_vector
+from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
 
 DENSE_VECTOR = ""
 """The dense vector's name: Qdrant's default (unnamed) vector."""
@@ -27,6 +29,28 @@ def dense_query(vector: np.ndarray) -> list[float]:
 
 def sparse_vector(vector: SparseVector) -> models.SparseVector:
     return models.SparseVector.model_construct(indices=vector.indices, values=vector.values)
+
+
+class LexicalIndexMissing(RuntimeError):
+    """The collection was made before hybrid search: it has no lexical sparse vectors."""
+
+
+def dense_request(vector: np.ndarray, k: int, flt: SearchFilter | None) -> models.QueryRequest:
+    """A query for the ``k`` nearest points to ``vector`` (with their payload)."""
+    return models.QueryRequest(
+        query=dense_query(vector), limit=k, filter=to_qdrant_filter(flt), with_payload=True
+    )
+
+
+def lexical_request(query: SparseVector, k: int, flt: SearchFilter | None) -> models.QueryRequest:
+    """A query for the ``k`` points with the highest BM25 score for ``query`` (with their payload)."""
+    return models.QueryRequest(
+        query=sparse_vector(query),
+        using=LEXICAL_VECTOR,
+        limit=k,
+        filter=to_qdrant_filter(flt),
+        with_payload=True,
+    )
 
 
 def point_batch(chunks: Sequence[Chunk], lexical: bool) -> models.Batch:

@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 
 from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.metrics import STORE_SECONDS
+from faro_workloads.core.stores.postgres.async_pool import AsyncPostgresPool
 from faro_workloads.core.stores.transaction_retry import run_transaction
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,9 @@ class PostgresPool:
             name=f"faro-pg-{name}",
             open=True,
         )
+        self.async_pool = AsyncPostgresPool(config, name, read_only)
+        """The same connections' asynchronous twin, for the query service's event loop (opened on first
+        use)."""
 
     def _configure_connection(self, conn: psycopg.Connection) -> None:
         """Set the session's ``hnsw.ef_search`` and teach the connection the pgvector types, if the extension
@@ -137,5 +141,6 @@ class PostgresPool:
             return False
 
     def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pool (and its asynchronous twin's)."""
+        self.async_pool.close()
         self._pool.close()

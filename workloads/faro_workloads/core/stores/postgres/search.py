@@ -1,70 +1,38 @@
-"""Nearest-chunk search in pgvector, scored as Qdrant scores, with the HNSW settings a query needs; and the
-lexical (BM25) search of hybrid mode, scored as Qdrant's sparse vectors with the IDF modifier score."""
+"""Searching one generation's chunks in PostgreSQL + pgvector, from threads (:class:`PostgresSearch`) or on
+an event loop (:class:`AsyncPostgresSearch`, the query service's path): the same statements
+(:mod:`.search_statements`), each search one round trip."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 import numpy as np
 import psycopg
-from psycopg import sql
-from psycopg.types.json import Jsonb
 
-from faro_workloads.contract.settings import Distance, PostgresConfig
+from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
+from faro_workloads.core.stores.postgres.async_pool import AsyncPostgresPool
 from faro_workloads.core.stores.postgres.pool import PostgresPool
+from faro_workloads.core.stores.postgres.search_statements import Row, SearchStatements, Statement
 from faro_workloads.core.stores.postgres.tables import CollectionTables
-
-# pgvector's upper bound for hnsw.ef_search.
-EF_SEARCH_MAX = 1000
-
-
-@dataclass(frozen=True, slots=True)
-class _Statement:
-    """A read statement, its parameters, and the transaction-local settings it needs first (if any)."""
-
-    statement: sql.Composed
-    params: dict[str, Any]
-    settings: list[sql.Composable] = field(default_factory=list)
-
-    def run(self, conn: psycopg.Connection) -> psycopg.Cursor[Any]:
-        """Send the settings and the statement (inside the caller's transaction when there are settings)."""
-        for setting in self.settings:
-            conn.execute(setting)
-        return conn.execute(self.statement, self.params)
 
 
 class PostgresSearch:
-    """k-nearest-neighbour queries over one collection's chunks table."""
+    """k-nearest-neighbour and BM25 queries over one collection's chunks table."""
 
     def __init__(self, pool: PostgresPool, tables: CollectionTables, config: PostgresConfig) -> None:
         self._pool = pool
-        self._tables = tables
-        self._ef_search = config.ef_search
+        self.statements = SearchStatements(tables, config.ef_search)
 
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
-        """The ``k`` nearest chunks, scored like Qdrant scores them (see :class:`SearchHit`).
-
-        Unfiltered searches use the HNSW index (``hnsw.ef_search`` = max(config.ef_search, k)). Filtered
-        searches scan exactly (btree on doc_id where it helps): pgvector 0.6 filters HNSW candidates after the
-        scan, which can return fewer than ``k`` hits, whereas Qdrant filters inside the graph.
-        """
-        dense = self._dense(vector, k, flt)
-
-        def read(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
-            if not dense.settings:
-                return conn.execute(dense.statement, dense.params).fetchall()
-            with conn.pipeline(), conn.transaction():
-                cursor = dense.run(conn)
-            return cursor.fetchall()
-
-        return [_hit(row, self._score(row[5])) for row in self._pool.read("search", read)]
+        """The ``k`` nearest chunks, scored like Qdrant scores them (see :meth:`SearchStatements.dense`)."""
+        dense = self.statements.dense(vector, k, flt)
+        return self.statements.dense_hits(self._pool.read("search", lambda conn: _rows(conn, dense)))
 
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
@@ -73,134 +41,98 @@ class PostgresSearch:
         round trip on one connection."""
         if not query:
             return self.search(vector, k, flt), []
-        dense, lexical = self._dense(vector, k, flt), self._lexical(query, k, flt)
+        dense, lexical = self.statements.dense(vector, k, flt), self.statements.lexical(query, k, flt)
 
-        def read(conn: psycopg.Connection) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        def read(conn: psycopg.Connection) -> tuple[list[Row], list[Row]]:
             with conn.pipeline(), conn.transaction() if dense.settings else nullcontext():
                 by_vector = dense.run(conn)
-                by_words = conn.execute(lexical.statement, lexical.params)
+                by_words = lexical.run(conn)
             return by_vector.fetchall(), by_words.fetchall()
 
         vector_rows, word_rows = self._pool.read("search_both", read)
-        return (
-            [_hit(row, self._score(row[5])) for row in vector_rows],
-            [_hit(row, float(row[5])) for row in word_rows],
-        )
+        return self.statements.dense_hits(vector_rows), self.statements.lexical_hits(word_rows)
+
+    def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        """The ``k`` chunks with the highest BM25 score for ``query``'s terms (none without terms; see
+        :meth:`SearchStatements.lexical`)."""
+        if not query:
+            return []
+        lexical = self.statements.lexical(query, k, flt)
+        rows = self._pool.read("search_lexical", lambda conn: _rows(conn, lexical))
+        return self.statements.lexical_hits(rows)
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The text of the chunks with these ids that exist (one statement)."""
         if not ids:
             return {}
-        statement = sql.SQL("SELECT id, text FROM {} WHERE id = ANY(%s)").format(self._tables.chunks)
-        rows = self._pool.read("chunk_texts", lambda conn: conn.execute(statement, (list(ids),)).fetchall())
-        return dict(rows)
+        texts = self.statements.chunk_texts(ids)
+        return dict(self._pool.read("chunk_texts", lambda conn: _rows(conn, texts)))
 
-    def _dense(self, vector: np.ndarray, k: int, flt: SearchFilter | None) -> _Statement:
-        query = np.asarray(vector, dtype=np.float32)
-        params: dict[str, Any] = {"q": query, "k": k}
-        conditions = _filter_conditions(flt, params)
-        where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
-        distance = sql.SQL("embedding {} %(q)s").format(sql.SQL(self._tables.operator))
-        statement = sql.SQL(
-            "SELECT id, doc_id, seq, text, metadata, {distance} AS distance, model FROM {chunks} {where} "
-            "ORDER BY {distance} LIMIT %(k)s"
-        ).format(distance=distance, chunks=self._tables.chunks, where=where)
-        # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
-        # transaction-local settings, sent with the query in one pipelined round trip.
-        settings: list[sql.Composable] = []
-        ef_search = min(max(self._ef_search, k), EF_SEARCH_MAX)
-        if ef_search != self._ef_search:
-            settings.append(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
-        if conditions:
-            settings.append(sql.SQL("SET LOCAL enable_indexscan = off"))
-        return _Statement(statement, params, settings)
 
-    def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
-        """The ``k`` chunks with the highest BM25 score for ``query``'s terms (none without terms).
+def _rows(conn: psycopg.Connection, statement: Statement) -> list[Row]:
+    """``statement``'s rows: one statement, or pipelined in a transaction behind its settings."""
+    if not statement.settings:
+        return conn.execute(statement.statement, statement.params).fetchall()
+    with conn.pipeline(), conn.transaction():
+        cursor = statement.run(conn)
+    return cursor.fetchall()
 
-        A term's IDF is ``ln(1 + (N - df + 0.5) / (df + 0.5))`` over the chunks that have terms (N) and
-        those holding it (df), as Qdrant computes it; a chunk's score is the sum over the query's terms it
-        holds of the query's weight times IDF times the chunk's stored weight.
 
-        One statement, one pass over the candidates (the chunks holding any query term, through the GIN
-        index when the terms are rare enough): each candidate's df contributions and, per query term, its
-        weight looked up in its own arrays (``array_position``) — no row per (chunk, term) pair. Unfiltered
-        candidates count for df, as they do for Qdrant's IDF; only filtered ones are scored.
-        """
+class AsyncPostgresSearch:
+    """:class:`PostgresSearch` on an event loop (the query service's path): the same statements, each search
+    one round trip on an asynchronous pooled connection (:class:`AsyncPostgresPool`)."""
+
+    def __init__(self, pool: AsyncPostgresPool, statements: SearchStatements) -> None:
+        self._pool = pool
+        self._statements = statements
+
+    async def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
+        dense = self._statements.dense(vector, k, flt)
+        return self._statements.dense_hits(await self._pool.read("search", partial(_rows_async, dense)))
+
+    async def search_both(
+        self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> tuple[list[SearchHit], list[SearchHit]]:
+        if not query:
+            return await self.search(vector, k, flt), []
+        dense, lexical = self._statements.dense(vector, k, flt), self._statements.lexical(query, k, flt)
+
+        async def read(conn: psycopg.AsyncConnection) -> tuple[list[Row], list[Row]]:
+            async with conn.pipeline():
+                if dense.settings:
+                    async with conn.transaction():
+                        by_vector = await dense.run_async(conn)
+                        by_words = await lexical.run_async(conn)
+                else:
+                    by_vector = await dense.run_async(conn)
+                    by_words = await lexical.run_async(conn)
+            return await by_vector.fetchall(), await by_words.fetchall()
+
+        vector_rows, word_rows = await self._pool.read("search_both", read)
+        return self._statements.dense_hits(vector_rows), self._statements.lexical_hits(word_rows)
+
+    async def search_lexical(
+        self, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
         if not query:
             return []
-        lexical = self._lexical(query, k, flt)
-        rows = self._pool.read(
-            "search_lexical", lambda conn: conn.execute(lexical.statement, lexical.params).fetchall()
+        lexical = self._statements.lexical(query, k, flt)
+        return self._statements.lexical_hits(
+            await self._pool.read("search_lexical", partial(_rows_async, lexical))
         )
-        return [_hit(row, float(row[5])) for row in rows]
 
-    def _lexical(self, query: SparseVector, k: int, flt: SearchFilter | None) -> _Statement:
-        params: dict[str, Any] = {"terms": query.indices, "k": k}
-        conditions = _filter_conditions(flt, params, "c.")
-        admitted = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
-        dfs, parts = [], []
-        for i, (term, weight) in enumerate(zip(query.indices, query.values, strict=True)):
-            params[f"t{i}"], params[f"w{i}"] = term, weight
-            t, w, df = sql.Placeholder(f"t{i}"), sql.Placeholder(f"w{i}"), sql.Identifier(f"df{i}")
-            dfs.append(
-                sql.SQL("count(*) FILTER (WHERE terms @> ARRAY[{}::integer])::float8 AS {}").format(t, df)
-            )
-            parts.append(
-                sql.SQL(
-                    "{w}::float8 * coalesce(cand.weights[array_position(cand.terms, {t}::integer)], 0)"
-                    " * ln(1 + (s.n - s.{df} + 0.5) / (s.{df} + 0.5))"
-                ).format(w=w, t=t, df=df)
-            )
-        statement = sql.SQL(
-            """
-            WITH cand AS MATERIALIZED (
-                SELECT c.id, c.lexical_terms AS terms, c.lexical_weights AS weights, {admitted} AS admitted
-                FROM {chunks} AS c WHERE c.lexical_terms && %(terms)s::integer[]
-            ), s AS (
-                SELECT (SELECT count(*) FROM {chunks} WHERE lexical_terms <> '{{}}')::float8 AS n, {dfs}
-                FROM cand
-            ), scored AS (
-                SELECT cand.id, {score} AS score FROM cand CROSS JOIN s WHERE cand.admitted
-                ORDER BY score DESC, cand.id LIMIT %(k)s
-            )
-            SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, scored.score, c.model
-            FROM scored JOIN {chunks} AS c ON c.id = scored.id
-            ORDER BY scored.score DESC, c.id
-            """
-        ).format(
-            chunks=self._tables.chunks,
-            admitted=admitted,
-            dfs=sql.SQL(", ").join(dfs),
-            score=sql.SQL(" + ").join(parts),
-        )
-        return _Statement(statement, params)
-
-    def _score(self, distance: float) -> float:
-        """pgvector's distance in Qdrant's terms: cosine similarity, dot product, or euclidean distance."""
-        if self._tables.collection.distance is Distance.COSINE:
-            return 1.0 - float(distance)
-        if self._tables.collection.distance is Distance.DOT:
-            return -float(distance)
-        return float(distance)
+    async def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not ids:
+            return {}
+        texts = self._statements.chunk_texts(ids)
+        return dict(await self._pool.read("chunk_texts", partial(_rows_async, texts)))
 
 
-def _hit(row: tuple[Any, ...], score: float) -> SearchHit:
-    """A search row (id, doc_id, seq, text, metadata, score or distance, model) as a hit scored ``score``."""
-    return SearchHit(
-        id=row[0], score=score, doc_id=row[1], seq=row[2], text=row[3], metadata=row[4], model=row[6]
-    )
-
-
-def _filter_conditions(
-    flt: SearchFilter | None, params: dict[str, Any], prefix: str = ""
-) -> list[sql.Composable]:
-    """``flt`` as SQL conditions on the chunks table (aliased ``prefix``), its values added to ``params``."""
-    conditions: list[sql.Composable] = []
-    if flt is not None and flt.doc_ids:
-        conditions.append(sql.SQL(prefix + "doc_id = ANY(%(doc_ids)s)"))
-        params["doc_ids"] = list(flt.doc_ids)
-    if flt is not None and flt.metadata:
-        conditions.append(sql.SQL(prefix + "metadata @> %(metadata)s"))
-        params["metadata"] = Jsonb(flt.metadata)
-    return conditions
+async def _rows_async(statement: Statement, conn: psycopg.AsyncConnection) -> list[Row]:
+    """:func:`_rows` on an asynchronous connection."""
+    if not statement.settings:
+        cursor = await conn.execute(statement.statement, statement.params)
+        return await cursor.fetchall()
+    async with conn.pipeline(), conn.transaction():
+        cursor = await statement.run_async(conn)
+    return await cursor.fetchall()

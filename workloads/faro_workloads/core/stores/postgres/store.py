@@ -43,7 +43,7 @@ from faro_workloads.core.stores.postgres.outbox import PostgresOutbox
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.scans import PostgresScans
 from faro_workloads.core.stores.postgres.schema import PostgresSchema
-from faro_workloads.core.stores.postgres.search import PostgresSearch
+from faro_workloads.core.stores.postgres.search import AsyncPostgresSearch, PostgresSearch
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 from faro_workloads.core.stores.postgres.texts import PostgresTexts
 
@@ -259,10 +259,14 @@ class PgVectorStore:
     ) -> tuple[list[SearchHit], list[SearchHit]]:
         return self._search.search_both(vector, query, k, flt)
 
-    # ------------------------------------------------------------------------------ scans (PostgresScans)
-
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         return self._search.chunk_texts(ids)
+
+    def async_search(self) -> AsyncPostgresSearch:
+        """The same searches on an event loop, over this store's pool's asynchronous connections."""
+        return AsyncPostgresSearch(self._pool.async_pool, self._search.statements)
+
+    # ------------------------------------------------------------------------------ scans (PostgresScans)
 
     def fetch_chunks(self, ids: Sequence[uuid.UUID]) -> list[Chunk]:
         return self._scans.fetch_chunks(ids)
