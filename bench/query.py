@@ -10,8 +10,11 @@ or from PostgreSQL by name (``"backend": "postgres"``).
 
 Baseline, same run, same query texts embedded beforehand (the service embeds them itself, per request):
 the raw store query in-process, by the same number of closed-loop threads: ``qdrant_client.query_points``
-on a bare local-mode client holding the same points (one lock: local mode is not thread-safe, and Faro
-takes the same lock), and the same pgvector SQL through a psycopg pool as large as Faro's.
+on a bare local-mode client holding the same points (one lock: local mode is not thread-safe; Faro runs
+local mode's calls on one thread of their own), and the same pgvector SQL through a psycopg pool as large as
+Faro's. The service answers on its event loop (asynchronous PostgreSQL pool, Qdrant's calls handed to that
+thread) and, by default, groups hits by document (at most one chunk per document, chosen among 4x top_k
+candidates: in PostgreSQL's SQL, after Qdrant's search), which the raw query does not.
 
     headline = largest added p50 (Faro p50 - raw p50, ms) over both backends at --concurrency
                (target <= 2 ms; lower is better); added p99 is reported too (target <= 5 ms)
@@ -19,7 +22,7 @@ takes the same lock), and the same pgvector SQL through a psycopg pool as large 
 Hybrid mode (the vector and BM25 searches of one store, fused) is measured against Faro's own dense mode at
 one client, per backend: what hybrid adds to p50 (target <= 3 ms), in ``extra.hybrid_added_p50_ms``; and
 at ``--concurrency`` clients against the same hybrid search called in-process by as many threads (the
-retriever, no HTTP).
+retriever on the process's background loop, no HTTP).
 
 Throughput: every closed-loop run at ``--concurrency`` clients also gives requests/s (requests over the
 run's wall time), the service's and its baseline's; ``extra.req_per_s_ratio`` per case, target >= 0.5.

@@ -23,6 +23,7 @@ from faro_workloads.contract.settings import (
     QueryConfig,
 )
 from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import query_vector
 from faro_workloads.core.loop_bound import run_blocking
 from faro_workloads.core.retrieval import Backend, Retriever
@@ -103,6 +104,8 @@ def _answers(store) -> list[object]:
             store.search_lexical(terms, 4, SearchFilter(doc_ids=["pragma"])),
             store.search_both(vector, terms, 5),
             store.search_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            store.search_grouped(vector, 3, 1, 12),
+            store.search_grouped(vector, 4, 2, 12, SearchFilter(doc_ids=["wal", "busy", "push"])),
         ]
     return found
 
@@ -121,6 +124,8 @@ async def _answers_async(search) -> list[object]:
             await search.search_lexical(terms, 4, SearchFilter(doc_ids=["pragma"])),
             await search.search_both(vector, terms, 5),
             await search.search_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            await search.search_grouped(vector, 3, 1, 12),
+            await search.search_grouped(vector, 4, 2, 12, SearchFilter(doc_ids=["wal", "busy", "push"])),
         ]
     return found
 
@@ -139,6 +144,20 @@ def test_postgres_answers_on_the_loop_as_the_blocking_store_does(filled) -> None
     assert [_ranked(a) for a in asynchronous] == [_ranked(b) for b in blocking]
     ids = [hit.id for hit in blocking[0]]
     assert run_blocking(pg.async_search().chunk_texts(ids)) == pg.chunk_texts(ids)
+
+
+@pytest.mark.parametrize("per_document", [1, 2])
+def test_a_store_groups_by_document_as_the_retriever_would(filled, per_document: int) -> None:
+    """PostgreSQL groups in SQL, Qdrant after its search; both keep what ``at_most_per_document`` keeps of
+    the same candidates, in the same order."""
+    for store in filled:
+        for question in [*QUESTIONS, *LEXICAL_TEXTS.values()]:
+            vector = EMBEDDER.embed_one(question)
+            for flt in (None, SearchFilter(doc_ids=["wal", "busy", "push"])):
+                expected = at_most_per_document(store.search(vector, 10, flt), per_document)[:4]
+                assert _ranked(store.search_grouped(vector, 4, per_document, 10, flt)) == _ranked(expected)
+                if per_document == 1:
+                    assert len({hit.doc_id for hit in expected}) == len(expected)
 
 
 def test_a_qdrant_server_answers_the_asynchronous_client_as_local_mode_does(filled, server) -> None:

@@ -29,6 +29,7 @@ from faro_workloads.core.documents import (
     SourceText,
     embedded_text,
 )
+from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import AsyncChunkSearch, ChunkSearch, OutboxBatch
@@ -213,6 +214,11 @@ class FakeSearch:
         if self.failure is not None:
             raise self.failure
         return self.hits[:k]
+
+    def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        return at_most_per_document(self.search(vector, candidates, flt), per_document)[:k]
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         hits, self.hits = self.hits, self.lexical_hits

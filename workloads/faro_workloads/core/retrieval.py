@@ -228,6 +228,9 @@ class Retriever(Answerer):
         """One store's answer: its dense or lexical ranking, or both fused, then at most
         ``query.per_document`` chunks of a document (:mod:`~faro_workloads.core.fusion`)."""
         fetch = min(top_k * GROUPING_OVERFETCH, MAX_FETCH) if query.per_document > 0 else top_k
+        if query.mode is SearchMode.DENSE and query.per_document > 0:  # grouped by the store
+            hits = await store.search_grouped(query.vector, top_k, query.per_document, fetch, flt)
+            return await with_neighbours(store, hits, query.neighbours)
         if query.mode is SearchMode.DENSE:
             ranking = await store.search(query.vector, fetch, flt)
         elif query.mode is SearchMode.LEXICAL:

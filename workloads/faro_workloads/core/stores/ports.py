@@ -194,9 +194,16 @@ class LexicalSearch(Protocol):
 
 class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
     """What the query path asks of a store: either signal, or both at once (a hybrid query's two
-    rankings, in one round trip to the store), and the text of chunks by id (a hit's neighbours)."""
+    rankings, in one round trip to the store), the nearest chunks grouped by document (at most
+    ``per_document`` of one, chosen among the ``candidates`` nearest: what
+    :func:`~faro_workloads.core.fusion.at_most_per_document` keeps of that many), and the text of chunks by
+    id (a hit's neighbours)."""
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]: ...
+
+    def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
 
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
@@ -214,6 +221,10 @@ class AsyncChunkSearch(Protocol):
 
     async def search_lexical(
         self, query: SparseVector, k: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]: ...
+
+    async def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
     ) -> list[SearchHit]: ...
 
     async def search_both(

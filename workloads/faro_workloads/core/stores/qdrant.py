@@ -23,6 +23,7 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import AsyncChunkSearch, CollectionMismatch
@@ -271,6 +272,13 @@ class QdrantStore:
     def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` nearest points (score: similarity for cosine/dot, distance for euclid)."""
         return self._query("search", dense_query(vector), None, k, flt)
+
+    def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` nearest points, at most ``per_document`` of a document, among the ``candidates`` nearest
+        (grouped here, as PostgreSQL groups them)."""
+        return at_most_per_document(self.search(vector, candidates, flt), per_document)[:k]
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` points with the highest BM25 score for ``query`` (Qdrant's IDF times the stored

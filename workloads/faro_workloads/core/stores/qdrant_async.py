@@ -12,6 +12,7 @@ import numpy as np
 from qdrant_client import AsyncQdrantClient, models
 
 from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
@@ -39,6 +40,11 @@ class AsyncQdrantSearch:
     async def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         (found,) = await self._batch("search", [dense_request(vector, k, flt)])
         return found
+
+    async def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        return at_most_per_document(await self.search(vector, candidates, flt), per_document)[:k]
 
     async def search_lexical(
         self, query: SparseVector, k: int, flt: SearchFilter | None = None

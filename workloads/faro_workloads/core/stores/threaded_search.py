@@ -36,6 +36,11 @@ class ThreadedSearch:
     async def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         return await self._run(partial(self._store.search, vector, k, flt))
 
+    async def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        return await self._run(partial(self._store.search_grouped, vector, k, per_document, candidates, flt))
+
     async def search_lexical(
         self, query: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> list[SearchHit]:

@@ -34,6 +34,14 @@ class PostgresSearch:
         dense = self.statements.dense(vector, k, flt)
         return self.statements.dense_hits(self._pool.read("search", lambda conn: _rows(conn, dense)))
 
+    def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        """The ``k`` nearest chunks, at most ``per_document`` of a document, among the ``candidates`` nearest
+        (grouped in PostgreSQL: see :meth:`SearchStatements.grouped`)."""
+        grouped = self.statements.grouped(vector, k, per_document, candidates, flt)
+        return self.statements.dense_hits(self._pool.read("search", lambda conn: _rows(conn, grouped)))
+
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> tuple[list[SearchHit], list[SearchHit]]:
@@ -89,6 +97,12 @@ class AsyncPostgresSearch:
     async def search(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         dense = self._statements.dense(vector, k, flt)
         return self._statements.dense_hits(await self._pool.read("search", partial(_rows_async, dense)))
+
+    async def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        grouped = self._statements.grouped(vector, k, per_document, candidates, flt)
+        return self._statements.dense_hits(await self._pool.read("search", partial(_rows_async, grouped)))
 
     async def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None

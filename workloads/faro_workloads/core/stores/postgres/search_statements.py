@@ -68,29 +68,63 @@ class SearchStatements:
         searches scan exactly (btree on doc_id where it helps): pgvector 0.6 filters HNSW candidates after the
         scan, which can return fewer than ``k`` hits, whereas Qdrant filters inside the graph.
         """
+        return self._nearest(vector, k, flt, None, k)
+
+    def grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None
+    ) -> Statement:
+        """The ``k`` nearest chunks with at most ``per_document`` of one document, chosen among the
+        ``candidates`` nearest (rows for :meth:`dense_hits`): the grouping is done in PostgreSQL, so only the
+        chosen rows travel, with their text and metadata."""
+        return self._nearest(vector, k, flt, per_document, candidates)
+
+    def _nearest(
+        self, vector: np.ndarray, k: int, flt: SearchFilter | None, per_document: int | None, candidates: int
+    ) -> Statement:
         params: dict[str, Any] = {"q": np.asarray(vector, dtype=np.float32), "k": k}
+        if per_document is not None:
+            params |= {"per_document": per_document, "candidates": candidates}
         conditions = _filter_conditions(flt, params)
-        shape = tuple(name for name in ("doc_ids", "metadata") if name in params)
+        shape = tuple(name for name in ("doc_ids", "metadata", "per_document") if name in params)
         statement = self._dense_sql.get(shape)
         if statement is None:
-            statement = self._dense_sql[shape] = self._dense_statement(conditions)
+            statement = self._dense_sql[shape] = self._dense_statement(conditions, per_document is not None)
         # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
         # transaction-local settings, sent with the query in one pipelined round trip.
         settings: list[sql.Composable] = []
-        ef_search = min(max(self._ef_search, k), EF_SEARCH_MAX)
+        ef_search = min(max(self._ef_search, candidates), EF_SEARCH_MAX)
         if ef_search != self._ef_search:
             settings.append(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(ef_search)))
         if conditions:
             settings.append(_NO_INDEX_SCAN)
         return Statement(statement, params, settings)
 
-    def _dense_statement(self, conditions: list[sql.Composable]) -> sql.SQL:
-        """The dense search under ``conditions``, rendered once (a search sends the text, not a tree)."""
+    def _dense_statement(self, conditions: list[sql.Composable], grouped: bool) -> sql.SQL:
+        """The dense search under ``conditions``, grouped by document or not, rendered once (a search sends
+        the text, not a tree)."""
         where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
         distance = sql.SQL("embedding {} %(q)s").format(sql.SQL(self._tables.operator))
+        if not grouped:
+            composed = sql.SQL(
+                "SELECT id, doc_id, seq, text, metadata, {distance} AS distance, model FROM {chunks} {where} "
+                "ORDER BY {distance} LIMIT %(k)s"
+            ).format(distance=distance, chunks=self._tables.chunks, where=where)
+            return sql.SQL(composed.as_string())
+        # The candidates are found by the index as an ungrouped search finds them (narrow rows), numbered
+        # within their document in order of distance; the first per_document of each are the answer.
         composed = sql.SQL(
-            "SELECT id, doc_id, seq, text, metadata, {distance} AS distance, model FROM {chunks} {where} "
-            "ORDER BY {distance} LIMIT %(k)s"
+            """
+            WITH cand AS MATERIALIZED (
+                SELECT id, doc_id, {distance} AS distance FROM {chunks} {where}
+                ORDER BY {distance} LIMIT %(candidates)s
+            ), ranked AS (
+                SELECT id, distance, row_number() OVER (PARTITION BY doc_id ORDER BY distance) AS nth
+                FROM cand
+            )
+            SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, r.distance, c.model
+            FROM ranked AS r JOIN {chunks} AS c ON c.id = r.id
+            WHERE r.nth <= %(per_document)s ORDER BY r.distance LIMIT %(k)s
+            """
         ).format(distance=distance, chunks=self._tables.chunks, where=where)
         return sql.SQL(composed.as_string())
 

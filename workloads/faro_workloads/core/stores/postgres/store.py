@@ -254,6 +254,11 @@ class PgVectorStore:
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         return self._search.search_lexical(query, k, flt)
 
+    def search_grouped(
+        self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
+    ) -> list[SearchHit]:
+        return self._search.search_grouped(vector, k, per_document, candidates, flt)
+
     def search_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
     ) -> tuple[list[SearchHit], list[SearchHit]]:
