@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from faro_workloads.api.body_limit import BodySizeLimit
-from faro_workloads.api.header_timeout import HeaderTimeoutH11Protocol
+from faro_workloads.api.header_timeout import HeaderDeadline, HeaderTimeoutH11Protocol
 from faro_workloads.background_server import BackgroundServer, free_port
 from faro_workloads.contract.settings import AuthConfig, ChunkingConfig, IngestConfig
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -272,10 +272,17 @@ def test_serve_commands_listen_on_loopback_unless_told() -> None:
         assert "[default: 127.0.0.1]" in result.output, result.output
 
 
-@pytest.fixture
-def real_server(plane: DataPlane, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The API on uvicorn with short header and body deadlines, as ``host:port``."""
-    monkeypatch.setattr(HeaderTimeoutH11Protocol, "header_timeout", 0.5)
+@pytest.fixture(params=["httptools", "h11"])
+def real_server(
+    plane: DataPlane, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """The API on uvicorn (the protocol Faro serves with, and the one on h11) with short header and body
+    deadlines, as ``host:port``."""
+    monkeypatch.setattr(HeaderDeadline, "header_timeout", 0.5)
+    if request.param == "h11":
+        monkeypatch.setattr(
+            "faro_workloads.background_server.HeaderTimeoutHttpToolsProtocol", HeaderTimeoutH11Protocol
+        )
     monkeypatch.setattr("faro_workloads.api.body_limit.DEFAULT_READ_TIMEOUT", 0.5)
     monkeypatch.setattr(BodySizeLimit.__init__, "__defaults__", (0.5,))
     port = free_port()

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
-from faro_workloads.api.header_timeout import HeaderTimeoutH11Protocol
+from faro_workloads.api.header_timeout import HeaderTimeoutHttpToolsProtocol
 
 
 class ServerStartError(RuntimeError):
@@ -64,7 +64,7 @@ def uvicorn_config(
         log_level=log_level,
         lifespan=lifespan,
         timeout_graceful_shutdown=20,
-        http=HeaderTimeoutH11Protocol,
+        http=HeaderTimeoutHttpToolsProtocol,
     )
 
 

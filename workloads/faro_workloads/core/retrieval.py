@@ -217,9 +217,9 @@ class Retriever(Answerer):
                 QUERY_FALLBACKS.labels(fallback_reason).inc()
                 hits, answered = await self._search(self._pg, query, top_k, flt), Backend.POSTGRES
         seconds = time.perf_counter() - started
-        QUERY_SECONDS.labels(answered.value).observe(seconds)
-        QUERIES.labels(answered.value).inc()
-        QUERY_MODES.labels(query.mode.value).inc()
+        _ANSWERED[answered].observe(seconds)
+        _COUNTED[answered].inc()
+        _MODES[query.mode].inc()
         return QueryResult(hits, answered, fallback_reason, seconds, mode=query.mode)
 
     async def _search(
@@ -251,6 +251,12 @@ class Retriever(Answerer):
             raise QdrantQueryTimeout(
                 f"qdrant did not answer within {self._config.qdrant_timeout_seconds}s"
             ) from exc
+
+
+# The metrics' children, looked up once (a lookup takes a lock; a query records three).
+_ANSWERED = {backend: QUERY_SECONDS.labels(backend.value) for backend in (Backend.QDRANT, Backend.POSTGRES)}
+_COUNTED = {backend: QUERIES.labels(backend.value) for backend in (Backend.QDRANT, Backend.POSTGRES)}
+_MODES = {mode: QUERY_MODES.labels(mode.value) for mode in SearchMode}
 
 
 @dataclass(frozen=True, slots=True)

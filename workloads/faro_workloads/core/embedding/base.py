@@ -36,6 +36,7 @@ class Embedder(ABC):
 
     def __init__(self, model: str, dimension: int, batch_size: int) -> None:
         self.model = model
+        self._seconds, self._texts = EMBED_SECONDS.labels(model), EMBED_TEXTS.labels(model)
         self.dimension = dimension
         self.batch_size = batch_size
 
@@ -51,9 +52,9 @@ class Embedder(ABC):
         parts = []
         for start in range(0, len(texts), self.batch_size):
             batch = list(texts[start : start + self.batch_size])
-            with EMBED_SECONDS.labels(self.model).time():
+            with self._seconds.time():
                 vectors = np.asarray(self._embed_batch(batch), dtype=np.float32)
-            EMBED_TEXTS.labels(self.model).inc(len(batch))
+            self._texts.inc(len(batch))
             if vectors.ndim != 2 or vectors.shape[0] != len(batch):
                 raise EmbeddingError(
                     f"model {self.model!r} returned {vectors.shape[0] if vectors.ndim else 0} vectors "
