@@ -1,4 +1,5 @@
-"""The only place that writes child objects: server-side apply, idempotent and restoring drift.
+"""The only place that writes child objects: server-side apply, idempotent and restoring drift; and the
+deletion of a child the resource no longer wants (an autoscaler that was switched off).
 
 Server-side apply with one field manager makes every reconcile converge: a child that was deleted is
 created, a field edited by hand is set back, and applying an unchanged manifest changes nothing.
@@ -11,6 +12,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -34,3 +36,20 @@ class ChildApplier:
             force_conflicts=True,
         )
         return applied.to_dict()
+
+    def delete_owned(self, api_version: str, kind: str, name: str, namespace: str, owner_uid: str) -> bool:
+        """Delete ``kind`` ``name`` if it exists and ``owner_uid`` owns it (something a user made under the
+        same name is left alone); whether it was deleted."""
+        resource = self._dynamic.resources.get(api_version=api_version, kind=kind)
+        try:
+            found = resource.get(name=name, namespace=namespace).to_dict()
+        except NotFoundError:
+            return False
+        metadata = found["metadata"]
+        if not any(ref.get("uid") == owner_uid for ref in metadata.get("ownerReferences") or []):
+            return False
+        try:  # the precondition: the object looked at, not one made since under the same name
+            resource.delete(name=name, namespace=namespace, body={"preconditions": {"uid": metadata["uid"]}})
+        except NotFoundError:
+            return False
+        return True

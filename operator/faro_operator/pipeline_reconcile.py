@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.owner import Owner
 from faro_operator.builders.resolved_collection import resolve_collection
-from faro_operator.builders.served_kinds import CRONJOB
+from faro_operator.builders.served_kinds import CRONJOB, ServedKinds
 from faro_operator.collection_stores import store_configs
 from faro_operator.context import OperatorContext
 from faro_operator.generation_status import generation_status
@@ -82,11 +82,10 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     owner = Owner.pipeline(name, namespace, body["metadata"]["uid"])
     from faro_operator.builders import build_pipeline_children
 
-    children, skipped = build_pipeline_children(owner, spec, resolved, ctx.served_kinds())
-    applied = []
-    for child in children:
-        applied.append(ctx.applier.apply(child))
-        CHILDREN_APPLIED.labels(child["kind"]).inc()
+    served = ctx.served_kinds()
+    children, skipped = build_pipeline_children(owner, spec, resolved, served)
+    applied = _apply(ctx, children)
+    patch.status["autoscaling"] = _autoscalers(ctx, body, owner, spec, served)
 
     updates = [conditions.spec_accepted(), _collection_condition(collection)]
     updates += _component_conditions(ctx, spec, name, namespace)
@@ -110,6 +109,32 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status.update(store_status)
     ready = write_conditions(body, patch, updates + reindexing)
     return "ok" if ready["status"] == "True" else "waiting"
+
+
+def _apply(ctx: OperatorContext, children: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Apply ``children`` in order; what the server answered for each."""
+    applied = []
+    for child in children:
+        applied.append(ctx.applier.apply(child))
+        CHILDREN_APPLIED.labels(child["kind"]).inc()
+    return applied
+
+
+def _autoscalers(
+    ctx: OperatorContext, body: kopf.Body, owner: Owner, spec: RagPipelineSpec, served: ServedKinds
+) -> dict[str, str | None]:
+    """Delete the autoscalers the operator made that the components no longer want (an event for each);
+    the kind of autoscaler of each autoscaled component, as the status's merge patch (a component no longer
+    autoscaled is removed from the map by a null)."""
+    from faro_operator.builders import build_autoscalers
+
+    autoscalers = build_autoscalers(owner, spec, served)
+    for stale in autoscalers.unwanted:
+        if ctx.applier.delete_owned(stale.api_version, stale.kind, stale.name, owner.namespace, owner.uid):
+            message = f"deleted {stale.kind} {stale.name}: the component no longer uses it"
+            kopf.info(body, reason=EventReason.AUTOSCALER_REMOVED, message=message)
+    previous = (body.get("status") or {}).get("autoscaling") or {}
+    return {**dict.fromkeys(previous), **autoscalers.kinds}
 
 
 def _index_profile(spec: RagPipelineSpec) -> tuple[object, ...]:

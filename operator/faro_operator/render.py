@@ -13,8 +13,13 @@ from faro_operator.builders.served_kinds import (
     CRONJOB_VERSIONS,
     ENDPOINTSLICE,
     ENDPOINTSLICE_VERSIONS,
+    HPA,
+    HPA_VERSIONS,
+    KEDA_API_VERSION,
+    SCALED_OBJECT,
     SERVICE_MONITOR,
     SERVICE_MONITOR_VERSIONS,
+    TRIGGER_AUTHENTICATION,
 )
 from faro_operator.discovery import ServedKinds
 from faro_operator.spec_errors import spec_error_message
@@ -26,11 +31,18 @@ class RenderError(ValueError):
     """The file does not hold what rendering needs (one readable line)."""
 
 
-def modern_cluster(service_monitors: bool = True) -> ServedKinds:
-    """What a current cluster with (or without) the Prometheus Operator serves, for rendering offline."""
-    pairs = {(CRONJOB_VERSIONS[0], CRONJOB), (ENDPOINTSLICE_VERSIONS[0], ENDPOINTSLICE)}
+def modern_cluster(service_monitors: bool = True, keda: bool = False) -> ServedKinds:
+    """What a current cluster with (or without) the Prometheus Operator and KEDA serves, for rendering
+    offline."""
+    pairs = {
+        (CRONJOB_VERSIONS[0], CRONJOB),
+        (ENDPOINTSLICE_VERSIONS[0], ENDPOINTSLICE),
+        (HPA_VERSIONS[0], HPA),
+    }
     if service_monitors:
         pairs.add((SERVICE_MONITOR_VERSIONS[0], SERVICE_MONITOR))
+    if keda:
+        pairs |= {(KEDA_API_VERSION, SCALED_OBJECT), (KEDA_API_VERSION, TRIGGER_AUTHENTICATION)}
     return ServedKinds(frozenset(pairs))
 
 

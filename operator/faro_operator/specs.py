@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
+from faro_operator.autoscaling_spec import AutoscalingSpec
 from faro_workloads.contract import chunking
 from faro_workloads.contract.api import ApiModel, Distance, SearchMode
 from faro_workloads.contract.golden_queries import (
@@ -136,7 +137,8 @@ IAM_ROLE_ARN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
 class ComponentSpec(SpecModel):
     """One Deployment of the pipeline."""
 
-    replicas: int = Field(1, ge=0, le=100)
+    replicas: int = Field(1, ge=0, le=100, description="Replicas, unless autoscaling is set.")
+    autoscaling: AutoscalingSpec | None = Field(None, description="Let an autoscaler set the replicas.")
     resources: Resources = Field(default_factory=Resources)
     image: ImageSpec | None = Field(None, description="Overrides spec.image for this component.")
     service_account_role_arn: str | None = Field(

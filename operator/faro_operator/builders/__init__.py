@@ -5,6 +5,7 @@ apply them idempotently and ``faro render`` can print them. Every child carries 
 controller ownerReference and the standard labels (:mod:`faro_operator.builders.labels`).
 """
 
+from faro_operator.builders.autoscalers import Autoscalers, build_autoscalers
 from faro_operator.builders.children import Children, build_collection_children, build_pipeline_children
 from faro_operator.builders.component_env import component_env
 from faro_operator.builders.components import Component, component_name, settings_configmap_name
@@ -48,6 +49,7 @@ from faro_operator.builders.settings_configmap import (
 __all__ = [
     "ALL_OPTIONAL_KINDS",
     "CHECKSUM_ANNOTATION",
+    "Autoscalers",
     "Children",
     "Component",
     "KindCatalog",
@@ -57,6 +59,7 @@ __all__ = [
     "ServedKinds",
     "bridge_service_name",
     "build_api_service",
+    "build_autoscalers",
     "build_bridge_endpoint_slice",
     "build_bridge_service",
     "build_collection_children",

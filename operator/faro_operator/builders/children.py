@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from faro_operator.builders.autoscalers import build_autoscalers
 from faro_operator.builders.consistency_cronjob import build_consistency_cronjob
 from faro_operator.builders.deployments import build_pipeline_deployments
 from faro_operator.builders.network_policy import build_network_policy
@@ -62,7 +63,8 @@ def build_pipeline_children(
     served: ServedKinds,
 ) -> Children:
     """Every child of a RagPipeline: ServiceAccounts, the consistency Role and RoleBinding, the settings
-    ConfigMap, Services, Deployments, the consistency CronJob, the NetworkPolicy and the ServiceMonitor.
+    ConfigMap, Services, Deployments, the consistency CronJob, the autoscalers of autoscaled components
+    (:func:`build_autoscalers`), the NetworkPolicy and the ServiceMonitor.
 
     ``collection`` is the pipeline's Collection, resolved (:func:`resolve_collection`); ``served`` the
     kinds the cluster serves (:data:`ServedKinds`). The NetworkPolicy admits the namespaces of
@@ -83,6 +85,9 @@ def build_pipeline_children(
         skipped.append(skipped_kind(CRONJOB, CRONJOB_VERSIONS))
     else:
         manifests.append(build_consistency_cronjob(owner, spec, collection, cronjob_version))
+    autoscalers = build_autoscalers(owner, spec, served)
+    manifests += autoscalers.manifests
+    skipped += autoscalers.skipped
     manifests.append(build_network_policy(owner, spec.network_policy.ingress_namespaces))
     _add_service_monitor(build_pipeline_service_monitor(owner, spec), served, manifests, skipped)
     return Children(manifests, skipped)

@@ -134,7 +134,8 @@ def build_component_deployment(
         "kind": "Deployment",
         "metadata": object_meta(owner, name, component.value),
         "spec": {
-            "replicas": settings.replicas,
+            # An autoscaled Deployment's replicas are its autoscaler's: the operator does not apply them.
+            **({"replicas": settings.replicas} if settings.autoscaling is None else {}),
             "selector": {"matchLabels": selector_labels(owner, component.value)},
             "template": {
                 "metadata": {

@@ -22,17 +22,24 @@ ServedKinds = KindCatalog | frozenset[tuple[str, str]]
 """The kinds a cluster serves: a :class:`KindCatalog`, or a set of (apiVersion, kind) pairs."""
 
 CRONJOB = "CronJob"
+HPA = "HorizontalPodAutoscaler"
+SCALED_OBJECT = "ScaledObject"
+TRIGGER_AUTHENTICATION = "TriggerAuthentication"
+KEDA_API_VERSION = "keda.sh/v1alpha1"
 ENDPOINTSLICE = "EndpointSlice"
 SERVICE_MONITOR = "ServiceMonitor"
 
 CRONJOB_VERSIONS = (CRONJOB_V1, CRONJOB_V1BETA1)
 ENDPOINTSLICE_VERSIONS = (ENDPOINTSLICE_V1, ENDPOINTSLICE_V1BETA1)
 SERVICE_MONITOR_VERSIONS = (SERVICE_MONITOR_API_VERSION,)
+HPA_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2")
 
 ALL_OPTIONAL_KINDS: frozenset[tuple[str, str]] = frozenset(
     {(version, CRONJOB) for version in CRONJOB_VERSIONS}
     | {(version, ENDPOINTSLICE) for version in ENDPOINTSLICE_VERSIONS}
     | {(version, SERVICE_MONITOR) for version in SERVICE_MONITOR_VERSIONS}
+    | {(version, HPA) for version in HPA_VERSIONS}
+    | {(KEDA_API_VERSION, SCALED_OBJECT), (KEDA_API_VERSION, TRIGGER_AUTHENTICATION)}
 )
 """Every optional kind in every version the builders render (a cluster that serves everything)."""
 

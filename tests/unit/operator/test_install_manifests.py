@@ -45,7 +45,17 @@ KIND_RESOURCES: dict[str, tuple[str, str]] = {
     "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
     "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
     "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
+    "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "ScaledObject": ("keda.sh", "scaledobjects"),
+    "TriggerAuthentication": ("keda.sh", "triggerauthentications"),
 }
+# The only children the operator deletes itself (the others go with their owner): an autoscaler left behind
+# would fight the Deployment's new replicas or its new autoscaler.
+AUTOSCALER_RESOURCES = (
+    ("autoscaling", "horizontalpodautoscalers"),
+    ("keda.sh", "scaledobjects"),
+    ("keda.sh", "triggerauthentications"),
+)
 # Server-side apply is a PATCH; the API server also authorizes create when the object does not exist yet.
 APPLY_VERBS = ("create", "patch")
 
@@ -68,6 +78,8 @@ OPERATOR_GRANTS: set[Grant] = {
     ("apps", "deployments", "get"),
     # kopf.info / kopf.warn and kopf's own events.
     ("", "events", "create"),
+    # pipeline_reconcile._autoscalers deletes the autoscalers it made that a component no longer wants.
+    *((group, resource, verb) for group, resource in AUTOSCALER_RESOURCES for verb in ("get", "delete")),
 }
 # Granted for the framework, not for a code path of Faro's own (documented in the ClusterRole).
 FRAMEWORK_GRANTS: set[Grant] = {
@@ -113,7 +125,9 @@ def rendered_children() -> list[Manifest]:
     children: list[Manifest] = []
     for directory in (EXAMPLES, EKS_EXAMPLES):
         documents = load_yaml_documents(*sorted(directory.glob("*.yaml")))
-        children += render_children(documents, modern_cluster(service_monitors=True))
+        children += render_children(
+            documents, modern_cluster(service_monitors=True, keda=directory == EKS_EXAMPLES)
+        )
     return children
 
 
@@ -266,9 +280,9 @@ def test_the_cluster_role_has_no_wildcards_and_reads_secrets_only() -> None:
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
         assert not any("*" in resource for resource in rule["resources"]), rule
-        assert not {"escalate", "bind", "impersonate", "delete", "deletecollection"} & set(rule["verbs"]), (
-            rule
-        )
+        assert not {"escalate", "bind", "impersonate", "deletecollection"} & set(rule["verbs"]), rule
+    deletable = {(group, resource) for group, resource, verb in granted(role) if verb == "delete"}
+    assert deletable == set(AUTOSCALER_RESOURCES)
     secret_verbs = {verb for group, resource, verb in granted(role) if (group, resource) == ("", "secrets")}
     assert secret_verbs and secret_verbs <= {"get", "list", "watch"}
 

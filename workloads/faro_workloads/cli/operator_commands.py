@@ -53,7 +53,8 @@ def crds(write_dir: Path | None, check_dir: Path | None) -> None:
 @click.option(
     "--no-service-monitors", is_flag=True, help="Render for a cluster without the Prometheus Operator."
 )
-def render(files, no_service_monitors: bool) -> None:  # type: ignore[no-untyped-def]
+@click.option("--keda", is_flag=True, help="Render for a cluster with KEDA (the embedder's ScaledObject).")
+def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignore[no-untyped-def]
     """Print every child manifest of the Collections and RagPipelines in FILES ('-' for stdin)."""
     import yaml
 
@@ -66,7 +67,8 @@ def render(files, no_service_monitors: bool) -> None:  # type: ignore[no-untyped
         except yaml.YAMLError as exc:
             raise UserError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
     try:
-        children = render_children(documents, modern_cluster(service_monitors=not no_service_monitors))
+        served = modern_cluster(service_monitors=not no_service_monitors, keda=keda)
+        children = render_children(documents, served)
     except RenderError as exc:
         raise UserError(str(exc)) from exc
     click.echo(yaml.safe_dump_all(children, sort_keys=False, width=110), nl=False)

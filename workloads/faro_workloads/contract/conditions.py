@@ -100,6 +100,9 @@ class EventReason(StrEnum):
     """A new index generation became live (a cutover)."""
     GENERATION_ROLLED_BACK = "GenerationRolledBack"
     """A retained index generation became live again (a rollback)."""
+    AUTOSCALER_REMOVED = "AutoscalerRemoved"
+    """An autoscaler the operator made was deleted: its component no longer autoscales, or another kind
+    scales it now (KEDA installed, or removed)."""
 
 
 COLLECTION_CONDITIONS = (

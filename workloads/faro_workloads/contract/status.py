@@ -133,6 +133,11 @@ class RagPipelineStatus(ApiModel):
     skipped_kinds: list[str] = Field(
         default_factory=list, description="Optional children not created because the cluster lacks the API."
     )
+    autoscaling: dict[str, str] = Field(
+        default_factory=dict,
+        description="The autoscaler of each autoscaled component (e.g. embedder: ScaledObject, queryService: "
+        "HorizontalPodAutoscaler).",
+    )
     consistency: ConsistencyResult | None = None
     live_generation: int | None = Field(None, description="The index generation queries read.")
     generations: list[GenerationStatus] = Field(
