@@ -14,7 +14,7 @@ from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
-from faro_operator.builders.resolved_collection import resolved_collection_name
+from faro_operator.builders.resolved_collection import qdrant_layout, resolved_collection_name
 from faro_operator.specs import CollectionSpec, SecretKeyRef
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.ports import StoreConfigs
@@ -64,7 +64,10 @@ def store_configs(name: str, namespace: str, spec: CollectionSpec, secrets: Secr
             dsn=SecretStr(dsn), schema_name=spec.postgres.schema_name, pool_size=2, connect_timeout_seconds=5
         ),
         qdrant=QdrantConfig(
-            url=operator_qdrant_url(spec), api_key=SecretStr(api_key) if api_key else None, timeout_seconds=5
+            url=operator_qdrant_url(spec),
+            api_key=SecretStr(api_key) if api_key else None,
+            timeout_seconds=5,
+            **qdrant_layout(spec),
         ),
         hnsw=HnswConfig(m=spec.qdrant.hnsw.m, ef_construct=spec.qdrant.hnsw.ef_construct),
     )

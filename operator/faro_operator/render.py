@@ -16,6 +16,8 @@ from faro_operator.builders.served_kinds import (
     HPA,
     HPA_VERSIONS,
     KEDA_API_VERSION,
+    PDB,
+    PDB_VERSIONS,
     SCALED_OBJECT,
     SERVICE_MONITOR,
     SERVICE_MONITOR_VERSIONS,
@@ -38,6 +40,7 @@ def modern_cluster(service_monitors: bool = True, keda: bool = False) -> ServedK
         (CRONJOB_VERSIONS[0], CRONJOB),
         (ENDPOINTSLICE_VERSIONS[0], ENDPOINTSLICE),
         (HPA_VERSIONS[0], HPA),
+        (PDB_VERSIONS[0], PDB),
     }
     if service_monitors:
         pairs.add((SERVICE_MONITOR_VERSIONS[0], SERVICE_MONITOR))

@@ -6,6 +6,7 @@ Field names are camelCase in YAML (aliases) and snake_case in Python.
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -64,6 +65,43 @@ class ExternalQdrant(SpecModel):
     http_port: int = Field(6333, ge=1, le=65535, description="Qdrant REST port.")
     grpc_port: int = Field(6334, ge=1, le=65535, description="Qdrant gRPC port.")
     metrics: bool = Field(True, description="Scrape Qdrant's /metrics through the bridge (ServiceMonitor).")
+    peer_addresses: list[str] = Field(
+        default_factory=list,
+        max_length=99,
+        description="The other nodes of a Qdrant cluster, IP addresses like address: the bridge's "
+        "EndpointSlice lists every node, and requests spread over them.",
+    )
+
+    @model_validator(mode="after")
+    def _peers_like_the_address(self) -> ExternalQdrant:
+        if not self.peer_addresses:
+            return self
+        families = set()
+        for address in [self.address, *self.peer_addresses]:
+            try:
+                families.add(ipaddress.ip_address(address).version)
+            except ValueError as exc:
+                raise ValueError(
+                    f"with peerAddresses every address must be an IP address: {address!r}"
+                ) from exc
+        if len(families) > 1:
+            raise ValueError("address and peerAddresses must all be IPv4 or all IPv6")
+        return self
+
+
+class QdrantClusterSpec(SpecModel):
+    """How a collection is laid out on a Qdrant cluster (set when the operator or a new index generation
+    creates the collection; an existing collection keeps its layout)."""
+
+    shards: int = Field(1, ge=1, le=1000, description="Shards, spread over the nodes.")
+    replication_factor: int = Field(1, ge=1, le=100, description="Copies of each shard on distinct nodes.")
+    write_consistency_factor: int = Field(1, ge=1, le=100, description="Copies acknowledging each write.")
+
+    @model_validator(mode="after")
+    def _consistency_within_replicas(self) -> QdrantClusterSpec:
+        if self.write_consistency_factor > self.replication_factor:
+            raise ValueError("writeConsistencyFactor may not exceed replicationFactor")
+        return self
 
 
 class QdrantSpec(SpecModel):
@@ -78,6 +116,7 @@ class QdrantSpec(SpecModel):
         description="Name in both stores; defaults to the Collection's name with dashes as underscores.",
     )
     hnsw: HnswSpec = Field(default_factory=HnswSpec, description="HNSW parameters (both stores).")
+    cluster: QdrantClusterSpec = Field(default_factory=QdrantClusterSpec, description="Shards and replicas.")
 
     @model_validator(mode="after")
     def _one_location(self) -> QdrantSpec:

@@ -244,3 +244,22 @@ def test_an_absent_qdrant_server_is_a_fallback(filled, collection: CollectionCon
         assert answer.hits[0].doc_id == "busy"
     finally:
         absent.close()
+
+
+def test_a_collection_made_on_a_server_is_laid_out_as_configured(collection: CollectionConfig) -> None:
+    """Shards, replication and write consistency reach Qdrant's create call (a cluster spreads them)."""
+    from qdrant_client import QdrantClient
+
+    local = QdrantClient(location=":memory:")
+    with serving_qdrant_rest(local) as (url, rest):
+        config = QdrantConfig(url=url, shards=6, replication_factor=3, write_consistency_factor=2)
+        store = QdrantStore(config, collection)
+        try:
+            store.ensure_collection()
+            store.ensure_collection()  # exists now: not created twice
+        finally:
+            store.close()
+    created = rest.created[store.name]
+    assert (created.shard_number, created.replication_factor, created.write_consistency_factor) == (6, 3, 2)
+    assert rest.requests["create"] == 1 and rest.requests["index"] == 1  # and the doc_id payload index
+    assert local.collection_exists(store.name)

@@ -114,7 +114,7 @@ class FakeStoreClasses:
         fakes = self
 
         class Store:
-            def __init__(self, config: object, collection: CollectionConfig) -> None:
+            def __init__(self, config: object, collection: CollectionConfig, hnsw: object = None) -> None:
                 fakes._event(f"{kind} open")
 
             def close(self) -> None:

@@ -209,7 +209,9 @@ def run_job(
     settings = settings.model_copy(update={"consistency": config})
     location = settings.qdrant.url or str(settings.qdrant.path)
     censuses = census_sources(settings)
-    with open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.AUDIT) as stores:
+    with open_stores(
+        settings.postgres, settings.qdrant, settings.collection, StoreAccess.AUDIT, settings.hnsw
+    ) as stores:
         pg, qdrant = _live_generation(stores.pg, stores.qdrant)
         result = _checked_run(pg, qdrant, config, location, censuses)
         try:

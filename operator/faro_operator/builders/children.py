@@ -15,6 +15,7 @@ from typing import NamedTuple
 from faro_operator.builders.autoscalers import build_autoscalers
 from faro_operator.builders.consistency_cronjob import build_consistency_cronjob
 from faro_operator.builders.deployments import build_pipeline_deployments
+from faro_operator.builders.disruption import build_disruption_budgets
 from faro_operator.builders.network_policy import build_network_policy
 from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.qdrant_bridge import (
@@ -64,7 +65,7 @@ def build_pipeline_children(
 ) -> Children:
     """Every child of a RagPipeline: ServiceAccounts, the consistency Role and RoleBinding, the settings
     ConfigMap, Services, Deployments, the consistency CronJob, the autoscalers of autoscaled components
-    (:func:`build_autoscalers`), the NetworkPolicy and the ServiceMonitor.
+    (:func:`build_autoscalers`), PodDisruptionBudgets, the NetworkPolicy and the ServiceMonitor.
 
     ``collection`` is the pipeline's Collection, resolved (:func:`resolve_collection`); ``served`` the
     kinds the cluster serves (:data:`ServedKinds`). The NetworkPolicy admits the namespaces of
@@ -88,6 +89,9 @@ def build_pipeline_children(
     autoscalers = build_autoscalers(owner, spec, served)
     manifests += autoscalers.manifests
     skipped += autoscalers.skipped
+    budgets, unserved = build_disruption_budgets(owner, spec, served)
+    manifests += budgets
+    skipped += unserved
     manifests.append(build_network_policy(owner, spec.network_policy.ingress_namespaces))
     _add_service_monitor(build_pipeline_service_monitor(owner, spec), served, manifests, skipped)
     return Children(manifests, skipped)

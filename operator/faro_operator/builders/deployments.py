@@ -17,6 +17,7 @@ from faro_operator.builders.components import (
 from faro_operator.builders.golden_queries import golden_queries_volume
 from faro_operator.builders.labels import object_meta, selector_labels, standard_labels
 from faro_operator.builders.owner import Manifest, Owner
+from faro_operator.builders.pod_placement import topology_spread
 from faro_operator.builders.pod_security import (
     container_resources,
     container_security_context,
@@ -148,6 +149,7 @@ def build_component_deployment(
                     # No <SERVICE>_PORT variables: they are noise next to the FARO_* settings.
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": profile.termination_grace_seconds,
+                    "topologySpreadConstraints": topology_spread(owner, component.value),
                     "securityContext": pod_security_context(),
                     "containers": [container],
                     "volumes": volumes,

@@ -83,7 +83,8 @@ def build_bridge_service(owner: Owner, spec: CollectionSpec) -> Manifest:
 def build_bridge_endpoint_slice(
     owner: Owner, spec: CollectionSpec, api_version: str = ENDPOINTSLICE_V1
 ) -> Manifest | None:
-    """The EndpointSlice giving the selector-less bridge Service its one endpoint; None for a DNS name.
+    """The EndpointSlice giving the selector-less bridge Service its endpoints (the address, and every peer
+    of a Qdrant cluster); None for a DNS name.
 
     Only fields valid in both ``discovery.k8s.io/v1`` and ``v1beta1`` are used (no topology, nodeName or
     zone), so ``api_version`` may be either. ``endpointslice.kubernetes.io/managed-by`` keeps the
@@ -108,7 +109,8 @@ def build_bridge_endpoint_slice(
         "metadata": meta,
         "addressType": kind,
         "endpoints": [
-            {"addresses": [str(ipaddress.ip_address(external.address))], "conditions": {"ready": True}}
+            {"addresses": [str(ipaddress.ip_address(address))], "conditions": {"ready": True}}
+            for address in dict.fromkeys([external.address, *external.peer_addresses])
         ],
         "ports": _ports(external),
     }

@@ -25,6 +25,10 @@ class ResolvedCollection:
     qdrant_api_key: SecretKeyRef | None
     postgres_dsn: SecretKeyRef
     postgres_schema: str
+    qdrant_layout: dict[str, int]
+    """Shards, replication and write consistency of the collections the workloads create (generations)."""
+    hnsw: dict[str, int]
+    """The HNSW parameters of the indexes the workloads create (generations), as ``HnswConfig`` fields."""
 
 
 def resolved_collection_name(name: str, spec: CollectionSpec) -> str:
@@ -43,6 +47,11 @@ def resolved_collection_name(name: str, spec: CollectionSpec) -> str:
     return f"{derived[: _MAX_IDENTIFIER - 9]}_{short_hash(name)}"
 
 
+def qdrant_layout(spec: CollectionSpec) -> dict[str, int]:
+    """The collection's layout on a Qdrant cluster, as ``QdrantConfig`` fields (``FARO_QDRANT__*``)."""
+    return spec.qdrant.cluster.model_dump(by_alias=False)
+
+
 def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> ResolvedCollection:
     """The values of Collection ``namespace/name`` that the pipeline builders render."""
     return ResolvedCollection(
@@ -53,4 +62,6 @@ def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> Resol
         qdrant_api_key=spec.qdrant.api_key_secret_ref,
         postgres_dsn=spec.postgres.dsn_secret_ref,
         postgres_schema=spec.postgres.schema_name,
+        qdrant_layout=qdrant_layout(spec),
+        hnsw=spec.qdrant.hnsw.model_dump(by_alias=False),
     )

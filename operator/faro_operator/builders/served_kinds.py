@@ -23,6 +23,7 @@ ServedKinds = KindCatalog | frozenset[tuple[str, str]]
 
 CRONJOB = "CronJob"
 HPA = "HorizontalPodAutoscaler"
+PDB = "PodDisruptionBudget"
 SCALED_OBJECT = "ScaledObject"
 TRIGGER_AUTHENTICATION = "TriggerAuthentication"
 KEDA_API_VERSION = "keda.sh/v1alpha1"
@@ -33,12 +34,14 @@ CRONJOB_VERSIONS = (CRONJOB_V1, CRONJOB_V1BETA1)
 ENDPOINTSLICE_VERSIONS = (ENDPOINTSLICE_V1, ENDPOINTSLICE_V1BETA1)
 SERVICE_MONITOR_VERSIONS = (SERVICE_MONITOR_API_VERSION,)
 HPA_VERSIONS = ("autoscaling/v2", "autoscaling/v2beta2")
+PDB_VERSIONS = ("policy/v1", "policy/v1beta1")
 
 ALL_OPTIONAL_KINDS: frozenset[tuple[str, str]] = frozenset(
     {(version, CRONJOB) for version in CRONJOB_VERSIONS}
     | {(version, ENDPOINTSLICE) for version in ENDPOINTSLICE_VERSIONS}
     | {(version, SERVICE_MONITOR) for version in SERVICE_MONITOR_VERSIONS}
     | {(version, HPA) for version in HPA_VERSIONS}
+    | {(version, PDB) for version in PDB_VERSIONS}
     | {(KEDA_API_VERSION, SCALED_OBJECT), (KEDA_API_VERSION, TRIGGER_AUTHENTICATION)}
 )
 """Every optional kind in every version the builders render (a cluster that serves everything)."""

@@ -36,8 +36,9 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "dimension": collection.dimension,
                 "distance": collection.distance.value,
             },
+            "hnsw": collection.hnsw,
             "postgres": {"schema_name": collection.postgres_schema},
-            "qdrant": {"url": collection.qdrant_url},
+            "qdrant": {"url": collection.qdrant_url, **collection.qdrant_layout},
             "s3": {
                 "bucket": source.bucket,
                 "prefix": source.prefix,

@@ -1,7 +1,8 @@
 """Autoscaling on a real kube-apiserver: with KEDA's API registered (its CRDs, as KEDA's install makes them
 served), the embedder gets a ScaledObject on its queue and a TriggerAuthentication for its IAM role, the query
 service a HorizontalPodAutoscaler in the version the cluster serves; status says which; switching autoscaling
-off deletes what the operator made (with an event) and leaves an autoscaler someone else made alone."""
+off deletes what the operator made (with an event) and leaves an autoscaler someone else made alone. Every
+component has its PodDisruptionBudget in the served version."""
 
 from __future__ import annotations
 
@@ -124,6 +125,8 @@ def test_autoscalers_follow_the_spec_and_what_the_cluster_serves(
     status = wait_for(autoscaling_status, what="status")
     assert status == {"embedder": "ScaledObject", "queryService": "HorizontalPodAutoscaler"}
     assert get(HPA, "docs-embedder") is None  # KEDA scales it, not an HPA of ours
+    budget = get(("policy/v1beta1", "PodDisruptionBudget"), "docs-embedder")  # policy/v1 from 1.21 on
+    assert budget is not None and budget["spec"]["maxUnavailable"] == 1
 
     # Autoscaling off for the embedder: what the operator made for it goes; the replicas are the spec's again.
     pipelines.patch("docs", {"spec": {"embedder": {"autoscaling": None, "replicas": 3}}})

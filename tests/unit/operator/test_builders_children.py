@@ -36,10 +36,14 @@ from support.operator_builders import (
 
 NOTHING_OPTIONAL: ServedKinds = frozenset()
 OLD_CLUSTER: ServedKinds = frozenset(
-    {("batch/v1beta1", "CronJob"), ("discovery.k8s.io/v1beta1", "EndpointSlice")}
+    {
+        ("batch/v1beta1", "CronJob"),
+        ("discovery.k8s.io/v1beta1", "EndpointSlice"),
+        ("policy/v1beta1", "PodDisruptionBudget"),
+    }
 )
 MODERN_WITHOUT_PROMETHEUS: ServedKinds = frozenset(
-    {("batch/v1", "CronJob"), ("discovery.k8s.io/v1", "EndpointSlice")}
+    {("batch/v1", "CronJob"), ("discovery.k8s.io/v1", "EndpointSlice"), ("policy/v1", "PodDisruptionBudget")}
 )
 
 
@@ -79,9 +83,37 @@ def test_pipeline_children_in_apply_order() -> None:
         ("Deployment", "docs-pipeline-embedder"),
         ("Deployment", "docs-pipeline-query"),
         ("CronJob", "docs-pipeline-consistency"),
+        ("PodDisruptionBudget", "docs-pipeline-chunker"),
+        ("PodDisruptionBudget", "docs-pipeline-embedder"),
+        ("PodDisruptionBudget", "docs-pipeline-query"),
         ("NetworkPolicy", "docs-pipeline-ingress"),
         ("ServiceMonitor", "docs-pipeline-metrics"),
     ]
+
+
+def test_each_component_may_lose_one_pod_at_a_time_and_spreads_across_zones() -> None:
+    """A drain never takes a component's every replica at once, yet a one-replica component can be drained;
+    pods prefer other zones, then other nodes, without ever staying unscheduled for it."""
+    manifests = _pipeline().manifests
+    deployments = {m["metadata"]["name"]: m for m in manifests if m["kind"] == "Deployment"}
+    budgets = [m for m in manifests if m["kind"] == "PodDisruptionBudget"]
+    assert {m["metadata"]["name"] for m in budgets} == set(deployments)
+    for budget in budgets:
+        deployment = deployments[budget["metadata"]["name"]]
+        assert budget["apiVersion"] == "policy/v1"
+        assert budget["spec"] == {"maxUnavailable": 1, "selector": deployment["spec"]["selector"]}
+        template = deployment["spec"]["template"]
+        spread = template["spec"]["topologySpreadConstraints"]
+        assert [c["topologyKey"] for c in spread] == ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+        for constraint in spread:
+            assert constraint["whenUnsatisfiable"] == "ScheduleAnyway"
+            selected = constraint["labelSelector"]["matchLabels"]
+            assert selected.items() <= template["metadata"]["labels"].items()
+    old = frozenset({("policy/v1beta1", "PodDisruptionBudget"), ("batch/v1", "CronJob")})
+    assert {
+        m["apiVersion"] for m in _pipeline(served=old).manifests if m["kind"] == "PodDisruptionBudget"
+    } == {"policy/v1beta1"}
+    assert "PodDisruptionBudget (policy/v1 or policy/v1beta1)" in _pipeline(served=frozenset()).skipped
 
 
 PIPELINE_VARIANTS = {
@@ -190,6 +222,7 @@ def test_cluster_without_cronjobs_reports_the_consistency_check() -> None:
     assert "CronJob" not in kinds and "ServiceMonitor" not in kinds
     assert children.skipped == [
         "CronJob (batch/v1 or batch/v1beta1)",
+        "PodDisruptionBudget (policy/v1 or policy/v1beta1)",
         "ServiceMonitor (monitoring.coreos.com/v1)",
     ]
     assert "Deployment" in kinds  # core kinds are always rendered

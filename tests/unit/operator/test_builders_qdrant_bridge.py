@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from faro_operator.builders import (
     Owner,
@@ -49,6 +50,32 @@ def test_ipv4_address_is_bridged_with_a_service_and_an_endpoint_slice() -> None:
     assert endpoint_slice["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == "faro-operator"
     assert endpoint_slice["endpoints"] == [{"addresses": ["10.20.30.40"], "conditions": {"ready": True}}]
     assert endpoint_slice["ports"] == service["spec"]["ports"]
+
+
+def test_a_qdrant_cluster_is_bridged_with_every_node_in_one_slice() -> None:
+    spec = collection_spec(
+        qdrant={"external": {"peerAddresses": ["10.20.31.41", "10.20.32.42", "10.20.30.40"]}}
+    )
+    _, endpoint_slice = build_qdrant_bridge(COLLECTION, spec)
+    validate_strict(endpoint_slice)
+    assert [e["addresses"] for e in endpoint_slice["endpoints"]] == [
+        ["10.20.30.40"],  # the address first, each node once
+        ["10.20.31.41"],
+        ["10.20.32.42"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("external", "message"),
+    [
+        ({"address": "qdrant.example.com", "peerAddresses": ["10.0.0.2"]}, "must be an IP address"),
+        ({"peerAddresses": ["qdrant-2.internal"]}, "must be an IP address"),
+        ({"peerAddresses": ["fd00::2"]}, "must all be IPv4 or all IPv6"),
+    ],
+)
+def test_cluster_peers_are_ip_addresses_of_the_address_family(external: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        collection_spec(qdrant={"external": external})
 
 
 def test_custom_ports_are_carried_to_service_slice_and_url() -> None:

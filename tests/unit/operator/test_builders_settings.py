@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from pydantic import ValidationError
 
 from faro_operator.builders import (
     Component,
@@ -54,6 +55,11 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_COLLECTION__DISTANCE": "dot",
         "FARO_POSTGRES__SCHEMA_NAME": "rag",
         "FARO_QDRANT__URL": "http://docs-qdrant.team-a.svc:6333",
+        "FARO_QDRANT__SHARDS": "1",
+        "FARO_HNSW__M": "16",
+        "FARO_HNSW__EF_CONSTRUCT": "100",
+        "FARO_QDRANT__REPLICATION_FACTOR": "1",
+        "FARO_QDRANT__WRITE_CONSISTENCY_FACTOR": "1",
         "FARO_S3__BUCKET": "faro-docs",
         "FARO_S3__PREFIX": "kb",
         "FARO_S3__REGION": "eu-west-1",
@@ -121,6 +127,35 @@ def test_in_cluster_qdrant_url_is_used_as_given() -> None:
     spec = collection_spec(qdrant={"external": None, "url": "http://qdrant.qdrant.svc:6333"})
     data = build_settings_configmap(PIPELINE, pipeline_spec(), resolved(spec))["data"]
     assert data["FARO_QDRANT__URL"] == "http://qdrant.qdrant.svc:6333"
+
+
+def test_a_qdrant_cluster_layout_reaches_the_workloads_and_the_operators_stores() -> None:
+    """Index generations' collections are created by the workloads: they get the layout the operator uses."""
+    from faro_operator.collection_stores import store_configs
+
+    cluster = {"shards": 6, "replicationFactor": 3, "writeConsistencyFactor": 2}
+    spec = collection_spec(
+        qdrant={"external": None, "url": "http://qdrant.qdrant.svc:6333", "cluster": cluster}
+    )
+    data = build_settings_configmap(PIPELINE, pipeline_spec(), resolved(spec))["data"]
+    assert [
+        data[f"FARO_QDRANT__{key}"] for key in ("SHARDS", "REPLICATION_FACTOR", "WRITE_CONSISTENCY_FACTOR")
+    ] == [
+        "6",
+        "3",
+        "2",
+    ]
+
+    class Secrets:
+        def value(self, namespace: str, ref: object) -> str:
+            return "postgresql:///faro"
+
+    qdrant = store_configs("docs", NAMESPACE, spec, Secrets()).qdrant  # type: ignore[arg-type]
+    assert (qdrant.shards, qdrant.replication_factor, qdrant.write_consistency_factor) == (6, 3, 2)
+    with pytest.raises(ValidationError, match="writeConsistencyFactor may not exceed replicationFactor"):
+        collection_spec(
+            qdrant={"url": "http://q:6333", "external": None, "cluster": {"writeConsistencyFactor": 2}}
+        )
 
 
 def test_checksum_changes_exactly_when_a_setting_changes() -> None:

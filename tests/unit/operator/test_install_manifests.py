@@ -46,6 +46,7 @@ KIND_RESOURCES: dict[str, tuple[str, str]] = {
     "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
     "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
     "HorizontalPodAutoscaler": ("autoscaling", "horizontalpodautoscalers"),
+    "PodDisruptionBudget": ("policy", "poddisruptionbudgets"),
     "ScaledObject": ("keda.sh", "scaledobjects"),
     "TriggerAuthentication": ("keda.sh", "triggerauthentications"),
 }

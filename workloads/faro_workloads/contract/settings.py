@@ -111,11 +111,21 @@ class QdrantConfig(SettingsModel):
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(2.0, gt=0, le=120, description="Per-request timeout.")
     upsert_batch_size: int = Field(256, ge=1, le=10000)
+    shards: int = Field(1, ge=1, le=1000, description="Shards of each collection Faro creates.")
+    replication_factor: int = Field(1, ge=1, le=100, description="Copies of each shard on distinct nodes.")
+    write_consistency_factor: int = Field(
+        1, ge=1, le=100, description="Copies that must acknowledge a write before it is acknowledged."
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> QdrantConfig:
         if (self.url is None) == (self.path is None):
             raise ValueError("qdrant needs exactly one of url or path")
+        if self.write_consistency_factor > self.replication_factor:
+            raise ValueError(
+                f"qdrant write_consistency_factor ({self.write_consistency_factor}) exceeds "
+                f"replication_factor ({self.replication_factor})"
+            )
         return self
 
 
@@ -312,6 +322,7 @@ class FaroSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FARO_", env_nested_delimiter="__", extra="ignore")
 
     collection: CollectionConfig = CollectionConfig()
+    hnsw: HnswConfig = HnswConfig()
     chunking: ChunkingConfig = ChunkingConfig()
     embedding: EmbeddingConfig = EmbeddingConfig()
     postgres: PostgresConfig = PostgresConfig()

@@ -60,7 +60,9 @@ def build(settings: FaroSettings) -> EmbedderService:
     resources = Resources()
     with resources.closed_on_error():
         stores = resources.add(
-            open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE)
+            open_stores(
+                settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE, settings.hnsw
+            )
         )
         model = resources.add(build_embedder(settings.embedding))
         ingest_path = resources.add(

@@ -31,7 +31,9 @@ def build(settings: FaroSettings) -> HttpService:
     resources = Resources()
     with resources.closed_on_error():
         stores = resources.add(
-            open_stores(settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE)
+            open_stores(
+                settings.postgres, settings.qdrant, settings.collection, StoreAccess.SERVICE, settings.hnsw
+            )
         )
         embedder = resources.add(build_embedder(settings.embedding))
         runtime = resources.add(

@@ -23,7 +23,7 @@ from types import TracebackType
 
 import psycopg
 
-from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.ports import CollectionAdmin, SchemaAdmin, StoreConfigs
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -71,18 +71,25 @@ class Stores:
 
 
 def open_stores(
-    postgres: PostgresConfig, qdrant: QdrantConfig, collection: CollectionConfig, access: StoreAccess
+    postgres: PostgresConfig,
+    qdrant: QdrantConfig,
+    collection: CollectionConfig,
+    access: StoreAccess,
+    hnsw: HnswConfig | None = None,
 ) -> Stores:
-    """The collection's two stores, opened as ``access`` allows (see the module docstring)."""
-    pg = open_postgres(postgres, collection, access)
+    """The collection's two stores, opened as ``access`` allows (see the module docstring); ``hnsw``: the
+    graph parameters of every index they create (index generations' included)."""
+    pg = open_postgres(postgres, collection, access, hnsw)
     try:
-        return Stores(pg, _open_qdrant(qdrant, collection, access))
+        return Stores(pg, _open_qdrant(qdrant, collection, access, hnsw))
     except BaseException:
         pg.close()
         raise
 
 
-def open_postgres(config: PostgresConfig, collection: CollectionConfig, access: StoreAccess) -> PgVectorStore:
+def open_postgres(
+    config: PostgresConfig, collection: CollectionConfig, access: StoreAccess, hnsw: HnswConfig | None = None
+) -> PgVectorStore:
     """The collection's PostgreSQL store alone (what needs no Qdrant: the bucket sync), as ``access``
     allows."""
     if access is StoreAccess.AUDIT:
@@ -92,8 +99,8 @@ def open_postgres(config: PostgresConfig, collection: CollectionConfig, access: 
                 pass
         except psycopg.Error as exc:
             raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(exc)}") from exc
-        return PgVectorStore(config, collection)
-    pg = PgVectorStore(config, collection)
+        return PgVectorStore(config, collection, hnsw)
+    pg = PgVectorStore(config, collection, hnsw)
     try:
         pg.ensure_schema()
     except BaseException:
@@ -102,13 +109,15 @@ def open_postgres(config: PostgresConfig, collection: CollectionConfig, access: 
     return pg
 
 
-def _open_qdrant(config: QdrantConfig, collection: CollectionConfig, access: StoreAccess) -> QdrantStore:
+def _open_qdrant(
+    config: QdrantConfig, collection: CollectionConfig, access: StoreAccess, hnsw: HnswConfig | None
+) -> QdrantStore:
     if access is StoreAccess.AUDIT:
         try:
-            return QdrantStore(config, collection)
+            return QdrantStore(config, collection, hnsw)
         except (RuntimeError, OSError, ValueError) as exc:  # local mode: folder locked or unusable
             raise StoreUnavailable(f"cannot open Qdrant: {one_line(exc)}") from exc
-    qdrant = QdrantStore(config, collection)
+    qdrant = QdrantStore(config, collection, hnsw)
     try:
         qdrant.ensure_collection()
     except Exception as exc:

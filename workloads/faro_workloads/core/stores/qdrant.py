@@ -143,6 +143,10 @@ class QdrantStore:
             sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             hnsw_config=models.HnswConfigDiff(m=self._hnsw.m, ef_construct=self._hnsw.ef_construct),
             optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0) if defer_indexing else None,
+            # A Qdrant cluster spreads the shards over its nodes (local mode has one node and ignores them).
+            shard_number=self._config.shards,
+            replication_factor=self._config.replication_factor,
+            write_consistency_factor=self._config.write_consistency_factor,
         )
 
     def enable_indexing(self) -> None:
