@@ -129,6 +129,11 @@ class PostgresSpec(SpecModel):
     """The durable copy: PostgreSQL with pgvector."""
 
     dsn_secret_ref: SecretKeyRef = Field(..., description="Secret key holding the libpq connection string.")
+    read_dsn_secret_ref: SecretKeyRef | None = Field(
+        None,
+        description="Secret key holding a read-only endpoint's connection string (e.g. an RDS read replica): "
+        "the query service searches there; everything else uses dsnSecretRef.",
+    )
     schema_name: str = Field(
         "faro", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,39}$", description="Schema of Faro's tables."
     )

@@ -263,3 +263,33 @@ def test_a_collection_made_on_a_server_is_laid_out_as_configured(collection: Col
     assert (created.shard_number, created.replication_factor, created.write_consistency_factor) == (6, 3, 2)
     assert rest.requests["create"] == 1 and rest.requests["index"] == 1  # and the doc_id payload index
     assert local.collection_exists(store.name)
+
+
+def test_searches_go_to_the_read_endpoint_when_one_is_given(
+    postgres_config: PostgresConfig, collection: CollectionConfig, make_chunks, make_record
+) -> None:
+    """A read replica stands in as the same server reached under another application name, read-only."""
+    import psycopg
+    from psycopg.conninfo import make_conninfo
+    from pydantic import SecretStr
+
+    primary = postgres_config.dsn.get_secret_value()
+    replica = make_conninfo(
+        primary, application_name="faro-replica", options="-c default_transaction_read_only=on"
+    )
+    store = PgVectorStore(postgres_config.model_copy(update={"read_dsn": SecretStr(replica)}), collection)
+    try:
+        store.ensure_schema()  # writes: the primary
+        chunks = make_chunks("a", 4, dimension=collection.dimension)
+        store.write_document(make_record(chunks), chunks)
+        hits = run_blocking(store.async_search().search(chunks[2].embedding, 1))
+        assert [hit.id for hit in hits] == [chunks[2].id]
+        with psycopg.connect(primary, autocommit=True) as admin:
+            searched_on = admin.execute(
+                "SELECT application_name FROM pg_stat_activity "
+                "WHERE query LIKE %s AND pid <> pg_backend_pid()",
+                (f"%{collection.name}_chunks%ORDER BY%",),
+            ).fetchall()
+        assert {name for (name,) in searched_on} == {"faro-replica"}
+    finally:
+        store.close()

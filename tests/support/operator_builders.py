@@ -28,6 +28,7 @@ COLLECTION = Owner.collection("docs", NAMESPACE, "0d8a5c2e-0000-4000-8000-000000
 
 SECRET_VALUES = {
     ("pg", "dsn"): "postgresql://faro:pw@db.internal:5432/faro",
+    ("pg", "read-dsn"): "postgresql://faro:pw@db-replica.internal:5432/faro",
     ("qdrant", "api-key"): "qdrant-key",
     ("openai", "key"): "sk-primary",
     ("portkey", "key"): "pk-portkey",

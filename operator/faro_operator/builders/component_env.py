@@ -4,12 +4,13 @@
 |-------------|--------------|------------|-----------------------------------|----------------|
 | chunker     | x            |            | semantic strategy only            |                |
 | embedder    | x            | x          | x                                 |                |
-| query       | x            | x          | x                                 | x              |
+| query       | x (+ read)   | x          | x                                 | x              |
 | consistency | x            | x          |                                   |                |
 
 The chunker cuts documents into S3 objects and reads documents' states from PostgreSQL (in read-only
 sessions); with the semantic strategy it also embeds sentences to find its cuts, through the same gateway
-and keys as the embedder; the consistency job compares stored vectors and never embeds. S3 and SQS
+and keys as the embedder; the consistency job compares stored vectors and never embeds. The query service
+also gets the Collection's read-only endpoint (``readDsnSecretRef``) when it has one. S3 and SQS
 credentials come from the pods' IAM role (IRSA), not from variables.
 
 Embedding fallback targets (``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list) may each have an API key in
@@ -32,6 +33,7 @@ from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec, SecretKeyRef
 
 POSTGRES_DSN = "FARO_POSTGRES__DSN"
+POSTGRES_READ_DSN = "FARO_POSTGRES__READ_DSN"
 QDRANT_API_KEY = "FARO_QDRANT__API_KEY"
 EMBEDDING_API_KEY = "FARO_EMBEDDING__API_KEY"
 PORTKEY_API_KEY = "FARO_EMBEDDING__PORTKEY_API_KEY"
@@ -88,6 +90,8 @@ def component_env(
     env = _store_env(collection)
     if component in (Component.EMBEDDER, Component.QUERY):
         env += _embedding_env(spec)
+    if component is Component.QUERY and collection.postgres_read_dsn is not None:
+        env.append(secret_env(POSTGRES_READ_DSN, collection.postgres_read_dsn))
     if component is Component.QUERY and spec.query.auth_secret_ref is not None:
         env.append(secret_env(AUTH_API_KEY, spec.query.auth_secret_ref))
     return env

@@ -25,6 +25,7 @@ class ResolvedCollection:
     qdrant_api_key: SecretKeyRef | None
     postgres_dsn: SecretKeyRef
     postgres_schema: str
+    postgres_read_dsn: SecretKeyRef | None
     qdrant_layout: dict[str, int]
     """Shards, replication and write consistency of the collections the workloads create (generations)."""
     hnsw: dict[str, int]
@@ -62,6 +63,7 @@ def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> Resol
         qdrant_api_key=spec.qdrant.api_key_secret_ref,
         postgres_dsn=spec.postgres.dsn_secret_ref,
         postgres_schema=spec.postgres.schema_name,
+        postgres_read_dsn=spec.postgres.read_dsn_secret_ref,
         qdrant_layout=qdrant_layout(spec),
         hnsw=spec.qdrant.hnsw.model_dump(by_alias=False),
     )

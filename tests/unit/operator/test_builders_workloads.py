@@ -163,6 +163,19 @@ def test_secret_references_point_at_the_spec_secrets() -> None:
     assert env["FARO_AUTH__API_KEY"] == {"secretKeyRef": {"name": "query-auth", "key": "key"}}
 
 
+def test_only_the_query_service_gets_the_read_endpoint() -> None:
+    """Searches may read a replica; ingest, the outbox and the consistency check need the primary."""
+    read = {"postgres": {"readDsnSecretRef": {"name": "pg", "key": "read-dsn"}}}
+    collection = resolved(collection_spec(**read))
+    for component in (Component.CHUNKER, Component.EMBEDDER, Component.QUERY):
+        deployment = build_component_deployment(component, PIPELINE, pipeline_spec(), collection, CHECKSUM)
+        env = {entry["name"]: entry.get("valueFrom") for entry in _container(deployment).get("env", [])}
+        if component is Component.QUERY:
+            assert env["FARO_POSTGRES__READ_DSN"] == {"secretKeyRef": {"name": "pg", "key": "read-dsn"}}
+        else:
+            assert "FARO_POSTGRES__READ_DSN" not in env
+
+
 def test_minimal_spec_mounts_only_the_dsn() -> None:
     spec = pipeline_spec()
     collection = resolved(collection_spec(qdrant={"apiKeySecretRef": None}))

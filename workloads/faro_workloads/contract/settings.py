@@ -92,6 +92,11 @@ class PostgresConfig(SettingsModel):
     """The durable store: PostgreSQL with pgvector."""
 
     dsn: SecretStr = Field(SecretStr("postgresql:///faro"), description="libpq connection string.")
+    read_dsn: SecretStr | None = Field(
+        None,
+        description="A read-only endpoint (e.g. an RDS read replica) for the query path's searches; writes, "
+        "the registry and everything else keep dsn.",
+    )
     schema_name: str = Field("faro", pattern=_IDENTIFIER, description="Schema holding Faro's tables.")
     pool_size: int = Field(4, ge=1, le=64)
     ef_search: int = Field(100, ge=1, le=1000, description="hnsw.ef_search for queries.")

@@ -1,5 +1,6 @@
 """The asynchronous side of a collection's connection pool: the query service's reads on its event loop,
-with no thread hand-off (:class:`AsyncPostgresPool`).
+with no thread hand-off (:class:`AsyncPostgresPool`), on the read endpoint (``read_dsn``, a replica) when
+one is configured.
 
 Its connections are set up as the synchronous pool's are (autocommit, the session's ``hnsw.ef_search``,
 pgvector's types, read-only when asked) and a read behaves the same: no liveness round trip at checkout, one
@@ -63,8 +64,9 @@ class AsyncPostgresPool:
         self._pools: LoopBound[AsyncConnectionPool] = LoopBound(self._name, self._open, _close)
 
     async def _open(self) -> AsyncConnectionPool:
+        dsn = self._config.read_dsn or self._config.dsn  # the query path's searches: a replica when given
         pool = AsyncConnectionPool(
-            self._config.dsn.get_secret_value(),
+            dsn.get_secret_value(),
             min_size=1,
             max_size=self._config.pool_size,
             configure=self._configure_connection,
