@@ -29,12 +29,15 @@ module "rds" {
   name               = "${local.name}-pg"
   private_subnet_ids = module.network.private_subnet_ids
   security_group_id  = module.security_groups.rds_sg_id
+  read_replica       = var.rds_read_replica
 }
 
 module "qdrant" {
   source                = "../../modules/qdrant_ec2"
   name                  = local.name
   subnet_id             = module.network.private_subnet_ids[0]
+  peer_subnet_ids       = slice(module.network.private_subnet_ids, 1, length(module.network.private_subnet_ids))
+  node_count            = var.qdrant_node_count
   security_group_id     = module.security_groups.qdrant_sg_id
   ami_id                = var.qdrant_ami_id
   api_key_parameter_arn = var.qdrant_api_key_parameter_arn

@@ -29,8 +29,18 @@ output "rds_master_secret_arn" {
 }
 
 output "qdrant_private_ip" {
-  description = "Private IP of Qdrant (http://<ip>:6333, gRPC 6334)."
+  description = "Private IP of Qdrant (http://<ip>:6333, gRPC 6334); of node 0 in a cluster: a Collection's external.address."
   value       = module.qdrant.private_ip
+}
+
+output "qdrant_private_ips" {
+  description = "Private IPs of every Qdrant node, node 0 first (the others: a Collection's external.peerAddresses)."
+  value       = module.qdrant.private_ips
+}
+
+output "rds_read_address" {
+  description = "Host of the RDS read replica (null without one): the query service's read endpoint (readDsnSecretRef)."
+  value       = module.rds.read_address
 }
 
 output "qdrant_api_key_parameter_arn" {

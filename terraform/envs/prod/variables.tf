@@ -82,3 +82,15 @@ variable "operator_namespace" {
   type        = string
   default     = "faro-system"
 }
+
+variable "qdrant_node_count" {
+  description = "Qdrant nodes (more than one: a Qdrant cluster spread over the private subnets' zones)."
+  type        = number
+  default     = 1
+}
+
+variable "rds_read_replica" {
+  description = "Create an RDS read replica for the query service's searches (output rds_read_address)."
+  type        = bool
+  default     = false
+}

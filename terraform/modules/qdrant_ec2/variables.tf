@@ -8,6 +8,23 @@ variable "subnet_id" {
   type        = string
 }
 
+variable "node_count" {
+  description = "Qdrant nodes. One runs alone; more form a Qdrant cluster (distributed mode, peers on port 6335): node 0 starts it, the others join it. A Collection's spec.qdrant.cluster sets the shards and replicas, and its external.peerAddresses takes the other nodes' addresses (output private_ips)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.node_count >= 1 && var.node_count <= 9 && floor(var.node_count) == var.node_count
+    error_message = "node_count must be a whole number from 1 to 9."
+  }
+}
+
+variable "peer_subnet_ids" {
+  description = "Private subnets of nodes 1 and up, used in turn (put them in other zones); empty: subnet_id."
+  type        = list(string)
+  default     = []
+}
+
 variable "security_group_id" {
   description = "The Qdrant security group (from the security_groups module)."
   type        = string

@@ -68,3 +68,36 @@ resource "aws_db_instance" "this" {
 
   tags = var.tags
 }
+
+# An optional read replica: the query service's searches read there (a Collection's
+# postgres.readDsnSecretRef), so ingest keeps the primary to itself. Same encryption, network and
+# parameters; it inherits the database and users from the primary.
+resource "aws_db_instance" "replica" {
+  count = var.read_replica ? 1 : 0
+
+  identifier          = "${var.name}-replica"
+  replicate_source_db = aws_db_instance.this.identifier
+  instance_class      = coalesce(var.read_replica_instance_class, var.instance_class)
+
+  storage_type      = "gp3"
+  storage_encrypted = true
+  kms_key_id        = var.kms_key_id
+
+  vpc_security_group_ids = [var.security_group_id]
+  parameter_group_name   = aws_db_parameter_group.this.name
+  publicly_accessible    = false
+  port                   = 5432
+
+  backup_retention_period = 0 # the primary's backups are the backups
+  copy_tags_to_snapshot   = true
+  deletion_protection     = var.deletion_protection
+  skip_final_snapshot     = true
+  maintenance_window      = "sun:04:30-sun:05:30"
+
+  auto_minor_version_upgrade      = true
+  performance_insights_enabled    = true
+  performance_insights_kms_key_id = var.kms_key_id
+  enabled_cloudwatch_logs_exports = ["postgresql"]
+
+  tags = var.tags
+}

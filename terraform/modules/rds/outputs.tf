@@ -27,3 +27,8 @@ output "master_user_secret_arn" {
   description = "ARN of the Secrets Manager secret holding the master credentials."
   value       = aws_db_instance.this.master_user_secret[0].secret_arn
 }
+
+output "read_address" {
+  description = "Host name of the read replica (null without one): the query service's read endpoint."
+  value       = var.read_replica ? aws_db_instance.replica[0].address : null
+}

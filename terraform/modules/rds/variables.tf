@@ -88,3 +88,15 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "read_replica" {
+  description = "Create a read replica for the query service's searches (output read_endpoint)."
+  type        = bool
+  default     = false
+}
+
+variable "read_replica_instance_class" {
+  description = "Instance class of the read replica; null: the primary's."
+  type        = string
+  default     = null
+}

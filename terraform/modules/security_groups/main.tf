@@ -61,6 +61,10 @@ locals {
       sg   = aws_security_group.qdrant.id, src = aws_security_group.nodes.id, proto = "tcp", from = 6334, to = 6334
       desc = "Qdrant gRPC from the EKS nodes"
     }
+    qdrant_peers = {
+      sg   = aws_security_group.qdrant.id, src = aws_security_group.qdrant.id, proto = "tcp", from = 6335, to = 6335
+      desc = "Qdrant cluster peer traffic (Raft and shard transfers), between Qdrant nodes only"
+    }
     bastion_to_nodes_ssh = {
       sg   = aws_security_group.nodes.id, src = aws_security_group.bastion.id, proto = "tcp", from = 22, to = 22
       desc = "SSH from the bastion"

@@ -45,6 +45,11 @@ mock_provider "aws" {
       private_ip = "10.40.16.10"
     }
   }
+  mock_resource "aws_network_interface" {
+    defaults = {
+      private_ip = "10.40.16.10"
+    }
+  }
   mock_resource "aws_ebs_volume" {
     defaults = {
       id = "vol-0123456789abcdef0"
@@ -79,8 +84,13 @@ run "composition_outputs" {
   }
 
   assert {
-    condition     = output.qdrant_private_ip == "10.40.16.10"
+    condition     = output.qdrant_private_ip == "10.40.16.10" && output.qdrant_private_ips == ["10.40.16.10"]
     error_message = "Qdrant private IP output"
+  }
+
+  assert {
+    condition     = output.rds_read_address == null
+    error_message = "no read replica unless asked"
   }
 
   assert {

@@ -107,3 +107,41 @@ run "rejects_pg14" {
 
   expect_failures = [var.engine_version]
 }
+
+run "no_replica_unless_asked" {
+  command = plan
+
+  assert {
+    condition     = length(aws_db_instance.replica) == 0 && output.read_address == null
+    error_message = "no read replica by default"
+  }
+}
+
+run "read_replica_of_the_primary" {
+  command = apply
+
+  variables {
+    read_replica                = true
+    read_replica_instance_class = "db.r6g.large"
+  }
+
+  assert {
+    condition     = aws_db_instance.replica[0].replicate_source_db == aws_db_instance.this.identifier
+    error_message = "the replica must replicate the primary"
+  }
+
+  assert {
+    condition     = aws_db_instance.replica[0].publicly_accessible == false && aws_db_instance.replica[0].storage_encrypted == true
+    error_message = "the replica must be private and encrypted like the primary"
+  }
+
+  assert {
+    condition     = aws_db_instance.replica[0].vpc_security_group_ids == toset(["sg-0123456789abcdef0"]) && aws_db_instance.replica[0].instance_class == "db.r6g.large"
+    error_message = "the replica must use the RDS security group and its own instance class"
+  }
+
+  assert {
+    condition     = output.read_address == aws_db_instance.replica[0].address
+    error_message = "read_address must be the replica's host"
+  }
+}

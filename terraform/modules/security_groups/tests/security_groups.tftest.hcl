@@ -72,6 +72,17 @@ run "rules_reference_security_groups" {
     condition     = !contains(keys(aws_vpc_security_group_egress_rule.all), "rds")
     error_message = "RDS needs no egress rule"
   }
+
+  assert {
+    # Qdrant's peer port (6335) is open between Qdrant nodes and to nothing else.
+    condition = [
+      for key, r in aws_vpc_security_group_ingress_rule.sg : key
+      if try(r.from_port <= 6335 && r.to_port >= 6335, false)
+      ] == ["qdrant_peers"] && (
+      aws_vpc_security_group_ingress_rule.sg["qdrant_peers"].referenced_security_group_id == aws_security_group.qdrant.id
+    ) && aws_vpc_security_group_ingress_rule.sg["qdrant_peers"].security_group_id == aws_security_group.qdrant.id
+    error_message = "6335 must be open only from the Qdrant security group to itself"
+  }
 }
 
 run "rejects_open_vpn_cidr" {
