@@ -98,6 +98,7 @@ def test_rules_file_has_the_expected_alerts() -> None:
         "FaroDeadLetterQueueNotEmpty",
         "FaroEmbedderErrorRateHigh",
         "FaroQueryLatencyHigh",
+        "FaroQdrantCircuitOpen",
         "FaroConsistencyJobNotRunning",
     }
     assert len(ALERT_NAMES) == len(set(ALERT_NAMES)), f"duplicate alert names: {ALERT_NAMES}"
