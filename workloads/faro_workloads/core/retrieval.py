@@ -5,7 +5,7 @@ The path is asynchronous end to end: the query service awaits :meth:`Answerer.as
 query's embedding is shared with concurrent queries (:class:`QueryEmbeddings`), the stores are searched
 through their asynchronous side (:class:`~faro_workloads.core.stores.ports.AsyncChunkSearch`), and Qdrant's
 timeout is an ``asyncio`` deadline. Blocking callers (the CLI, tools, tests) use :meth:`Answerer.query`,
-which runs the same path on a loop thread of the answerer's own.
+which runs the same path on the process's background loop (:func:`run_blocking`).
 
 The circuit breaker (:mod:`~faro_workloads.core.circuit_breaker`, which lets concurrent queries run
 together) opens after ``breaker_failures`` consecutive Qdrant failures; while open, queries go straight to

@@ -112,14 +112,9 @@ class AsyncPostgresSearch:
         dense, lexical = self._statements.dense(vector, k, flt), self._statements.lexical(query, k, flt)
 
         async def read(conn: psycopg.AsyncConnection) -> tuple[list[Row], list[Row]]:
-            async with conn.pipeline():
-                if dense.settings:
-                    async with conn.transaction():
-                        by_vector = await dense.run_async(conn)
-                        by_words = await lexical.run_async(conn)
-                else:
-                    by_vector = await dense.run_async(conn)
-                    by_words = await lexical.run_async(conn)
+            async with conn.pipeline(), conn.transaction() if dense.settings else nullcontext():
+                by_vector = await dense.run_async(conn)
+                by_words = await lexical.run_async(conn)
             return await by_vector.fetchall(), await by_words.fetchall()
 
         vector_rows, word_rows = await self._pool.read("search_both", read)
