@@ -35,8 +35,10 @@ from faro_workloads.core.stores.qdrant_points import (
     DENSE_VECTOR,
     LEXICAL_VECTOR,
     LexicalIndexMissing,
+    chunk_texts_of,
     dense_query,
     dense_request,
+    has_lexical_vectors,
     lexical_request,
     point_batch,
     point_id,
@@ -247,8 +249,7 @@ class QdrantStore:
         """Whether the collection holds lexical sparse vectors (made by a Faro with hybrid search)."""
         if self._lexical is None:
             with self._qdrant.call("collection_info") as client:
-                sparse = client.get_collection(self._name).config.params.sparse_vectors or {}
-            self._lexical = LEXICAL_VECTOR in sparse
+                self._lexical = has_lexical_vectors(client.get_collection(self._name))
         return self._lexical
 
     def delete(self, ids: Sequence[uuid.UUID]) -> None:
@@ -309,7 +310,7 @@ class QdrantStore:
 
     def _require_lexical(self) -> None:
         if not self.has_lexical():
-            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+            raise LexicalIndexMissing(self._name)
 
     def _query(
         self, what: str, query: Any, using: str | None, k: int, flt: SearchFilter | None
@@ -341,7 +342,7 @@ class QdrantStore:
             records = client.retrieve(
                 self._name, ids=[str(i) for i in ids], with_payload=["text"], with_vectors=False
             )
-        return {point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
+        return chunk_texts_of(records)
 
     def retrieve(self, ids: Sequence[uuid.UUID], with_vectors: bool = True) -> dict[uuid.UUID, Chunk]:
         """The points with these ids that exist, as chunks (empty embeddings when ``with_vectors`` is off)."""

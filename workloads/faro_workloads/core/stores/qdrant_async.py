@@ -18,11 +18,11 @@ from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.qdrant_points import (
-    LEXICAL_VECTOR,
     LexicalIndexMissing,
+    chunk_texts_of,
     dense_request,
+    has_lexical_vectors,
     lexical_request,
-    point_id,
     search_hit,
 )
 
@@ -73,7 +73,7 @@ class AsyncQdrantSearch:
             records = await client.retrieve(
                 self._name, ids=[str(i) for i in ids], with_payload=["text"], with_vectors=False
             )
-        return {point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
+        return chunk_texts_of(records)
 
     async def _batch(self, what: str, requests: list[models.QueryRequest]) -> list[list[SearchHit]]:
         """Each request's points as hits, the requests sent in one call."""
@@ -87,6 +87,6 @@ class AsyncQdrantSearch:
             client = await self._clients.get()
             with STORE_SECONDS.labels(BACKEND, "collection_info").time():
                 info = await client.get_collection(self._name)
-            self._lexical = LEXICAL_VECTOR in (info.config.params.sparse_vectors or {})
+            self._lexical = has_lexical_vectors(info)
         if not self._lexical:
-            raise LexicalIndexMissing(f"qdrant collection {self._name!r} has no lexical vectors")
+            raise LexicalIndexMissing(self._name)

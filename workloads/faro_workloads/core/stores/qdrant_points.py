@@ -34,6 +34,19 @@ def sparse_vector(vector: SparseVector) -> models.SparseVector:
 class LexicalIndexMissing(RuntimeError):
     """The collection was made before hybrid search: it has no lexical sparse vectors."""
 
+    def __init__(self, collection: str) -> None:
+        super().__init__(f"qdrant collection {collection!r} has no lexical vectors")
+
+
+def has_lexical_vectors(info: models.CollectionInfo) -> bool:
+    """Whether a collection (its info) holds lexical sparse vectors (made by a Faro with hybrid search)."""
+    return LEXICAL_VECTOR in (info.config.params.sparse_vectors or {})
+
+
+def chunk_texts_of(records: Sequence[models.Record]) -> dict[uuid.UUID, str]:
+    """The text of each retrieved point (retrieved with the ``text`` payload only)."""
+    return {point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
+
 
 def dense_request(vector: np.ndarray, k: int, flt: SearchFilter | None) -> models.QueryRequest:
     """A query for the ``k`` nearest points to ``vector`` (with their payload)."""
