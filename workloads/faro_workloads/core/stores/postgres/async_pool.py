@@ -21,12 +21,12 @@ from typing import TypeVar
 import psycopg
 from pgvector.psycopg import register_vector_async
 from prometheus_client import Histogram
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
 from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
+from faro_workloads.core.stores.postgres.sessions import connection_kwargs, session_setup
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +55,8 @@ class AsyncPostgresPool:
     def __init__(self, config: PostgresConfig, name: str, read_only: bool = False) -> None:
         self._config = config
         self._name = f"faro-pg-async-{name}"
-        self._kwargs: dict[str, object] = {
-            "connect_timeout": max(1, round(config.connect_timeout_seconds)),
-            "autocommit": True,
-        }
-        if read_only:
-            self._kwargs["options"] = "-c default_transaction_read_only=on"
+        self._kwargs = connection_kwargs(config, read_only)
+        self._setup = session_setup(config)
         self._pools: LoopBound[AsyncConnectionPool] = LoopBound(self._name, self._open, _close)
 
     async def _open(self) -> AsyncConnectionPool:
@@ -81,7 +77,7 @@ class AsyncPostgresPool:
 
     async def _configure_connection(self, conn: psycopg.AsyncConnection) -> None:
         """The session's ``hnsw.ef_search`` and pgvector's types (once the extension exists)."""
-        await conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(self._config.ef_search)))
+        await conn.execute(self._setup)
         with suppress(psycopg.ProgrammingError):  # no `vector` type in this database yet
             await register_vector_async(conn)
 

@@ -15,12 +15,12 @@ from typing import TypeVar
 
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg import sql
 from psycopg_pool import ConnectionPool
 
 from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.stores.postgres.async_pool import AsyncPostgresPool
+from faro_workloads.core.stores.postgres.sessions import connection_kwargs, session_setup
 from faro_workloads.core.stores.transaction_retry import run_transaction
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,7 @@ class PostgresPool:
         """``read_only``: every transaction of the pool's sessions is read-only (PostgreSQL refuses a write),
         for a process that only reads."""
         self._config = config
-        kwargs: dict[str, object] = {
-            "connect_timeout": max(1, round(config.connect_timeout_seconds)),
-            "autocommit": True,
-        }
-        if read_only:
-            kwargs["options"] = "-c default_transaction_read_only=on"
+        self._setup = session_setup(config)
         self._pool = ConnectionPool(
             config.dsn.get_secret_value(),
             min_size=1,
@@ -60,8 +55,7 @@ class PostgresPool:
             configure=self._configure_connection,
             check=_check_at_checkout,
             timeout=config.connect_timeout_seconds,
-            # Autocommit: a read is one statement, no BEGIN/COMMIT; writes open explicit transactions.
-            kwargs=kwargs,
+            kwargs=connection_kwargs(config, read_only),
             name=f"faro-pg-{name}",
             open=True,
         )
@@ -78,7 +72,7 @@ class PostgresPool:
         ``ef_search`` once per connection keeps a search to one statement (a placeholder setting until the
         extension is loaded, which then adopts it).
         """
-        conn.execute(sql.SQL("SET hnsw.ef_search = {}").format(sql.Literal(self._config.ef_search)))
+        conn.execute(self._setup)
         with suppress(psycopg.ProgrammingError):  # no `vector` type in this database yet
             register_vector(conn)
 
