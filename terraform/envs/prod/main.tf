@@ -64,6 +64,8 @@ module "irsa" {
   source_prefix      = var.source_documents_prefix
   queue_arn          = module.chunk_storage.queue_arn
   dlq_arn            = module.chunk_storage.dlq_arn
+
+  keda_service_account = var.keda_service_account
 }
 
 module "bastion" {

@@ -77,3 +77,8 @@ output "vpn_endpoint" {
   description = "Public IP of the OpenVPN bastion."
   value       = module.bastion.public_ip
 }
+
+output "keda_operator_role_arn" {
+  description = "Annotate KEDA's operator service account with it (eks.amazonaws.com/role-arn); null without keda_service_account."
+  value       = module.irsa.keda_operator_role_arn
+}

@@ -89,6 +89,15 @@ variable "qdrant_node_count" {
   default     = 1
 }
 
+variable "keda_service_account" {
+  description = "KEDA operator's service account when KEDA scales the embedders (e.g. {namespace = \"keda\", name = \"keda-operator\"}): a role for it that may assume the embedder's (output keda_operator_role_arn). Null without KEDA."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = null
+}
+
 variable "rds_read_replica" {
   description = "Create an RDS read replica for the query service's searches (output rds_read_address)."
   type        = bool

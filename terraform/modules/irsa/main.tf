@@ -92,7 +92,7 @@ resource "aws_iam_role" "workload" {
   name = "${var.name}-${each.key}"
   assume_role_policy = jsonencode({
     Version = "2012-10-17"
-    Statement = [{
+    Statement = concat([{
       Effect    = "Allow"
       Principal = { Federated = var.oidc_provider_arn }
       Action    = "sts:AssumeRoleWithWebIdentity"
@@ -102,10 +102,58 @@ resource "aws_iam_role" "workload" {
           "${local.issuer}:aud" = "sts.amazonaws.com"
         }
       }
-    }]
+      }],
+      # KEDA's aws-sqs-queue scaler with the `aws` pod identity owned by the workload: KEDA's operator
+      # assumes the embedder's role to read the queue depth.
+      each.key == "embedder" && var.keda_service_account != null ? [{
+        Effect    = "Allow"
+        Principal = { AWS = one(aws_iam_role.keda_operator[*].arn) }
+        Action    = ["sts:AssumeRole", "sts:TagSession"]
+    }] : [])
   })
   tags = merge(var.tags, { ServiceAccount = each.value })
 }
+
+# KEDA's operator, when the cluster runs it: its own role (annotate its service account with the output
+# keda_operator_role_arn), allowed only to assume the embedder's role.
+resource "aws_iam_role" "keda_operator" {
+  count = var.keda_service_account == null ? 0 : 1
+
+  name = "${var.name}-keda-operator"
+  assume_role_policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect    = "Allow"
+      Principal = { Federated = var.oidc_provider_arn }
+      Action    = "sts:AssumeRoleWithWebIdentity"
+      Condition = {
+        StringEquals = {
+          "${local.issuer}:sub" = "system:serviceaccount:${var.keda_service_account.namespace}:${var.keda_service_account.name}"
+          "${local.issuer}:aud" = "sts.amazonaws.com"
+        }
+      }
+    }]
+  })
+  tags = var.tags
+}
+
+resource "aws_iam_role_policy" "keda_operator" {
+  count = var.keda_service_account == null ? 0 : 1
+
+  name = "${var.name}-keda-operator"
+  role = aws_iam_role.keda_operator[0].id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "AssumeEmbedderRole"
+      Effect   = "Allow"
+      Action   = ["sts:AssumeRole", "sts:TagSession"]
+      Resource = "arn:aws:iam::${data.aws_caller_identity.current.account_id}:role/${var.name}-embedder"
+    }]
+  })
+}
+
+data "aws_caller_identity" "current" {}
 
 # Only the chunker, the embedder and the consistency job get permissions; query and operator roles have none.
 resource "aws_iam_role_policy" "workload" {

@@ -7,3 +7,8 @@ output "service_account_subjects" {
   description = "The service account each role trusts."
   value       = local.subjects
 }
+
+output "keda_operator_role_arn" {
+  description = "IAM role ARN for KEDA's operator service account (eks.amazonaws.com/role-arn), or null without keda_service_account."
+  value       = one(aws_iam_role.keda_operator[*].arn)
+}

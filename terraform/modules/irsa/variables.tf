@@ -75,3 +75,12 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "keda_service_account" {
+  description = "KEDA operator's service account (namespace, name) when KEDA scales the embedder: it gets a role allowed to assume the embedder's, which trusts it back. Null for none."
+  type = object({
+    namespace = string
+    name      = string
+  })
+  default = null
+}

@@ -104,7 +104,25 @@ run "composition_outputs" {
   }
 
   assert {
+    condition     = output.keda_operator_role_arn == null
+    error_message = "no KEDA role unless asked"
+  }
+
+  assert {
     condition     = module.rds.endpoint != null && length(module.network.private_subnet_ids) == 3
     error_message = "RDS is placed in the three private subnets"
+  }
+}
+
+run "keda_role_when_asked" {
+  command = apply
+
+  variables {
+    keda_service_account = { namespace = "keda", name = "keda-operator" }
+  }
+
+  assert {
+    condition     = output.keda_operator_role_arn != null && output.keda_operator_role_arn == module.irsa.keda_operator_role_arn
+    error_message = "the KEDA operator role ARN is an output when KEDA scales the embedders"
   }
 }

@@ -126,3 +126,57 @@ run "bucket_source_read_by_the_embedder_and_listed_by_the_sync" {
     error_message = "the consistency job must list the chunk and the source prefixes"
   }
 }
+
+run "no_keda_role_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_iam_role.keda_operator) == 0 && output.keda_operator_role_arn == null
+    error_message = "no KEDA role unless keda_service_account is set"
+  }
+}
+
+run "keda_assumes_the_embedder_role_and_nothing_else" {
+  command = apply
+
+  variables {
+    keda_service_account = { namespace = "keda", name = "keda-operator" }
+  }
+
+  override_data {
+    target = data.aws_caller_identity.current
+    values = { account_id = "123456789012" }
+  }
+
+  assert {
+    condition = jsondecode(aws_iam_role.keda_operator[0].assume_role_policy).Statement[0].Condition.StringEquals == {
+      "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:sub" = "system:serviceaccount:keda:keda-operator"
+      "oidc.eks.eu-west-1.amazonaws.com/id/ABC123:aud" = "sts.amazonaws.com"
+    }
+    error_message = "the KEDA role must trust exactly KEDA's service account"
+  }
+
+  assert {
+    condition = [for s in jsondecode(aws_iam_role_policy.keda_operator[0].policy).Statement : s.Resource] == [
+      "arn:aws:iam::123456789012:role/faro-test-embedder"
+    ]
+    error_message = "the KEDA role may assume only the embedder's role"
+  }
+
+  assert {
+    condition = [
+      for s in jsondecode(aws_iam_role.workload["embedder"].assume_role_policy).Statement : s.Principal
+      ] == [
+      { Federated = var.oidc_provider_arn },
+      { AWS = aws_iam_role.keda_operator[0].arn },
+    ]
+    error_message = "the embedder's role must trust its service account and KEDA's role"
+  }
+
+  assert {
+    condition = alltrue([
+      for k, r in aws_iam_role.workload : k == "embedder" || length(jsondecode(r.assume_role_policy).Statement) == 1
+    ])
+    error_message = "no other workload role may trust KEDA"
+  }
+}
