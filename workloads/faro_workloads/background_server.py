@@ -12,6 +12,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from faro_workloads.api.header_timeout import HeaderTimeoutHttpToolsProtocol
+from faro_workloads.contract.shutdown import HTTP_DRAIN_SECONDS
 
 
 class ServerStartError(RuntimeError):
@@ -63,7 +64,7 @@ def uvicorn_config(
         port=port,
         log_level=log_level,
         lifespan=lifespan,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=HTTP_DRAIN_SECONDS,
         http=HeaderTimeoutHttpToolsProtocol,
     )
 

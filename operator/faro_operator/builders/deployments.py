@@ -29,13 +29,17 @@ from faro_operator.builders.pod_security import (
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.builders.settings_configmap import CHECKSUM_ANNOTATION
 from faro_operator.specs import RagPipelineSpec
+from faro_workloads.contract.shutdown import (
+    EMBEDDER_DRAIN_SECONDS,
+    ENDPOINT_REMOVAL_SECONDS,
+    HTTP_DRAIN_SECONDS,
+    KILL_MARGIN_SECONDS,
+)
 
 HTTP_PORT = 8080
 METRICS_PORT = 9090
 HTTP_PORT_NAME = "http"
 METRICS_PORT_NAME = "metrics"
-EMBEDDER_SHUTDOWN_GRACE_SECONDS = 45
-"""How long the embedder lets in-flight SQS messages finish on SIGTERM (``--shutdown-grace``)."""
 
 
 @dataclass(frozen=True)
@@ -46,16 +50,25 @@ class _Profile:
     port_name: str
     port: int
     termination_grace_seconds: int
+    pre_stop_pause_seconds: int = 0
+
+
+def _http_service(name: str) -> _Profile:
+    """An HTTP service: a preStop pause while endpoints drop the pod, then open requests drain; the
+    kubelet's SIGKILL comes after both."""
+    return _Profile(
+        ("serve", name, "--host", "0.0.0.0", "--port", str(HTTP_PORT)),
+        HTTP_PORT_NAME,
+        HTTP_PORT,
+        ENDPOINT_REMOVAL_SECONDS + HTTP_DRAIN_SECONDS + KILL_MARGIN_SECONDS,
+        pre_stop_pause_seconds=ENDPOINT_REMOVAL_SECONDS,
+    )
 
 
 _PROFILES = {
-    Component.CHUNKER: _Profile(
-        ("serve", "chunker", "--host", "0.0.0.0", "--port", str(HTTP_PORT)), HTTP_PORT_NAME, HTTP_PORT, 30
-    ),
-    Component.QUERY: _Profile(
-        ("serve", "query", "--host", "0.0.0.0", "--port", str(HTTP_PORT)), HTTP_PORT_NAME, HTTP_PORT, 30
-    ),
-    # The kubelet's SIGKILL must come well after the worker's own grace period ends.
+    Component.CHUNKER: _http_service("chunker"),
+    Component.QUERY: _http_service("query"),
+    # No traffic comes in (SQS is pulled), so no pause: the worker's own drain, then the SIGKILL.
     Component.EMBEDDER: _Profile(
         (
             "serve",
@@ -65,11 +78,11 @@ _PROFILES = {
             "--port",
             str(METRICS_PORT),
             "--shutdown-grace",
-            str(EMBEDDER_SHUTDOWN_GRACE_SECONDS),
+            str(EMBEDDER_DRAIN_SECONDS),
         ),
         METRICS_PORT_NAME,
         METRICS_PORT,
-        EMBEDDER_SHUTDOWN_GRACE_SECONDS + 15,
+        EMBEDDER_DRAIN_SECONDS + KILL_MARGIN_SECONDS,
     ),
 }
 
@@ -122,6 +135,11 @@ def build_component_deployment(
         "securityContext": container_security_context(),
         "volumeMounts": [tmp_volume_mount()],
     }
+    if profile.pre_stop_pause_seconds:
+        # The image's sleep (exec), not the lifecycle sleep action, which older clusters refuse.
+        container["lifecycle"] = {
+            "preStop": {"exec": {"command": ["sleep", str(profile.pre_stop_pause_seconds)]}}
+        }
     env = component_env(component, spec, collection)
     if env:
         container["env"] = env

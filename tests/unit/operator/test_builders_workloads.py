@@ -22,6 +22,7 @@ from faro_operator.builders import (
     selector_labels,
 )
 from faro_operator.specs import RagPipelineSpec
+from faro_workloads.contract.shutdown import HTTP_DRAIN_SECONDS
 
 from support.operator_builders import (
     NAMESPACE,
@@ -127,8 +128,17 @@ def test_embedder_gets_time_to_finish_its_messages() -> None:
     worker_grace = int(_container(embedder)["args"][-1])
     assert worker_grace == 45
     # the kubelet's SIGKILL comes well after the worker's own grace period
-    assert pod_spec(embedder)["terminationGracePeriodSeconds"] >= worker_grace + 15
-    assert pod_spec(_deployment(Component.QUERY))["terminationGracePeriodSeconds"] == 30
+    assert pod_spec(embedder)["terminationGracePeriodSeconds"] >= worker_grace + 10
+    assert "lifecycle" not in _container(embedder)  # nothing routes to it: no pause before SIGTERM
+
+
+@pytest.mark.parametrize("component", [Component.CHUNKER, Component.QUERY])
+def test_http_services_pause_for_endpoint_removal_then_drain_before_the_kill(component: Component) -> None:
+    deployment = _deployment(component)
+    pause = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    assert pause[0] == "sleep" and int(pause[1]) == 5
+    # pause + uvicorn's graceful shutdown (open requests finish) + closing, before the SIGKILL
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] >= int(pause[1]) + HTTP_DRAIN_SECONDS + 5
 
 
 def test_each_component_gets_only_the_secrets_it_needs() -> None:
