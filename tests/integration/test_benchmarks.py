@@ -29,6 +29,9 @@ CASES: list[tuple[str, list[str]]] = [
     ("upload_liveness", ["--idle-seconds", "0.5", "--scale", "0.02"]),
     ("reindex", ["--chunks", "40", "--chunks-per-doc", "4", "--repeat", "1", "--warmup", "0"]),
     ("bucket_sync", ["--keys", "300"]),
+    ("storage", ["--chunks", "40", "--dimensions", "16,64"]),
+    # 1 and 2 engine processes (and 2 against an instant model), 6 documents each.
+    ("scale", ["--documents", "6", "--chunks-per-doc", "4", "--batch-size", "2", "--processes", "1,2"]),
     # examples/docs and its questions stand in for the Debian corpora (no download; MiniLM, 9 chunks).
     (
         "retrieval",
@@ -63,5 +66,15 @@ def test_benchmark_prints_json_last(name: str, args: list[str]) -> None:
         loaded = {f"{backend} {case}" for backend in ("qdrant", "postgres") for case in ("x4", "hybrid x4")}
         assert set(last["req_per_s_ratio"]) == loaded
         assert all(row["faro req/s"] > 0 and row["raw req/s"] > 0 for row in last["rows"].values())
+    if name == "storage":  # every part counted, per dimension; the larger vectors take more room
+        sizes = last["rows"]["total"]
+        assert 0 < sizes["16-d bytes/chunk"] < sizes["64-d bytes/chunk"]
+    if name == "scale":  # every setting ingested every chunk: 24 chunks per run
+        assert set(last["rows"]) == {
+            "1 process",
+            "2 processes",
+            "2 processes, model 0 ms (ceiling of the rest)",
+        }
+        assert last["two_process_ratio"] > 0 and last["ceiling_chunks_per_s"] > 0
     if name == "upload_liveness":  # every pathological upload got its status: refused or stored
         assert last["statuses_as_expected"], last["statuses"]

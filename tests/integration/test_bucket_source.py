@@ -28,6 +28,7 @@ from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.stores.s3_sources import S3SourceDocuments
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.embedder_worker import EmbedderWorker
+from faro_workloads.s3_events import S3ObjectEvent
 from faro_workloads.services.chunker import build_chunker_app
 from faro_workloads.source_ingest import SourceIngest
 
@@ -266,3 +267,59 @@ def test_a_poison_file_fails_with_its_reason_and_is_searchable_after_the_fix(
                 lambda: chunker.get("/v1/documents/big.md").json()["state"] == "searchable", what="searchable"
             )
     assert plane.pg.get_document("big.md") is not None
+
+
+class RacedIngest:
+    """``plane``'s ingest; ``meanwhile`` runs once, before the next write (what another replica or the
+    bucket's owner does while this replica writes)."""
+
+    def __init__(self, plane: DataPlane) -> None:
+        self._inner = plane.ingest
+        self.meanwhile: list = []
+
+    def _first(self) -> None:
+        if self.meanwhile:
+            self.meanwhile.pop(0)()
+
+    def ingest(self, document):  # type: ignore[no-untyped-def]
+        self._first()
+        return self._inner.ingest(document)
+
+    def delete(self, doc_id: str) -> bool:
+        self._first()
+        return self._inner.delete(doc_id)
+
+
+def _raced_sources(aws_pipeline, raced: RacedIngest) -> SourceIngest:
+    pool = shared_pool(LIMITS.extraction_workers)
+    objects = S3SourceDocuments(aws_pipeline.s3, _layout(aws_pipeline), LIMITS.max_body_bytes)
+    return SourceIngest(objects, raced, lambda data, fmt: pool.extract_blocking(data, fmt, LIMITS))
+
+
+def _event(aws_pipeline, name: str, key: str) -> S3ObjectEvent:
+    return S3ObjectEvent(name, aws_pipeline.s3_config.bucket, f"{PREFIX}/{key}")
+
+
+def test_a_file_changed_or_removed_while_it_was_written_ends_as_s3_holds_it(aws_pipeline, plane) -> None:
+    with aws_pipeline.notifications_off():  # the test hands the events over itself, one at a time
+        raced = RacedIngest(plane)
+        sources = _raced_sources(aws_pipeline, raced)
+        created = _event(aws_pipeline, "ObjectCreated:Put", "a.md")
+        _put(aws_pipeline, "a.md", _text(1, version=1))
+        raced.meanwhile = [lambda: _put(aws_pipeline, "a.md", _text(1, version=2))]  # read v1, then v2 put
+
+        assert sources.handle(created, "a.md") == "processed"
+        assert "Version 2:" in plane.pg.get_texts(["a.md"])["a.md"].text
+
+        raced.meanwhile = [lambda: _delete(aws_pipeline, "a.md")]  # read, then removed
+        _put(aws_pipeline, "a.md", _text(1, version=3))
+        assert sources.handle(created, "a.md") == "processed"
+        assert plane.pg.get_document("a.md") is None
+
+        # removed, then put back while the removal was being written
+        _put(aws_pipeline, "a.md", _text(1, version=4))
+        sources.handle(created, "a.md")
+        _delete(aws_pipeline, "a.md")
+        raced.meanwhile = [lambda: _put(aws_pipeline, "a.md", _text(1, version=5))]
+        assert sources.handle(_event(aws_pipeline, "ObjectRemoved:Delete", "a.md"), "a.md") == "processed"
+        assert "Version 5:" in plane.pg.get_texts(["a.md"])["a.md"].text

@@ -3,23 +3,19 @@ killed mid-batch, and PostgreSQL stopped during ingest. Nothing may be lost or s
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from faro_workloads.background_server import free_port
 from faro_workloads.contract.settings import (
     ChunkingConfig,
     CollectionConfig,
+    EmbeddingConfig,
     FaroSettings,
     PostgresConfig,
     QdrantConfig,
@@ -29,7 +25,7 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.chunker import build_chunker_app
 
-from support.faro_process import faro_process
+from support.engines import engine_environment, engine_process, scraped
 from support.model_servers import RecordingModelServer
 
 pytestmark = pytest.mark.integration
@@ -56,63 +52,37 @@ def model_server() -> Iterator[RecordingModelServer]:
 def embedder_env(
     aws, postgres: PostgresConfig, collection: CollectionConfig, qdrant_path: Path, model_url: str
 ) -> dict[str, str]:
-    sqs = aws.sqs_config
-    return {
-        **os.environ,
-        "FARO_PIPELINE": aws.pipeline,
-        "FARO_S3__BUCKET": aws.s3_config.bucket,
-        "FARO_S3__PREFIX": aws.s3_config.prefix,
-        "FARO_S3__ENDPOINT_URL": aws.s3_config.endpoint_url,
-        "FARO_SQS__QUEUE_URL": sqs.queue_url,
-        "FARO_SQS__DEAD_LETTER_QUEUE_URL": sqs.dead_letter_queue_url,
-        "FARO_SQS__ENDPOINT_URL": sqs.endpoint_url,
-        "FARO_SQS__WAIT_SECONDS": "1",
-        "FARO_SQS__VISIBILITY_TIMEOUT_SECONDS": "5",
-        "FARO_SQS__CONCURRENCY": "2",
-        "FARO_SQS__MAX_RECEIVES": "3",
-        "FARO_POSTGRES__DSN": postgres.dsn.get_secret_value(),
-        "FARO_POSTGRES__SCHEMA_NAME": postgres.schema_name,
-        "FARO_POSTGRES__CONNECT_TIMEOUT_SECONDS": "2",
-        "FARO_COLLECTION__NAME": collection.name,
-        "FARO_COLLECTION__DIMENSION": str(DIMENSION),
-        "FARO_QDRANT__PATH": str(qdrant_path),
-        "FARO_EMBEDDING__KIND": "portkey",
-        "FARO_EMBEDDING__GATEWAY_URL": model_url,
-        "FARO_EMBEDDING__MODEL": MODEL,
-        "FARO_EMBEDDING__DIMENSION": str(DIMENSION),
-        "FARO_EMBEDDING__BATCH_SIZE": "4",
-        "FARO_EMBEDDING__API_KEY": "local",
-        "FARO_EMBEDDING__MAX_ATTEMPTS": "2",
+    settings = FaroSettings(
+        pipeline=aws.pipeline,
+        s3=aws.s3_config,
+        sqs=aws.sqs_config,
+        postgres=postgres.model_copy(update={"connect_timeout_seconds": 2}),
+        collection=collection,
+        qdrant=QdrantConfig(path=str(qdrant_path)),
+        embedding=EmbeddingConfig(
+            kind="portkey",
+            gateway_url=model_url,
+            model=MODEL,
+            dimension=DIMENSION,
+            batch_size=4,
+            api_key="local",
+            max_attempts=2,
+        ),
         # The chunking the chunker cuts with (the operator renders both services from one spec): the live
         # generation's, so the chunk objects' chunks are embedded as they are.
-        "FARO_CHUNKING__STRATEGY": CHUNKING.strategy,
-        "FARO_CHUNKING__SIZE": str(CHUNKING.size),
-        "FARO_CHUNKING__OVERLAP": str(CHUNKING.overlap),
-    }
+        chunking=CHUNKING,
+    )
+    return engine_environment(settings)
 
 
-@contextmanager
-def embedder_process(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    url = f"http://127.0.0.1:{free_port()}"
-    port = url.rsplit(":", 1)[1]
-    args = ("serve", "embedder", "--host", "127.0.0.1", "--port", port)
+def embedder_process(env: dict[str, str], log: Path):  # type: ignore[no-untyped-def]
     # A killed embedder (SIGKILL in a test) has no clean exit to check.
-    with faro_process(
-        *args, log=log, ready_url=f"{url}/healthz", env=env, expect_clean_exit=False
-    ) as process:
-        yield process, url
+    return engine_process(env, log, expect_clean_exit=False)
 
 
 def chunker_client(aws, chunking: ChunkingConfig) -> TestClient:
     settings = FaroSettings(pipeline=aws.pipeline, s3=aws.s3_config, chunking=chunking)
     return TestClient(build_chunker_app(settings, aws.s3))
-
-
-def scraped(url: str, sample: str) -> float:
-    for line in httpx.get(f"{url}/metrics", timeout=5).text.splitlines():
-        if line.startswith(sample + " "):
-            return float(line.split()[-1])
-    return 0.0
 
 
 def test_embedder_killed_mid_batch_redelivers_and_stores_every_chunk_exactly_once(

@@ -257,7 +257,13 @@ class FakeChunkObjects:
 
     def read(self, key: str) -> ChunkObject | None:
         data = self.objects.get(key)
-        return None if data is None else ChunkObject.from_json_bytes(data)
+        if data is None:
+            return None
+        return replace(ChunkObject.from_json_bytes(data), etag=hashlib.md5(data).hexdigest())
 
     def exists(self, key: str) -> bool:
         return key in self.objects
+
+    def etag(self, key: str) -> str | None:
+        data = self.objects.get(key)
+        return None if data is None else hashlib.md5(data).hexdigest()

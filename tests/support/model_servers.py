@@ -1,17 +1,21 @@
 """A real OpenAI-compatible embeddings server on loopback for tests: the hashing model behind the same HTTP
-server Faro serves MiniLM with, counting requests, recording every text it embedded, optionally slow."""
+server Faro serves MiniLM with, counting requests, recording every text it embedded, optionally slow; and
+one with a fixed latency per request (a remote model, for scaling measurements)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from faro_workloads.background_server import BackgroundServer, free_port
+from faro_workloads.core.embedding.base import Embedder
 from faro_workloads.core.embedding.model_server import build_model_server
 
 from support.handbook import RecordingEmbedder
@@ -102,6 +106,42 @@ class ModelsServer:
         return f"{self.server.url}/v1"
 
     def __enter__(self) -> ModelsServer:
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.stop()
+
+
+class DigestModel(Embedder):
+    """Vectors from each text's digest: next to no CPU, so a server's latency is the model's whole cost."""
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        seeds = [int.from_bytes(hashlib.blake2b(t.encode(), digest_size=8).digest(), "little") for t in texts]
+        return np.stack([np.random.default_rng(seed).standard_normal(self.dimension) for seed in seeds])
+
+
+class FixedLatencyModelServer:
+    """An OpenAI-compatible embeddings endpoint answering each request ``latency_seconds`` after it came
+    (requests overlap, as a remote model's do), with :class:`DigestModel` vectors."""
+
+    def __init__(self, dimension: int, model: str, latency_seconds: float) -> None:
+        app = FastAPI()
+
+        @app.middleware("http")
+        async def latency(request: Request, call_next):  # type: ignore[no-untyped-def]
+            if request.url.path.endswith("/embeddings") and latency_seconds:
+                await asyncio.sleep(latency_seconds)
+            return await call_next(request)
+
+        app.mount("/", build_model_server(DigestModel(model, dimension, batch_size=2048)))
+        self.server = BackgroundServer(app, "127.0.0.1", free_port())
+
+    @property
+    def url(self) -> str:
+        return f"{self.server.url}/v1"
+
+    def __enter__(self) -> FixedLatencyModelServer:
         self.server.start()
         return self
 

@@ -10,6 +10,9 @@ Guarantees:
   marked failed in PostgreSQL with the reason, which ``GET /v1/documents/{id}`` reports.
 - Transient failures (PostgreSQL, the embedding gateway, S3) never dead-letter: the message becomes
   visible again after a backoff and the worker pauses receiving for a while.
+- Any number of replicas may consume one queue: an event only names a key, its current state in S3 is what
+  gets stored, and a version overtaken while it was written is followed by the newer one
+  (:mod:`faro_workloads.chunk_events`).
 - Visibility is extended while a big document is in flight; on stop, in-flight messages finish (or are
   released for redelivery when the grace period runs out) and nothing new is received.
 """
@@ -25,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from typing import Any, Literal
 
+from faro_workloads.chunk_events import ChunkEvents
 from faro_workloads.contract.settings import SQSConfig
 from faro_workloads.core.embedding import EmbeddingDimensionError
 from faro_workloads.core.ingest import IngestService
@@ -45,14 +49,9 @@ from faro_workloads.source_ingest import SourceIngest
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["processed", "skipped", "test_event"]
+Outcome = Literal["processed", "skipped", "test_event"]  # the label of a handled message
 MAX_PAUSE_SECONDS = 30.0
 QUEUE_DEPTH_INTERVAL_SECONDS = 15.0
-
-
-class PoisonMessage(InputError):
-    """A message that will not succeed by being retried as it is (an event for another bucket, a chunk
-    object that is gone or names another document)."""
 
 
 class EmbedderWorker:
@@ -71,7 +70,7 @@ class EmbedderWorker:
         self._failures = failures
         self._sources = sources
         self._store = store
-        self._ingest = ingest
+        self._chunk_events = ChunkEvents(store, ingest)
         self._config = config
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(config.concurrency)
@@ -202,37 +201,7 @@ class EmbedderWorker:
         if self._sources is not None and self._sources.owns(event):
             doc_id = self._sources.doc_id(event)
             return "skipped" if doc_id is None else self._sources.handle(event, doc_id)  # None: left out
-        if not event.created:
-            return "skipped"
-        if event.bucket != self._store.bucket:
-            raise PoisonMessage(
-                f"event for bucket {event.bucket!r}; this pipeline reads {self._store.bucket!r}"
-            )
-        layout = self._store.layout
-        kind, doc_id = layout.parse_key(event.key)
-        if kind == "tombstone":
-            if self._store.exists(layout.document_key(doc_id)):
-                return "skipped"  # uploaded again after the delete: the newer version wins
-            self._ingest.delete(doc_id)
-            return "processed"
-        chunk_object = self._store.read(event.key)
-        if chunk_object is None:
-            if self._store.exists(layout.tombstone_key(doc_id)):
-                return "skipped"  # deleted after this upload
-            raise PoisonMessage(f"chunk object {event.key} does not exist")
-        if chunk_object.doc_id != doc_id:
-            raise PoisonMessage(f"chunk object {event.key} names document {chunk_object.doc_id!r}")
-        result = self._ingest.ingest_chunks(
-            chunk_object.doc_id,
-            chunk_object.content_hash,
-            chunk_object.source,
-            chunk_object.metadata,
-            chunk_object.chunks,
-            chunk_object.chunking,
-            chunk_object.text,
-            chunk_object.etag,
-        )
-        return "skipped" if result.status == "unchanged" else "processed"
+        return self._chunk_events.handle(event)
 
     def _on_poison(self, message: dict[str, Any], receives: int, reason: str) -> None:
         receipt = message["ReceiptHandle"]

@@ -6,7 +6,8 @@ document's metadata), its text extracted in the extraction pool (the documents A
 then chunked, embedded and stored as an upload is, with the object's ETag (what the full sync compares).
 A document that cannot be indexed (too big, binary, too complex) raises an input error: the worker retries
 it, dead-letters it and marks it failed with the reason. Removed: the document is deleted, unless the key
-exists again (uploaded after the removal: the newer version wins).
+exists again (uploaded after the removal: the newer version wins). After each write, the key is looked at
+again and its current state applied, so replicas racing on one document end on what S3 holds last.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
 
+from faro_workloads.chunk_events import MAX_ROUNDS, DocumentKeepsChanging
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
+from faro_workloads.core.metrics import DOCUMENTS_REAPPLIED
 from faro_workloads.core.source_documents import SourceLayout
-from faro_workloads.core.stores.s3_sources import S3SourceDocuments
+from faro_workloads.core.stores.s3_sources import S3SourceDocuments, SourceObject
 from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, detect_format
 from faro_workloads.s3_events import S3ObjectEvent
 
@@ -64,12 +67,39 @@ class SourceIngest:
             return "skipped"  # put back after the removal: its created event wins
         deleted = self._ingest.delete(doc_id)
         log.info("source %s removed: %s", event.key, "deleted" if deleted else "not stored")
+        self._settle(event.key, doc_id, stored_etag=None)
         return "processed" if deleted else "skipped"
 
     def _ingest_object(self, key: str, doc_id: str) -> Literal["processed", "skipped"]:
         found = self._objects.read(key)
         if found is None:
             return "skipped"  # removed since (its removed event follows) or replaced (its created event)
+        if not self._store(found, doc_id):
+            return "skipped"  # the stores held this version: whoever wrote it checked after
+        self._settle(key, doc_id, stored_etag=found.etag)
+        return "processed"
+
+    def _settle(self, key: str, doc_id: str, stored_etag: str | None) -> None:
+        """After a write (``stored_etag``: the version written, None for a delete), apply S3's current state
+        again until it is the one written: another replica may have stored a newer version, or deleted the
+        document, meanwhile (as for chunk objects, :mod:`faro_workloads.chunk_events`)."""
+        for _ in range(MAX_ROUNDS):
+            current = self._objects.etag(key)
+            if current == stored_etag:
+                return
+            DOCUMENTS_REAPPLIED.inc()
+            found = None if current is None else self._objects.read(key)
+            if found is None:
+                self._ingest.delete(doc_id)
+            else:
+                self._store(found, doc_id)
+            stored_etag = None if found is None else found.etag
+        where = f"s3://{self.layout.bucket}/{key}"
+        raise DocumentKeepsChanging(f"{where} changed after each of {MAX_ROUNDS} writes")
+
+    def _store(self, found: SourceObject, doc_id: str) -> bool:
+        """Extract and store ``found`` as ``doc_id``; False when the stores held it already."""
+        key = found.key
         fmt = detect_format(key, found.content_type)
         extracted = self._extract(found.data, fmt)
         result = self._ingest.ingest(
@@ -82,4 +112,4 @@ class SourceIngest:
                 source_etag=found.etag,
             )
         )
-        return "skipped" if result.status == "unchanged" else "processed"
+        return result.status != "unchanged"

@@ -124,6 +124,11 @@ EMBEDDER_INFLIGHT = Gauge("faro_embedder_inflight_messages", "Messages the embed
 VISIBILITY_EXTENSIONS = Counter(
     "faro_sqs_visibility_extensions_total", "Visibility timeouts extended for messages still in flight."
 )
+DOCUMENTS_REAPPLIED = Counter(
+    "faro_documents_reapplied_total",
+    "Documents the embedder applied again because S3 held another version (or none) once it had written "
+    "one: replicas racing on one document.",
+)
 CHUNK_OBJECTS_WRITTEN = Counter(
     "faro_chunk_objects_written_total",
     "Chunk objects the chunking service wrote to S3, by result.",

@@ -349,6 +349,10 @@ class ChunkObjectReader(Protocol):
 
     def exists(self, key: str) -> bool: ...
 
+    def etag(self, key: str) -> str | None:
+        """The ETag of the object at ``key`` now (unquoted), None when there is none."""
+        ...
+
 
 # ------------------------------------------------------------------------------------ the operator
 

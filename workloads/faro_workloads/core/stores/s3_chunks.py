@@ -107,6 +107,10 @@ class S3ChunkStore:
     def exists(self, key: str) -> bool:
         return self._head(key) is not None
 
+    def etag(self, key: str) -> str | None:
+        head = self._head_full(key)
+        return None if head is None else normal_etag(head["ETag"])
+
     def acknowledgement(self, doc_id: str) -> Acknowledgement | None:
         """What the chunking service acknowledged last for ``doc_id``: its chunk object's version, or its
         tombstone (a delete); None when neither exists."""

@@ -74,14 +74,18 @@ class S3SourceDocuments:
         )
 
     def exists(self, key: str) -> bool:
+        return self.etag(key) is not None
+
+    def etag(self, key: str) -> str | None:
+        """The ETag of the object at ``key`` now (unquoted); None when there is none."""
         try:
             with STORE_SECONDS.labels("s3", "head_object").time():
-                self._s3.head_object(Bucket=self.layout.bucket, Key=key)
-            return True
+                head = self._s3.head_object(Bucket=self.layout.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in _MISSING:
-                return False
+                return None
             raise
+        return normal_etag(head["ETag"])
 
     def list_documents(self, page_size: int = 1000) -> Iterator[list[ListedObject]]:
         """The source's documents (id, key, ETag, last modified), a listing page at a time."""

@@ -1,0 +1,148 @@
+"""Replicas racing on one document: a version read before the chunking service wrote a newer one (or deleted
+the document) must not be what the stores end with. The chunk objects change at the exact moment a write
+is under way (inside the ingest call), the interleaving two replicas can produce; the stores are fakes, the
+ingest service is the real one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from faro_workloads.chunk_events import MAX_ROUNDS, ChunkEvents, DocumentKeepsChanging, PoisonMessage
+from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.chunking import Chunker
+from faro_workloads.core.documents import ChunkSpan
+from faro_workloads.core.dual_writer import DualWriter
+from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.ingest import IngestResult, IngestService
+from faro_workloads.core.outbox import OutboxDrainer
+from faro_workloads.errors import DependencyUnavailable
+from faro_workloads.s3_events import S3ObjectEvent
+
+from support.fake_stores import FakeChunkObjects, FakePostgres, FakeQdrant
+
+BUCKET = "faro-chunks"
+LAYOUT = ChunkObjectLayout("chunks", "demo")
+
+
+class RacedIngest(IngestService):
+    """The real ingest service; ``during_write`` runs once per write, before it (what another replica or
+    the chunking service does meanwhile)."""
+
+    during_write: list[Callable[[], None]]
+
+    def ingest_chunks(self, *args, **kwargs) -> IngestResult:  # type: ignore[no-untyped-def]
+        if self.during_write:
+            self.during_write.pop(0)()
+        return super().ingest_chunks(*args, **kwargs)
+
+    def delete(self, doc_id: str) -> bool:
+        if self.during_write:
+            self.during_write.pop(0)()
+        return super().delete(doc_id)
+
+
+class Bucket:
+    def __init__(self) -> None:
+        self.pg = FakePostgres()
+        self.objects = FakeChunkObjects(BUCKET, LAYOUT)
+        qdrant = FakeQdrant()
+        writer = DualWriter(self.pg, qdrant, OutboxDrainer(self.pg, qdrant))
+        chunker = Chunker(ChunkingConfig(tokenizer="chars"))
+        self.ingest = RacedIngest(chunker, HashingEmbedder(dimension=16), self.pg, writer)
+        self.ingest.during_write = []
+        self.events = ChunkEvents(self.objects, self.ingest)
+
+    def upload(self, doc_id: str, version: str) -> S3ObjectEvent:
+        spans = [ChunkSpan(f"Text {version}.", 0, 9)]
+        obj = ChunkObject("demo", doc_id, f"hash-{version}", "upload", {}, spans)
+        self.objects.objects.pop(LAYOUT.tombstone_key(doc_id), None)
+        return self._event(self.objects.put(obj))
+
+    def delete(self, doc_id: str) -> S3ObjectEvent:
+        self.objects.objects.pop(LAYOUT.document_key(doc_id), None)
+        key = LAYOUT.tombstone_key(doc_id)
+        self.objects.objects[key] = b"{}"
+        return self._event(key)
+
+    def stored_hash(self, doc_id: str) -> str | None:
+        record = self.pg.documents.get(doc_id)
+        return None if record is None else record.content_hash
+
+    @staticmethod
+    def _event(key: str) -> S3ObjectEvent:
+        return S3ObjectEvent("ObjectCreated:Put", BUCKET, key)
+
+
+@pytest.fixture
+def bucket() -> Bucket:
+    return Bucket()
+
+
+def test_a_version_replaced_while_it_was_written_is_followed_by_the_newer_one(bucket: Bucket) -> None:
+    event = bucket.upload("guide", "v1")
+    bucket.ingest.during_write = [lambda: bucket.upload("guide", "v2")]  # v1 read, then v2 written
+
+    assert bucket.events.handle(event) == "processed"
+
+    assert bucket.stored_hash("guide") == "hash-v2"
+
+
+def test_a_version_deleted_while_it_was_written_is_deleted(bucket: Bucket) -> None:
+    event = bucket.upload("guide", "v1")
+    bucket.ingest.during_write = [lambda: bucket.delete("guide")]
+
+    assert bucket.events.handle(event) == "processed"
+
+    assert bucket.stored_hash("guide") is None
+
+
+def test_a_document_uploaded_again_while_its_delete_ran_is_stored(bucket: Bucket) -> None:
+    bucket.events.handle(bucket.upload("guide", "v1"))
+    event = bucket.delete("guide")
+    bucket.ingest.during_write = [lambda: bucket.upload("guide", "v2")]  # exists-check passed, then uploaded
+
+    assert bucket.events.handle(event) == "processed"
+
+    assert bucket.stored_hash("guide") == "hash-v2"
+
+
+def test_a_delete_between_its_two_steps_is_left_to_its_tombstone(bucket: Bucket) -> None:
+    event = bucket.upload("guide", "v1")
+    key = LAYOUT.document_key("guide")
+    bucket.ingest.during_write = [lambda: bucket.objects.objects.pop(key)]  # object gone, no tombstone yet
+
+    assert bucket.events.handle(event) == "processed"
+
+    assert bucket.stored_hash("guide") == "hash-v1"  # the tombstone's own event deletes it
+    assert bucket.events.handle(bucket.delete("guide")) == "processed"
+    assert bucket.stored_hash("guide") is None
+
+
+def test_an_unchanged_version_is_skipped_without_looking_again(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = bucket.upload("guide", "v1")
+    bucket.events.handle(event)
+    monkeypatch.setattr(bucket.objects, "etag", lambda key: pytest.fail(f"looked at {key} again"))
+
+    assert bucket.events.handle(event) == "skipped"  # whoever wrote this version made the check
+
+
+def test_a_document_that_keeps_changing_is_given_back_for_a_later_retry(bucket: Bucket) -> None:
+    event = bucket.upload("guide", "v0")
+    bucket.ingest.during_write = [
+        (lambda n=n: bucket.upload("guide", f"v{n}")) for n in range(1, MAX_ROUNDS + 2)
+    ]
+
+    with pytest.raises(DocumentKeepsChanging) as raised:
+        bucket.events.handle(event)
+
+    assert isinstance(raised.value, DependencyUnavailable)  # transient: retried, never dead-lettered
+
+
+def test_an_event_of_another_bucket_is_poison(bucket: Bucket) -> None:
+    with pytest.raises(PoisonMessage, match="this pipeline reads 'faro-chunks'"):
+        bucket.events.handle(S3ObjectEvent("ObjectCreated:Put", "elsewhere", LAYOUT.document_key("guide")))
