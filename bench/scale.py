@@ -57,9 +57,9 @@ from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.s3_events import object_created_notification
 
-from support.engines import engine_environment
 from support.model_servers import FixedLatencyModelServer
 from support.qdrant_rest import serving_qdrant_rest
+from support.service_processes import service_environment
 
 TARGET_FOUR, TARGET_TWO = 3.0, 1.7
 DIMENSION = 64
@@ -162,7 +162,7 @@ class Rig:
                 api_key="local",
             ),
         )
-        return engine_environment(settings)
+        return service_environment(settings)
 
 
 @contextlib.contextmanager

@@ -204,6 +204,16 @@ class QuerySpec(SpecModel):
     auth_secret_ref: SecretKeyRef | None = Field(None, description="Bearer API key; the API is open without.")
 
 
+class AccessSpec(SpecModel):
+    """Who may call the pipeline's data APIs (the chunker's documents API and the query API)."""
+
+    api_keys_secret_ref: SecretKeyRef | None = Field(
+        None,
+        description="A Secret key holding a keys file (`faro keys new --file keys.json`: key names, SHA-256 "
+        "digests, scopes query/write/admin); its changes reach the pods without a restart.",
+    )
+
+
 class ConsistencySpec(SpecModel):
     schedule: str = Field(
         "*/30 * * * *", min_length=9, max_length=100, description="Cron schedule of the check."
@@ -308,6 +318,7 @@ class RagPipelineSpec(SpecModel):
     embedder: ComponentSpec = Field(default_factory=ComponentSpec)
     query: QuerySpec = Field(default_factory=QuerySpec)
     query_service: ComponentSpec = Field(default_factory=ComponentSpec)
+    access: AccessSpec = Field(default_factory=AccessSpec)
     consistency: ConsistencySpec = Field(default_factory=ConsistencySpec)
     generations: GenerationsSpec = Field(default_factory=GenerationsSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)

@@ -25,8 +25,8 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.chunker import build_chunker_app
 
-from support.engines import engine_environment, engine_process, scraped
 from support.model_servers import RecordingModelServer
+from support.service_processes import engine_process, scraped, service_environment
 
 pytestmark = pytest.mark.integration
 
@@ -72,7 +72,7 @@ def embedder_env(
         # generation's, so the chunk objects' chunks are embedded as they are.
         chunking=CHUNKING,
     )
-    return engine_environment(settings)
+    return service_environment(settings)
 
 
 def embedder_process(env: dict[str, str], log: Path):  # type: ignore[no-untyped-def]

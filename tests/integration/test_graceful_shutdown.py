@@ -8,7 +8,6 @@ upload whose body is still arriving when the signal comes.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import threading
 import time
@@ -19,9 +18,11 @@ import httpx
 import pytest
 
 from faro_workloads.background_server import free_port
+from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.contract.shutdown import HTTP_DRAIN_SECONDS
 
 from support.faro_process import faro_process
+from support.service_processes import service_environment
 
 pytestmark = pytest.mark.integration
 
@@ -43,13 +44,11 @@ def test_sigterm_lets_the_request_in_flight_finish_then_refuses_new_ones(
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     s3 = aws_pipeline.s3_config
-    env = {
-        **os.environ,
-        "FARO_PIPELINE": aws_pipeline.pipeline,
-        "FARO_S3__BUCKET": s3.bucket,
-        "FARO_S3__PREFIX": s3.prefix,
-        "FARO_S3__ENDPOINT_URL": s3.endpoint_url,
-    }
+    settings = FaroSettings(
+        pipeline=aws_pipeline.pipeline,
+        s3=aws_pipeline.s3_config,
+    )
+    env = service_environment(settings)
     args = ("serve", "chunker", "--host", "127.0.0.1", "--port", str(port))
     answers: list[httpx.Response] = []
     started = threading.Event()

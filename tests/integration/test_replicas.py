@@ -37,10 +37,10 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.chunker import build_chunker_app
 
-from support.engines import engine_environment, engine_process, scraped
 from support.model_servers import FixedLatencyModelServer
 from support.polling import wait_for
 from support.qdrant_rest import serving_qdrant_rest
+from support.service_processes import engine_process, scraped, service_environment
 
 pytestmark = pytest.mark.integration
 
@@ -76,7 +76,7 @@ def _engine_env(
         ),
         chunking=CHUNKING,
     )
-    return engine_environment(settings)
+    return service_environment(settings)
 
 
 class Terminator(threading.Thread):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from faro_operator.builders.api_keys import api_keys_mount
 from faro_operator.builders.component_env import component_env
 from faro_operator.builders.components import (
     DEPLOYED,
@@ -144,6 +145,11 @@ def build_component_deployment(
     if env:
         container["env"] = env
     volumes = [tmp_volume()]
+    keys = api_keys_mount(spec, component)
+    if keys is not None:
+        volumes.append(keys[0])
+        container["volumeMounts"].append(keys[1])
+        container["env"] = [*container.get("env", []), *keys[2]]
     golden = golden_queries_volume(spec) if component is Component.EMBEDDER else None
     if golden is not None:  # the embedding engine runs the cutover gate
         volumes.append(golden[0])

@@ -13,9 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from faro_workloads import __version__
-from faro_workloads.api.auth import BearerKeyAuth
+from faro_workloads.api.auth import ApiKeyAuth
 from faro_workloads.api.body_limit import BodySizeLimit
 from faro_workloads.api.errors import install_error_handlers
+from faro_workloads.api.key_ring import KeyRing
 from faro_workloads.core.loop_bound import close_loop_resources
 
 log = logging.getLogger(__name__)
@@ -29,14 +30,14 @@ def build_api(
     readiness: dict[str, ReadinessCheck],
     max_body_bytes: int,
     required_for_ready: frozenset[str] | None = None,
-    api_key: str | None = None,
+    keys: KeyRing | None = None,
 ) -> FastAPI:
     """A FastAPI app with ``routers`` and the endpoints every Faro service has.
 
     ``/readyz`` runs each readiness check; the service is ready when the checks named in
     ``required_for_ready`` pass (all of them when None). The others are reported but do not fail readiness:
-    e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``api_key``,
-    every ``/v1/`` request needs it as a bearer token.
+    e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``keys``,
+    every ``/v1/`` request needs a key of them with the scope the call needs (:mod:`faro_workloads.api.auth`).
     """
     app = FastAPI(title=title, version=__version__, lifespan=_lifespan)
     for router in routers:
@@ -66,8 +67,8 @@ def build_api(
     install_error_handlers(app)
     _serve_exact_bounds(app)
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
-    if api_key is not None:  # outermost: refuses before the body is read
-        app.add_middleware(BearerKeyAuth, api_key=api_key)
+    if keys is not None:  # outermost: refuses before the body is read
+        app.add_middleware(ApiKeyAuth, ring=keys)
     return app
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
+from faro_workloads.api.audit import audit, identity_name
 from faro_workloads.api.errors import error_responses, one_line
 from faro_workloads.api.strict_form import read_form
 from faro_workloads.contract.settings import IngestConfig
@@ -170,10 +171,13 @@ class _Rejected(HTTPException):
 
 
 def documents_router(
-    backend: DocumentBackend, limits: IngestConfig, extraction: ExtractionPool | None = None
+    backend: DocumentBackend,
+    limits: IngestConfig,
+    extraction: ExtractionPool | None = None,
+    pipeline: str | None = None,
 ) -> APIRouter:
     """The documents API over ``backend``; uploads are extracted by ``extraction`` (the process's shared
-    pool by default) under ``limits``."""
+    pool by default) under ``limits``. Every write and delete leaves an audit line naming ``pipeline``."""
     router = APIRouter(prefix="/v1/documents", tags=["documents"])
     expose_label_values(INGEST_ERRORS, INGEST_ERROR_REASONS)
     reader = _UploadReader(limits, extraction or shared_pool(limits.extraction_workers))
@@ -199,11 +203,14 @@ def documents_router(
         except HTTPException as exc:
             INGEST_ERRORS.labels(_REJECTION_REASONS.get(exc.status_code, "invalid_document")).inc()
             raise
+        who = identity_name(request)
         try:
             result = await run_in_threadpool(backend.ingest, document)
         except InputError as exc:
             INGEST_ERRORS.labels("invalid_document").inc()
+            audit("document.write", identity=who, pipeline=pipeline, doc_id=document.doc_id, result="refused")
             raise HTTPException(422, str(exc)) from exc
+        audit("document.write", identity=who, pipeline=pipeline, doc_id=result.doc_id, result=result.status)
         if result.status == "accepted":
             response.status_code = 202
         elif result.status != "created":
@@ -252,8 +259,17 @@ def documents_router(
         responses=error_responses(401, 404, 422, 503),
         summary="Delete a document",
     )
-    def delete_document(doc_id: PathDocId) -> Response:
-        if not backend.delete(_checked_id(doc_id)):
+    def delete_document(doc_id: PathDocId, request: Request) -> Response:
+        deleted = backend.delete(_checked_id(doc_id))
+        result = "deleted" if deleted else "not_found"
+        audit(
+            "document.delete",
+            identity=identity_name(request),
+            pipeline=pipeline,
+            doc_id=doc_id,
+            result=result,
+        )
+        if not deleted:
             raise HTTPException(404, f"document {doc_id!r} not found")
         return Response(status_code=delete_status)
 

@@ -39,6 +39,7 @@ def _register_commands() -> None:
         document_commands,
         eval_command,
         generation_commands,
+        key_commands,
         local_commands,
         operator_commands,
         reindex_command,

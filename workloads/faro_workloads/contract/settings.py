@@ -238,9 +238,15 @@ class SQSConfig(SettingsModel):
 
 
 class AuthConfig(SettingsModel):
-    """API-key check of the query service (health and metrics stay open)."""
+    """API-key check of the data APIs, query and documents (health and metrics stay open). The API is open
+    when neither a key nor a keys file is set."""
 
-    api_key: SecretStr | None = Field(None, description="Bearer key; the API is open when absent.")
+    api_key: SecretStr | None = Field(None, description="One bearer key with the admin scope.")
+    keys_file: Path | None = Field(
+        None,
+        description="A keys file (JSON: names, SHA-256 of the keys, scopes), re-read when it changes: a "
+        "mounted Secret's rotation needs no restart.",
+    )
 
     @field_validator("api_key")
     @classmethod

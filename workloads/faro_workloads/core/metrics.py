@@ -23,6 +23,20 @@ TRANSACTION_RETRIES = Counter(
     "PostgreSQL write transactions run again after a deadlock or serialization failure, by operation.",
     ["operation"],
 )
+AUTH_DENIED = Counter(
+    "faro_auth_denied_total",
+    "Requests to the data APIs refused: no key (missing_key), a key no entry has (unknown_key), a key whose "
+    "scope does not allow the call (insufficient_scope).",
+    ["reason"],
+)
+AUTH_KEYS = Gauge(
+    "faro_auth_keys", "API keys that open the data APIs now (the keys file's and the admin key)."
+)
+AUTH_KEY_RELOADS = Counter(
+    "faro_auth_key_reloads_total",
+    "Loads of the keys file: loaded, or refused (unreadable or invalid: the keys before stay in force).",
+    ["result"],
+)
 INGEST_ERRORS = Counter(
     "faro_ingest_errors_total", "Documents rejected or failed during ingest, by reason.", ["reason"]
 )

@@ -10,12 +10,14 @@ collection's tables in read-only sessions; without one, an acknowledged document
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
 from faro_workloads.api.documents import documents_router
+from faro_workloads.api.key_ring import key_ring
 from faro_workloads.aws_resources import s3_client
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
@@ -39,6 +41,8 @@ from faro_workloads.core.text_extraction import UnsupportedDocument
 from faro_workloads.services.resources import HttpService, Resources
 
 ENVELOPE_BYTES = 64 * 1024
+
+log = logging.getLogger(__name__)
 
 
 class S3ChunkingBackend:
@@ -120,9 +124,13 @@ def build_chunker_app(
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
     chunker = Chunker(settings.chunking, embedder=embedder).prepare()
     backend = S3ChunkingBackend(chunker, store, settings.pipeline, evidence)
+    keys = key_ring(settings.auth)
+    if keys is None:
+        log.warning("the documents API is open to anyone who can reach it: no keys file or API key")
     return build_api(
         title="Faro chunking service",
-        routers=[documents_router(backend, settings.ingest)],
+        routers=[documents_router(backend, settings.ingest, pipeline=settings.pipeline)],
         readiness={"s3": store.healthy},
         max_body_bytes=settings.ingest.max_body_bytes + ENVELOPE_BYTES,
+        keys=keys,
     )

@@ -9,6 +9,7 @@ import logging
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
+from faro_workloads.api.key_ring import key_ring
 from faro_workloads.api.query import query_router
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunking import Chunker
@@ -52,18 +53,18 @@ def build(settings: FaroSettings) -> HttpService:
 def build_query_app(
     settings: FaroSettings, retriever: Answerer, pg: PgVectorStore, qdrant: QdrantStore
 ) -> FastAPI:
-    """Health and metrics stay open; ``/v1/query`` needs the key when ``auth.api_key`` is set.
+    """Health and metrics stay open; ``/v1/query`` needs a key with the ``query`` scope when ``auth`` has any.
 
     Ready needs PostgreSQL only: without Qdrant the service still answers, from pgvector.
     """
-    key = settings.auth.api_key
-    if key is None:
-        log.warning("the query API is open to anyone who can reach it: FARO_AUTH__API_KEY is not set")
+    keys = key_ring(settings.auth)
+    if keys is None:
+        log.warning("the query API is open to anyone who can reach it: no FARO_AUTH__KEYS_FILE or API key")
     return build_api(
         title="Faro query service",
         routers=[query_router(retriever, settings.query)],
         readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy},
         max_body_bytes=QUERY_BODY_LIMIT,
         required_for_ready=frozenset({"postgres"}),
-        api_key=key.get_secret_value() if key is not None else None,
+        keys=keys,
     )

@@ -1,6 +1,6 @@
-"""Embedding engines (`faro serve embedder`) as their own processes, configured the way a pod is: typed
-settings turned into ``FARO_*`` variables by the contract's own :func:`settings_environment` (a misspelt
-setting fails here, not silently in the child), health and metrics scraped over HTTP."""
+"""Faro services (`faro serve ...`) as their own processes, configured the way a pod is: typed settings
+turned into ``FARO_*`` variables by the contract's own :func:`settings_environment` (a misspelt setting
+fails here, not silently in the child), health and metrics scraped over HTTP."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from faro_workloads.contract.settings_env import settings_environment
 from support.faro_process import faro_process
 
 
-def engine_environment(settings: FaroSettings) -> dict[str, str]:
+def service_environment(settings: FaroSettings) -> dict[str, str]:
     """This process's environment plus the ``FARO_*`` variables of the settings ``settings`` was given (the
     others keep their defaults), secrets included."""
     return {**os.environ, **settings_environment(_revealed(settings.model_dump(exclude_unset=True)))}
