@@ -204,9 +204,19 @@ class QuerySpec(SpecModel):
     auth_secret_ref: SecretKeyRef | None = Field(None, description="Bearer API key; the API is open without.")
 
 
+class RateLimitSpec(SpecModel):
+    """Requests each caller (an API key, or a client address on an open API) may make, per replica."""
+
+    requests_per_second: float = Field(..., gt=0, le=100000, description="Sustained rate per caller.")
+    burst: int = Field(..., ge=1, le=100000, description="Requests a caller may make at once.")
+
+
 class AccessSpec(SpecModel):
     """Who may call the pipeline's data APIs (the chunker's documents API and the query API)."""
 
+    rate_limit: RateLimitSpec | None = Field(
+        None, description="Per-caller rate limit of the data APIs, per replica (429 with Retry-After beyond)."
+    )
     api_keys_secret_ref: SecretKeyRef | None = Field(
         None,
         description="A Secret key holding a keys file (`faro keys new --file keys.json`: key names, SHA-256 "

@@ -70,6 +70,9 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "batch_size": embedding.batch_size,
                 "gateway_retry_attempts": embedding.retry_attempts,
             },
+            "auth": {
+                "rate_limit": rate_limit.model_dump() if (rate_limit := spec.access.rate_limit) else None
+            },
             "query": {
                 "default_top_k": spec.query.top_k_default,
                 "default_mode": spec.query.mode.value,

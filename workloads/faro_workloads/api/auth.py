@@ -24,7 +24,7 @@ from faro_workloads.core.metrics import AUTH_DENIED, expose_label_values
 
 PROTECTED_PREFIX = "/v1/"
 IDENTITY_STATE = "identity"
-DENIAL_REASONS = ("missing_key", "unknown_key", "insufficient_scope")
+DENIAL_REASONS = ("missing_key", "unknown_key", "insufficient_scope", "rate_limited")
 _CHALLENGE = "missing or wrong API key: send 'Authorization: Bearer <key>'"
 
 

@@ -237,11 +237,21 @@ class SQSConfig(SettingsModel):
     region: str = Field("us-east-1", min_length=1)
 
 
+class RateLimitConfig(SettingsModel):
+    """Requests each caller (an API key, or a client address on an open API) may make to the data APIs."""
+
+    requests_per_second: float = Field(..., gt=0, le=100_000, description="Sustained rate per caller.")
+    burst: int = Field(..., ge=1, le=100_000, description="Requests a caller may make at once.")
+
+
 class AuthConfig(SettingsModel):
     """API-key check of the data APIs, query and documents (health and metrics stay open). The API is open
     when neither a key nor a keys file is set."""
 
     api_key: SecretStr | None = Field(None, description="One bearer key with the admin scope.")
+    rate_limit: RateLimitConfig | None = Field(
+        None, description="Per-caller request rate limit of the data APIs (429 with Retry-After beyond it)."
+    )
     keys_file: Path | None = Field(
         None,
         description="A keys file (JSON: names, SHA-256 of the keys, scopes), re-read when it changes: a "

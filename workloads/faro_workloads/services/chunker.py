@@ -133,4 +133,5 @@ def build_chunker_app(
         readiness={"s3": store.healthy},
         max_body_bytes=settings.ingest.max_body_bytes + ENVELOPE_BYTES,
         keys=keys,
+        rate_limit=settings.auth.rate_limit,
     )

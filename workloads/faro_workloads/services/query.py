@@ -67,4 +67,5 @@ def build_query_app(
         max_body_bytes=QUERY_BODY_LIMIT,
         required_for_ready=frozenset({"postgres"}),
         keys=keys,
+        rate_limit=settings.auth.rate_limit,
     )
