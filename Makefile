@@ -46,7 +46,7 @@ demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/demo.sh
 
 # Benchmarks (bench/README.md): each prints a table and one JSON line; BENCH_ARGS is passed to every one.
-BENCHMARKS := ingest chunking query repair gateway qdrant_local_churn upload_liveness reindex bucket_sync retrieval
+BENCHMARKS := ingest chunking query repair gateway qdrant_local_churn upload_liveness reindex bucket_sync retrieval scale storage
 bench: $(STAMP)
 	set -e; for name in $(BENCHMARKS); do $(BIN)/python -m bench.$$name $(BENCH_ARGS); done
 

@@ -1,8 +1,10 @@
 """checkov on Faro's infrastructure code, held to the curated policy in ``tests/support/checkov_policy.py``.
 
-Two scans, once per module: ``terraform/`` with ``--framework terraform``, and the install manifests as
-``kubectl apply -k`` would apply them (``kubectl kustomize`` of ``operator/deploy/base`` and of
-``operator/deploy/overlays/eks``, written to a temp dir) with ``--framework kubernetes``.
+Two scans, once per module: ``terraform/`` with ``--framework terraform``, and with ``--framework kubernetes``
+the install manifests as ``kubectl apply -k`` would apply them (``kubectl kustomize`` of
+``operator/deploy/base`` and of ``operator/deploy/overlays/eks``) together with what the operator makes of the
+examples (``faro render`` of ``examples/kubernetes`` and, for a cluster with KEDA, of
+``examples/kubernetes/eks``), all written to a temp dir.
 
 checkov runs from its own virtualenv (``make checkov``, i.e. ``scripts/install-checkov.sh``; ``$FARO_CHECKOV``
 points at another executable) and offline: no API key, no policy-metadata download (``--skip-download``,
@@ -38,6 +40,11 @@ TERRAFORM_ROOT = REPO_ROOT / "terraform"
 INSTALL_BUILDS = {
     "base.yaml": REPO_ROOT / "operator" / "deploy" / "base",
     "overlay-eks.yaml": REPO_ROOT / "operator" / "deploy" / "overlays" / "eks",
+}
+# The operator's children of the examples: file name in the scan dir -> (example folder, KEDA served).
+EXAMPLE_RENDERS = {
+    "examples.yaml": (REPO_ROOT / "examples" / "kubernetes", False),
+    "examples-eks.yaml": (REPO_ROOT / "examples" / "kubernetes" / "eks", True),
 }
 CHECKOV_TIMEOUT_SECONDS = 180
 # Settings that would make checkov talk to Bridgecrew / Prisma Cloud or change what it reports.
@@ -117,15 +124,26 @@ def _checkov_binary(env: dict[str, str]) -> str:
 
 
 def _render_install_manifests(target: Path) -> None:
-    """The objects ``kubectl kustomize`` renders for each install, one YAML file per install."""
+    """The objects ``kubectl kustomize`` renders for each install, one YAML file per install, and the
+    children ``faro render`` makes of each example folder."""
+    from faro_operator.render import modern_cluster, render_children
+
     for name, kustomization in INSTALL_BUILDS.items():
         (target / name).write_text(yaml.safe_dump_all(kustomize_build(kustomization), sort_keys=False))
+    for name, (folder, keda) in EXAMPLE_RENDERS.items():
+        documents = [
+            d for path in sorted(folder.glob("*.yaml")) for d in yaml.safe_load_all(path.read_text())
+        ]
+        children = render_children(documents, modern_cluster(keda=keda))
+        (target / name).write_text(yaml.safe_dump_all(children, sort_keys=False))
 
 
 def _display_file(framework: str, file_path: str) -> str:
     relative = file_path.lstrip("/")
     if framework == KUBERNETES and relative in INSTALL_BUILDS:
         return f"{INSTALL_BUILDS[relative].relative_to(REPO_ROOT)} (rendered by kubectl kustomize)"
+    if framework == KUBERNETES and relative in EXAMPLE_RENDERS:
+        return f"{EXAMPLE_RENDERS[relative][0].relative_to(REPO_ROOT)} (rendered by faro render)"
     return str((TERRAFORM_ROOT / relative).relative_to(REPO_ROOT))
 
 
