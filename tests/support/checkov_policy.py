@@ -1,8 +1,10 @@
 """What checkov must find in Faro's infrastructure code: the policy of ``tests/integration/test_checkov.py``.
 
 checkov (``scripts/install-checkov.sh``, version pinned there) scans ``terraform/`` with ``--framework
-terraform`` and the rendered install manifests (``kubectl kustomize`` of ``operator/deploy/base`` and
-``operator/deploy/overlays/eks``) with ``--framework kubernetes``. Per framework:
+terraform`` and, with ``--framework kubernetes``, the rendered install manifests (``kubectl kustomize`` of
+``operator/deploy/base`` and ``operator/deploy/overlays/eks``) and what ``faro render`` makes of the examples
+(``examples/kubernetes`` and its ``eks`` folder: the pipeline's Deployments, CronJob, Services, RBAC, ...).
+Per framework:
 
 - ``ENFORCED``: check id -> the property it guarantees. Each must run on at least one resource and pass on
   every resource it runs on.
@@ -211,6 +213,14 @@ SKIPPED: dict[str, dict[str, str]] = {
     },
 }
 
+# The pods the operator renders for the example pipeline (both examples: namespace faro, name product-docs).
+_PIPELINE_PODS = (
+    "Deployment.faro.product-docs-chunker",
+    "Deployment.faro.product-docs-embedder",
+    "Deployment.faro.product-docs-query",
+    "CronJob.faro.product-docs-consistency",
+)
+
 EXCEPTIONS: dict[str, dict[tuple[str, str], str]] = {
     TERRAFORM: {
         ("CKV_AWS_24", "module.security_groups.aws_vpc_security_group_ingress_rule.sg"): (
@@ -224,5 +234,25 @@ EXCEPTIONS: dict[str, dict[tuple[str, str], str]] = {
             "profile; credentials on the one internet-facing host would only be something to steal"
         ),
     },
-    KUBERNETES: {},
+    KUBERNETES: {
+        **{
+            ("CKV_K8S_11", resource): (
+                "deliberate: the pipeline's pods get a CPU request and no default CPU limit. A CFS quota "
+                "throttles a Python service in bursts (the query path's latency, the embedder's batches) "
+                "while the node has idle CPU; the HorizontalPodAutoscaler scales on the request. A limit is "
+                "rendered when the spec sets one (spec.<component>.resources.limits.cpu); memory limits are "
+                "the spec's too"
+            )
+            for resource in _PIPELINE_PODS
+        },
+        **{
+            ("CKV_K8S_35", resource): (
+                "the PostgreSQL DSN, the Qdrant and model keys reach the workloads as env from secretKeyRef "
+                "(the manifest holds only the reference; kubectl describe shows no value), read once by "
+                "pydantic-settings at start. Mounting them as files instead is the better practice and not "
+                "done yet (the API keys of the data APIs are files already: spec.access.apiKeysSecretRef)"
+            )
+            for resource in _PIPELINE_PODS
+        },
+    },
 }
