@@ -212,8 +212,13 @@ class RateLimitSpec(SpecModel):
 
 
 class AccessSpec(SpecModel):
-    """Who may call the pipeline's data APIs (the chunker's documents API and the query API)."""
+    """Who may call the pipeline's data APIs (the chunker's documents API and the query API). Closed by
+    default: without keys, every call is refused unless ``anonymous`` opens them on purpose."""
 
+    anonymous: bool = Field(
+        False,
+        description="Open the data APIs to anyone who can reach them (no keys). Excludes apiKeysSecretRef.",
+    )
     rate_limit: RateLimitSpec | None = Field(
         None, description="Per-caller rate limit of the data APIs, per replica (429 with Retry-After beyond)."
     )
@@ -222,6 +227,12 @@ class AccessSpec(SpecModel):
         description="A Secret key holding a keys file (`faro keys new --file keys.json`: key names, SHA-256 "
         "digests, scopes query/write/admin); its changes reach the pods without a restart.",
     )
+
+    @model_validator(mode="after")
+    def _anonymous_or_keys(self) -> AccessSpec:
+        if self.anonymous and self.api_keys_secret_ref is not None:
+            raise ValueError("anonymous access and apiKeysSecretRef exclude each other: set one or the other")
+        return self
 
 
 class ConsistencySpec(SpecModel):
@@ -333,3 +344,11 @@ class RagPipelineSpec(SpecModel):
     generations: GenerationsSpec = Field(default_factory=GenerationsSpec)
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec)
     network_policy: NetworkPolicySpec = Field(default_factory=NetworkPolicySpec)
+
+    @model_validator(mode="after")
+    def _anonymous_without_a_query_key(self) -> RagPipelineSpec:
+        if self.access.anonymous and self.query.auth_secret_ref is not None:
+            raise ValueError(
+                "access.anonymous and query.authSecretRef exclude each other: set one or the other"
+            )
+        return self

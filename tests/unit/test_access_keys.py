@@ -125,10 +125,25 @@ def test_names_and_keys_may_appear_once() -> None:
         )
 
 
-def test_no_key_source_means_an_open_api_and_the_admin_key_is_an_admin() -> None:
-    assert key_ring(AuthConfig()) is None
-    ring = key_ring(AuthConfig.model_validate({"api_key": "sesame"}))
+def test_without_keys_anonymous_decides_and_the_admin_key_is_an_admin(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert key_ring(AuthConfig.model_validate({"anonymous": True}), "query API") is None  # open on purpose
+    assert key_ring(AuthConfig(), "query API") is None  # not said: open, with a warning
+    assert "the query API is open to anyone" in caplog.text
+    closed = key_ring(AuthConfig.model_validate({"anonymous": False}), "query API")
+    assert closed is not None and closed.identify(new_key()) is None  # no key opens it
+    assert "refuses every call" in caplog.text
+    ring = key_ring(AuthConfig.model_validate({"api_key": "sesame"}), "query API")
     assert ring is not None and ring.identify("sesame").scope is Scope.ADMIN
+    with pytest.raises(ValueError, match="exclude each other"):
+        AuthConfig.model_validate({"anonymous": True, "api_key": "sesame"})
+
+
+def test_a_closed_api_refuses_every_call() -> None:
+    with TestClient(_app(KeyRing())) as http:
+        assert http.post("/v1/query", headers={"authorization": "Bearer anything"}).status_code == 401
+        assert http.post("/v1/query").status_code == 401
 
 
 def test_what_each_path_needs() -> None:

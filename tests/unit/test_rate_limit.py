@@ -105,6 +105,7 @@ def test_the_spec_reaches_the_settings_and_none_means_no_limit() -> None:
     spec = pipeline_spec(access={"rateLimit": {"requestsPerSecond": 5, "burst": 10}})
     data = settings_data("docs", spec, resolved())
     assert {k: v for k, v in data.items() if k.startswith("FARO_AUTH__")} == {
+        "FARO_AUTH__ANONYMOUS": "false",
         "FARO_AUTH__RATE_LIMIT__BURST": "10",
         "FARO_AUTH__RATE_LIMIT__REQUESTS_PER_SECOND": "5.0",
     }
@@ -112,4 +113,6 @@ def test_the_spec_reaches_the_settings_and_none_means_no_limit() -> None:
         {"auth": {"rate_limit": {"requests_per_second": 5.0, "burst": 10}}}
     )
     assert settings.auth.rate_limit == RateLimitConfig(requests_per_second=5, burst=10)
-    assert not any(k.startswith("FARO_AUTH__") for k in settings_data("docs", pipeline_spec(), resolved()))
+    assert not any(
+        k.startswith("FARO_AUTH__RATE") for k in settings_data("docs", pipeline_spec(), resolved())
+    )

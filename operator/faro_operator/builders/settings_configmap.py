@@ -71,7 +71,10 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 "gateway_retry_attempts": embedding.retry_attempts,
             },
             "auth": {
-                "rate_limit": rate_limit.model_dump() if (rate_limit := spec.access.rate_limit) else None
+                # Closed unless the spec opens it: the workloads' own default (open, with a warning) is
+                # for `faro serve` by hand.
+                "anonymous": spec.access.anonymous,
+                "rate_limit": rate_limit.model_dump() if (rate_limit := spec.access.rate_limit) else None,
             },
             "query": {
                 "default_top_k": spec.query.top_k_default,

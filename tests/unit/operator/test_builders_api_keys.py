@@ -50,3 +50,12 @@ def test_no_keys_mount_without_a_secret_and_never_in_the_embedder(component: Com
         (container,) = pod_spec(deployment)["containers"]
         assert "api-keys" not in {v["name"] for v in pod_spec(deployment)["volumes"]}
         assert "FARO_AUTH__KEYS_FILE" not in {e["name"] for e in container.get("env", [])}
+
+
+def test_closed_by_default_and_anonymous_only_alone() -> None:
+    assert pipeline_spec().access.anonymous is False
+    with pytest.raises(ValueError, match="exclude each other"):
+        pipeline_spec(access={"anonymous": True, "apiKeysSecretRef": KEYS_REF})
+    with pytest.raises(ValueError, match="exclude each other"):
+        pipeline_spec(access={"anonymous": True}, query={"authSecretRef": {"name": "q", "key": "k"}})
+    assert pipeline_spec(access={"anonymous": True}).access.anonymous is True

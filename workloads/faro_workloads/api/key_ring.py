@@ -42,7 +42,8 @@ class Identity:
 
 
 class KeyRing:
-    """Identities by key, from ``keys_file`` (reloaded on change) and ``admin_key`` (named ``api-key``)."""
+    """Identities by key, from ``keys_file`` (reloaded on change) and ``admin_key`` (named ``api-key``);
+    with neither, a ring no key opens (an API closed to all)."""
 
     def __init__(
         self,
@@ -51,8 +52,6 @@ class KeyRing:
         check_seconds: float = DEFAULT_CHECK_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if keys_file is None and admin_key is None:
-            raise ConfigurationError("a key ring needs a keys file or an API key")
         self._file = keys_file
         self._static = (
             [] if admin_key is None else [(key_digest(admin_key), Identity(STATIC_KEY_NAME, Scope.ADMIN))]
@@ -121,9 +120,15 @@ class KeyRing:
         log.error("keys file %s refused, the keys loaded before stay in force: %s", self._file, reason)
 
 
-def key_ring(config: AuthConfig) -> KeyRing | None:
-    """The ring of ``config``'s keys file and key; None when it has neither (the API is then open)."""
+def key_ring(config: AuthConfig, api: str) -> KeyRing | None:
+    """The ring of ``config``'s keys file and key. Without either: an empty ring (no call gets through) when
+    ``config.anonymous`` is false; None (the ``api`` is open) when it is true, or unset (with a warning)."""
     if config.keys_file is None and config.api_key is None:
+        if config.anonymous is False:
+            log.warning("the %s refuses every call: no API keys, and anonymous access is off", api)
+            return KeyRing()
+        if config.anonymous is None:
+            log.warning("the %s is open to anyone who can reach it: no API keys configured", api)
         return None
     admin_key = config.api_key.get_secret_value() if config.api_key is not None else None
     return KeyRing(config.keys_file, admin_key)

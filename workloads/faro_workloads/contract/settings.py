@@ -245,10 +245,17 @@ class RateLimitConfig(SettingsModel):
 
 
 class AuthConfig(SettingsModel):
-    """API-key check of the data APIs, query and documents (health and metrics stay open). The API is open
-    when neither a key nor a keys file is set."""
+    """API-key check of the data APIs, query and documents (health and metrics stay open).
+
+    Without a key or a keys file, ``anonymous`` decides: true opens the APIs on purpose, false refuses every
+    call (what the operator renders unless a pipeline's spec says otherwise), unset opens them with a
+    warning in the log (``faro serve`` without configuration)."""
 
     api_key: SecretStr | None = Field(None, description="One bearer key with the admin scope.")
+    anonymous: bool | None = Field(
+        None,
+        description="Without keys: true opens the APIs, false refuses every call; unset opens (a warning).",
+    )
     rate_limit: RateLimitConfig | None = Field(
         None, description="Per-caller request rate limit of the data APIs (429 with Retry-After beyond it)."
     )
@@ -257,6 +264,12 @@ class AuthConfig(SettingsModel):
         description="A keys file (JSON: names, SHA-256 of the keys, scopes), re-read when it changes: a "
         "mounted Secret's rotation needs no restart.",
     )
+
+    @model_validator(mode="after")
+    def _anonymous_or_keys(self) -> AuthConfig:
+        if self.anonymous and (self.api_key is not None or self.keys_file is not None):
+            raise ValueError("anonymous access and API keys exclude each other: set one or the other")
+        return self
 
     @field_validator("api_key")
     @classmethod

@@ -10,7 +10,6 @@ collection's tables in read-only sessions; without one, an acknowledged document
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,8 +40,6 @@ from faro_workloads.core.text_extraction import UnsupportedDocument
 from faro_workloads.services.resources import HttpService, Resources
 
 ENVELOPE_BYTES = 64 * 1024
-
-log = logging.getLogger(__name__)
 
 
 class S3ChunkingBackend:
@@ -124,9 +121,7 @@ def build_chunker_app(
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
     chunker = Chunker(settings.chunking, embedder=embedder).prepare()
     backend = S3ChunkingBackend(chunker, store, settings.pipeline, evidence)
-    keys = key_ring(settings.auth)
-    if keys is None:
-        log.warning("the documents API is open to anyone who can reach it: no keys file or API key")
+    keys = key_ring(settings.auth, "documents API")
     return build_api(
         title="Faro chunking service",
         routers=[documents_router(backend, settings.ingest, pipeline=settings.pipeline)],

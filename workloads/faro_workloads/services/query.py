@@ -4,8 +4,6 @@ included, which may be another than the configured one while a new generation bu
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
@@ -21,8 +19,6 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.services.resources import HttpService, Resources
 from faro_workloads.services.stores import StoreAccess, open_stores
-
-log = logging.getLogger(__name__)
 
 QUERY_BODY_LIMIT = 256 * 1024
 
@@ -57,9 +53,7 @@ def build_query_app(
 
     Ready needs PostgreSQL only: without Qdrant the service still answers, from pgvector.
     """
-    keys = key_ring(settings.auth)
-    if keys is None:
-        log.warning("the query API is open to anyone who can reach it: no FARO_AUTH__KEYS_FILE or API key")
+    keys = key_ring(settings.auth, "query API")
     return build_api(
         title="Faro query service",
         routers=[query_router(retriever, settings.query)],
