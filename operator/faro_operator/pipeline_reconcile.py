@@ -12,6 +12,7 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from faro_operator.access_status import report_access
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.owner import Owner
 from faro_operator.builders.resolved_collection import resolve_collection
@@ -85,7 +86,9 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     served = ctx.served_kinds()
     children, skipped = build_pipeline_children(owner, spec, resolved, served)
     applied = _apply(ctx, children)
-    patch.status["autoscaling"] = _autoscalers(ctx, body, owner, spec, served)
+    patch.status.update(
+        autoscaling=_autoscalers(ctx, body, owner, spec, served), access=report_access(body, spec)
+    )
 
     updates = [conditions.spec_accepted(), _collection_condition(collection)]
     updates += _component_conditions(ctx, spec, name, namespace)

@@ -72,6 +72,7 @@ def test_applied_resources_get_their_children_status_and_restored_drift(
     assert status["documents"] == 0 and status["chunks"] == 0
     assert any(kind.startswith("ServiceMonitor") for kind in status["skippedKinds"])
     assert status["endpoints"]["query"] == f"http://docs-query.{namespace}.svc"
+    assert status["access"] == {"documents": "apiKeys", "query": "apiKeys"}  # the example's keys Secret
 
     # kubectl shows the printer columns
     table = subprocess.run(
@@ -125,6 +126,28 @@ def test_applied_resources_get_their_children_status_and_restored_drift(
         what="a new pod template",
     )
     assert after["faro.dev/config-checksum"] != before["faro.dev/config-checksum"]
+
+    # without keys the data APIs close: status says so per API, and one event tells kubectl describe
+    pipelines.patch(
+        "docs", {"spec": {"access": {"apiKeysSecretRef": None}, "query": {"authSecretRef": None}}}
+    )
+    wait_for(
+        lambda: (
+            (pipelines.get("docs").get("status") or {}).get("access")
+            == {"documents": "closed", "query": "closed"}
+        ),
+        what="status.access closed",
+    )
+    wait_for(
+        lambda: [
+            e
+            for e in core.list_namespaced_event(namespace).items
+            if e.involved_object.name == "docs" and e.reason == "AccessClosed" and e.type == "Warning"
+        ],
+        what="an AccessClosed event",
+    )
+    data = core.read_namespaced_config_map("docs-settings", namespace).data
+    assert data["FARO_AUTH__ANONYMOUS"] == "false"
 
 
 def test_invalid_resources_are_rejected_or_reported(

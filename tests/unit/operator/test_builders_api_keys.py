@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from faro_operator.access_status import access_modes
 from faro_operator.builders import build_component_deployment
 from faro_operator.builders.components import Component
 from faro_workloads.contract.settings import FaroSettings
@@ -59,3 +60,17 @@ def test_closed_by_default_and_anonymous_only_alone() -> None:
     with pytest.raises(ValueError, match="exclude each other"):
         pipeline_spec(access={"anonymous": True}, query={"authSecretRef": {"name": "q", "key": "k"}})
     assert pipeline_spec(access={"anonymous": True}).access.anonymous is True
+
+
+@pytest.mark.parametrize(
+    ("overrides", "modes"),
+    [
+        ({}, {"documents": "closed", "query": "closed"}),
+        ({"access": {"apiKeysSecretRef": KEYS_REF}}, {"documents": "apiKeys", "query": "apiKeys"}),
+        ({"access": {"anonymous": True}}, {"documents": "anonymous", "query": "anonymous"}),
+        ({"query": {"authSecretRef": {"name": "q", "key": "k"}}}, {"documents": "closed", "query": "apiKey"}),
+        ({"query": {"enabled": False}}, {"documents": "closed"}),
+    ],
+)
+def test_status_access_says_how_each_data_api_is_reached(overrides: dict, modes: dict) -> None:
+    assert access_modes(pipeline_spec(**overrides)) == modes

@@ -100,6 +100,8 @@ class EventReason(StrEnum):
     """A new index generation became live (a cutover)."""
     GENERATION_ROLLED_BACK = "GenerationRolledBack"
     """A retained index generation became live again (a rollback)."""
+    ACCESS_CLOSED = "AccessClosed"
+    """A data API refuses every call: the pipeline names no API keys for it and anonymous access is off."""
     AUTOSCALER_REMOVED = "AutoscalerRemoved"
     """An autoscaler the operator made was deleted: its component no longer autoscales, or another kind
     scales it now (KEDA installed, or removed)."""

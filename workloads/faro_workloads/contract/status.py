@@ -138,6 +138,11 @@ class RagPipelineStatus(ApiModel):
         description="The autoscaler of each autoscaled component (e.g. embedder: ScaledObject, queryService: "
         "HorizontalPodAutoscaler).",
     )
+    access: dict[str, str] = Field(
+        default_factory=dict,
+        description="Who may call each data API (documents, query): apiKeys (the keys Secret), apiKey (the "
+        "query service's one key), anonymous (open on purpose) or closed (no keys: every call refused).",
+    )
     consistency: ConsistencyResult | None = None
     live_generation: int | None = Field(None, description="The index generation queries read.")
     generations: list[GenerationStatus] = Field(
