@@ -73,7 +73,9 @@ def settings(aws_pipeline) -> FaroSettings:
 
 @pytest.fixture
 def chunker(settings: FaroSettings, aws_pipeline, plane: DataPlane) -> Iterator[TestClient]:
-    with TestClient(build_chunker_app(settings, aws_pipeline.s3, evidence=plane.pg)) as client:
+    # As the legacy query key is rendered: the query service's only; the documents API open on purpose here.
+    open_documents = settings.model_copy(update={"auth": AuthConfig(anonymous=True)})
+    with TestClient(build_chunker_app(open_documents, aws_pipeline.s3, evidence=plane.pg)) as client:
         yield client
 
 
@@ -178,7 +180,12 @@ def test_a_chunking_change_rewrites_the_chunk_object_and_reembeds_the_same_conte
         ) * 2
         assert "Outbox" in kept.text
 
-        recut = settings.model_copy(update={"chunking": ChunkingConfig(strategy="fixed", size=16, overlap=0)})
+        recut = settings.model_copy(
+            update={
+                "chunking": ChunkingConfig(strategy="fixed", size=16, overlap=0),
+                "auth": AuthConfig(anonymous=True),
+            }
+        )
         with TestClient(build_chunker_app(recut, aws_pipeline.s3)) as other_chunker:
             again = other_chunker.post("/v1/documents", json=upload).json()
         assert again["status"] == "accepted" and again["chunks"] != 3  # same text, cut another way
