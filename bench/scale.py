@@ -18,7 +18,7 @@ A last run, 4 processes against a model with no latency, shows the ceiling of th
 machine (PostgreSQL, S3/SQS, Qdrant, the engines' own CPU): when the 4-process run comes near it, that
 ceiling binds, not the replicas.
 
-Run: ``python -m bench.scale [--documents 240] [--chunks-per-doc 16] [--batch-size 8] [--latency-ms 50]
+Run: ``python -m bench.scale [--documents 240] [--chunks-per-doc 16] [--batch-size 4] [--latency-ms 50]
 [--concurrency 1]``; ``--quick`` for a smoke run.
 """
 
@@ -218,7 +218,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.scale", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--documents", type=int, default=240, help="Documents per run.")
     parser.add_argument("--chunks-per-doc", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=8, help="Texts per embeddings request.")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="Texts per embeddings request (few: the model's latency, not this machine's CPU, is the cost).",
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0, help="The model's latency per request.")
     parser.add_argument("--concurrency", type=int, default=1, help="Messages each engine handles at once.")
     parser.add_argument("--processes", default="1,2,4", help="Engine counts to measure (1 and 4 needed).")
