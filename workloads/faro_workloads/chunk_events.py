@@ -14,6 +14,7 @@ row), so the rounds converge.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 from faro_workloads.core.chunk_objects import ChunkObject
@@ -89,22 +90,44 @@ class ChunkEvents:
     def _settle(self, doc_id: str, stored_etag: str | None) -> Outcome:
         """After a write (``stored_etag``: the object version written, None for a delete), apply S3's current
         state again until it is the one written."""
+        key = self._store.layout.document_key(doc_id)
+        settle(
+            stored_etag,
+            lambda: self._store.etag(key),
+            lambda current: self._apply_current(doc_id, current),
+            doc_id,
+        )
+        return "processed"
+
+    def _apply_current(self, doc_id: str, current: str | None) -> str | None:
+        """Make the stores hold what S3 holds for ``doc_id`` now (its object has ETag ``current``, or none);
+        the ETag of what they hold then."""
         layout = self._store.layout
-        for _ in range(MAX_ROUNDS):
-            current = self._store.etag(layout.document_key(doc_id))
-            if current == stored_etag:
-                return "processed"
-            DOCUMENTS_REAPPLIED.inc()
-            log.info("embedder: %s changed in S3 while it was stored; applying its current state", doc_id)
-            if current is None:
-                if not self._store.exists(layout.tombstone_key(doc_id)):
-                    return "processed"  # a delete between its two steps: its tombstone's event follows
+        if current is None:
+            if self._store.exists(layout.tombstone_key(doc_id)):
                 self._ingest.delete(doc_id)
-                stored_etag = None
-                continue
-            chunk_object = self._store.read(layout.document_key(doc_id))
-            if chunk_object is None:
-                continue  # deleted again meanwhile: look once more
-            self._store_object(chunk_object)
-            stored_etag = chunk_object.etag
-        raise DocumentKeepsChanging(f"document {doc_id!r} changed in S3 after each of {MAX_ROUNDS} writes")
+            return None  # without a tombstone: a delete between its two steps, its tombstone's event follows
+        chunk_object = self._store.read(layout.document_key(doc_id))
+        if chunk_object is None:
+            return current  # deleted again meanwhile: looked at once more
+        self._store_object(chunk_object)
+        return chunk_object.etag
+
+
+def settle(
+    stored: str | None,
+    current_etag: Callable[[], str | None],
+    apply_current: Callable[[str | None], str | None],
+    what: str,
+) -> None:
+    """After a write of version ``stored`` (an ETag; None for a delete), until S3's ``current_etag()`` is the
+    version stored: ``apply_current(current)`` makes the stores hold S3's current state and returns its ETag.
+    Raises :class:`DocumentKeepsChanging` after ``MAX_ROUNDS`` rounds."""
+    for _ in range(MAX_ROUNDS):
+        current = current_etag()
+        if current == stored:
+            return
+        DOCUMENTS_REAPPLIED.inc()
+        log.info("embedder: %s changed in S3 while it was stored; applying its current state", what)
+        stored = apply_current(current)
+    raise DocumentKeepsChanging(f"{what} changed in S3 after each of {MAX_ROUNDS} writes")

@@ -16,9 +16,8 @@ import logging
 from collections.abc import Callable
 from typing import Literal, Protocol
 
-from faro_workloads.chunk_events import MAX_ROUNDS, DocumentKeepsChanging
+from faro_workloads.chunk_events import settle
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
-from faro_workloads.core.metrics import DOCUMENTS_REAPPLIED
 from faro_workloads.core.source_documents import SourceLayout
 from faro_workloads.core.stores.s3_sources import S3SourceDocuments, SourceObject
 from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, detect_format
@@ -82,20 +81,19 @@ class SourceIngest:
     def _settle(self, key: str, doc_id: str, stored_etag: str | None) -> None:
         """After a write (``stored_etag``: the version written, None for a delete), apply S3's current state
         again until it is the one written: another replica may have stored a newer version, or deleted the
-        document, meanwhile (as for chunk objects, :mod:`faro_workloads.chunk_events`)."""
-        for _ in range(MAX_ROUNDS):
-            current = self._objects.etag(key)
-            if current == stored_etag:
-                return
-            DOCUMENTS_REAPPLIED.inc()
+        document, meanwhile (as for chunk objects, :func:`faro_workloads.chunk_events.settle`)."""
+
+        def apply_current(current: str | None) -> str | None:
             found = None if current is None else self._objects.read(key)
             if found is None:
                 self._ingest.delete(doc_id)
-            else:
-                self._store(found, doc_id)
-            stored_etag = None if found is None else found.etag
-        where = f"s3://{self.layout.bucket}/{key}"
-        raise DocumentKeepsChanging(f"{where} changed after each of {MAX_ROUNDS} writes")
+                return None
+            self._store(found, doc_id)
+            return found.etag
+
+        settle(
+            stored_etag, lambda: self._objects.etag(key), apply_current, f"s3://{self.layout.bucket}/{key}"
+        )
 
     def _store(self, found: SourceObject, doc_id: str) -> bool:
         """Extract and store ``found`` as ``doc_id``; False when the stores held it already."""
