@@ -10,6 +10,7 @@ from typing import Any
 
 import kopf
 
+from faro_operator.access_bindings import delete_pipeline_access, may_hold_token_review
 from faro_operator.collection_reconcile import delete_collection, reconcile_collection
 from faro_operator.pipeline_reconcile import reconcile_pipeline
 from faro_workloads.contract.api import COLLECTION, GROUP, RAGPIPELINE, VERSION
@@ -46,3 +47,9 @@ def register_handlers(registry: kopf.OperatorRegistry, resync_seconds: float) ->
     @kopf.timer(**pipelines, interval=resync_seconds, initial_delay=resync_seconds)
     def pipeline_resync(body: kopf.Body, patch: kopf.Patch, memo: kopf.Memo, **_: Any) -> None:
         reconcile_pipeline(body, patch, memo.context)
+
+    # Only pipelines that may hold a cluster-scoped token-review binding get the finalizer (kopf adds it
+    # where a deletion handler's filter matches): the binding has no owner to be collected with.
+    @kopf.on.delete(**pipelines, when=lambda spec, **_: may_hold_token_review(dict(spec)))
+    def pipeline_deleted(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        delete_pipeline_access(body, memo.context)

@@ -12,6 +12,7 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
+from faro_operator.access_bindings import withdraw_token_access
 from faro_operator.access_status import report_access
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.owner import Owner
@@ -87,7 +88,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     children, skipped = build_pipeline_children(owner, spec, resolved, served)
     applied = _apply(ctx, children)
     patch.status.update(
-        autoscaling=_autoscalers(ctx, body, owner, spec, served), access=report_access(body, spec)
+        autoscaling=_autoscalers(ctx, body, owner, spec, served), access=_access(ctx, body, owner, spec)
     )
 
     updates = [conditions.spec_accepted(), _collection_condition(collection)]
@@ -121,6 +122,15 @@ def _apply(ctx: OperatorContext, children: list[dict[str, Any]]) -> list[dict[st
         applied.append(ctx.applier.apply(child))
         CHILDREN_APPLIED.labels(child["kind"]).inc()
     return applied
+
+
+def _access(
+    ctx: OperatorContext, body: kopf.Body, owner: Owner, spec: RagPipelineSpec
+) -> dict[str, str | None]:
+    """Withdraw the token-review bindings of a pipeline that no longer takes service-account tokens;
+    ``status.access`` as a merge patch."""
+    withdraw_token_access(ctx, body, owner, spec)
+    return report_access(body, spec)
 
 
 def _autoscalers(

@@ -228,10 +228,24 @@ class AccessSpec(SpecModel):
         "digests, scopes query/write/admin); its changes reach the pods without a restart.",
     )
 
+    service_accounts: bool = Field(
+        True,
+        description="Accept Kubernetes service-account tokens issued for the audience "
+        "faro.dev/<namespace>/<pipeline>, authorized by RBAC: create on ragpipelines/query to query; create, "
+        "get, list, delete on ragpipelines/documents to write. Not with anonymous.",
+    )
+
+    @property
+    def accepts_service_accounts(self) -> bool:
+        """Whether the data APIs take service-account tokens (on unless turned off, or the APIs are open)."""
+        return self.service_accounts and not self.anonymous
+
     @model_validator(mode="after")
     def _anonymous_or_keys(self) -> AccessSpec:
         if self.anonymous and self.api_keys_secret_ref is not None:
             raise ValueError("anonymous access and apiKeysSecretRef exclude each other: set one or the other")
+        if self.anonymous and self.service_accounts and "service_accounts" in self.model_fields_set:
+            raise ValueError("anonymous access and serviceAccounts exclude each other: set one or the other")
         return self
 
 

@@ -249,11 +249,12 @@ def test_an_empty_api_key_is_a_configuration_error() -> None:
 
 def test_unauthenticated_requests_get_401_before_any_body_is_looked_at(plane: DataPlane) -> None:
     from faro_workloads.api.app import build_api
+    from faro_workloads.api.auth import AccessCheck
     from faro_workloads.api.key_ring import KeyRing
     from faro_workloads.api.query import query_router
 
-    keys = KeyRing(admin_key="sesame")
-    app = build_api("t", [query_router(plane.retriever, plane.query_config)], {}, 1024, keys=keys)
+    access = AccessCheck(KeyRing(admin_key="sesame"))
+    app = build_api("t", [query_router(plane.retriever, plane.query_config)], {}, 1024, access=access)
     with TestClient(app, raise_server_exceptions=False) as http:
         bad_body = http.post("/v1/query", content=b"{not json", headers=RAW_JSON)
         assert bad_body.status_code == 401 and bad_body.headers["www-authenticate"] == "Bearer"

@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from faro_workloads.api.audit import AUDIT_LOGGER, identity_name
-from faro_workloads.api.auth import ApiKeyAuth, required_scope
-from faro_workloads.api.key_ring import KeyRing, key_ring
-from faro_workloads.contract.access import KeysFile, Scope, key_digest, new_key
-from faro_workloads.contract.settings import AuthConfig
+from faro_workloads.api.auth import AccessCheck, DataApiAuth, access_check
+from faro_workloads.api.key_ring import KeyRing
+from faro_workloads.contract.access import KeysFile, Scope, call_needs, key_digest, new_key
+from faro_workloads.contract.auth_settings import AuthConfig
 from faro_workloads.errors import ConfigurationError
 
 KEYS = {"reader": new_key(), "writer": new_key(), "admin": new_key()}
@@ -128,16 +128,23 @@ def test_names_and_keys_may_appear_once() -> None:
 def test_without_keys_anonymous_decides_and_the_admin_key_is_an_admin(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    assert key_ring(AuthConfig.model_validate({"anonymous": True}), "query API") is None  # open on purpose
-    assert key_ring(AuthConfig(), "query API") is None  # not said: open, with a warning
+    open_on_purpose = AuthConfig.model_validate({"anonymous": True})
+    assert access_check(open_on_purpose, "query API", "docs") is None
+    assert access_check(AuthConfig(), "query API", "docs") is None  # not said: open, with a warning
     assert "the query API is open to anyone" in caplog.text
-    closed = key_ring(AuthConfig.model_validate({"anonymous": False}), "query API")
-    assert closed is not None and closed.identify(new_key()) is None  # no key opens it
+    closed = access_check(AuthConfig.model_validate({"anonymous": False}), "query API", "docs")
+    assert closed is not None and closed.ring.identify(new_key()) is None  # no key opens it
+    assert closed.reviewer is None
     assert "refuses every call" in caplog.text
-    ring = key_ring(AuthConfig.model_validate({"api_key": "sesame"}), "query API")
-    assert ring is not None and ring.identify("sesame").scope is Scope.ADMIN
-    with pytest.raises(ValueError, match="exclude each other"):
+    check = access_check(AuthConfig.model_validate({"api_key": "sesame"}), "query API", "docs")
+    assert check is not None
+    identity = check.ring.identify("sesame")
+    assert identity is not None and identity.scope is Scope.ADMIN
+    with pytest.raises(ValueError, match="anonymous access excludes"):
         AuthConfig.model_validate({"anonymous": True, "api_key": "sesame"})
+    accounts = {"audience": "faro.dev/ns/docs", "namespace": "ns"}
+    with pytest.raises(ValueError, match="anonymous access excludes"):
+        AuthConfig.model_validate({"anonymous": True, "service_accounts": accounts})
 
 
 def test_a_closed_api_refuses_every_call() -> None:
@@ -146,12 +153,23 @@ def test_a_closed_api_refuses_every_call() -> None:
         assert http.post("/v1/query").status_code == 401
 
 
-def test_what_each_path_needs() -> None:
-    assert required_scope("/v1/query") is Scope.QUERY
-    assert required_scope("/v1/documents") is Scope.WRITE
-    assert required_scope("/v1/documents/a/b") is Scope.WRITE
-    assert required_scope("/v1/generations") is Scope.ADMIN
-    assert required_scope("/v1/queryx") is Scope.ADMIN  # a prefix is not a path
+@pytest.mark.parametrize(
+    ("method", "path", "scope", "resource", "verb"),
+    [
+        ("POST", "/v1/query", Scope.QUERY, "ragpipelines/query", "create"),
+        ("POST", "/v1/documents", Scope.WRITE, "ragpipelines/documents", "create"),
+        ("GET", "/v1/documents", Scope.WRITE, "ragpipelines/documents", "list"),
+        ("GET", "/v1/documents/a/b", Scope.WRITE, "ragpipelines/documents", "get"),
+        ("HEAD", "/v1/documents/a", Scope.WRITE, "ragpipelines/documents", "get"),
+        ("DELETE", "/v1/documents/a/b", Scope.WRITE, "ragpipelines/documents", "delete"),
+        ("GET", "/v1/generations", Scope.ADMIN, "ragpipelines/generations", "list"),
+        ("POST", "/v1/generations/g2/approve", Scope.ADMIN, "ragpipelines/generations", "update"),
+        ("POST", "/v1/queryx", Scope.ADMIN, "ragpipelines/generations", "update"),  # a prefix is not a path
+    ],
+)
+def test_what_each_call_needs(method: str, path: str, scope: Scope, resource: str, verb: str) -> None:
+    needs = call_needs(method, path)
+    assert (needs.scope, needs.resource, needs.verb) == (scope, resource, verb)
 
 
 def _app(ring: KeyRing) -> FastAPI:
@@ -171,7 +189,7 @@ def _app(ring: KeyRing) -> FastAPI:
 
     app = FastAPI()
     app.include_router(router)
-    app.add_middleware(ApiKeyAuth, ring=ring)
+    app.add_middleware(DataApiAuth, check=AccessCheck(ring))
     return app
 
 

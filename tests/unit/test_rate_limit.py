@@ -13,12 +13,13 @@ from prometheus_client import REGISTRY
 
 from faro_operator.builders.settings_configmap import settings_data
 from faro_workloads.api.audit import AUDIT_LOGGER
-from faro_workloads.api.auth import ApiKeyAuth
+from faro_workloads.api.auth import AccessCheck, DataApiAuth
 from faro_workloads.api.key_ring import KeyRing
 from faro_workloads.api.rate_limit import MAX_CALLERS, RateLimit, TokenBuckets
-from faro_workloads.contract.settings import FaroSettings, RateLimitConfig
+from faro_workloads.contract.auth_settings import RateLimitConfig
+from faro_workloads.contract.settings import FaroSettings
 
-from support.operator_builders import pipeline_spec, resolved
+from support.operator_builders import PIPELINE, pipeline_spec, resolved
 
 
 class Clock:
@@ -67,7 +68,7 @@ def _app(keys: KeyRing | None, clock: Clock) -> FastAPI:
 
     app.add_middleware(RateLimit, config=RateLimitConfig(requests_per_second=0.5, burst=2), clock=clock)
     if keys is not None:
-        app.add_middleware(ApiKeyAuth, ring=keys)
+        app.add_middleware(DataApiAuth, check=AccessCheck(keys))
     return app
 
 
@@ -103,16 +104,18 @@ def test_on_an_open_api_a_caller_is_its_address() -> None:
 
 def test_the_spec_reaches_the_settings_and_none_means_no_limit() -> None:
     spec = pipeline_spec(access={"rateLimit": {"requestsPerSecond": 5, "burst": 10}})
-    data = settings_data("docs", spec, resolved())
+    data = settings_data(PIPELINE, spec, resolved())
     assert {k: v for k, v in data.items() if k.startswith("FARO_AUTH__")} == {
         "FARO_AUTH__ANONYMOUS": "false",
         "FARO_AUTH__RATE_LIMIT__BURST": "10",
         "FARO_AUTH__RATE_LIMIT__REQUESTS_PER_SECOND": "5.0",
+        "FARO_AUTH__SERVICE_ACCOUNTS__AUDIENCE": "faro.dev/team-a/docs-pipeline",
+        "FARO_AUTH__SERVICE_ACCOUNTS__NAMESPACE": "team-a",
     }
     settings = FaroSettings.model_validate(
         {"auth": {"rate_limit": {"requests_per_second": 5.0, "burst": 10}}}
     )
     assert settings.auth.rate_limit == RateLimitConfig(requests_per_second=5, burst=10)
     assert not any(
-        k.startswith("FARO_AUTH__RATE") for k in settings_data("docs", pipeline_spec(), resolved())
+        k.startswith("FARO_AUTH__RATE") for k in settings_data(PIPELINE, pipeline_spec(), resolved())
     )

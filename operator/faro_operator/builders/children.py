@@ -1,10 +1,10 @@
 """All children of a RagPipeline or a Collection for a given cluster: what the operator applies and
 ``faro render`` prints.
 
-Core kinds (ConfigMap, Deployment, Service, ServiceAccount, Role, RoleBinding, NetworkPolicy) exist in every
-supported cluster. The optional ones are rendered in the newest version the cluster serves, or skipped and
-reported: ServiceMonitor (needs the Prometheus Operator), CronJob (``batch/v1``, else ``batch/v1beta1``),
-EndpointSlice (``discovery.k8s.io/v1``, else ``v1beta1``).
+Core kinds (ConfigMap, Deployment, Service, ServiceAccount, Role, RoleBinding, ClusterRoleBinding,
+NetworkPolicy) exist in every supported cluster. The optional ones are rendered in the newest version the
+cluster serves, or skipped and reported: ServiceMonitor (needs the Prometheus Operator), CronJob
+(``batch/v1``, else ``batch/v1beta1``), EndpointSlice (``discovery.k8s.io/v1``, else ``v1beta1``).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import NamedTuple
 
+from faro_operator.builders.access_rbac import build_review_bindings
 from faro_operator.builders.autoscalers import build_autoscalers
 from faro_operator.builders.consistency_cronjob import build_consistency_cronjob
 from faro_operator.builders.deployments import build_pipeline_deployments
@@ -63,7 +64,8 @@ def build_pipeline_children(
     collection: ResolvedCollection,
     served: ServedKinds,
 ) -> Children:
-    """Every child of a RagPipeline: ServiceAccounts, the consistency Role and RoleBinding, the settings
+    """Every child of a RagPipeline: ServiceAccounts, the bindings that let the services review
+    service-account tokens (:func:`build_review_bindings`), the consistency Role and RoleBinding, the settings
     ConfigMap, Services, Deployments, the consistency CronJob, the autoscalers of autoscaled components
     (:func:`build_autoscalers`), PodDisruptionBudgets, the NetworkPolicy and the ServiceMonitor.
 
@@ -75,6 +77,7 @@ def build_pipeline_children(
     configmap = build_settings_configmap(owner, spec, collection)
     manifests: list[Manifest] = [
         *build_pipeline_service_accounts(owner, spec),
+        *build_review_bindings(owner, spec),
         build_consistency_role(owner),
         build_consistency_role_binding(owner),
         configmap,

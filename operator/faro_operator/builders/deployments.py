@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from faro_operator.builders.access_rbac import reviews_tokens
 from faro_operator.builders.api_keys import api_keys_mount
 from faro_operator.builders.component_env import component_env
 from faro_operator.builders.components import (
@@ -169,7 +170,8 @@ def build_component_deployment(
                 },
                 "spec": {
                     "serviceAccountName": name,
-                    "automountServiceAccountToken": False,
+                    # Only the services that review service-account tokens talk to the Kubernetes API.
+                    "automountServiceAccountToken": reviews_tokens(spec, component),
                     # No <SERVICE>_PORT variables: they are noise next to the FARO_* settings.
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": profile.termination_grace_seconds,

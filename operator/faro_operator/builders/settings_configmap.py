@@ -18,15 +18,17 @@ from faro_operator.builders.labels import object_meta
 from faro_operator.builders.owner import Manifest, Owner
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec
+from faro_workloads.contract.access import pipeline_audience
 from faro_workloads.contract.api import qualified_key
 from faro_workloads.contract.settings_env import settings_environment
 
 CHECKSUM_ANNOTATION = qualified_key("config-checksum")
 
 
-def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollection) -> dict[str, str]:
-    """The ``FARO_*`` variables of pipeline ``name``, named from the settings model (an unknown name fails
+def settings_data(owner: Owner, spec: RagPipelineSpec, collection: ResolvedCollection) -> dict[str, str]:
+    """The ``FARO_*`` variables of pipeline ``owner``, named from the settings model (an unknown name fails
     here); optional settings that are unset are left out."""
+    name = owner.name
     source, chunking, embedding, consistency = spec.source, spec.chunking, spec.embedding, spec.consistency
     return settings_environment(
         {
@@ -75,6 +77,11 @@ def settings_data(name: str, spec: RagPipelineSpec, collection: ResolvedCollecti
                 # for `faro serve` by hand.
                 "anonymous": spec.access.anonymous,
                 "rate_limit": rate_limit.model_dump() if (rate_limit := spec.access.rate_limit) else None,
+                "service_accounts": (
+                    {"audience": pipeline_audience(owner.namespace, owner.name), "namespace": owner.namespace}
+                    if spec.access.accepts_service_accounts
+                    else None
+                ),
             },
             "query": {
                 "default_top_k": spec.query.top_k_default,
@@ -109,7 +116,7 @@ def build_settings_configmap(owner: Owner, spec: RagPipelineSpec, collection: Re
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": object_meta(owner, settings_configmap_name(owner.name), SETTINGS),
-        "data": settings_data(owner.name, spec, collection),
+        "data": settings_data(owner, spec, collection),
     }
 
 

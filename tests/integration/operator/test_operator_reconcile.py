@@ -72,7 +72,10 @@ def test_applied_resources_get_their_children_status_and_restored_drift(
     assert status["documents"] == 0 and status["chunks"] == 0
     assert any(kind.startswith("ServiceMonitor") for kind in status["skippedKinds"])
     assert status["endpoints"]["query"] == f"http://docs-query.{namespace}.svc"
-    assert status["access"] == {"documents": "apiKeys", "query": "apiKeys"}  # the example's keys Secret
+    assert status["access"] == {  # the example's keys Secret, the query key, service-account tokens
+        "documents": "apiKeys+serviceAccounts",
+        "query": "apiKeys+apiKey+serviceAccounts",
+    }
 
     # kubectl shows the printer columns
     table = subprocess.run(
@@ -127,9 +130,15 @@ def test_applied_resources_get_their_children_status_and_restored_drift(
     )
     assert after["faro.dev/config-checksum"] != before["faro.dev/config-checksum"]
 
-    # without keys the data APIs close: status says so per API, and one event tells kubectl describe
+    # without keys and tokens the data APIs close: status says so per API, one event tells kubectl describe
     pipelines.patch(
-        "docs", {"spec": {"access": {"apiKeysSecretRef": None}, "query": {"authSecretRef": None}}}
+        "docs",
+        {
+            "spec": {
+                "access": {"apiKeysSecretRef": None, "serviceAccounts": False},
+                "query": {"authSecretRef": None},
+            }
+        },
     )
     wait_for(
         lambda: (

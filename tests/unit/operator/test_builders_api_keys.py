@@ -60,16 +60,30 @@ def test_closed_by_default_and_anonymous_only_alone() -> None:
     with pytest.raises(ValueError, match="exclude each other"):
         pipeline_spec(access={"anonymous": True}, query={"authSecretRef": {"name": "q", "key": "k"}})
     assert pipeline_spec(access={"anonymous": True}).access.anonymous is True
+    assert not pipeline_spec(access={"anonymous": True}).access.accepts_service_accounts
+    with pytest.raises(ValueError, match="anonymous access and serviceAccounts exclude each other"):
+        pipeline_spec(access={"anonymous": True, "serviceAccounts": True})
 
 
 @pytest.mark.parametrize(
     ("overrides", "modes"),
     [
-        ({}, {"documents": "closed", "query": "closed"}),
-        ({"access": {"apiKeysSecretRef": KEYS_REF}}, {"documents": "apiKeys", "query": "apiKeys"}),
+        ({}, {"documents": "serviceAccounts", "query": "serviceAccounts"}),
+        (
+            {"access": {"apiKeysSecretRef": KEYS_REF}},
+            {"documents": "apiKeys+serviceAccounts", "query": "apiKeys+serviceAccounts"},
+        ),
+        (
+            {"access": {"apiKeysSecretRef": KEYS_REF, "serviceAccounts": False}},
+            {"documents": "apiKeys", "query": "apiKeys"},
+        ),
+        ({"access": {"serviceAccounts": False}}, {"documents": "closed", "query": "closed"}),
         ({"access": {"anonymous": True}}, {"documents": "anonymous", "query": "anonymous"}),
-        ({"query": {"authSecretRef": {"name": "q", "key": "k"}}}, {"documents": "closed", "query": "apiKey"}),
-        ({"query": {"enabled": False}}, {"documents": "closed"}),
+        (
+            {"access": {"serviceAccounts": False}, "query": {"authSecretRef": {"name": "q", "key": "k"}}},
+            {"documents": "closed", "query": "apiKey"},
+        ),
+        ({"query": {"enabled": False}}, {"documents": "serviceAccounts"}),
     ],
 )
 def test_status_access_says_how_each_data_api_is_reached(overrides: dict, modes: dict) -> None:

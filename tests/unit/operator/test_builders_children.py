@@ -73,6 +73,8 @@ def test_pipeline_children_in_apply_order() -> None:
         ("ServiceAccount", "docs-pipeline-embedder"),
         ("ServiceAccount", "docs-pipeline-query"),
         ("ServiceAccount", "docs-pipeline-consistency"),
+        ("ClusterRoleBinding", "faro:token-review:team-a:docs-pipeline"),
+        ("RoleBinding", "docs-pipeline-access-review"),
         ("Role", "docs-pipeline-consistency"),
         ("RoleBinding", "docs-pipeline-consistency"),
         ("ConfigMap", "docs-pipeline-settings"),
@@ -131,8 +133,12 @@ def test_every_pipeline_child_is_schema_valid_and_owned(variant: str) -> None:
         else:
             validate_strict(manifest)
         meta = manifest["metadata"]
-        assert meta["namespace"] == NAMESPACE
-        assert meta["ownerReferences"] == [PIPELINE.reference()]
+        if manifest["kind"] == "ClusterRoleBinding":  # cluster-scoped: no owner, labelled with both names
+            assert "namespace" not in meta and "ownerReferences" not in meta
+            assert meta["labels"]["faro.dev/namespace"] == NAMESPACE
+        else:
+            assert meta["namespace"] == NAMESPACE
+            assert meta["ownerReferences"] == [PIPELINE.reference()]
         assert meta["labels"]["app.kubernetes.io/part-of"] == "faro"
         assert meta["labels"]["app.kubernetes.io/managed-by"] == "faro-operator"
         assert meta["labels"]["app.kubernetes.io/instance"] == "docs-pipeline"
@@ -243,10 +249,11 @@ def test_long_pipeline_name_stays_within_limits() -> None:
     for manifest in children.manifests:
         if manifest["kind"] != "ServiceMonitor":
             validate_strict(manifest)
-        limit = 52 if manifest["kind"] == "CronJob" else 63
+        limit = {"CronJob": 52, "ClusterRoleBinding": 253}.get(manifest["kind"], 63)
         assert len(manifest["metadata"]["name"]) <= limit
         assert all(len(value) <= 63 for value in manifest["metadata"]["labels"].values())
-        assert manifest["metadata"]["ownerReferences"][0]["name"] == owner.name  # the full name
+        if manifest["kind"] != "ClusterRoleBinding":
+            assert manifest["metadata"]["ownerReferences"][0]["name"] == owner.name  # the full name
     role = next(m for m in children.manifests if m["kind"] == "Role")
     assert role["rules"][0]["resourceNames"] == [owner.name]
 

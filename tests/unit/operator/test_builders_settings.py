@@ -83,6 +83,9 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_EMBEDDING__BATCH_SIZE": "32",
         "FARO_EMBEDDING__GATEWAY_RETRY_ATTEMPTS": "2",
         "FARO_AUTH__ANONYMOUS": "false",  # closed unless the spec opens it
+        # service-account tokens for the pipeline's own audience, reviewed in its namespace
+        "FARO_AUTH__SERVICE_ACCOUNTS__AUDIENCE": "faro.dev/team-a/docs-pipeline",
+        "FARO_AUTH__SERVICE_ACCOUNTS__NAMESPACE": "team-a",
         "FARO_QUERY__DEFAULT_TOP_K": "8",
         "FARO_QUERY__DEFAULT_MODE": "dense",
         "FARO_QUERY__LEXICAL_WEIGHT": "0.5",

@@ -42,6 +42,7 @@ KIND_RESOURCES: dict[str, tuple[str, str]] = {
     "CronJob": ("batch", "cronjobs"),
     "Role": ("rbac.authorization.k8s.io", "roles"),
     "RoleBinding": ("rbac.authorization.k8s.io", "rolebindings"),
+    "ClusterRoleBinding": ("rbac.authorization.k8s.io", "clusterrolebindings"),
     "NetworkPolicy": ("networking.k8s.io", "networkpolicies"),
     "EndpointSlice": ("discovery.k8s.io", "endpointslices"),
     "ServiceMonitor": ("monitoring.coreos.com", "servicemonitors"),
@@ -51,12 +52,23 @@ KIND_RESOURCES: dict[str, tuple[str, str]] = {
     "TriggerAuthentication": ("keda.sh", "triggerauthentications"),
 }
 # The only children the operator deletes itself (the others go with their owner): an autoscaler left behind
-# would fight the Deployment's new replicas or its new autoscaler.
+# would fight the Deployment's new replicas or its new autoscaler; the review bindings of a pipeline that no
+# longer accepts service-account tokens (the cluster-scoped one has no owner at all).
 AUTOSCALER_RESOURCES = (
     ("autoscaling", "horizontalpodautoscalers"),
     ("keda.sh", "scaledobjects"),
     ("keda.sh", "triggerauthentications"),
 )
+REVIEW_BINDING_RESOURCES = (
+    ("rbac.authorization.k8s.io", "rolebindings"),
+    ("rbac.authorization.k8s.io", "clusterrolebindings"),
+)
+OPERATOR_ROLE = "faro-operator"
+# The ClusterRoles the operator binds for the services (bind by name) and exactly what each grants.
+REVIEW_ROLES: dict[str, set[Grant]] = {
+    "faro-token-reviewer": {("authentication.k8s.io", "tokenreviews", "create")},
+    "faro-access-reviewer": {("authorization.k8s.io", "localsubjectaccessreviews", "create")},
+}
 # Server-side apply is a PATCH; the API server also authorizes create when the object does not exist yet.
 APPLY_VERBS = ("create", "patch")
 
@@ -81,6 +93,10 @@ OPERATOR_GRANTS: set[Grant] = {
     ("", "events", "create"),
     # pipeline_reconcile._autoscalers deletes the autoscalers it made that a component no longer wants.
     *((group, resource, verb) for group, resource in AUTOSCALER_RESOURCES for verb in ("get", "delete")),
+    # access_bindings.remove_review_bindings: the same for the services' review bindings.
+    *((group, resource, verb) for group, resource in REVIEW_BINDING_RESOURCES for verb in ("get", "delete")),
+    # the review bindings name the two review ClusterRoles, which the operator may bind (resourceNames).
+    ("rbac.authorization.k8s.io", "clusterroles", "bind"),
 }
 # Granted for the framework, not for a code path of Faro's own (documented in the ClusterRole).
 FRAMEWORK_GRANTS: set[Grant] = {
@@ -93,6 +109,12 @@ FRAMEWORK_GRANTS: set[Grant] = {
 
 def load_yaml_documents(*paths: Path) -> list[Manifest]:
     return [doc for path in paths for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def operator_role(objects: tuple[Manifest, ...]) -> Manifest:
+    """The operator's own ClusterRole among the install's ClusterRoles."""
+    (role,) = [o for o in objects if o["kind"] == "ClusterRole" and o["metadata"]["name"] == OPERATOR_ROLE]
+    return role
 
 
 def only(objects: tuple[Manifest, ...], kind: str) -> Manifest:
@@ -147,6 +169,8 @@ def test_every_object_is_valid_for_kubernetes_1_34(directory: Path) -> None:
 def test_the_install_holds_the_expected_objects(directory: Path) -> None:
     kinds = sorted(obj["kind"] for obj in kustomize_build(directory))
     expected = [
+        "ClusterRole",
+        "ClusterRole",
         "ClusterRole",
         "ClusterRoleBinding",
         "CustomResourceDefinition",
@@ -225,7 +249,7 @@ def test_the_metrics_service_selects_the_operator_pod(directory: Path) -> None:
 @BUILDS
 def test_the_cluster_role_is_bound_to_the_operator_service_account(directory: Path) -> None:
     objects = kustomize_build(directory)
-    binding, role = only(objects, "ClusterRoleBinding"), only(objects, "ClusterRole")
+    binding, role = only(objects, "ClusterRoleBinding"), operator_role(objects)
     account = only(objects, "ServiceAccount")
     assert binding["roleRef"] == {
         "apiGroup": "rbac.authorization.k8s.io",
@@ -239,7 +263,7 @@ def test_the_cluster_role_is_bound_to_the_operator_service_account(directory: Pa
 
 
 def test_the_cluster_role_covers_every_kind_the_builders_render() -> None:
-    grants = granted(only(kustomize_build(BASE), "ClusterRole"))
+    grants = granted(operator_role(kustomize_build(BASE)))
     children = rendered_children()
     kinds = {child["kind"] for child in children}
     assert kinds <= set(KIND_RESOURCES), f"kinds without a resource mapping: {kinds - set(KIND_RESOURCES)}"
@@ -255,7 +279,7 @@ def test_the_cluster_role_covers_every_kind_the_builders_render() -> None:
 
 def test_the_operator_holds_every_permission_of_the_roles_it_creates() -> None:
     """RBAC escalation prevention: a Role may only grant what its creator holds (no ``escalate``/``bind``)."""
-    grants = granted(only(kustomize_build(BASE), "ClusterRole"))
+    grants = granted(operator_role(kustomize_build(BASE)))
     roles = [child for child in rendered_children() if child["kind"] == "Role"]
     assert roles
     for role in roles:
@@ -264,8 +288,28 @@ def test_the_operator_holds_every_permission_of_the_roles_it_creates() -> None:
         )
 
 
+def test_the_review_roles_grant_the_two_reviews_and_the_bindings_name_only_them() -> None:
+    """The services get exactly a TokenReview and a LocalSubjectAccessReview; each binding the operator
+    renders names either a Role it renders (held: above) or one of the review ClusterRoles it may bind."""
+    roles = {
+        o["metadata"]["name"]: o
+        for o in kustomize_build(BASE)
+        if o["kind"] == "ClusterRole" and o["metadata"]["name"] != OPERATOR_ROLE
+    }
+    assert {name: granted(role) for name, role in roles.items()} == REVIEW_ROLES
+    rendered = rendered_children()
+    own_roles = {child["metadata"]["name"] for child in rendered if child["kind"] == "Role"}
+    for binding in (child for child in rendered if child["kind"] in ("RoleBinding", "ClusterRoleBinding")):
+        ref = binding["roleRef"]
+        if ref["kind"] == "Role":
+            assert ref["name"] in own_roles
+        else:
+            assert ref["name"] in REVIEW_ROLES, binding["metadata"]["name"]
+            assert binding["kind"] == "RoleBinding" or ref["name"] == "faro-token-reviewer"
+
+
 def test_the_cluster_role_grants_exactly_what_the_operator_uses() -> None:
-    grants = granted(only(kustomize_build(BASE), "ClusterRole"))
+    grants = granted(operator_role(kustomize_build(BASE)))
     needed = {(group, resource, verb) for group, resource in KIND_RESOURCES.values() for verb in APPLY_VERBS}
     needed |= OPERATOR_GRANTS | FRAMEWORK_GRANTS
     needed |= {
@@ -275,15 +319,23 @@ def test_the_cluster_role_grants_exactly_what_the_operator_uses() -> None:
 
 
 def test_the_cluster_role_has_no_wildcards_and_reads_secrets_only() -> None:
-    role = only(kustomize_build(BASE), "ClusterRole")
+    role = operator_role(kustomize_build(BASE))
     for rule in role["rules"]:
+        if "bind" in rule["verbs"]:  # the one named exception: binding the review roles, and nothing else
+            assert rule == {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["clusterroles"],
+                "resourceNames": sorted(REVIEW_ROLES, reverse=True),
+                "verbs": ["bind"],
+            }
+            continue
         assert set(rule) <= {"apiGroups", "resources", "verbs"}, rule  # no nonResourceURLs, no resourceNames
         for field in ("apiGroups", "resources", "verbs"):
             assert "*" not in rule[field], rule
         assert not any("*" in resource for resource in rule["resources"]), rule
         assert not {"escalate", "bind", "impersonate", "deletecollection"} & set(rule["verbs"]), rule
     deletable = {(group, resource) for group, resource, verb in granted(role) if verb == "delete"}
-    assert deletable == set(AUTOSCALER_RESOURCES)
+    assert deletable == set(AUTOSCALER_RESOURCES) | set(REVIEW_BINDING_RESOURCES)
     secret_verbs = {verb for group, resource, verb in granted(role) if (group, resource) == ("", "secrets")}
     assert secret_verbs and secret_verbs <= {"get", "list", "watch"}
 

@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from faro_workloads import __version__
-from faro_workloads.api.auth import ApiKeyAuth
+from faro_workloads.api.auth import AccessCheck, DataApiAuth
 from faro_workloads.api.body_limit import BodySizeLimit
 from faro_workloads.api.errors import install_error_handlers
-from faro_workloads.api.key_ring import KeyRing
 from faro_workloads.api.rate_limit import RateLimit
-from faro_workloads.contract.settings import RateLimitConfig
+from faro_workloads.contract.auth_settings import RateLimitConfig
 from faro_workloads.core.loop_bound import close_loop_resources
 
 log = logging.getLogger(__name__)
@@ -32,15 +31,16 @@ def build_api(
     readiness: dict[str, ReadinessCheck],
     max_body_bytes: int,
     required_for_ready: frozenset[str] | None = None,
-    keys: KeyRing | None = None,
+    access: AccessCheck | None = None,
     rate_limit: RateLimitConfig | None = None,
 ) -> FastAPI:
     """A FastAPI app with ``routers`` and the endpoints every Faro service has.
 
     ``/readyz`` runs each readiness check; the service is ready when the checks named in
     ``required_for_ready`` pass (all of them when None). The others are reported but do not fail readiness:
-    e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``keys``,
-    every ``/v1/`` request needs a key of them with the scope the call needs (:mod:`faro_workloads.api.auth`);
+    e.g. the query service stays ready without Qdrant because it falls back to Postgres. With ``access``,
+    every ``/v1/`` request needs an API key or a service-account token it lets in
+    (:mod:`faro_workloads.api.auth`);
     with ``rate_limit``, each caller gets that many requests (:mod:`faro_workloads.api.rate_limit`).
     """
     app = FastAPI(title=title, version=__version__, lifespan=_lifespan)
@@ -73,8 +73,8 @@ def build_api(
     app.add_middleware(BodySizeLimit, max_bytes=max_body_bytes)
     if rate_limit is not None:  # inside the key check: a caller is its key when it has one
         app.add_middleware(RateLimit, config=rate_limit)
-    if keys is not None:  # outermost: refuses before the body is read
-        app.add_middleware(ApiKeyAuth, ring=keys)
+    if access is not None:  # outermost: refuses before the body is read
+        app.add_middleware(DataApiAuth, check=access)
     return app
 
 

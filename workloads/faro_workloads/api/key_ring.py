@@ -22,7 +22,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from faro_workloads.contract.access import KeysFile, Scope, key_digest
-from faro_workloads.contract.settings import AuthConfig
 from faro_workloads.core.metrics import AUTH_KEY_RELOADS, AUTH_KEYS
 from faro_workloads.errors import ConfigurationError, one_line
 
@@ -35,10 +34,11 @@ STATIC_KEY_NAME = "api-key"
 
 @dataclass(frozen=True)
 class Identity:
-    """Who a request comes from, as its key says."""
+    """Who a request comes from: an API key's name and scope, or a Kubernetes user (a service account,
+    ``system:serviceaccount:<namespace>:<name>``) with no scope, authorized call by call by RBAC."""
 
     name: str
-    scope: Scope
+    scope: Scope | None = None
 
 
 class KeyRing:
@@ -118,20 +118,6 @@ class KeyRing:
     def _refused(self, reason: str) -> None:
         AUTH_KEY_RELOADS.labels("refused").inc()
         log.error("keys file %s refused, the keys loaded before stay in force: %s", self._file, reason)
-
-
-def key_ring(config: AuthConfig, api: str) -> KeyRing | None:
-    """The ring of ``config``'s keys file and key. Without either: an empty ring (no call gets through) when
-    ``config.anonymous`` is false; None (the ``api`` is open) when it is true, or unset (with a warning)."""
-    if config.keys_file is None and config.api_key is None:
-        if config.anonymous is False:
-            log.warning("the %s refuses every call: no API keys, and anonymous access is off", api)
-            return KeyRing()
-        if config.anonymous is None:
-            log.warning("the %s is open to anyone who can reach it: no API keys configured", api)
-        return None
-    admin_key = config.api_key.get_secret_value() if config.api_key is not None else None
-    return KeyRing(config.keys_file, admin_key)
 
 
 def _signature(path: Path) -> tuple[int, int, int]:

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from faro_workloads.api.audit import audit
 from faro_workloads.api.auth import IDENTITY_STATE, PROTECTED_PREFIX
-from faro_workloads.contract.settings import RateLimitConfig
+from faro_workloads.contract.auth_settings import RateLimitConfig
 from faro_workloads.core.metrics import AUTH_DENIED
 
 MAX_CALLERS = 10_000

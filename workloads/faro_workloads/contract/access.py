@@ -1,4 +1,5 @@
-"""Who may call the data APIs: API keys with a scope, as a keys file holds them.
+"""Who may call the data APIs: API keys with a scope, as a keys file holds them, and what each call needs
+(a key's scope, or a Kubernetes service account's RBAC verb on a ``ragpipelines`` subresource).
 
 A keys file (JSON, usually a Kubernetes Secret mounted as a volume) lists keys by name with the SHA-256 of the
 key, never the key itself, so a leaked file or a log of it gives no way in::
@@ -16,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from faro_workloads.contract.api import GROUP, RAGPIPELINE
 
 KEY_PREFIX = "faro_"
 MAX_KEYS = 1000
@@ -74,3 +78,59 @@ def key_digest(key: str) -> str:
 def new_key() -> str:
     """A new random API key (256 bits, URL-safe, recognisable by its prefix in a leaked-secret scan)."""
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+# ---------------------------------------------------------------------------------------- what a call needs
+
+QUERY_SUBRESOURCE = "query"
+DOCUMENTS_SUBRESOURCE = "documents"
+GENERATIONS_SUBRESOURCE = "generations"
+
+
+@dataclass(frozen=True)
+class CallNeeds:
+    """What a call under ``/v1/`` needs: an API key of ``scope``, or a service account that RBAC allows
+    ``verb`` on ``ragpipelines/<subresource>`` of the pipeline."""
+
+    scope: Scope
+    subresource: str
+    verb: str
+
+    @property
+    def resource(self) -> str:
+        """The resource as RBAC rules name it, e.g. ``ragpipelines/query``."""
+        return f"{RAGPIPELINE.plural}/{self.subresource}"
+
+
+def call_needs(method: str, path: str) -> CallNeeds:
+    """What a ``method`` call to ``path`` (under ``/v1/``) needs.
+
+    ``/v1/query``: scope ``query``, or ``create`` on ``ragpipelines/query``. ``/v1/documents``: scope
+    ``write``, or on ``ragpipelines/documents`` ``create`` (upload, replace), ``delete``, ``list`` (the
+    collection) or ``get`` (one document). Anything else (the generations API): scope ``admin``, or on
+    ``ragpipelines/generations`` ``get``/``list`` to read and ``update`` to change.
+    """
+    method = method.upper()
+    reads = method in ("GET", "HEAD")
+    if _under(path, "/v1/query"):
+        return CallNeeds(Scope.QUERY, QUERY_SUBRESOURCE, "create")
+    if _under(path, "/v1/documents"):
+        if method == "DELETE":
+            verb = "delete"
+        elif reads:
+            verb = "list" if path.rstrip("/") == "/v1/documents" else "get"
+        else:
+            verb = "create"
+        return CallNeeds(Scope.WRITE, DOCUMENTS_SUBRESOURCE, verb)
+    verb = ("list" if path.rstrip("/") == "/v1/generations" else "get") if reads else "update"
+    return CallNeeds(Scope.ADMIN, GENERATIONS_SUBRESOURCE, verb)
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def pipeline_audience(namespace: str, pipeline: str) -> str:
+    """The audience a service-account token must be issued for to call the pipeline's data APIs, e.g.
+    ``faro.dev/default/docs`` (a token for the API server, or for another pipeline, is refused)."""
+    return f"{GROUP}/{namespace}/{pipeline}"

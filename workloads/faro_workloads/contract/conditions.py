@@ -101,7 +101,10 @@ class EventReason(StrEnum):
     GENERATION_ROLLED_BACK = "GenerationRolledBack"
     """A retained index generation became live again (a rollback)."""
     ACCESS_CLOSED = "AccessClosed"
-    """A data API refuses every call: the pipeline names no API keys for it and anonymous access is off."""
+    """A data API refuses every call: no API keys, no service-account tokens, and anonymous access is off."""
+    ACCESS_REVIEW_REMOVED = "AccessReviewRemoved"
+    """The services' token-review bindings were deleted: the pipeline no longer accepts service-account
+    tokens."""
     AUTOSCALER_REMOVED = "AutoscalerRemoved"
     """An autoscaler the operator made was deleted: its component no longer autoscales, or another kind
     scales it now (KEDA installed, or removed)."""

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from faro_workloads.contract.api import Distance, SearchMode, SettingsModel
+from faro_workloads.contract.auth_settings import AuthConfig
 from faro_workloads.contract.chunking import (
     DEFAULT_CONTEXT,
     DEFAULT_OVERLAP,
@@ -235,48 +236,6 @@ class SQSConfig(SettingsModel):
     concurrency: int = Field(4, ge=1, le=64, description="Objects processed at once.")
     endpoint_url: str | None = Field(None, description="SQS endpoint; AWS's when absent.")
     region: str = Field("us-east-1", min_length=1)
-
-
-class RateLimitConfig(SettingsModel):
-    """Requests each caller (an API key, or a client address on an open API) may make to the data APIs."""
-
-    requests_per_second: float = Field(..., gt=0, le=100_000, description="Sustained rate per caller.")
-    burst: int = Field(..., ge=1, le=100_000, description="Requests a caller may make at once.")
-
-
-class AuthConfig(SettingsModel):
-    """API-key check of the data APIs, query and documents (health and metrics stay open).
-
-    Without a key or a keys file, ``anonymous`` decides: true opens the APIs on purpose, false refuses every
-    call (what the operator renders unless a pipeline's spec says otherwise), unset opens them with a
-    warning in the log (``faro serve`` without configuration)."""
-
-    api_key: SecretStr | None = Field(None, description="One bearer key with the admin scope.")
-    anonymous: bool | None = Field(
-        None,
-        description="Without keys: true opens the APIs, false refuses every call; unset opens (a warning).",
-    )
-    rate_limit: RateLimitConfig | None = Field(
-        None, description="Per-caller request rate limit of the data APIs (429 with Retry-After beyond it)."
-    )
-    keys_file: Path | None = Field(
-        None,
-        description="A keys file (JSON: names, SHA-256 of the keys, scopes), re-read when it changes: a "
-        "mounted Secret's rotation needs no restart.",
-    )
-
-    @model_validator(mode="after")
-    def _anonymous_or_keys(self) -> AuthConfig:
-        if self.anonymous and (self.api_key is not None or self.keys_file is not None):
-            raise ValueError("anonymous access and API keys exclude each other: set one or the other")
-        return self
-
-    @field_validator("api_key")
-    @classmethod
-    def _not_empty(cls, key: SecretStr | None) -> SecretStr | None:
-        if key is not None and not key.get_secret_value().strip():
-            raise ValueError("the API key is empty: set a key, or unset the variable to run without one")
-        return key
 
 
 class ConsistencyConfig(SettingsModel):

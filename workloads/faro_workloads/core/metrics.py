@@ -25,9 +25,17 @@ TRANSACTION_RETRIES = Counter(
 )
 AUTH_DENIED = Counter(
     "faro_auth_denied_total",
-    "Requests to the data APIs refused: no key (missing_key), a key no entry has (unknown_key), a key whose "
-    "scope does not allow the call (insufficient_scope).",
+    "Requests to the data APIs refused: no credentials (missing_key), a key no entry has (unknown_key), a "
+    "token the API server rejects for the pipeline's audience (invalid_token), a key whose scope does not "
+    "allow the call (insufficient_scope), a service account RBAC does not allow (forbidden), a review the "
+    "API server did not answer (review_unavailable), over the rate limit (rate_limited).",
     ["reason"],
+)
+AUTH_REVIEWS = Counter(
+    "faro_auth_reviews_total",
+    "Reviews asked of the Kubernetes API server (answers reused from the cache are not counted): kind token "
+    "(TokenReview) or access (LocalSubjectAccessReview); result allowed, denied, or failed (no answer).",
+    ["kind", "result"],
 )
 AUTH_KEYS = Gauge(
     "faro_auth_keys", "API keys that open the data APIs now (the keys file's and the admin key)."

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
+from faro_workloads.api.auth import access_check
 from faro_workloads.api.documents import documents_router
-from faro_workloads.api.key_ring import key_ring
 from faro_workloads.aws_resources import s3_client
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
@@ -121,12 +121,12 @@ def build_chunker_app(
     store = S3ChunkStore(s3, settings.s3.bucket, ChunkObjectLayout(settings.s3.prefix, settings.pipeline))
     chunker = Chunker(settings.chunking, embedder=embedder).prepare()
     backend = S3ChunkingBackend(chunker, store, settings.pipeline, evidence)
-    keys = key_ring(settings.auth, "documents API")
+    access = access_check(settings.auth, "documents API", settings.pipeline)
     return build_api(
         title="Faro chunking service",
         routers=[documents_router(backend, settings.ingest, pipeline=settings.pipeline)],
         readiness={"s3": store.healthy},
         max_body_bytes=settings.ingest.max_body_bytes + ENVELOPE_BYTES,
-        keys=keys,
+        access=access,
         rate_limit=settings.auth.rate_limit,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
-from faro_workloads.api.key_ring import key_ring
+from faro_workloads.api.auth import access_check
 from faro_workloads.api.query import query_router
 from faro_workloads.contract.settings import FaroSettings
 from faro_workloads.core.chunking import Chunker
@@ -53,13 +53,13 @@ def build_query_app(
 
     Ready needs PostgreSQL only: without Qdrant the service still answers, from pgvector.
     """
-    keys = key_ring(settings.auth, "query API")
+    access = access_check(settings.auth, "query API", settings.pipeline)
     return build_api(
         title="Faro query service",
         routers=[query_router(retriever, settings.query)],
         readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy},
         max_body_bytes=QUERY_BODY_LIMIT,
         required_for_ready=frozenset({"postgres"}),
-        keys=keys,
+        access=access,
         rate_limit=settings.auth.rate_limit,
     )
