@@ -67,6 +67,9 @@ def _convert(node: dict[str, Any], definitions: dict[str, Any], path: str) -> di
         return merged
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    if "patternProperties" in node:  # a map with constrained keys: the values' schema; the operator's model
+        (values,) = node.pop("patternProperties").values()  # checks the keys (an InvalidSpec condition)
+        node.setdefault("additionalProperties", values)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key not in _KEEP:

@@ -24,6 +24,7 @@ from faro_operator.collection_spec import (
 )
 from faro_operator.spec_base import K8S_NAME, QUANTITY, SecretKeyRef, SpecModel
 from faro_workloads.contract import chunking
+from faro_workloads.contract.access import TENANT_PATTERN
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.golden_queries import (
     DEFAULT_MAX_RECALL_DROP,
@@ -211,6 +212,10 @@ class RateLimitSpec(SpecModel):
     burst: int = Field(..., ge=1, le=100000, description="Requests a caller may make at once.")
 
 
+# A ServiceAccount in the pipeline's namespace, or in another one as namespace/name.
+SERVICE_ACCOUNT_REF = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/)?[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$"
+
+
 class AccessSpec(SpecModel):
     """Who may call the pipeline's data APIs (the chunker's documents API and the query API). Closed by
     default: without keys, every call is refused unless ``anonymous`` opens them on purpose."""
@@ -234,6 +239,23 @@ class AccessSpec(SpecModel):
         "faro.dev/<namespace>/<pipeline>, authorized by RBAC: create on ragpipelines/query to query; create, "
         "get, list, delete on ragpipelines/documents to write. Not with anonymous.",
     )
+
+    service_account_tenants: dict[
+        Annotated[str, Field(pattern=SERVICE_ACCOUNT_REF)], Annotated[str, Field(pattern=TENANT_PATTERN)]
+    ] = Field(
+        default_factory=dict,
+        max_length=1000,
+        description="Service accounts held to one tenant's documents: name (in the pipeline's namespace) or "
+        "namespace/name -> tenant. Others are not held to a tenant.",
+    )
+
+    def tenant_users(self, namespace: str) -> dict[str, str]:
+        """``service_account_tenants`` by Kubernetes user name (``system:serviceaccount:<ns>:<name>``)."""
+        users = {}
+        for account, tenant in self.service_account_tenants.items():
+            account_namespace, _, name = account.rpartition("/")
+            users[f"system:serviceaccount:{account_namespace or namespace}:{name}"] = tenant
+        return users
 
     @property
     def accepts_service_accounts(self) -> bool:

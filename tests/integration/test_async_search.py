@@ -14,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from qdrant_client import models
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import (
     CollectionConfig,
@@ -261,7 +262,15 @@ def test_a_collection_made_on_a_server_is_laid_out_as_configured(collection: Col
             store.close()
     created = rest.created[store.name]
     assert (created.shard_number, created.replication_factor, created.write_consistency_factor) == (6, 3, 2)
-    assert rest.requests["create"] == 1 and rest.requests["index"] == 1  # and the doc_id payload index
+    assert rest.requests["create"] == 1
+    # the doc_id and tenant payload indexes; the tenant's asked again of an existing collection (one made
+    # before tenants gets it then)
+    tenant = models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True)
+    assert [(i.field_name, i.field_schema) for i in rest.indexes[store.name]] == [
+        ("doc_id", models.PayloadSchemaType.KEYWORD),
+        (f"metadata.{TENANT_KEY}", tenant),
+        (f"metadata.{TENANT_KEY}", tenant),
+    ]
     assert local.collection_exists(store.name)
 
 

@@ -12,6 +12,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.settings import CollectionConfig, Distance, PostgresConfig
 from faro_workloads.core.documents import SourceText, chunk_point_id
 from faro_workloads.core.search_filter import SearchFilter
@@ -73,6 +74,9 @@ def test_schema_has_tables_and_hnsw_index_for_the_distance(
     assert f"(embedding {OPCLASSES[distance]})" in hnsw[0]
     assert "m='16'" in hnsw[0] and "ef_construction='100'" in hnsw[0]
     assert any("btree (doc_id)" in definition for definition in indexes.values())
+    # the chunks of each tenant, in the expression the tenant filter names
+    tenant = indexes[f"{name}_chunks_tenant"]
+    assert f"btree (((metadata ->> '{TENANT_KEY}'::text))) WHERE (metadata ? '{TENANT_KEY}'::text)" in tenant
     assert store.index_definitions() == indexes
 
 

@@ -35,6 +35,7 @@ class QdrantRest:
         self._writes = 0
         self.requests: dict[str, int] = {}
         self.created: dict[str, models.CreateCollection] = {}
+        self.indexes: dict[str, list[models.CreateFieldIndex]] = {}
         self._lock = lock or threading.RLock()
         self.app = FastAPI()
         self.app.exception_handler(ValueError)(self._refused)
@@ -92,6 +93,7 @@ class QdrantRest:
 
     async def _index(self, name: str, request: Request) -> JSONResponse:
         index = models.CreateFieldIndex.model_validate(await request.json())
+        self.indexes.setdefault(name, []).append(index)
         with self._lock, warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # local mode: payload indexes have no effect
             result = self.client.create_payload_index(name, index.field_name, index.field_schema)

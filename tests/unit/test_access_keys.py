@@ -99,7 +99,7 @@ def test_a_file_that_no_longer_parses_keeps_the_keys_loaded_before(
         ('{"keys": [{"name": "a", "sha256": "00", "scope": "query"}]}', "sha256"),
         ('{"keys": [{"name": "a", "sha256": "' + "0" * 64 + '", "scope": "root"}]}', "scope"),
         (
-            '{"keys": [{"name": "a", "sha256": "' + "0" * 64 + '", "scope": "query", "tenant": "t"}]}',
+            '{"keys": [{"name": "a", "sha256": "' + "0" * 64 + '", "scope": "query", "tenant": "T A"}]}',
             "tenant",
         ),
         ("not json", "Invalid JSON"),

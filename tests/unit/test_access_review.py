@@ -47,6 +47,10 @@ class FakeReviewer:
     def __init__(self, accounts: dict[str, ReviewedAccount], allowed: set[tuple[str, str, str]]) -> None:
         self.accounts, self.allowed, self.asked = accounts, allowed, []
         self.unavailable = False
+        self.tenants: dict[str, str] = {}
+
+    def tenant_of(self, username: str) -> str | None:
+        return self.tenants.get(username)
 
     async def authenticate(self, token: str) -> ReviewedAccount | None:
         self.asked.append(("token", token))

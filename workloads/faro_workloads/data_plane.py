@@ -14,6 +14,7 @@ import threading
 from fastapi import APIRouter, FastAPI
 
 from faro_workloads.api.app import ReadinessCheck, build_api
+from faro_workloads.api.auth import AccessCheck
 from faro_workloads.api.documents import DocumentBackend, documents_router
 from faro_workloads.api.generations import generations_router
 from faro_workloads.api.query import query_router
@@ -195,11 +196,13 @@ class DataPlane:
         title: str = "Faro",
         documents: DocumentBackend | None = None,
         readiness: dict[str, ReadinessCheck] | None = None,
+        access: AccessCheck | None = None,
     ) -> FastAPI:
         """The documents + query API with health, readiness and metrics.
 
         Documents go to ``documents`` (default: straight into the stores). Ready needs Postgres only:
-        without Qdrant, queries fall back and the outbox keeps writes.
+        without Qdrant, queries fall back and the outbox keeps writes. ``access``: who may call (open
+        without).
         """
         pg, qdrant = self.pg, self.qdrant
         max_document = self.ingest_config.max_body_bytes
@@ -213,6 +216,7 @@ class DataPlane:
             readiness={"postgres": pg.healthy, "qdrant": qdrant.healthy, **(readiness or {})},
             max_body_bytes=max_document + _ENVELOPE_BYTES,
             required_for_ready=frozenset({"postgres"}),
+            access=access,
         )
 
     def _generation_routers(self) -> list[APIRouter]:

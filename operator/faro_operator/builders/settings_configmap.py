@@ -78,7 +78,11 @@ def settings_data(owner: Owner, spec: RagPipelineSpec, collection: ResolvedColle
                 "anonymous": spec.access.anonymous,
                 "rate_limit": rate_limit.model_dump() if (rate_limit := spec.access.rate_limit) else None,
                 "service_accounts": (
-                    {"audience": pipeline_audience(owner.namespace, owner.name), "namespace": owner.namespace}
+                    {
+                        "audience": pipeline_audience(owner.namespace, owner.name),
+                        "namespace": owner.namespace,
+                        "tenants": spec.access.tenant_users(owner.namespace) or None,
+                    }
                     if spec.access.accepts_service_accounts
                     else None
                 ),

@@ -19,7 +19,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from faro_workloads.background_server import free_port
-from faro_workloads.contract.access import pipeline_audience
+from faro_workloads.contract.access import TENANT_KEY, pipeline_audience
 from faro_workloads.contract.auth_settings import AuthConfig, ServiceAccountAuthConfig
 from faro_workloads.contract.settings import CollectionConfig, FaroSettings, PostgresConfig, QdrantConfig
 
@@ -135,12 +135,25 @@ def _assert_services_hold_the_two_reviews_and_no_more(kube_api_client: Any, name
 
 
 @contextmanager
-def _service(kind: str, settings: FaroSettings, log: Path) -> Iterator[str]:
+def _service(kind: str, settings: FaroSettings, log: Path, rendered: dict[str, str]) -> Iterator[str]:
+    """``faro serve <kind>`` with ``settings`` and the settings the operator ``rendered`` for the reviews."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     args = ("serve", kind, "--host", "127.0.0.1", "--port", str(port))
-    with faro_process(*args, log=log, ready_url=f"{url}/healthz", env=service_environment(settings)):
+    env = {**service_environment(settings), **rendered}
+    with faro_process(*args, log=log, ready_url=f"{url}/healthz", env=env):
         yield url
+
+
+def _rendered_review_settings(core: client.CoreV1Api, namespace: str) -> dict[str, str]:
+    """The ``FARO_AUTH__SERVICE_ACCOUNTS__*`` settings of the operator's ConfigMap for pipeline ``docs``."""
+    configmap = core.read_namespaced_config_map("docs-settings", namespace).data
+    rendered = {k: v for k, v in configmap.items() if k.startswith("FARO_AUTH__SERVICE_ACCOUNTS__")}
+    assert rendered["FARO_AUTH__SERVICE_ACCOUNTS__AUDIENCE"] == f"faro.dev/{namespace}/docs"
+    assert json.loads(rendered["FARO_AUTH__SERVICE_ACCOUNTS__TENANTS"]) == {
+        f"system:serviceaccount:{namespace}:ingest-bot": "tenant-a"
+    }
+    return rendered
 
 
 def _audit_lines(log: Path) -> list[dict[str, Any]]:
@@ -167,7 +180,9 @@ def pipeline_with_tokens(operator, review_roles, resources, kube_api_client, nam
     rbac = client.RbacAuthorizationV1Api(kube_api_client)
     pipelines = custom(kube_api_client, namespace, "ragpipelines")
     custom(kube_api_client, namespace, "collections").create(resources["collection"])
-    pipelines.create(resources["pipeline"])
+    pipeline = resources["pipeline"]
+    pipeline["spec"].setdefault("access", {})["serviceAccountTenants"] = {"ingest-bot": "tenant-a"}
+    pipelines.create(pipeline)
     wait_for(lambda: rbac.read_cluster_role_binding(f"faro:token-review:{namespace}:docs"), what="a binding")
     wait_for(lambda: rbac.read_namespaced_role_binding("docs-access-review", namespace), what="a RoleBinding")
     pipeline = wait_for(
@@ -217,12 +232,16 @@ def test_rbac_decides_who_may_query_and_write_with_the_rights_the_operator_rende
         "postgres": PostgresConfig(dsn=postgres_dsn, schema_name=f"s_{namespace[-10:]}"),
         "qdrant": QdrantConfig(path=str(tmp_path / "qdrant")),
     }
+    # the review settings as the operator rendered them (audience, namespace, tenants of service accounts)
+    rendered = _rendered_review_settings(core, namespace)
     chunker_log = tmp_path / "chunker.log"
     with ExitStack() as stack, httpx.Client(timeout=20) as http:
         chunker = stack.enter_context(
-            _service("chunker", settings("chunker", s3=aws_pipeline.s3_config), chunker_log)
+            _service("chunker", settings("chunker", s3=aws_pipeline.s3_config), chunker_log, rendered)
         )
-        query = stack.enter_context(_service("query", settings("query", **stores), tmp_path / "query.log"))
+        query = stack.enter_context(
+            _service("query", settings("query", **stores), tmp_path / "query.log", rendered)
+        )
 
         def call(method: str, url: str, token: str | None, **kwargs: Any) -> httpx.Response:
             headers = {"authorization": f"Bearer {token}"} if token else {}
@@ -238,6 +257,8 @@ def test_rbac_decides_who_may_query_and_write_with_the_rights_the_operator_rende
         # the writer may upload, list, read and delete, not query
         assert call("POST", f"{chunker}/v1/documents", writer, json=document).status_code in (201, 202)
         assert call("GET", f"{chunker}/v1/documents", writer).status_code == 200
+        stored = call("GET", f"{chunker}/v1/documents/guide", writer).json()
+        assert stored["metadata"] == {TENANT_KEY: "tenant-a"}  # ingest-bot is held to tenant-a
         assert call("DELETE", f"{chunker}/v1/documents/guide", writer).status_code in (202, 204)
         assert call("POST", f"{query}/v1/query", writer, json=question).status_code == 403
         # no binding: 403; a token for another audience or another pipeline, or none: 401

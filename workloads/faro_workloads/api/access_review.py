@@ -108,6 +108,10 @@ class AccessReviewer:
     def audience(self) -> str:
         return self._config.audience
 
+    def tenant_of(self, username: str) -> str | None:
+        """The tenant the account ``username`` is held to (None: any)."""
+        return self._config.tenants.get(username)
+
     async def authenticate(self, token: str) -> ReviewedAccount | None:
         """The account ``token`` belongs to, or None when the API server does not accept it for the
         pipeline's audience (expired, revoked, issued for another audience, not a token at all)."""

@@ -1,7 +1,8 @@
 """The audit trail: one JSON line per write, delete and refused request, on the ``faro.audit`` logger.
 
-Each line says what happened (``event``), who asked (``identity``: the key's name; ``anonymous`` on an open
-API), on which pipeline and document, and the result, e.g.::
+Each line says what happened (``event``), who asked (``identity``: the key's name or the service account's
+user name; ``anonymous`` on an open API; ``tenant`` when the caller is held to one), on which pipeline and
+document, and the result, e.g.::
 
     {"event": "document.write", "identity": "ci-bot", "pipeline": "docs", "doc_id": "guide",
      "result": "accepted"}

@@ -129,7 +129,7 @@ class DataApiAuth:
                     f"{self._reviewer.audience!r}"
                 )
                 raise Denied(401, "invalid_token", message)
-            identity = Identity(account.username)
+            identity = Identity(account.username, tenant=self._reviewer.tenant_of(account.username))
             if not await self._reviewer.authorize(account, needs):
                 message = (
                     f"{account.username} may not {needs.verb} {needs.resource} of this pipeline "
@@ -154,6 +154,7 @@ class DataApiAuth:
         audit(
             "denied",
             identity=denied.identity.name if denied.identity else None,
+            tenant=denied.identity.tenant if denied.identity else None,
             reason=denied.reason,
             method=scope.get("method"),
             path=scope["path"],

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from faro_workloads.api.audit import audit, identity_name
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.tenancy import held_tenant, held_upload, listed_page, visible
 from faro_workloads.api.upload_reader import METADATA, Rejected, TextDocument, UploadReader
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_state import DocumentState, DocumentStatus
@@ -157,7 +158,7 @@ def documents_router(
         responses={
             200: {"model": DocumentAccepted},
             202: {"model": DocumentAccepted},
-            **error_responses(400, 401, 408, 413, 415, 422, 503),
+            **error_responses(400, 401, 403, 408, 409, 413, 415, 422, 503),
         },
         summary="Add or replace a document",
     )
@@ -170,14 +171,17 @@ def documents_router(
         except HTTPException as exc:
             INGEST_ERRORS.labels(_REJECTION_REASONS.get(exc.status_code, "invalid_document")).inc()
             raise
-        who = identity_name(request)
+        who = {"identity": identity_name(request), "tenant": held_tenant(request), "pipeline": pipeline}
         try:
+            document = await run_in_threadpool(held_upload, document, who["tenant"], backend.get)
             result = await run_in_threadpool(backend.ingest, document)
-        except InputError as exc:
+        except (InputError, HTTPException) as exc:
+            audit("document.write", **who, doc_id=document.doc_id, result="refused")
+            if isinstance(exc, HTTPException):
+                raise
             INGEST_ERRORS.labels("invalid_document").inc()
-            audit("document.write", identity=who, pipeline=pipeline, doc_id=document.doc_id, result="refused")
             raise HTTPException(422, str(exc)) from exc
-        audit("document.write", identity=who, pipeline=pipeline, doc_id=result.doc_id, result=result.status)
+        audit("document.write", **who, doc_id=result.doc_id, result=result.status)
         if result.status == "accepted":
             response.status_code = 202
         elif result.status != "created":
@@ -193,11 +197,12 @@ def documents_router(
         summary="List documents by id",
     )
     def list_documents(
+        request: Request,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH, pattern=NUL_FREE)] = None,
     ) -> DocumentList:
-        records = backend.list(limit=limit, after=after)
-        next_after = records[-1].doc_id if len(records) == limit else None
+        pages = lambda size, cursor: backend.list(limit=size, after=cursor)  # noqa: E731
+        records, next_after = listed_page(pages, held_tenant(request), limit, after)
         return DocumentList(documents=[DocumentInfo.of(r) for r in records], next_after=next_after)
 
     @router.get(
@@ -209,8 +214,8 @@ def documents_router(
         },
         summary="Read a document and its state",
     )
-    def get_document(doc_id: PathDocId) -> Any:
-        status = backend.get(_checked_id(doc_id))
+    def get_document(doc_id: PathDocId, request: Request) -> Any:
+        status = visible(backend.get(_checked_id(doc_id)), held_tenant(request))
         if status is None:
             raise HTTPException(404, f"document {doc_id!r} not found")
         info = DocumentInfo.of(status)
@@ -227,11 +232,15 @@ def documents_router(
         summary="Delete a document",
     )
     def delete_document(doc_id: PathDocId, request: Request) -> Response:
-        deleted = backend.delete(_checked_id(doc_id))
+        tenant, checked = held_tenant(request), _checked_id(doc_id)
+        deleted = (tenant is None or visible(backend.get(checked), tenant) is not None) and backend.delete(
+            checked
+        )
         result = "deleted" if deleted else "not_found"
         audit(
             "document.delete",
             identity=identity_name(request),
+            tenant=tenant,
             pipeline=pipeline,
             doc_id=doc_id,
             result=result,

@@ -39,6 +39,8 @@ class Identity:
 
     name: str
     scope: Scope | None = None
+    tenant: str | None = None
+    """The tenant the caller is held to (None: any)."""
 
 
 class KeyRing:
@@ -108,7 +110,9 @@ class KeyRing:
             self._refused(reason)
             self._signature = None if isinstance(exc, OSError) else signature
             return
-        self._entries = [(entry.sha256, Identity(entry.name, entry.scope)) for entry in parsed.keys]
+        self._entries = [
+            (entry.sha256, Identity(entry.name, entry.scope, entry.tenant)) for entry in parsed.keys
+        ]
         self._signature = signature
         AUTH_KEYS.set(len(self._static) + len(self._entries))
         AUTH_KEY_RELOADS.labels("loaded").inc()

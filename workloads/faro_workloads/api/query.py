@@ -8,11 +8,12 @@ import math
 import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.tenancy import held_tenant, tenant_filter
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.metrics import (
@@ -141,17 +142,18 @@ def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
     @router.post(
         "/query",
         response_model=QueryResponse,
-        responses=error_responses(400, 401, 413, 422, 503),
+        responses=error_responses(400, 401, 403, 413, 422, 503),
         summary="Search the collection",
     )
-    async def query(request: QueryRequest) -> JSONResponse:
+    async def query(request: QueryRequest, http: Request) -> JSONResponse:
         if not NOT_BLANK.search(request.query):
             raise HTTPException(422, "query must contain some text")
+        search_filter = tenant_filter(request.filter, held_tenant(http))
         try:
             question = Question(
                 request.query,
                 request.top_k,
-                request.filter,
+                search_filter,
                 request.backend,
                 request.mode,
                 request.max_per_document,

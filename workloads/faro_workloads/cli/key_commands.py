@@ -27,10 +27,15 @@ def keys() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Add the key's entry to this keys file (made when missing); otherwise the entry is printed.",
 )
-def new(name: str, scope: str, keys_file: Path | None) -> None:
+@click.option("--tenant", help="Hold the key to this tenant's documents (default: not held to a tenant).")
+def new(name: str, scope: str, keys_file: Path | None, tenant: str | None) -> None:
     """Make a key: it is printed once, on stdout (give it to its holder); only its digest is kept."""
     key = new_key()
-    entry = ApiKeyEntry(name=name, sha256=key_digest(key), scope=Scope(scope))
+    try:
+        entry = ApiKeyEntry(name=name, sha256=key_digest(key), scope=Scope(scope), tenant=tenant)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigurationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
     if keys_file is None:
         click.echo(f"entry: {entry.model_dump_json()}", err=True)
     else:
@@ -39,17 +44,19 @@ def new(name: str, scope: str, keys_file: Path | None) -> None:
             raise ConfigurationError(f"keys file {keys_file} has a key named {name!r} already")
         updated = KeysFile(keys=[*current.keys, entry])
         keys_file.write_text(json.dumps(updated.model_dump(mode="json"), indent=2) + "\n")
-        click.echo(f"added {name!r} ({scope}) to {keys_file}: {len(updated.keys)} keys", err=True)
+        held = f", tenant {tenant}" if tenant else ""
+        click.echo(f"added {name!r} ({scope}{held}) to {keys_file}: {len(updated.keys)} keys", err=True)
     click.echo(key)
 
 
 @keys.command("check")
 @click.argument("keys_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def check(keys_file: Path) -> None:
-    """Check a keys file as the services load it; list its keys' names and scopes (exit 2 when invalid)."""
+    """Check a keys file as the services load it; list its keys' names, scopes and tenants (exit 2 when
+    invalid)."""
     parsed = _read(keys_file)
     for entry in parsed.keys:
-        click.echo(f"{entry.name}\t{entry.scope}")
+        click.echo(f"{entry.name}\t{entry.scope}\t{entry.tenant or '-'}")
     click.echo(f"{keys_file}: {len(parsed.keys)} keys, valid", err=True)
 
 

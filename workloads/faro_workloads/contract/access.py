@@ -9,8 +9,9 @@ key, never the key itself, so a leaked file or a log of it gives no way in::
 
 Scopes are ranked: ``query`` may query; ``write`` may also upload, replace, list, read and delete documents;
 ``admin`` may also call everything else under ``/v1/`` (the generations API). ``faro keys new`` makes a key
-and its entry. Keys bound to a tenant are not accepted yet: an entry with any other field is refused, so a
-file written for tenant isolation fails to load instead of opening every tenant's documents.
+and its entry. A key with a ``tenant`` sees and writes only that tenant's documents: the tenant is stored
+with each document it writes (the reserved metadata key :data:`TENANT_KEY`) and every query, list, read and
+delete it makes is held to it. A key without one is not held to a tenant (an operator's or a service's).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ from faro_workloads.contract.api import GROUP, RAGPIPELINE
 KEY_PREFIX = "faro_"
 MAX_KEYS = 1000
 NAME_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+TENANT_PATTERN = r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$"
+TENANT_KEY = "faro_tenant"
+"""The reserved metadata key that holds a document's tenant (only Faro sets it for a key bound to a tenant;
+an upload naming it must name its own tenant)."""
 
 
 class Scope(StrEnum):
@@ -51,6 +56,9 @@ class ApiKeyEntry(BaseModel):
     name: str = Field(..., pattern=NAME_PATTERN, description="Who holds the key (audit lines name it).")
     sha256: str = Field(..., pattern=r"^[0-9a-f]{64}$", description="SHA-256 of the key, lowercase hex.")
     scope: Scope
+    tenant: str | None = Field(
+        None, pattern=TENANT_PATTERN, description="Only this tenant's documents (none: not held to a tenant)."
+    )
 
 
 class KeysFile(BaseModel):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from faro_workloads.contract.access import TENANT_PATTERN
 from faro_workloads.contract.api import SettingsModel
 
 IN_CLUSTER_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -44,6 +46,11 @@ class ServiceAccountAuthConfig(SettingsModel):
         10, ge=0, le=300, description="How long a review's answer is reused (an RBAC change waits this long)."
     )
     timeout_seconds: float = Field(5, gt=0, le=60, description="Timeout of one review call.")
+    tenants: dict[str, Annotated[str, Field(pattern=TENANT_PATTERN)]] = Field(
+        default_factory=dict,
+        max_length=10_000,
+        description="Service accounts held to a tenant, by user name (system:serviceaccount:<ns>:<name>).",
+    )
 
 
 class AuthConfig(SettingsModel):

@@ -35,10 +35,15 @@ def _collect(
         where = (*path, name)
         if field is None:
             raise ValueError(f"{model.__name__} has no setting {'.'.join(where)!r}")
-        if isinstance(value, Mapping):
+        if isinstance(value, Mapping) and not _is_mapping(field.annotation):
             _collect(_model_of(field.annotation, ".".join(where)), value, where, out)
         elif value is not None:
             out[PREFIX + NESTED_DELIMITER.join(where).upper()] = _text(value)
+
+
+def _is_mapping(annotation: Any) -> bool:
+    """Whether a field holds a mapping of values (``dict[str, str]``), set as one JSON variable."""
+    return typing.get_origin(annotation) is dict
 
 
 def _model_of(annotation: Any, where: str) -> type[BaseModel]:
@@ -55,4 +60,6 @@ def _text(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return json.dumps(list(value))  # how pydantic-settings reads a list from one variable
+    if isinstance(value, Mapping):
+        return json.dumps(dict(value), sort_keys=True)  # and a mapping
     return str(value)

@@ -140,8 +140,9 @@ class RagPipelineStatus(ApiModel):
     )
     access: dict[str, str] = Field(
         default_factory=dict,
-        description="Who may call each data API (documents, query): apiKeys (the keys Secret), apiKey (the "
-        "query service's one key), anonymous (open on purpose) or closed (no keys: every call refused).",
+        description="How each data API (documents, query) is reached: the ways in joined by + (apiKeys: the "
+        "keys Secret, apiKey: the query service's one key, serviceAccounts: RBAC-authorized tokens), else "
+        "anonymous (open on purpose) or closed (every call refused).",
     )
     consistency: ConsistencyResult | None = None
     live_generation: int | None = Field(None, description="The index generation queries read.")

@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
+from faro_workloads.contract.access import TENANT_PATTERN
 from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
 
 # Values must be storable in PostgreSQL (no NUL in text or jsonb) and matchable by Qdrant (int64, finite).
@@ -93,5 +94,10 @@ class SearchFilter(BaseModel):
         description="Only chunks whose metadata has each of these keys with exactly this value.",
     )
 
+    tenant: Annotated[str, Field(pattern=TENANT_PATTERN)] | None = Field(
+        None,
+        description="Only chunks of this tenant's documents (a caller held to a tenant: only its own).",
+    )
+
     def is_empty(self) -> bool:
-        return not self.doc_ids and not self.metadata
+        return not self.doc_ids and not self.metadata and self.tenant is None

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -31,6 +30,7 @@ from faro_workloads.core.stores.qdrant_async import AsyncQdrantSearch
 from faro_workloads.core.stores.qdrant_compaction import CompactionPolicy, LocalCompaction, LocalGarbage
 from faro_workloads.core.stores.qdrant_connection import QdrantConnection
 from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
+from faro_workloads.core.stores.qdrant_indexes import create_payload_indexes, create_tenant_index
 from faro_workloads.core.stores.qdrant_points import (
     DENSE_VECTOR,
     LEXICAL_VECTOR,
@@ -122,6 +122,7 @@ class QdrantStore:
         with self._qdrant.call("ensure_collection") as client:
             if client.collection_exists(self._name):
                 self._check_existing(client)
+                create_tenant_index(client, self._name, self._qdrant.local)
                 # e.g. deletes before a restart left the SQLite file at its peak
                 self._compaction.vacuum_if_due()
                 return
@@ -132,7 +133,7 @@ class QdrantStore:
                     raise
                 self._check_existing(client)  # another process created it first
                 return
-            self._create_doc_id_index(client)
+            create_payload_indexes(client, self._name, self._qdrant.local)
         log.info("created qdrant collection %s", self._name)
 
     def _create_collection(self, client: QdrantClient, defer_indexing: bool = False) -> None:
@@ -184,16 +185,7 @@ class QdrantStore:
     def _create_empty(self, client: QdrantClient) -> None:
         """The empty collection with its payload index in ``client`` (compaction's fresh in-memory client)."""
         self._create_collection(client)
-        self._create_doc_id_index(client)
-
-    def _create_doc_id_index(self, client: QdrantClient) -> None:
-        with warnings.catch_warnings():
-            # Local mode warns that payload indexes have no effect there; that is expected.
-            if self._qdrant.local:
-                warnings.simplefilter("ignore", UserWarning)
-            client.create_payload_index(
-                self._name, "doc_id", field_schema=models.PayloadSchemaType.KEYWORD, wait=True
-            )
+        create_payload_indexes(client, self._name, self._qdrant.local)
 
     def _check_existing(self, client: QdrantClient) -> None:
         params = client.get_collection(self._name).config.params.vectors

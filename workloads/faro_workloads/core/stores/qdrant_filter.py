@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from qdrant_client import models
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.core.search_filter import SearchFilter
+
+TENANT_PAYLOAD_KEY = f"metadata.{TENANT_KEY}"
+"""Where a chunk's tenant is in its Qdrant payload (a keyword index, made with the collection)."""
 
 
 def _condition(key: str, value: str | int | float | bool) -> models.FieldCondition:
@@ -23,4 +27,6 @@ def to_qdrant_filter(flt: SearchFilter | None) -> models.Filter | None:
         must.append(models.FieldCondition(key="doc_id", match=models.MatchAny(any=list(flt.doc_ids))))
     for key, value in (flt.metadata or {}).items():
         must.append(_condition(f"metadata.{key}", value))
+    if flt.tenant is not None:
+        must.append(_condition(TENANT_PAYLOAD_KEY, flt.tenant))
     return models.Filter(must=must)

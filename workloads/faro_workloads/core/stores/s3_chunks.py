@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.core.census import ListedObject
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
 from faro_workloads.core.document_state import Acknowledgement
@@ -55,6 +56,9 @@ class S3ChunkStore:
         ):
             return False
         metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks)), "chunking": chunking}
+        tenant = obj.metadata.get(TENANT_KEY)
+        if isinstance(tenant, str):  # always in the head, even when the document's metadata is too long
+            metadata["tenant"] = tenant
         encoded_meta = json.dumps(obj.metadata, ensure_ascii=True, separators=(",", ":"))
         if len(encoded_meta) <= _METADATA_HEADER_LIMIT:
             metadata["doc-metadata"] = encoded_meta
@@ -181,6 +185,8 @@ class S3ChunkStore:
             doc_metadata = json.loads(meta.get("doc-metadata", "{}"))
         except ValueError:
             doc_metadata = {}
+        if "tenant" in meta:
+            doc_metadata[TENANT_KEY] = meta["tenant"]
         return DocumentRecord(
             doc_id=doc_id,
             content_hash=meta.get("content-hash", ""),

@@ -17,6 +17,7 @@ import logging
 import psycopg
 from psycopg import sql
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
 from faro_workloads.contract.settings import HnswConfig
 from faro_workloads.core.stores.ports import StoreSchemaMismatch
@@ -188,6 +189,16 @@ class PostgresSchema:
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (doc_id)").format(
                 sql.Identifier(tables.doc_index_name), tables.chunks
+            )
+        )
+        # A tenant's chunks (partial: documents without a tenant are not in it); the filter names the same
+        # expression (search_statements._filter_conditions).
+        conn.execute(
+            sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} ((metadata ->> {})) WHERE metadata ? {}").format(
+                sql.Identifier(tables.tenant_index_name),
+                tables.chunks,
+                sql.Literal(TENANT_KEY),
+                sql.Literal(TENANT_KEY),
             )
         )
         conn.execute(

@@ -15,6 +15,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.settings import Distance
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.lexical import SparseVector
@@ -85,7 +86,7 @@ class SearchStatements:
         if per_document is not None:
             params |= {"per_document": per_document, "candidates": candidates}
         conditions = _filter_conditions(flt, params)
-        shape = tuple(name for name in ("doc_ids", "metadata", "per_document") if name in params)
+        shape = tuple(name for name in (*FILTER_PARAMS, "per_document") if name in params)
         statement = self._dense_sql.get(shape)
         if statement is None:
             statement = self._dense_sql[shape] = self._dense_statement(conditions, per_document is not None)
@@ -145,7 +146,7 @@ class SearchStatements:
         conditions = _filter_conditions(flt, params, "c.")
         for i, (term, weight) in enumerate(zip(query.indices, query.values, strict=True)):
             params[f"t{i}"], params[f"w{i}"] = term, weight
-        shape = (len(query.indices), *(name for name in ("doc_ids", "metadata") if name in params))
+        shape = (len(query.indices), *(name for name in FILTER_PARAMS if name in params))
         statement = self._lexical_sql.get(shape)
         if statement is None:
             statement = self._lexical_sql[shape] = self._lexical_statement(len(query.indices), conditions)
@@ -219,6 +220,11 @@ def _hit(row: Row, score: float) -> SearchHit:
     )
 
 
+FILTER_PARAMS = ("doc_ids", "metadata", "tenant")
+"""The parameters :func:`_filter_conditions` may add: a rendered statement is cached by which it has (its
+shape), so each must be here, or a statement rendered for one filter would serve another."""
+
+
 def _filter_conditions(
     flt: SearchFilter | None, params: dict[str, Any], prefix: str = ""
 ) -> list[sql.Composable]:
@@ -230,4 +236,9 @@ def _filter_conditions(
     if flt is not None and flt.metadata:
         conditions.append(sql.SQL(prefix + "metadata @> %(metadata)s"))
         params["metadata"] = Jsonb(flt.metadata)
+    if flt is not None and flt.tenant is not None:  # the expression the tenant index holds
+        conditions.append(
+            sql.SQL("(" + prefix + "metadata ->> {}) = %(tenant)s").format(sql.Literal(TENANT_KEY))
+        )
+        params["tenant"] = flt.tenant
     return conditions

@@ -47,6 +47,7 @@ class CollectionTables:
     chunks_table_name: str
     hnsw_index_name: str
     doc_index_name: str
+    tenant_index_name: str  # the chunks of each tenant (a caller held to a tenant searches only those)
     lexical_index_name: str
     indexed_terms_index_name: str  # the chunks that have lexical terms (BM25's collection size, counted)
     outbox_index_name: str
@@ -78,6 +79,7 @@ class CollectionTables:
             chunks_table_name=chunks,
             hnsw_index_name=f"{chunks}_hnsw",
             doc_index_name=f"{chunks}_doc_id",
+            tenant_index_name=f"{chunks}_tenant",
             lexical_index_name=f"{chunks}_lexical",
             indexed_terms_index_name=f"{chunks}_has_terms",
             outbox_index_name=f"{name}_outbox_point_id",
