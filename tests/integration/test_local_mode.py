@@ -235,6 +235,23 @@ def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
     assert len(no_cluster.stderr.strip().splitlines()) == 1
 
 
+def test_local_mode_with_a_keys_file_lets_in_only_its_keys(tmp_path: Path) -> None:
+    """``faro local --keys-file``: the keys ``faro keys new`` made, each with its scope; nothing without."""
+    keys = tmp_path / "keys.json"
+    writer = faro("keys", "new", "--name", "me", "--scope", "write", "--file", str(keys)).stdout.strip()
+    reader = faro("keys", "new", "--name", "ui", "--scope", "query", "--file", str(keys)).stdout.strip()
+    note = tmp_path / "note.md"
+    note.write_text("# Note\n\nThe heron inventory is counted on Fridays.\n")
+    with running_local(tmp_path / "data", "--keys-file", str(keys)) as url:
+        assert httpx.get(f"{url}/v1/documents").status_code == 401
+        assert httpx.get(f"{url}/readyz").status_code == 200  # health stays open
+        refused = faro("ingest", str(note), "--url", url, "--api-key", reader)
+        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        assert faro("ingest", str(note), "--url", url, "--api-key", writer).returncode == 0
+        answer = faro("query", "heron inventory", "--url", url, "--api-key", reader, "--json")
+        assert answer.returncode == 0 and '"doc_id": "note.md"' in answer.stdout
+
+
 def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     with running_local(data_dir, "--s3", "--docs", str(EXAMPLE_DOCS)) as url:

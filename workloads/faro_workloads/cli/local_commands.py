@@ -33,6 +33,11 @@ err_console = Console(stderr=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option(
+    "--keys-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="API keys (faro keys new --file ...), re-read when changed; without, the API is open.",
+)
+@click.option(
     "--embedder",
     type=click.Choice(["hash", "minilm", "portkey"]),
     default="hash",
@@ -104,6 +109,7 @@ def local(
     data_dir: Path,
     host: str,
     port: int,
+    keys_file: Path | None,
     embedder: str,
     docs: tuple[Path, ...],
     strategy: str,
@@ -146,6 +152,7 @@ def local(
         ),
         portkey=portkey,
         s3=s3_path,
+        keys_file=keys_file,
         generations=GenerationsConfig(
             cutover=cutover.capitalize(),  # type: ignore[arg-type]
             retain=retain,

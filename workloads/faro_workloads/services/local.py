@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from faro_workloads.api.app import ReadinessCheck
+from faro_workloads.api.auth import access_check
 from faro_workloads.api.documents import DocumentBackend
 from faro_workloads.background_server import GracefulServer, uvicorn_config
 from faro_workloads.contract.settings import (
@@ -42,10 +43,12 @@ from faro_workloads.document_files import find_document_files
 from faro_workloads.embedded_postgres import forget_crashed_users
 from faro_workloads.services.local_models import build_local_embedder, check_dimension, local_embedder_factory
 from faro_workloads.services.local_options import (
+    LOCAL_PIPELINE,
     MAX_BODY_BYTES,
     EmbedderChoice,
     LocalModeError,
     LocalOptions,
+    local_access,
 )
 from faro_workloads.services.local_reindex import reindex
 from faro_workloads.services.local_s3 import start_s3_path
@@ -107,7 +110,8 @@ def build(options: LocalOptions) -> LocalRuntime:
             documents, readiness = start_s3_path(
                 options, plane.ingest, stores.pg, path.runtime.chunker, resources
             )
-        app = plane.api(title="Faro (local mode)", documents=documents, readiness=readiness)
+        access = access_check(local_access(options), "local API", LOCAL_PIPELINE)
+        app = plane.api(title="Faro (local mode)", documents=documents, readiness=readiness, access=access)
     return LocalRuntime(options, plane, app, documents, resources, plan)
 
 
