@@ -80,3 +80,25 @@ def test_a_write_cut_short_is_dropped_and_a_damaged_file_is_named(tmp_path: Path
     (folder / "ffff.object").write_bytes(b"not a header")
     with pytest.raises(CorruptStoredObject, match=r"ffff\.object is not a stored object"):
         list(reopened.objects())
+
+
+def test_a_conditional_write_whose_condition_fails_leaves_both_copies_as_they_were(
+    tmp_path: Path, moto_url: str
+) -> None:
+    """As S3 does (412), and before the durable copy is touched: the folder never keeps a refused write."""
+    from botocore.exceptions import ClientError
+
+    s3, bucket = _bucket(moto_url)
+    durable = DurableBucket(tmp_path / "bucket")
+    client = WriteThroughS3Client(s3, bucket, durable)
+    key = "faro/p/documents/a.json"
+    client.put_object(Bucket=bucket, Key=key, Body=b"first", IfNoneMatch="*")
+    etag = s3.head_object(Bucket=bucket, Key=key)["ETag"]
+    for condition in ({"IfNoneMatch": "*"}, {"IfMatch": '"0123456789abcdef0123456789abcdef"'}):
+        with pytest.raises(ClientError) as refused:
+            client.put_object(Bucket=bucket, Key=key, Body=b"second", **condition)
+        assert refused.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert [item.body for item in durable.objects()] == [b"first"]
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == b"first"
+    client.put_object(Bucket=bucket, Key=key, Body=b"second", IfMatch=etag)  # the version looked at
+    assert [item.body for item in durable.objects()] == [b"second"]

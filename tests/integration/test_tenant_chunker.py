@@ -5,7 +5,9 @@ caller's tenant, even for documents whose metadata is too long for the head."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,10 @@ from fastapi.testclient import TestClient
 from faro_workloads.contract.access import TENANT_KEY, key_digest, new_key
 from faro_workloads.contract.auth_settings import AuthConfig
 from faro_workloads.contract.settings import FaroSettings
+from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.document_errors import DocumentIdTaken
+from faro_workloads.core.documents import ChunkSpan, content_hash
+from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.services.chunker import build_chunker_app
 
 pytestmark = pytest.mark.integration
@@ -67,3 +73,57 @@ def test_the_chunking_service_holds_each_caller_to_its_tenant(aws_pipeline, tmp_
         assert http.get("/v1/documents/b-1", headers=as_("alice")).json()["metadata"] == {
             TENANT_KEY: "tenant-a"
         }
+
+
+class WriteBetween:
+    """The moto client, but the first look at ``key`` is followed at once by ``write()`` (another upload
+    landing between the store's check and its write)."""
+
+    def __init__(self, s3: Any, key: str, write: Callable[[], None]) -> None:
+        self._s3, self._key, self._write = s3, key, write
+
+    def head_object(self, **kwargs: Any) -> Any:
+        try:
+            return self._s3.head_object(**kwargs)
+        finally:
+            if kwargs["Key"] == self._key and self._write is not None:
+                write, self._write = self._write, None
+                write()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._s3, name)
+
+
+def _document(pipeline: str, doc_id: str, text: str, tenant: str | None) -> ChunkObject:
+    metadata = {TENANT_KEY: tenant} if tenant else {}
+    return ChunkObject(
+        pipeline, doc_id, content_hash(text), "upload", metadata, [ChunkSpan(text, 0, len(text))]
+    )
+
+
+def test_an_upload_racing_another_tenants_for_one_id_never_replaces_it(aws_pipeline) -> None:
+    """The check and the write are one: the write is conditional on the version checked, so another
+    tenant's upload landing in between is seen, and the held upload refused (409 at the API)."""
+    layout = ChunkObjectLayout(aws_pipeline.s3_config.prefix, aws_pipeline.pipeline)
+    bucket, key = aws_pipeline.s3_config.bucket, layout.document_key("contested")
+    plain = S3ChunkStore(aws_pipeline.s3, bucket, layout)
+    bob = _document(aws_pipeline.pipeline, "contested", "Bob's plan.", "tenant-b")
+    racing = S3ChunkStore(
+        WriteBetween(aws_pipeline.s3, key, lambda: plain.put_document(bob, "tenant-b")), bucket, layout
+    )
+    alice = _document(aws_pipeline.pipeline, "contested", "Alice's plan.", "tenant-a")
+    with pytest.raises(DocumentIdTaken):
+        racing.put_document(alice, held_tenant="tenant-a")  # nothing there when it looked: B wrote since
+    stored = plain.read(key)
+    assert stored is not None and stored.content_hash == bob.content_hash
+
+    # a caller not held to a tenant is not refused: it looks again and writes over the version it saw
+    other = layout.document_key("shared")
+    first = _document(aws_pipeline.pipeline, "shared", "First.", None)
+    racing = S3ChunkStore(
+        WriteBetween(aws_pipeline.s3, other, lambda: plain.put_document(first)), bucket, layout
+    )
+    second = _document(aws_pipeline.pipeline, "shared", "Second.", None)
+    assert racing.put_document(second) is True
+    stored = plain.read(other)
+    assert stored is not None and stored.content_hash == second.content_hash

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 log = logging.getLogger(__name__)
 
 OBJECT_SUFFIX = ".object"
@@ -152,8 +154,27 @@ class WriteThroughS3Client:
         body = _as_bytes(kwargs.get("Body", b""))
         key = kwargs["Key"]
         with self._lock(key):
+            self._check_condition(key, kwargs.get("IfMatch"), kwargs.get("IfNoneMatch"))
             self._durable.put(key, body, kwargs.get("ContentType"), dict(kwargs.get("Metadata", {})))
             return self._client.put_object(**{**kwargs, "Body": body})
+
+    def _check_condition(self, key: str, if_match: str | None, if_none_match: str | None) -> None:
+        """A conditional write's condition, checked before the durable copy is written (writes of a key are
+        serialised here, so the server's version is the folder's): refused as S3 refuses it (412)."""
+        if if_match is None and if_none_match is None:
+            return
+        try:
+            etag: str | None = self._client.head_object(Bucket=self._bucket, Key=key)["ETag"].strip('"')
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            etag = None
+        failed = (if_none_match == "*" and etag is not None) or (
+            if_match is not None and etag != if_match.strip('"')
+        )
+        if failed:
+            error = {"Error": {"Code": "PreconditionFailed", "Message": "the object changed"}}
+            raise ClientError(error, "PutObject")  # type: ignore[arg-type]
 
     def delete_object(self, **kwargs: Any) -> Any:
         if kwargs.get("Bucket") != self._bucket:

@@ -19,6 +19,7 @@ from faro_workloads.api.errors import error_responses
 from faro_workloads.api.tenancy import held_tenant, held_upload, listed_page, visible
 from faro_workloads.api.upload_reader import METADATA, Rejected, TextDocument, UploadReader
 from faro_workloads.contract.settings import IngestConfig
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.document_state import DocumentState, DocumentStatus
 from faro_workloads.core.documents import (
     DOC_ID_MAX_LENGTH,
@@ -179,6 +180,8 @@ def documents_router(
             audit("document.write", **who, doc_id=document.doc_id, result="refused")
             if isinstance(exc, HTTPException):
                 raise
+            if isinstance(exc, DocumentIdTaken):  # lost a race for the id to another tenant's upload
+                raise HTTPException(409, str(exc)) from exc
             INGEST_ERRORS.labels("invalid_document").inc()
             raise HTTPException(422, str(exc)) from exc
         audit("document.write", **who, doc_id=result.doc_id, result=result.status)

@@ -8,7 +8,9 @@ Qdrant) and with the chunk object. Held callers:
 - **query**: the search filter gets ``tenant`` forced, on whichever store answers (the PostgreSQL fallback
   included); a filter naming another tenant is refused (403).
 - **upload**: the document is stamped with the caller's tenant (metadata naming another: 403); a document id
-  another tenant (or no tenant) holds is refused (409), never replaced.
+  another tenant (or no tenant) holds is refused (409), never replaced: checked here, and again by the
+  store as it writes (the chunking service's conditional write to S3), so two uploads racing for one id
+  cannot both pass.
 - **read, delete**: a document of another tenant is "not found" (404), as if it did not exist.
 - **list**: only the tenant's documents; pages follow the same ``after`` cursor.
 
@@ -25,6 +27,7 @@ from fastapi import HTTPException, Request
 
 from faro_workloads.api.auth import IDENTITY_STATE
 from faro_workloads.contract.access import TENANT_KEY
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.document_state import DocumentState, DocumentStatus
 from faro_workloads.core.documents import validate_doc_id
 from faro_workloads.core.ingest import IncomingDocument
@@ -83,7 +86,7 @@ def check_writable(current: DocumentStatus | None, doc_id: str, tenant: str | No
     if tenant is None or current is None or current.state is DocumentState.DELETED:
         return
     if owner(current) != tenant:
-        raise HTTPException(409, f"document id {doc_id!r} is taken: choose another id")
+        raise HTTPException(409, str(DocumentIdTaken(doc_id)))
 
 
 def held_upload(
@@ -93,7 +96,7 @@ def held_upload(
     id is held by someone else (``lookup``: the document's current state). Unchanged for others."""
     if tenant is None:
         return document
-    held = replace(document, metadata=stamped(document.metadata, tenant))
+    held = replace(document, metadata=stamped(document.metadata, tenant), held_tenant=tenant)
     check_writable(lookup(validate_doc_id(document.doc_id)), document.doc_id, tenant)
     return held
 

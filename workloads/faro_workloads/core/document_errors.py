@@ -11,3 +11,10 @@ class UnsupportedDocument(InputError):
 
 class DocumentTooComplex(UnsupportedDocument):
     """A document whose extraction would cost more than the limits allow (nesting, elements, CPU time)."""
+
+
+class DocumentIdTaken(InputError):
+    """A caller held to a tenant tried to write a document id another tenant (or no tenant) holds."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"document id {doc_id!r} is taken: choose another id")

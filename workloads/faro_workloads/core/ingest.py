@@ -65,6 +65,8 @@ class IncomingDocument:
     metadata: dict[str, Any] = field(default_factory=dict)
     source_etag: str = ""
     """The S3 ETag of the object the document was read from (a bucket source), else ""."""
+    held_tenant: str | None = None
+    """The tenant the uploader is held to: the document may only replace one of that tenant's."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,7 +75,7 @@ class S3ChunkingBackend:
             chunking=self._chunker.identity,
             text=SourceText(text, document.fmt, digest),
         )
-        written = self._store.put_document(chunk_object)
+        written = self._store.put_document(chunk_object, held_tenant=document.held_tenant)
         status = "accepted" if written else "unchanged"
         CHUNK_OBJECTS_WRITTEN.labels(status).inc()
         return IngestResult(doc_id, status, len(spans), digest, qdrant_synced=False)

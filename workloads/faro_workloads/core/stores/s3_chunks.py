@@ -13,11 +13,23 @@ from botocore.exceptions import ClientError
 from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.core.census import ListedObject
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.document_state import Acknowledgement
 from faro_workloads.core.documents import DocumentRecord
 from faro_workloads.core.metrics import STORE_SECONDS
+from faro_workloads.errors import DependencyUnavailable
 
 _METADATA_HEADER_LIMIT = 1500  # S3 allows 2 KB of user metadata in all
+CONDITIONAL_WRITE_ATTEMPTS = 8
+# What S3 answers a conditional write whose condition no longer holds (412), or that raced another
+# conditional write of the key (409); moto answers the first.
+_CONDITION_FAILED = ("PreconditionFailed", "ConditionalRequestConflict", "412", "409")
+
+
+class S3Contention(DependencyUnavailable):
+    """A chunk object changed under every conditional write tried (transient: send the document again)."""
+
+    dependency = "S3"
 
 
 def normal_etag(etag: str) -> str:
@@ -40,21 +52,43 @@ class S3ChunkStore:
         except Exception:
             return False
 
-    def put_document(self, obj: ChunkObject) -> bool:
+    def put_document(self, obj: ChunkObject, held_tenant: str | None = None) -> bool:
         """Write the document's chunk object unless the stored one has the same content hash and was cut
         the same way (the same chunking fingerprint).
 
         Returns True when written (an ObjectCreated event follows), False when unchanged. Any tombstone of
-        the document is removed, so a later delete-then-upload is not undone by the old tombstone.
+        the document is removed, so a later delete-then-upload is not undone by the old tombstone. With
+        ``held_tenant``, only a document of that tenant may be replaced (:class:`DocumentIdTaken`).
+
+        The write is conditional on the version looked at (``If-Match`` its ETag, ``If-None-Match: *`` when
+        there was none): a write in between (another replica, another tenant racing for the id) makes it
+        look again, so the check and the write cannot be separated by someone else's write.
         """
         key = self.layout.document_key(obj.doc_id)
-        current = self._head(key)
         chunking = obj.chunking.fingerprint if obj.chunking is not None else ""
-        if current is not None and (current.get("content-hash"), current.get("chunking", "")) == (
-            obj.content_hash,
-            chunking,
-        ):
-            return False
+        for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
+            head = self._head_full(key)
+            current = None if head is None else head.get("Metadata", {})
+            if held_tenant is not None and current is not None and current.get("tenant") != held_tenant:
+                raise DocumentIdTaken(obj.doc_id)
+            if current is not None and (current.get("content-hash"), current.get("chunking", "")) == (
+                obj.content_hash,
+                chunking,
+            ):
+                return False
+            condition = {"IfNoneMatch": "*"} if head is None else {"IfMatch": head["ETag"]}
+            try:
+                self._write(key, obj, chunking, condition)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED:
+                    continue  # written meanwhile: look again
+                raise
+            with STORE_SECONDS.labels("s3", "delete_object").time():
+                self._s3.delete_object(Bucket=self.bucket, Key=self.layout.tombstone_key(obj.doc_id))
+            return True
+        raise S3Contention(f"document {obj.doc_id!r} kept changing while it was written; send it again")
+
+    def _write(self, key: str, obj: ChunkObject, chunking: str, condition: dict[str, str]) -> None:
         metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks)), "chunking": chunking}
         tenant = obj.metadata.get(TENANT_KEY)
         if isinstance(tenant, str):  # always in the head, even when the document's metadata is too long
@@ -69,10 +103,8 @@ class S3ChunkStore:
                 Body=obj.to_json_bytes(),
                 ContentType="application/json",
                 Metadata={**metadata, "source": obj.source.encode("ascii", "backslashreplace").decode()},
+                **condition,
             )
-        with STORE_SECONDS.labels("s3", "delete_object").time():
-            self._s3.delete_object(Bucket=self.bucket, Key=self.layout.tombstone_key(obj.doc_id))
-        return True
 
     def delete_document(self, doc_id: str) -> bool:
         """Remove the chunk object, then write a tombstone; False when the document is unknown.
