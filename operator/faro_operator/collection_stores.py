@@ -30,6 +30,15 @@ class SecretReader:
     def __init__(self, core: CoreV1Api) -> None:
         self._core = core
 
+    def version(self, namespace: str, name: str) -> str | None:
+        """The resourceVersion of Secret ``name`` (None when it does not exist)."""
+        try:
+            return self._core.read_namespaced_secret(name, namespace).metadata.resource_version
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
+
     def value(self, namespace: str, ref: SecretKeyRef) -> str:
         try:
             secret = self._core.read_namespaced_secret(ref.name, namespace)

@@ -14,9 +14,10 @@ from pydantic import ValidationError
 
 from faro_operator.access_bindings import withdraw_token_access
 from faro_operator.access_status import report_access
+from faro_operator.builders.component_env import referenced_secrets
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.owner import Owner
-from faro_operator.builders.resolved_collection import resolve_collection
+from faro_operator.builders.resolved_collection import ResolvedCollection, resolve_collection
 from faro_operator.builders.served_kinds import CRONJOB, ServedKinds
 from faro_operator.collection_stores import store_configs
 from faro_operator.context import OperatorContext
@@ -85,7 +86,9 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     from faro_operator.builders import build_pipeline_children
 
     served = ctx.served_kinds()
-    children, skipped = build_pipeline_children(owner, spec, resolved, served)
+    children, skipped = build_pipeline_children(
+        owner, spec, resolved, served, _secret_versions(ctx, namespace, spec, resolved)
+    )
     applied = _apply(ctx, children)
     patch.status.update(
         autoscaling=_autoscalers(ctx, body, owner, spec, served), access=_access(ctx, body, owner, spec)
@@ -113,6 +116,14 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
     patch.status.update(store_status)
     ready = write_conditions(body, patch, updates + reindexing)
     return "ok" if ready["status"] == "True" else "waiting"
+
+
+def _secret_versions(
+    ctx: OperatorContext, namespace: str, spec: RagPipelineSpec, resolved: ResolvedCollection
+) -> dict[str, str]:
+    """The resourceVersions of the Secrets the pipeline's pods read at start ("" for one that is missing:
+    its pods cannot start until it exists, and then roll)."""
+    return {name: ctx.secrets.version(namespace, name) or "" for name in referenced_secrets(spec, resolved)}
 
 
 def _apply(ctx: OperatorContext, children: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -63,6 +63,7 @@ def build_pipeline_children(
     spec: RagPipelineSpec,
     collection: ResolvedCollection,
     served: ServedKinds,
+    secret_versions: Mapping[str, str] | None = None,
 ) -> Children:
     """Every child of a RagPipeline: ServiceAccounts, the bindings that let the services review
     service-account tokens (:func:`build_review_bindings`), the consistency Role and RoleBinding, the settings
@@ -70,8 +71,10 @@ def build_pipeline_children(
     (:func:`build_autoscalers`), PodDisruptionBudgets, the NetworkPolicy and the ServiceMonitor.
 
     ``collection`` is the pipeline's Collection, resolved (:func:`resolve_collection`); ``served`` the
-    kinds the cluster serves (:data:`ServedKinds`). The NetworkPolicy admits the namespaces of
-    ``spec.networkPolicy.ingressNamespaces`` (:func:`build_network_policy`).
+    kinds the cluster serves (:data:`ServedKinds`); ``secret_versions`` the versions of the Secrets the
+    pods read at start (:func:`referenced_secrets`: a new version rolls the pods that read it). The
+    NetworkPolicy admits the namespaces of ``spec.networkPolicy.ingressNamespaces``
+    (:func:`build_network_policy`).
     """
     skipped: list[str] = []
     configmap = build_settings_configmap(owner, spec, collection)
@@ -82,7 +85,7 @@ def build_pipeline_children(
         build_consistency_role_binding(owner),
         configmap,
         *build_pipeline_services(owner, spec),
-        *build_pipeline_deployments(owner, spec, collection, settings_checksum(configmap)),
+        *build_pipeline_deployments(owner, spec, collection, settings_checksum(configmap), secret_versions),
     ]
     cronjob_version = preferred_version(served, CRONJOB, CRONJOB_VERSIONS)
     if cronjob_version is None:

@@ -95,3 +95,18 @@ def component_env(
     if component is Component.QUERY and spec.query.auth_secret_ref is not None:
         env.append(secret_env(AUTH_API_KEY, spec.query.auth_secret_ref))
     return env
+
+
+def env_secrets(env: list[dict[str, Any]]) -> set[str]:
+    """The names of the Secrets ``env`` takes values from."""
+    return {
+        entry["valueFrom"]["secretKeyRef"]["name"]
+        for entry in env
+        if "secretKeyRef" in entry.get("valueFrom", {})
+    }
+
+
+def referenced_secrets(spec: RagPipelineSpec, collection: ResolvedCollection) -> set[str]:
+    """Every Secret the pipeline's Deployments take ``env`` from (their versions roll the pods)."""
+    deployed = [Component.CHUNKER, Component.EMBEDDER] + ([Component.QUERY] if spec.query.enabled else [])
+    return set().union(*(env_secrets(component_env(c, spec, collection)) for c in deployed))

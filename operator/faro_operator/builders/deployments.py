@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from faro_operator.builders.access_rbac import reviews_tokens
 from faro_operator.builders.api_keys import api_keys_mount
-from faro_operator.builders.component_env import component_env
+from faro_operator.builders.component_env import component_env, env_secrets
 from faro_operator.builders.components import (
     DEPLOYED,
     Component,
@@ -29,7 +32,7 @@ from faro_operator.builders.pod_security import (
     tmp_volume_mount,
 )
 from faro_operator.builders.resolved_collection import ResolvedCollection
-from faro_operator.builders.settings_configmap import CHECKSUM_ANNOTATION
+from faro_operator.builders.settings_configmap import CHECKSUM_ANNOTATION, SECRETS_ANNOTATION
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.contract.shutdown import (
     EMBEDDER_DRAIN_SECONDS,
@@ -110,6 +113,7 @@ def build_component_deployment(
     spec: RagPipelineSpec,
     collection: ResolvedCollection,
     config_checksum: str,
+    secret_versions: Mapping[str, str] | None = None,
 ) -> Manifest:
     """The Deployment ``<pipeline>-<component>`` of the chunker, embedder or query service.
 
@@ -117,7 +121,10 @@ def build_component_deployment(
     the component needs as ``env`` (:func:`component_env`), liveness ``/healthz`` and readiness ``/readyz``
     (a startup probe gives slow starts a minute), a hardened security context and a ``/tmp`` emptyDir.
     ``config_checksum`` (:func:`settings_checksum`) is a pod-template annotation, so settings changes roll
-    the pods. None of these components calls the Kubernetes API: no service account token is mounted.
+    the pods; so is, given ``secret_versions`` (Secret name -> resourceVersion, as the cluster has them), a
+    checksum of the versions of the Secrets this component takes as ``env``: a rotated DSN or model key
+    rolls exactly the pods that read it at start. (The keys file is mounted and re-read: its rotation rolls
+    nothing.) Only the services that review service-account tokens mount an API token.
     """
     profile = _PROFILES.get(component)
     settings = component_spec(spec, component)
@@ -166,7 +173,10 @@ def build_component_deployment(
             "template": {
                 "metadata": {
                     "labels": standard_labels(owner, component.value),
-                    "annotations": {CHECKSUM_ANNOTATION: config_checksum},
+                    "annotations": {
+                        CHECKSUM_ANNOTATION: config_checksum,
+                        **_secrets_annotation(container.get("env", []), secret_versions),
+                    },
                 },
                 "spec": {
                     "serviceAccountName": name,
@@ -185,12 +195,25 @@ def build_component_deployment(
     }
 
 
+def _secrets_annotation(env: list[dict[str, Any]], versions: Mapping[str, str] | None) -> dict[str, str]:
+    """``faro.dev/secrets-checksum``: SHA-256 of the versions of the Secrets ``env`` reads (none without
+    ``versions``: ``faro render`` knows no cluster)."""
+    if versions is None:
+        return {}
+    seen = sorted((name, versions.get(name, "")) for name in env_secrets(env))
+    return {SECRETS_ANNOTATION: hashlib.sha256(json.dumps(seen).encode()).hexdigest()}
+
+
 def build_pipeline_deployments(
-    owner: Owner, spec: RagPipelineSpec, collection: ResolvedCollection, config_checksum: str
+    owner: Owner,
+    spec: RagPipelineSpec,
+    collection: ResolvedCollection,
+    config_checksum: str,
+    secret_versions: Mapping[str, str] | None = None,
 ) -> list[Manifest]:
     """The Deployments of every enabled component (no query service when ``spec.query.enabled`` is off)."""
     return [
-        build_component_deployment(component, owner, spec, collection, config_checksum)
+        build_component_deployment(component, owner, spec, collection, config_checksum, secret_versions)
         for component in DEPLOYED
         if is_enabled(spec, component)
     ]

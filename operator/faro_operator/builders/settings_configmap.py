@@ -23,6 +23,7 @@ from faro_workloads.contract.api import qualified_key
 from faro_workloads.contract.settings_env import settings_environment
 
 CHECKSUM_ANNOTATION = qualified_key("config-checksum")
+SECRETS_ANNOTATION = qualified_key("secrets-checksum")
 
 
 def settings_data(owner: Owner, spec: RagPipelineSpec, collection: ResolvedCollection) -> dict[str, str]:
@@ -127,8 +128,8 @@ def build_settings_configmap(owner: Owner, spec: RagPipelineSpec, collection: Re
 def settings_checksum(configmap: Manifest) -> str:
     """SHA-256 of a ConfigMap's data (keys sorted): the pod-template annotation that rolls the pods on change.
 
-    Only ``data`` counts, so it changes exactly when a setting does; the values of referenced Secrets do
-    not count (pods see rotated secrets after their next restart).
+    Only ``data`` counts, so it changes exactly when a setting does; the Secrets the pods read at start
+    have an annotation of their own (``faro.dev/secrets-checksum``, from their versions).
     """
     data = configmap.get("data") or {}
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
