@@ -19,6 +19,7 @@ What the chunk is indexed as is what the model embeds: its context (title and he
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections import Counter
@@ -29,6 +30,7 @@ from faro_workloads.core.documents import CONTEXT_KEY, Chunk, embedded_text
 
 __all__ = ["LEXICAL_VERSION", "SparseVector", "chunk_vector", "document_vector", "query_vector", "terms"]
 
+WEIGHTS_CACHED = 4096
 K1 = 1.2
 B = 0.75
 AVERAGE_TERMS = 120.0
@@ -102,8 +104,10 @@ class SparseVector:
         return bool(self.indices)
 
 
+@functools.lru_cache(maxsize=WEIGHTS_CACHED)
 def document_vector(text: str) -> SparseVector:
-    """A chunk's BM25 term weights (see :data:`AVERAGE_TERMS`)."""
+    """A chunk's BM25 term weights (see :data:`AVERAGE_TERMS`). The last :data:`WEIGHTS_CACHED` are kept:
+    a chunk written to PostgreSQL is written to Qdrant moments later, and its weights are the same."""
     counts = Counter(terms(text))
     if not counts:
         return SparseVector([], [])
