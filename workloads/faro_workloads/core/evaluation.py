@@ -21,14 +21,17 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 from pydantic import ValidationError
 
 from faro_workloads.contract.golden_queries import MAX_FILE_BYTES, GoldenQueries
-from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.stores.ports import VectorSearch
 from faro_workloads.errors import ConfigurationError
+
+if TYPE_CHECKING:  # annotations only: `faro eval` and every other command start without the stores' clients
+    from faro_workloads.core.embedding import Embedder
+    from faro_workloads.core.stores.ports import VectorSearch
 
 DocumentSearch = Callable[[Sequence[str], int], list[list[str]]]
 """Questions and k -> for each question, the ids of the first (at most) k documents found, best first."""
