@@ -14,14 +14,11 @@ import kopf
 from pydantic import ValidationError
 
 from faro_operator.builders.access_rbac import (
-    ACCESS,
-    NAMESPACE_LABEL,
     RBAC_API,
     build_access_review_binding,
+    token_review_binding_labels,
     token_review_binding_name,
 )
-from faro_operator.builders.labels import standard_labels
-from faro_operator.builders.naming import label_value
 from faro_operator.builders.owner import Owner
 from faro_operator.context import OperatorContext
 from faro_operator.specs import RagPipelineSpec
@@ -40,8 +37,8 @@ def may_hold_token_review(spec: dict[str, Any] | None) -> bool:
 def remove_review_bindings(ctx: OperatorContext, owner: Owner, spec: RagPipelineSpec | None) -> list[str]:
     """Delete the pipeline's review bindings where they exist; the names deleted."""
     deleted = []
-    labels = {**standard_labels(owner, ACCESS), NAMESPACE_LABEL: label_value(owner.namespace)}
     name = token_review_binding_name(owner)
+    labels = token_review_binding_labels(owner)
     if ctx.applier.delete_labelled(f"{RBAC_API}/v1", "ClusterRoleBinding", name, labels):
         deleted.append(f"ClusterRoleBinding {name}")
     if spec is not None:

@@ -58,10 +58,15 @@ def reviewing_accounts(owner: Owner, spec: RagPipelineSpec) -> list[dict[str, st
     ]
 
 
+def token_review_binding_labels(owner: Owner) -> dict[str, str]:
+    """The labels of the cluster-scoped binding: the pipeline's name and namespace (what says it is ours)."""
+    return {**standard_labels(owner, ACCESS), NAMESPACE_LABEL: label_value(owner.namespace)}
+
+
 def build_token_review_binding(owner: Owner, spec: RagPipelineSpec) -> Manifest:
     """The ClusterRoleBinding that lets the serving components ask TokenReviews (no ownerReference: see the
     module's notes; labelled with the pipeline's name and namespace)."""
-    labels = {**standard_labels(owner, ACCESS), NAMESPACE_LABEL: label_value(owner.namespace)}
+    labels = token_review_binding_labels(owner)
     return {
         "apiVersion": f"{RBAC_API}/v1",
         "kind": "ClusterRoleBinding",
