@@ -39,8 +39,12 @@ kube-apiserver:
 checkov:
 	bash ./scripts/install-checkov.sh
 
+# Two test processes (pytest-xdist), each taking whole test files: most of the suite waits on the servers it
+# starts (PostgreSQL, moto, kube-apiserver, the gateway), so two processes share two cores well. Each
+# process starts its own session servers. TEST_WORKERS=0 runs everything in this one process.
+TEST_WORKERS ?= 2
 test: system-deps kube-apiserver checkov lint
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/demo.sh
