@@ -2,14 +2,14 @@
 
 - PostgreSQL: one binary ``COPY`` of every row straight into the collection's chunks table (the table and
   indexes Faro creates, so the HNSW index is maintained just the same), one transaction.
-- Qdrant: ``qdrant_client.upsert`` of ready-made batches (``wait=True``), same batch size as Faro's.
+- Qdrant: ``qdrant_client.upsert`` of ready-made batches (``wait=True``), same batch size as Faro's, of
+  the same points (dense and lexical sparse vectors, payload) into a collection laid out as Faro's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 from psycopg import sql
 from qdrant_client import QdrantClient, models
 
@@ -18,18 +18,16 @@ from bench.stores import BenchStores
 from faro_workloads.contract.settings import CollectionConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.stores.postgres.chunk_rows import CHUNK_COLUMNS, COPY_TYPES, copy_row
+from faro_workloads.core.stores.qdrant_points import point_batch
 
 UPSERT_BATCH = QdrantConfig(path=":memory:").upsert_batch_size
 
 
 def point_batches(chunks: Sequence[Chunk], size: int = UPSERT_BATCH) -> list[models.Batch]:
-    """``chunks`` as ready-to-send Qdrant batches (built before the clock starts)."""
+    """``chunks`` as ready-to-send Qdrant batches (built before the clock starts): the same points Faro
+    stores, i.e. the dense vector, the payload and the lexical sparse vector of hybrid search."""
     return [
-        models.Batch(
-            ids=[str(chunk.id) for chunk in part],
-            vectors=[np.asarray(chunk.embedding, dtype=np.float32).tolist() for chunk in part],
-            payloads=[chunk.payload() for chunk in part],
-        )
+        point_batch(part, lexical=True)
         for part in (chunks[start : start + size] for start in range(0, len(chunks), size))
     ]
 

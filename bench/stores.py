@@ -26,6 +26,7 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
+from faro_workloads.core.stores.qdrant_points import LEXICAL_VECTOR
 
 from support.postgres import temporary_postgres
 
@@ -74,7 +75,7 @@ class BenchStores:
 
     def raw_qdrant(self, collection: CollectionConfig) -> QdrantClient:
         """A bare local-mode client on a folder of its own, with the collection created as Faro creates it
-        (same dimension, distance and HNSW settings)."""
+        (same dimension, distance and HNSW settings, and the lexical sparse vector with the IDF modifier)."""
         path = self.qdrant_path(collection)
         client = QdrantClient(location=path) if path == ":memory:" else QdrantClient(path=path)
         self._closables.append(client)
@@ -84,6 +85,7 @@ class BenchStores:
             vectors_config=models.VectorParams(
                 size=collection.dimension, distance=models.Distance[collection.distance.name]
             ),
+            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
             hnsw_config=models.HnswConfigDiff(m=hnsw.m, ef_construct=hnsw.ef_construct),
         )
         return client

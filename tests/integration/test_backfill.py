@@ -18,6 +18,7 @@ from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import CONTEXT_KEY, embedded_text
 from faro_workloads.core.embedding.cached import CachedEmbedder
 from faro_workloads.core.ingest import IncomingDocument
+from faro_workloads.core.outbox import OutboxApplyError
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.data_plane import DataPlane
@@ -137,6 +138,60 @@ def test_a_stopped_pass_resumes_where_it_stopped_without_embedding_twice(collect
     assert resumed.progress().complete
     assert len(collection.model_b.sent) == collection.building.count()  # every chunk embedded once
     assert sent_before < len(collection.model_b.sent)
+
+
+def hnsw_built(store: PgVectorStore) -> bool:
+    return any("USING hnsw" in definition for definition in store.index_definitions().values())
+
+
+def test_a_full_pass_builds_the_hnsw_index_and_a_stopped_one_leaves_it_to_the_next(
+    collection: Collection,
+) -> None:
+    for n in range(8):
+        collection.ingest(n)
+    stop = threading.Event()
+    collection.backfill(batch_documents=2).run_pass(
+        stop, lambda result: stop.set() if result.filled else None
+    )
+    assert not hnsw_built(collection.building)  # loaded without it: built once, after the load
+
+    collection.backfill(batch_documents=2).run_pass()
+
+    assert hnsw_built(collection.building)
+    assert collection.building_qdrant.count() == collection.building.count() == collection.pg.count()
+    assert collection.building.outbox_pending() == 0
+
+
+class RefusingPoints:
+    """A Qdrant side that refuses every write (a Qdrant that is down)."""
+
+    def upsert(self, chunks) -> None:  # type: ignore[no-untyped-def]
+        raise ConnectionRefusedError("qdrant is down")
+
+    def delete(self, ids) -> None:  # type: ignore[no-untyped-def]
+        raise ConnectionRefusedError("qdrant is down")
+
+
+def test_points_qdrant_refuses_stay_in_the_outbox_and_the_pass_says_so(collection: Collection) -> None:
+    for n in range(6):
+        collection.ingest(n)
+    refused = Backfill(
+        collection.building,
+        RefusingPoints(),
+        collection.pg,
+        collection.pg,
+        Chunker(CHUNKING),
+        CachedEmbedder(collection.model_b, collection.pg),
+        batch_documents=2,
+    )
+
+    with pytest.raises(OutboxApplyError, match="qdrant is down"):
+        refused.run_pass()
+
+    assert collection.building.outbox_pending() > 0  # PostgreSQL holds what Qdrant lacks
+    collection.backfill().run_pass()  # Qdrant is back: the next pass pushes what was left
+    assert collection.building.outbox_pending() == 0
+    assert collection.building_qdrant.count() == collection.building.count() == collection.pg.count()
 
 
 def test_documents_without_a_kept_text_are_filled_from_the_live_chunks_or_reported(

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -44,6 +46,7 @@ from faro_workloads.core.stores.ports import (
 log = logging.getLogger(__name__)
 
 BATCH_DOCUMENTS = 32
+POINT_BATCHES_AHEAD = 2  # batches written to PostgreSQL whose points may still be on their way to Qdrant
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,12 +136,15 @@ class Backfill:
         stop: threading.Event | None,
         on_batch: Callable[[PassResult], None] | None,
     ) -> None:
-        """Fill the missing documents a batch at a time, two batches in flight: while one is written to both
-        stores (in a writer thread), the next is read, cut and embedded — the model's time and the stores'
-        overlap. Each listed document is claimed first; those another process holds are left to it."""
+        """Fill the missing documents a batch at a time, in three overlapping stages: while one batch's points
+        go to Qdrant (:class:`PointPushes`) and the next is written to PostgreSQL (a writer thread), the one
+        after is read, cut and embedded — the model's time and both stores' overlap. Each listed document is
+        claimed first; those another process holds are left to it. A pass that leaves nothing to fill builds
+        the generation's HNSW index while its last points are still on their way to Qdrant."""
         after = ""
         with (
             ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer,
+            PointPushes(self._drainer) as points,
             self._target.fill_claims() as claims,
         ):
             writing: Future[None] | None = None
@@ -156,9 +162,15 @@ class Backfill:
                 prepared = self._prepare(missing, result)
                 if writing is not None:
                     self._finish(writing, claims, in_flight, result, on_batch)
-                writing, in_flight = writer.submit(self._write, prepared, result), list(held)
+                writing, in_flight = writer.submit(self._write, prepared, result, points), list(held)
             if writing is not None:
                 self._finish(writing, claims, in_flight, result, on_batch)
+            if not (stop and stop.is_set()) and not result.claimed_elsewhere:
+                # Filled as far as this process can tell (writes made meanwhile are added to the index as
+                # they come); another process still filling builds it when it is done instead.
+                self._target.build_hnsw_index()
+            points.finish()
+        self._drainer.drain()  # rows this pass did not write (e.g. left by a process killed mid-push)
 
     @staticmethod
     def _finish(
@@ -227,12 +239,49 @@ class Backfill:
             for (record, spans), document_contexts in zip(planned, contexts, strict=True)
         }
 
-    def _write(self, documents: dict[str, tuple[str, list[Chunk]]], result: PassResult) -> None:
+    def _write(
+        self, documents: dict[str, tuple[str, list[Chunk]]], result: PassResult, points: PointPushes
+    ) -> None:
         """Write ``documents`` (those whose content is still the same) to the generation's PostgreSQL table,
-        then through its outbox to Qdrant (the chunks as written, not read back)."""
+        then hand their points to ``points`` (the chunks as written, not read back)."""
         if not documents:
             return
         written = self._target.fill_documents(documents)
         result.filled += len(written)
         BACKFILL_DOCUMENTS.labels("filled").inc(len(written))
-        self._drainer.drain(known={chunk.id: chunk for doc in written for chunk in documents[doc][1]})
+        points.push(
+            [point for queued in written.values() for point in queued],
+            {chunk.id: chunk for doc in written for chunk in documents[doc][1]},
+        )
+
+
+class PointPushes:
+    """Pushes the points of batches already written to PostgreSQL on to Qdrant, through the outbox, in a
+    thread of its own: at most ``ahead`` batches behind (then :meth:`push` waits), so the chunks held in
+    memory stay bounded. A failed push (Qdrant down: its outbox rows stay for a later drain) is raised by the
+    next :meth:`push` or by :meth:`finish`."""
+
+    def __init__(self, drainer: OutboxDrainer, ahead: int = POINT_BATCHES_AHEAD) -> None:
+        self._drainer = drainer
+        self._ahead = ahead
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="backfill-points")
+        self._pending: deque[Future[int]] = deque()
+
+    def __enter__(self) -> PointPushes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for pending in self._pending:
+            pending.cancel()  # only after a failure: finish() has waited for them otherwise
+        self._pool.shutdown(wait=True)
+
+    def push(self, point_ids: list[uuid.UUID], known: dict[uuid.UUID, Chunk]) -> None:
+        """Apply the outbox rows of ``point_ids`` (queued by one write; ``known``: its chunks as written)."""
+        while len(self._pending) >= self._ahead:
+            self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._drainer.drain, point_ids=point_ids, known=known))
+
+    def finish(self) -> None:
+        """Wait until every pushed batch is in Qdrant; raises the first failure."""
+        while self._pending:
+            self._pending.popleft().result()

@@ -132,8 +132,8 @@ class OutboxClaims(Protocol):
 
 
 class GenerationTarget(OutboxClaims, Protocol):
-    """A generation a backfill fills (its chunks table and outbox rows): what it lacks, what is stale, and
-    the writes that never put an older content over a newer one."""
+    """A generation a backfill fills (its chunks table and outbox rows): what it lacks, what is stale, the
+    writes that never put an older content over a newer one, and its HNSW index, built once it is full."""
 
     def missing_documents(self, limit: int, after: str = "") -> list[tuple[str, str]]: ...
 
@@ -148,6 +148,8 @@ class GenerationTarget(OutboxClaims, Protocol):
     def clear_stale(self, doc_ids: Sequence[str]) -> dict[str, list[uuid.UUID]]: ...
 
     def fill_claims(self) -> AbstractContextManager[DocumentClaims]: ...
+
+    def build_hnsw_index(self) -> None: ...
 
 
 class DocumentClaims(Protocol):
