@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from faro_workloads.api.auth import AccessCheck
 from faro_workloads.api.key_ring import KeyRing
 from faro_workloads.contract.access import TENANT_KEY, key_digest, new_key
 from faro_workloads.contract.settings import ChunkingConfig, CollectionConfig, QueryConfig
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -178,3 +181,51 @@ def test_the_fallback_to_postgres_keeps_the_tenant_filter(
     finally:
         writer.close()
         down.close()
+
+
+def test_two_tenants_racing_for_one_new_id_leave_it_to_one_of_them(
+    stores: DataPlane, access: AccessCheck, pg_store: PgVectorStore
+) -> None:
+    """Both uploads pass the look-up (the id is free); the writing transaction decides: the first holds the
+    id, the second gets 409 — it never replaces the first tenant's document."""
+    with TestClient(stores.api(access=access)) as http:
+        for n in range(12):
+            doc_id = f"contested-{n}"
+            start = threading.Barrier(2)
+
+            def upload(
+                key: str, who: str, answers: dict[str, int], doc_id: str = doc_id, start=start
+            ) -> None:
+                start.wait()
+                answers[key] = _upload(http, key, doc_id, who).status_code
+
+            answers: dict[str, int] = {}
+            racers = [
+                threading.Thread(target=upload, args=(key, who, answers))
+                for key, who in (("alice", "alpha"), ("bob", "beta"))
+            ]
+            for racer in racers:
+                racer.start()
+            for racer in racers:
+                racer.join(30)
+            assert sorted(answers.values()) == [201, 409], answers
+            winner = "tenant-a" if answers["alice"] == 201 else "tenant-b"
+            stored = pg_store.get_document(doc_id)
+            assert stored is not None and stored.metadata[TENANT_KEY] == winner
+
+
+def test_a_write_held_to_a_tenant_cannot_replace_another_tenants_document(
+    pg_store: PgVectorStore, make_chunks, make_record
+) -> None:
+    chunks = make_chunks("shared", 2, dimension=pg_store.collection.dimension)
+    theirs = make_record(chunks)
+    theirs = replace(theirs, metadata={**theirs.metadata, TENANT_KEY: "tenant-a"})
+    pg_store.write_document(replace(theirs, held_tenant="tenant-a"), chunks)
+
+    taken = replace(theirs, metadata={TENANT_KEY: "tenant-b"}, content_hash="other", held_tenant="tenant-b")
+    with pytest.raises(DocumentIdTaken):
+        pg_store.write_document(taken, chunks)
+    assert pg_store.get_document("shared").metadata[TENANT_KEY] == "tenant-a"  # untouched
+
+    pg_store.write_document(replace(taken, held_tenant=None), chunks)  # an admin (held to none) may
+    assert pg_store.get_document("shared").metadata[TENANT_KEY] == "tenant-b"

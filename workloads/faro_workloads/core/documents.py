@@ -151,6 +151,10 @@ class DocumentRecord:
     source_etag: str = ""
     """The S3 ETag of the object the document was read from (its chunk object, or its source file): what the
     census and the bucket sync compare with a listing ("" when it came another way)."""
+    held_tenant: str | None = None
+    """A condition of the write, not stored: the tenant its uploader is held to. The write may then only
+    replace a document of that tenant, decided in the writing transaction (no race between a check and the
+    write); None for a record read back, or written by a caller not held to a tenant."""
 
 
 @dataclass(frozen=True, slots=True)

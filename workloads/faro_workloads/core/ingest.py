@@ -18,10 +18,12 @@ from typing import Any, Literal, TypeGuard
 
 import numpy as np
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.core.batch_pipeline import pipelined
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.chunking.context import CONTEXT_KEY, chunk_contexts, embedded_text
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.documents import (
     Chunk,
     ChunkSpan,
@@ -268,6 +270,9 @@ class IngestService:
         if not text.strip():
             raise UnsupportedDocument("document is empty")
         digest = content_hash(text)
+        held = document.held_tenant
+        if held is not None and existing is not None and existing.metadata.get(TENANT_KEY) != held:
+            raise DocumentIdTaken(doc_id)  # another tenant's (or no tenant's): not even "unchanged"
         if _unchanged(existing, digest, self.profile.fingerprint):
             return self._unchanged(existing, document.source_etag)
         spans = self._chunker.chunk(text, document.fmt)
@@ -282,6 +287,7 @@ class IngestService:
             spans,
             existing,
             document.source_etag,
+            held,
         )
 
     def ingest_chunks(
@@ -332,6 +338,7 @@ class IngestService:
         spans: list[ChunkSpan],
         existing: DocumentRecord | None,
         source_etag: str = "",
+        held_tenant: str | None = None,
     ) -> _Prepared:
         if not spans:
             raise UnsupportedDocument("document has no text to index")
@@ -346,6 +353,7 @@ class IngestService:
             updated_at=datetime.now(UTC),
             profile=profile.fingerprint,
             source_etag=source_etag,
+            held_tenant=held_tenant,
         )
         return _Prepared(record, chunks, "created" if existing is None else "replaced", text)
 

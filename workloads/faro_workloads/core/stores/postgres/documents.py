@@ -17,6 +17,8 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from faro_workloads.contract.access import TENANT_KEY
+from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
 from faro_workloads.core.stores.postgres.chunk_writes import (
     enqueue_points,
@@ -99,6 +101,8 @@ class PostgresDocuments:
         def write(conn: psycopg.Connection) -> dict[str, list[uuid.UUID]]:
             writer_lock(conn, tables)
             with conn.cursor() as cursor:
+                # A record held to a tenant replaces only that tenant's document: the condition is checked
+                # on the row the upsert locked, so a concurrent upload of another tenant cannot slip between.
                 cursor.executemany(
                     sql.SQL(
                         f"INSERT INTO {{}} ({RECORD_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
@@ -108,8 +112,10 @@ class PostgresDocuments:
                             chunk_count = EXCLUDED.chunk_count, metadata = EXCLUDED.metadata,
                             updated_at = EXCLUDED.updated_at, profile = EXCLUDED.profile,
                             source_etag = EXCLUDED.source_etag
+                        WHERE %s::text IS NULL OR {}.metadata ->> {} = %s::text
+                        RETURNING doc_id
                         """
-                    ).format(tables.documents),
+                    ).format(tables.documents, tables.documents, sql.Literal(TENANT_KEY)),
                     [
                         (
                             r.doc_id,
@@ -120,10 +126,17 @@ class PostgresDocuments:
                             r.updated_at,
                             r.profile,
                             r.source_etag,
+                            r.held_tenant,
+                            r.held_tenant,
                         )
                         for r in records
                     ],
+                    returning=True,
                 )
+                for record in records:
+                    if cursor.fetchone() is None:
+                        raise DocumentIdTaken(record.doc_id)  # the transaction rolls back: nothing written
+                    cursor.nextset()
             kept = texts or {}
             upsert_texts(conn, tables, kept)
             delete_texts(conn, tables, [doc_id for doc_id in doc_ids if doc_id not in kept])
