@@ -45,10 +45,12 @@ def test_a_rotated_secret_rolls_the_pods_that_read_it(
 
     # the stores Secret holds the DSN every component reads (and the model key): all of them roll
     core.patch_namespaced_secret("stores", namespace, {"data": {"api-key": _b64("rotated")}})
+    # (the operator applies the Deployments one after the other: wait for the last one)
     after_dsn = wait_for(
-        lambda: (c := checksums()) and c != after_key and c, what="a roll after the rotation"
+        lambda: (c := checksums()) and all(c[name] != after_key[name] for name in before) and c,
+        what="every Deployment rolled after the rotation",
     )
-    assert all(after_dsn[name] != after_key[name] for name in before)
+    assert set(after_dsn) == set(before)
 
 
 def _b64(text: str) -> str:
