@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from faro_workloads.core.stores.s3_sources import MISSING_CODES
+from faro_workloads.core.stores.s3_chunks import missing
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +168,7 @@ class WriteThroughS3Client:
         try:
             etag: str | None = self._client.head_object(Bucket=self._bucket, Key=key)["ETag"].strip('"')
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") not in MISSING_CODES:
+            if not missing(exc):
                 raise
             etag = None
         failed = (if_none_match == "*" and etag is not None) or (

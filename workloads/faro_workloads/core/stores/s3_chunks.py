@@ -32,6 +32,15 @@ class S3Contention(DependencyUnavailable):
     dependency = "S3"
 
 
+MISSING_CODES = ("404", "NoSuchKey", "NotFound")
+"""What S3 (and moto) answer for an object that is not there: GET says NoSuchKey, HEAD a bare 404."""
+
+
+def missing(exc: ClientError) -> bool:
+    """Whether ``exc`` says the object (or version) is not there."""
+    return exc.response.get("Error", {}).get("Code") in MISSING_CODES
+
+
 def normal_etag(etag: str) -> str:
     """An S3 ETag without its quotes (GET, HEAD and listings all quote it)."""
     return etag.strip('"')
@@ -133,7 +142,7 @@ class S3ChunkStore:
             with STORE_SECONDS.labels("s3", "get_object").time():
                 response = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+            if missing(exc):
                 return None
             raise
         return replace(
@@ -206,7 +215,7 @@ class S3ChunkStore:
             with STORE_SECONDS.labels("s3", "head_object").time():
                 return self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if missing(exc):
                 return None
             raise
 

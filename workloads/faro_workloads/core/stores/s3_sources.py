@@ -14,9 +14,7 @@ from faro_workloads.core.document_errors import UnsupportedDocument
 from faro_workloads.core.documents import InvalidDocumentId
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.source_documents import SourceLayout, document_metadata
-from faro_workloads.core.stores.s3_chunks import normal_etag
-
-MISSING_CODES = ("404", "NoSuchKey", "NotFound")
+from faro_workloads.core.stores.s3_chunks import missing, normal_etag
 
 
 class DocumentTooLarge(UnsupportedDocument):
@@ -58,7 +56,7 @@ class S3SourceDocuments:
             with STORE_SECONDS.labels("s3", "get_object_tagging").time():
                 tags = self._s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            if missing(exc):
                 return None
             raise
         if len(data) > self._max_bytes:
@@ -82,7 +80,7 @@ class S3SourceDocuments:
             with STORE_SECONDS.labels("s3", "head_object").time():
                 head = self._s3.head_object(Bucket=self.layout.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in MISSING_CODES:
+            if missing(exc):
                 return None
             raise
         return normal_etag(head["ETag"])
