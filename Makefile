@@ -41,10 +41,11 @@ checkov:
 
 # Two test processes (pytest-xdist), each taking whole test files: most of the suite waits on the servers it
 # starts (PostgreSQL, moto, kube-apiserver, the gateway), so two processes share two cores well. Each
-# process starts its own session servers. TEST_WORKERS=0 runs everything in this one process.
+# process starts its own session servers. TEST_WORKERS=0 runs everything in this one process. The 25
+# slowest tests are listed at the end (where the time goes).
 TEST_WORKERS ?= 2
 test: system-deps kube-apiserver checkov lint
-	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest --numprocesses $(TEST_WORKERS) --dist loadfile --durations=25
 
 demo: $(STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" ./scripts/demo.sh
