@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from faro_workloads.core.stores.s3_chunks import missing
+from faro_workloads.core.stores.s3_chunks import missing, normal_etag
 
 log = logging.getLogger(__name__)
 
@@ -166,13 +166,13 @@ class WriteThroughS3Client:
         if if_match is None and if_none_match is None:
             return
         try:
-            etag: str | None = self._client.head_object(Bucket=self._bucket, Key=key)["ETag"].strip('"')
+            etag: str | None = normal_etag(self._client.head_object(Bucket=self._bucket, Key=key)["ETag"])
         except ClientError as exc:
             if not missing(exc):
                 raise
             etag = None
         failed = (if_none_match == "*" and etag is not None) or (
-            if_match is not None and etag != if_match.strip('"')
+            if_match is not None and etag != normal_etag(if_match)
         )
         if failed:
             error = {"Error": {"Code": "PreconditionFailed", "Message": "the object changed"}}
