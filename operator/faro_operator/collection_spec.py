@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 
 from faro_operator.spec_base import SecretKeyRef, SpecModel
 from faro_workloads.contract.api import Distance
+from faro_workloads.contract.settings import INDEX_BUILD_WORKERS, MAX_INDEX_BUILD_WORKERS
 
 
 class DeletionPolicy(StrEnum):
@@ -107,6 +108,13 @@ class PostgresSpec(SpecModel):
     )
     schema_name: str = Field(
         "faro", alias="schema", pattern=r"^[a-z_][a-z0-9_]{0,39}$", description="Schema of Faro's tables."
+    )
+    index_build_workers: int = Field(
+        INDEX_BUILD_WORKERS,
+        ge=0,
+        le=MAX_INDEX_BUILD_WORKERS,
+        description="Parallel workers that help build a new generation's HNSW index after its bulk load "
+        "(capped by the server's max_parallel_workers; 0: the build runs in one process).",
     )
 
 

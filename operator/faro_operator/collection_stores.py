@@ -78,5 +78,9 @@ def store_configs(name: str, namespace: str, spec: CollectionSpec, secrets: Secr
             timeout_seconds=5,
             **qdrant_layout(spec),
         ),
-        hnsw=HnswConfig(m=spec.qdrant.hnsw.m, ef_construct=spec.qdrant.hnsw.ef_construct),
+        hnsw=HnswConfig(
+            m=spec.qdrant.hnsw.m,
+            ef_construct=spec.qdrant.hnsw.ef_construct,
+            build_workers=spec.postgres.index_build_workers,
+        ),
     )

@@ -4,13 +4,18 @@ that refuses an incomplete generation, and the Qdrant alias that follows the liv
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
+from pydantic import SecretStr
 
-from faro_workloads.contract.generations import GenerationState
+from faro_workloads.contract.generations import GenerationState, chunks_table_name
 from faro_workloads.contract.index_profile import ChunkingIdentity, EmbeddingIdentity, IndexProfile
-from faro_workloads.contract.settings import QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
@@ -95,6 +100,50 @@ def test_a_generation_fills_from_the_documents_and_is_promoted_only_when_complet
     assert any("hnsw" in definition for definition in second.index_definitions().values())
 
 
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_bulk_loaded_generation_builds_its_hnsw_index_with_the_parallel_workers_configured(
+    postgres_config: PostgresConfig, make_chunks, make_record, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    # The server tells this session how it builds an index (DEBUG notices), which the pool logs.
+    dsn = make_conninfo(postgres_config.dsn.get_secret_value(), options="-c client_min_messages=debug1")
+    config = postgres_config.model_copy(update={"dsn": SecretStr(dsn)})
+    store = PgVectorStore(
+        config, CollectionConfig(name=f"par{workers}", dimension=16), HnswConfig(build_workers=workers)
+    )
+    try:
+        store.ensure_schema()
+        store.register_generation(profile("a"), GenerationState.LIVE, at=1)
+        digests = {f"d{i}": _write(store, make_chunks, make_record, f"d{i}", seed=i) for i in range(40)}
+        store.register_generation(profile("b"), GenerationState.BUILDING)
+        second = store.for_generation(2)
+        second.ensure_chunks_table(with_hnsw=False)
+        second.fill_documents(
+            {
+                doc_id: (digest, make_chunks(doc_id, 3, seed=5, content_hash=digest))
+                for doc_id, digest in digests.items()
+            }
+        )
+        with caplog.at_level(logging.DEBUG, logger="faro_workloads.postgres"):
+            second.build_hnsw_index()
+        built = [r.getMessage() for r in caplog.records if r.name == "faro_workloads.postgres"]
+        assert ("postgres debug: using 1 parallel workers" in built) is (workers == 1), built
+        assert any("hnsw" in definition for definition in second.index_definitions().values())
+        with psycopg.connect(postgres_config.dsn.get_secret_value()) as conn:
+            options = conn.execute(
+                "SELECT c.reloptions FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s",
+                (postgres_config.schema_name, chunks_table_name(f"par{workers}", 2)),
+            ).fetchone()
+        assert options == (None,)  # the table's parallel_workers is reset after the build
+
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="faro_workloads.postgres"):
+            second.build_hnsw_index()  # already built: nothing to do
+        assert not any("building index" in r.getMessage() for r in caplog.records)
+    finally:
+        store.close()
+
+
 def test_each_generation_drains_its_own_outbox_rows_into_its_own_qdrant_collection(
     pg: PgVectorStore, make_chunks, make_record, qdrant_store_factory
 ) -> None:
@@ -174,7 +223,11 @@ def test_fill_claims_are_exclusive_per_document_and_die_with_their_connection(pg
         assert second.claim(["a", "b"]) == {"a"}
         # A process killed mid-fill: its connection goes, and its claims with it.
         first._conn.close()  # the way a dead process's session ends
-        assert second.claim(["b"]) == {"b"}
+        # The server lets go of the session's locks when its backend exits, just after the close.
+        deadline = time.monotonic() + 10
+        while not (claimed := second.claim(["b"])) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert claimed == {"b"}
     with building.fill_claims() as later:  # every claim of a finished pass was let go
         assert later.claim(["a", "b", "c"]) == {"a", "b", "c"}
     with pg.for_generation(3).fill_claims() as other, building.fill_claims() as same:

@@ -56,7 +56,7 @@ def collection_spec(**overrides: Any) -> CollectionSpec:
             "external": {"address": "10.20.30.40"},
             "apiKeySecretRef": {"name": "qdrant", "key": "api-key"},
         },
-        "postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}, "schema": "rag"},
+        "postgres": {"dsnSecretRef": {"name": "pg", "key": "dsn"}, "schema": "rag", "indexBuildWorkers": 4},
     }
     return CollectionSpec.model_validate(_merge(base, overrides))
 

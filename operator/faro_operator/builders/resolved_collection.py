@@ -65,5 +65,6 @@ def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> Resol
         postgres_schema=spec.postgres.schema_name,
         postgres_read_dsn=spec.postgres.read_dsn_secret_ref,
         qdrant_layout=qdrant_layout(spec),
-        hnsw=spec.qdrant.hnsw.model_dump(by_alias=False),
+        hnsw=spec.qdrant.hnsw.model_dump(by_alias=False)
+        | {"build_workers": spec.postgres.index_build_workers},
     )

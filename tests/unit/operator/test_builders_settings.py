@@ -58,6 +58,7 @@ def test_configmap_renders_every_setting_of_a_full_spec() -> None:
         "FARO_QDRANT__SHARDS": "1",
         "FARO_HNSW__M": "16",
         "FARO_HNSW__EF_CONSTRUCT": "100",
+        "FARO_HNSW__BUILD_WORKERS": "4",
         "FARO_QDRANT__REPLICATION_FACTOR": "1",
         "FARO_QDRANT__WRITE_CONSISTENCY_FACTOR": "1",
         "FARO_S3__BUCKET": "faro-docs",

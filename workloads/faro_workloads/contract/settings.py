@@ -47,11 +47,24 @@ class CollectionConfig(SettingsModel):
     distance: Distance = Field(Distance.COSINE, description="Distance used by both indexes.")
 
 
+INDEX_BUILD_WORKERS = 2
+MAX_INDEX_BUILD_WORKERS = 64
+
+
 class HnswConfig(SettingsModel):
     """HNSW graph parameters, applied to Qdrant and pgvector alike."""
 
     m: int = Field(16, ge=2, le=100)
     ef_construct: int = Field(100, ge=4, le=1000)
+    build_workers: int = Field(
+        INDEX_BUILD_WORKERS,
+        ge=0,
+        le=MAX_INDEX_BUILD_WORKERS,
+        description=(
+            "PostgreSQL processes that help the leader build a generation's HNSW index after its bulk load "
+            "(the server's max_parallel_workers caps them; 0: one process)."
+        ),
+    )
 
 
 class ChunkingConfig(SettingsModel):

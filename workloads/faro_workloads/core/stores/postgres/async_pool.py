@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
-from faro_workloads.core.stores.postgres.sessions import connection_kwargs, session_setup
+from faro_workloads.core.stores.postgres.sessions import connection_kwargs, log_notice, session_setup
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class AsyncPostgresPool:
             dsn.get_secret_value(),
             min_size=1,
             max_size=self._config.pool_size,
-            configure=self._configure_connection,
+            configure=self._new_connection,
             check=_check_at_checkout,
             timeout=self._config.connect_timeout_seconds,
             kwargs=self._kwargs,
@@ -74,6 +74,10 @@ class AsyncPostgresPool:
         )
         await pool.open()
         return pool
+
+    async def _new_connection(self, conn: psycopg.AsyncConnection) -> None:
+        conn.add_notice_handler(log_notice)
+        await self._configure_connection(conn)
 
     async def _configure_connection(self, conn: psycopg.AsyncConnection) -> None:
         """The session's ``hnsw.ef_search`` and pgvector's types (once the extension exists)."""

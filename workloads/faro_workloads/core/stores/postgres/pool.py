@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool
 from faro_workloads.contract.settings import PostgresConfig
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.core.stores.postgres.async_pool import AsyncPostgresPool
-from faro_workloads.core.stores.postgres.sessions import connection_kwargs, session_setup
+from faro_workloads.core.stores.postgres.sessions import connection_kwargs, log_notice, session_setup
 from faro_workloads.core.stores.transaction_retry import run_transaction
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class PostgresPool:
             config.dsn.get_secret_value(),
             min_size=1,
             max_size=config.pool_size,
-            configure=self._configure_connection,
+            configure=self._new_connection,
             check=_check_at_checkout,
             timeout=config.connect_timeout_seconds,
             kwargs=connection_kwargs(config, read_only),
@@ -63,11 +63,16 @@ class PostgresPool:
         """The same connections' asynchronous twin, for the query service's event loop (opened on first
         use)."""
 
+    def _new_connection(self, conn: psycopg.Connection) -> None:
+        """The pool's ``configure`` hook: the server's notices go to the log, then the session is set up."""
+        conn.add_notice_handler(log_notice)
+        self._configure_connection(conn)
+
     def _configure_connection(self, conn: psycopg.Connection) -> None:
         """Set the session's ``hnsw.ef_search`` and teach the connection the pgvector types, if the extension
         exists yet (else a later checkout will).
 
-        Runs as the pool's ``configure`` hook and again at checkout for connections opened before
+        Runs when a connection is made and again at checkout for connections opened before
         ``CREATE EXTENSION vector`` (a store is often built before its schema is ensured). Setting
         ``ef_search`` once per connection keeps a search to one statement (a placeholder setting until the
         extension is loaded, which then adopts it).

@@ -147,9 +147,36 @@ class PostgresSchema:
             self._create_chunks_table(conn, with_hnsw=with_hnsw)
 
     def build_hnsw_index(self) -> None:
-        """Add the chunks table's HNSW index if it has none (idempotent)."""
+        """Add the chunks table's HNSW index if it has none (idempotent), built by up to
+        ``HnswConfig.build_workers`` parallel workers besides the leader: PostgreSQL plans none for a table
+        smaller than ``min_parallel_table_scan_size``, so the table is told how many to use while its index
+        is built (and reset in the same transaction)."""
+        tables = self._tables
         with self._pool.transaction("build_hnsw_index") as conn:
+            if self._has_hnsw_index(conn) or tables.collection.dimension > HNSW_MAX_DIMENSION:
+                self._create_hnsw_index(conn)  # nothing to build (or the warning that there is no index)
+                return
+            workers = self._hnsw.build_workers
+            conn.execute(
+                sql.SQL("SELECT set_config('max_parallel_maintenance_workers', {}, true)").format(
+                    sql.Literal(str(workers))
+                )
+            )
+            conn.execute(
+                sql.SQL("ALTER TABLE {} SET (parallel_workers = {})").format(
+                    tables.chunks, sql.Literal(workers)
+                )
+            )
             self._create_hnsw_index(conn)
+            conn.execute(sql.SQL("ALTER TABLE {} RESET (parallel_workers)").format(tables.chunks))
+
+    def _has_hnsw_index(self, conn: psycopg.Connection) -> bool:
+        tables = self._tables
+        found = conn.execute(
+            "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+            (tables.schema_name, tables.hnsw_index_name),
+        ).fetchone()
+        return found is not None
 
     def drop_chunks_table(self) -> None:
         """Drop this generation's chunks table (the collection's other tables stay)."""

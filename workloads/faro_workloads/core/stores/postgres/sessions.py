@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
-from psycopg import sql
+import logging
+
+from psycopg import errors, sql
 
 from faro_workloads.contract.settings import PostgresConfig
+
+log = logging.getLogger("faro_workloads.postgres")
+"""Where the server's notices and warnings to a session go (e.g. pgvector's note that an index build no
+longer fits in ``maintenance_work_mem``)."""
+
+_LEVELS = {"WARNING": logging.WARNING, "NOTICE": logging.INFO, "INFO": logging.INFO}
+_SKIPPING = "42"  # "... already exists, skipping": the idempotent DDL's own notices, not news
+
+
+def log_notice(notice: errors.Diagnostic) -> None:
+    """A session's notice handler: the server's message, logged at its severity (debug for DEBUG and LOG,
+    and for the "already exists, skipping" notices of ``CREATE ... IF NOT EXISTS``)."""
+    severity = notice.severity_nonlocalized or ""
+    level = _LEVELS.get(severity, logging.DEBUG)
+    if severity == "NOTICE" and (notice.sqlstate or "").startswith(_SKIPPING):
+        level = logging.DEBUG
+    log.log(level, "postgres %s: %s", severity.lower(), notice.message_primary)
 
 
 def connection_kwargs(config: PostgresConfig, read_only: bool) -> dict[str, object]:
