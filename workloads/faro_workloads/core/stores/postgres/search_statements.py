@@ -138,9 +138,9 @@ class SearchStatements:
         holds of the query's weight times IDF times the chunk's stored weight.
 
         One statement, one pass over the candidates (the chunks holding any query term, through the GIN
-        index when the terms are rare enough): each candidate's df contributions and, per query term, its
-        weight looked up in its own arrays (``array_position``) — no row per (chunk, term) pair. Unfiltered
-        candidates count for df, as they do for Qdrant's IDF; only filtered ones are scored.
+        index when the terms are rare enough): per query term, each candidate's weight looked up in its own
+        arrays (``array_position``), once — no row per (chunk, term) pair. Unfiltered candidates count for
+        df, as they do for Qdrant's IDF; only filtered ones are scored.
         """
         params: dict[str, Any] = {"terms": query.indices, "k": k}
         conditions = _filter_conditions(flt, params, "c.")
@@ -153,25 +153,36 @@ class SearchStatements:
         return Statement(statement, params)
 
     def _lexical_statement(self, terms: int, conditions: list[sql.Composable]) -> sql.SQL:
-        """The lexical search for ``terms`` query terms under ``conditions``, rendered once."""
+        """The lexical search for ``terms`` query terms under ``conditions``, rendered once.
+
+        Each candidate's weight for each query term (NULL where it lacks the term) is looked up once, when
+        the candidates are materialised; the terms' dfs count those that are not NULL, and the scores add
+        them up, so the materialised rows hold floats, not arrays. The weights array is copied once per
+        candidate first (the ``OFFSET 0`` keeps the planner from folding the copy back into each look-up):
+        PostgreSQL stores it compressed (a chunk's weights repeat), and every subscript of a compressed
+        array decompresses it again — one query term's look-up cost more than all its ``array_position``.
+        """
         admitted = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
-        dfs, parts = [], []
+        held, dfs, parts = [], [], []
         for i in range(terms):
-            t, w, df = sql.Placeholder(f"t{i}"), sql.Placeholder(f"w{i}"), sql.Identifier(f"df{i}")
-            dfs.append(
-                sql.SQL("count(*) FILTER (WHERE terms @> ARRAY[{}::integer])::float8 AS {}").format(t, df)
+            t, w = sql.Placeholder(f"t{i}"), sql.Placeholder(f"w{i}")
+            x, df = sql.Identifier(f"x{i}"), sql.Identifier(f"df{i}")
+            held.append(
+                sql.SQL("d.weights[array_position(c.lexical_terms, {}::integer)]::float8 AS {}").format(t, x)
             )
+            dfs.append(sql.SQL("count({})::float8 AS {}").format(x, df))
             parts.append(
                 sql.SQL(
-                    "{w}::float8 * coalesce(cand.weights[array_position(cand.terms, {t}::integer)], 0)"
-                    " * ln(1 + (s.n - s.{df} + 0.5) / (s.{df} + 0.5))"
-                ).format(w=w, t=t, df=df)
+                    "{w}::float8 * coalesce(cand.{x}, 0) * ln(1 + (s.n - s.{df} + 0.5) / (s.{df} + 0.5))"
+                ).format(w=w, x=x, df=df)
             )
         composed = sql.SQL(
             """
             WITH cand AS MATERIALIZED (
-                SELECT c.id, c.lexical_terms AS terms, c.lexical_weights AS weights, {admitted} AS admitted
-                FROM {chunks} AS c WHERE c.lexical_terms && %(terms)s::integer[]
+                SELECT c.id, {admitted} AS admitted, {held}
+                FROM {chunks} AS c,
+                    LATERAL (SELECT c.lexical_weights || '{{}}'::real[] AS weights OFFSET 0) AS d
+                WHERE c.lexical_terms && %(terms)s::integer[]
             ), s AS (
                 SELECT (SELECT count(*) FROM {chunks} WHERE lexical_terms <> '{{}}')::float8 AS n, {dfs}
                 FROM cand
@@ -186,6 +197,7 @@ class SearchStatements:
         ).format(
             chunks=self._tables.chunks,
             admitted=admitted,
+            held=sql.SQL(", ").join(held),
             dfs=sql.SQL(", ").join(dfs),
             score=sql.SQL(" + ").join(parts),
         )
