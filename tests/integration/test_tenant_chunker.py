@@ -127,3 +127,30 @@ def test_an_upload_racing_another_tenants_for_one_id_never_replaces_it(aws_pipel
     assert racing.put_document(second) is True
     stored = plain.read(other)
     assert stored is not None and stored.content_hash == second.content_hash
+
+
+def test_a_held_delete_never_removes_another_tenants_document_that_took_the_id_meanwhile(
+    aws_pipeline,
+) -> None:
+    """Between the delete's look (tenant A's document) and the delete itself, A's document goes and tenant
+    B uploads the freed id: the delete is conditional on the version it looked at, so B's stays."""
+    layout = ChunkObjectLayout(aws_pipeline.s3_config.prefix, aws_pipeline.pipeline)
+    bucket, key = aws_pipeline.s3_config.bucket, layout.document_key("freed")
+    plain = S3ChunkStore(aws_pipeline.s3, bucket, layout)
+    alice = _document(aws_pipeline.pipeline, "freed", "Alice's draft.", "tenant-a")
+    bob = _document(aws_pipeline.pipeline, "freed", "Bob's plan.", "tenant-b")
+    assert plain.put_document(alice, held_tenant="tenant-a")
+
+    def freed_and_taken() -> None:
+        assert plain.delete_document("freed", held_tenant="tenant-a")
+        assert plain.put_document(bob, held_tenant="tenant-b")
+
+    racing = S3ChunkStore(WriteBetween(aws_pipeline.s3, key, freed_and_taken), bucket, layout)
+    assert racing.delete_document("freed", held_tenant="tenant-a") is False
+    stored = plain.read(key)
+    assert stored is not None and stored.content_hash == bob.content_hash
+
+    assert plain.delete_document("freed", held_tenant="tenant-a") is False  # B's, not A's
+    assert plain.delete_document("freed", held_tenant="tenant-b") is True
+    assert plain.read(key) is None
+    assert plain.put_document(alice) and plain.delete_document("freed") is True  # an admin's: no tenant

@@ -229,3 +229,17 @@ def test_a_write_held_to_a_tenant_cannot_replace_another_tenants_document(
 
     pg_store.write_document(replace(taken, held_tenant=None), chunks)  # an admin (held to none) may
     assert pg_store.get_document("shared").metadata[TENANT_KEY] == "tenant-b"
+
+
+def test_a_delete_held_to_a_tenant_leaves_another_tenants_document_whole(
+    pg_store: PgVectorStore, make_chunks, make_record
+) -> None:
+    chunks = make_chunks("kept", 3, dimension=pg_store.collection.dimension)
+    theirs = make_record(chunks)
+    pg_store.write_document(replace(theirs, metadata={**theirs.metadata, TENANT_KEY: "tenant-a"}), chunks)
+
+    assert pg_store.delete_document("kept", held_tenant="tenant-b") is None
+    assert pg_store.get_document("kept") is not None and pg_store.count() == 3  # document and chunks kept
+    assert pg_store.delete_document("unknown", held_tenant="tenant-a") is None
+    assert pg_store.delete_document("kept", held_tenant="tenant-a") is not None
+    assert pg_store.get_document("kept") is None and pg_store.count() == 0

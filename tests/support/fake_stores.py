@@ -20,6 +20,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.documents import (
     CONTEXT_KEY,
@@ -134,8 +135,11 @@ class FakePostgres:
         self.commits += 1
         return affected
 
-    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
+    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
         self._available()
+        current = self.documents.get(doc_id)
+        if held_tenant is not None and (current is None or current.metadata.get(TENANT_KEY) != held_tenant):
+            return None
         known = self.documents.pop(doc_id, None)
         self.texts.pop(doc_id, None)
         removed = [i for i, chunk in self.chunks.items() if chunk.doc_id == doc_id]

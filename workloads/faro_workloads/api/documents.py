@@ -45,7 +45,11 @@ class DocumentBackend(Protocol):
     asynchronous: bool
 
     def ingest(self, document: IncomingDocument) -> IngestResult: ...
-    def delete(self, doc_id: str) -> bool: ...
+    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
+        """Delete the document; False when it is unknown or, with ``held_tenant``, another tenant's (decided
+        with the delete, so no other tenant's document can take its place in between)."""
+        ...
+
     def get(self, doc_id: str) -> DocumentStatus | None: ...
     def list(self, limit: int = 100, after: str | None = None) -> list[DocumentStatus]: ...
 
@@ -236,9 +240,7 @@ def documents_router(
     )
     def delete_document(doc_id: PathDocId, request: Request) -> Response:
         tenant, checked = held_tenant(request), _checked_id(doc_id)
-        deleted = (tenant is None or visible(backend.get(checked), tenant) is not None) and backend.delete(
-            checked
-        )
+        deleted = backend.delete(checked, held_tenant=tenant)
         result = "deleted" if deleted else "not_found"
         audit(
             "document.delete",

@@ -83,9 +83,10 @@ class DualWriter:
             for record, chunks in documents
         ]
 
-    def delete_document(self, doc_id: str) -> WriteResult | None:
-        """Delete a document from Postgres, then from Qdrant; None when Postgres does not know it."""
-        point_ids = self._pg.delete_document(doc_id)
+    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> WriteResult | None:
+        """Delete a document from Postgres, then from Qdrant; None when Postgres does not know it (or, with
+        ``held_tenant``, it is another tenant's)."""
+        point_ids = self._pg.delete_document(doc_id, held_tenant)
         if point_ids is None:
             return None
         return self._sync(doc_id, 0, point_ids)

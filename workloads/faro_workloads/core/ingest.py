@@ -378,9 +378,10 @@ class IngestService:
             )
         return out
 
-    def delete(self, doc_id: str) -> bool:
-        """Remove a document from both stores; False when it is unknown."""
-        result = self._writer.delete_document(validate_doc_id(doc_id))
+    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
+        """Remove a document from both stores; False when it is unknown (or, with ``held_tenant``, another
+        tenant's)."""
+        result = self._writer.delete_document(validate_doc_id(doc_id), held_tenant)
         if result is None:
             return False
         DOCUMENTS_INGESTED.labels("deleted").inc()

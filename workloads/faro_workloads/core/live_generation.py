@@ -205,8 +205,8 @@ class LiveDocuments:
             spans, chunking = view.ingest.chunker.chunk(text.text, text.fmt), view.profile.chunking
         return view.ingest.ingest_chunks(doc_id, digest, source, metadata, spans, chunking, text, source_etag)
 
-    def delete(self, doc_id: str) -> bool:
-        return self._live.view().ingest.delete(doc_id)
+    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
+        return self._live.view().ingest.delete(doc_id, held_tenant)
 
     def get(self, doc_id: str) -> DocumentStatus | None:
         """The document's state: ``searchable`` once both stores hold it, ``embedded`` while its Qdrant write

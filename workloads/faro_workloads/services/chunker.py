@@ -80,8 +80,8 @@ class S3ChunkingBackend:
         CHUNK_OBJECTS_WRITTEN.labels(status).inc()
         return IngestResult(doc_id, status, len(spans), digest, qdrant_synced=False)
 
-    def delete(self, doc_id: str) -> bool:
-        return self._store.delete_document(validate_doc_id(doc_id))
+    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
+        return self._store.delete_document(validate_doc_id(doc_id), held_tenant=held_tenant)
 
     def get(self, doc_id: str) -> DocumentStatus | None:
         return self._statuses.status(validate_doc_id(doc_id))

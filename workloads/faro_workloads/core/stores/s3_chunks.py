@@ -115,17 +115,36 @@ class S3ChunkStore:
                 **condition,
             )
 
-    def delete_document(self, doc_id: str) -> bool:
-        """Remove the chunk object, then write a tombstone; False when the document is unknown.
+    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> bool:
+        """Remove the chunk object, then write a tombstone; False when the document is unknown (with
+        ``held_tenant``: or another tenant's).
 
         The order matters: the embedder skips a tombstone whose document object exists (it was uploaded
-        again), so the object must be gone before the tombstone's event can be handled.
+        again), so the object must be gone before the tombstone's event can be handled. A tenant-held
+        delete is conditional on the version looked at (``If-Match`` its ETag): were the id freed and taken
+        by another tenant in between, the delete fails, and the next look sees whose document it is now.
         """
         key = self.layout.document_key(doc_id)
-        if self._head(key) is None:
-            return False
-        with STORE_SECONDS.labels("s3", "delete_object").time():
-            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
+            head = self._head_full(key)
+            if head is None:
+                return False
+            if held_tenant is None:
+                condition = {}
+            elif head.get("Metadata", {}).get("tenant") != held_tenant:
+                return False
+            else:
+                condition = {"IfMatch": head["ETag"]}
+            try:
+                with STORE_SECONDS.labels("s3", "delete_object").time():
+                    self._s3.delete_object(Bucket=self.bucket, Key=key, **condition)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED or missing(exc):
+                    continue  # changed or gone meanwhile: look again
+                raise
+            break
+        else:
+            raise S3Contention(f"document {doc_id!r} kept changing while it was deleted; try again")
         tombstone = {"version": 1, "doc_id": doc_id, "deleted_at": datetime.now(UTC).isoformat()}
         with STORE_SECONDS.labels("s3", "put_object").time():
             self._s3.put_object(

@@ -154,11 +154,12 @@ class PostgresDocuments:
                 (etag, doc_id),
             )
 
-    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
+    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
         """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.
 
-        Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it;
-        else the document is marked deleted.
+        Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it
+        (with ``held_tenant``: or the document is not that tenant's, which then stays as it is); else the
+        document is marked deleted.
         The documents row goes first: that waits for a write of the document under way to commit, and the
         chunks DELETE, a later statement, then sees every chunk it wrote.
         """
@@ -167,9 +168,14 @@ class PostgresDocuments:
         def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
             writer_lock(conn, tables)
             known = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING content_hash").format(tables.documents),
-                (doc_id,),
+                sql.SQL(
+                    "DELETE FROM {} WHERE doc_id = %(doc)s"
+                    " AND (%(held)s::text IS NULL OR metadata->>{} = %(held)s::text) RETURNING content_hash"
+                ).format(tables.documents, sql.Literal(TENANT_KEY)),
+                {"doc": doc_id, "held": held_tenant},
             ).fetchone()
+            if known is None and held_tenant is not None:
+                return None  # unknown, or another tenant's: nothing is touched
             removed = conn.execute(
                 sql.SQL("DELETE FROM {} WHERE doc_id = %s RETURNING id").format(tables.chunks), (doc_id,)
             ).fetchall()

@@ -240,8 +240,8 @@ class PgVectorStore:
     def set_source_etag(self, doc_id: str, etag: str) -> None:
         self._documents.set_source_etag(doc_id, etag)
 
-    def delete_document(self, doc_id: str) -> list[uuid.UUID] | None:
-        return self._documents.delete_document(doc_id)
+    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
+        return self._documents.delete_document(doc_id, held_tenant)
 
     def bulk_load(self, chunks: list[Chunk]) -> None:
         self._documents.bulk_load(chunks)
