@@ -6,6 +6,8 @@ REST routes (:mod:`support.qdrant_rest`), which records each create request as s
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from qdrant_client import QdrantClient
 
@@ -34,3 +36,20 @@ def test_opened_stores_and_their_generations_use_the_configured_hnsw(
     for name in names:
         created = rest.created[name].hnsw_config
         assert created is not None and (created.m, created.ef_construct) == (8, 40)
+
+
+def test_a_collection_wider_than_hnsw_allows_searches_exactly_and_says_so_once(
+    pg_store_factory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """pgvector builds no HNSW index over more than 2,000 dimensions: the table gets none, every generation's
+    build is a no-op, and the warning comes once per store, not at each pass and gate."""
+    with caplog.at_level(logging.WARNING, logger="faro_workloads.core.stores.postgres.schema"):
+        pg = pg_store_factory(CollectionConfig(name="wide", dimension=2001))
+        second = pg.for_generation(2)
+        second.ensure_chunks_table(with_hnsw=False)
+        for _ in range(3):
+            second.build_hnsw_index()
+    assert not [d for d in pg.index_definitions().values() if "hnsw" in d]
+    assert not [d for d in second.index_definitions().values() if "hnsw" in d]
+    said = [r.getMessage() for r in caplog.records if "HNSW limit" in r.getMessage()]
+    assert len(said) == 2, said  # the store's own table, and the second generation's

@@ -42,6 +42,7 @@ class PostgresSchema:
         self._pool = pool
         self._tables = tables
         self._hnsw = hnsw
+        self._said_exact = False
 
     def ensure_schema(self) -> None:
         """Create the extension, schema, tables and indexes if missing (idempotent, safe concurrently).
@@ -153,7 +154,7 @@ class PostgresSchema:
         is built (and reset in the same transaction)."""
         tables = self._tables
         with self._pool.transaction("build_hnsw_index") as conn:
-            if self._has_hnsw_index(conn) or tables.collection.dimension > HNSW_MAX_DIMENSION:
+            if tables.collection.dimension > HNSW_MAX_DIMENSION or self._has_hnsw_index(conn):
                 self._create_hnsw_index(conn)  # nothing to build (or the warning that there is no index)
                 return
             workers = self._hnsw.build_workers
@@ -258,7 +259,8 @@ class PostgresSchema:
                     sql.Literal(self._hnsw.ef_construct),
                 )
             )
-        else:
+        elif not self._said_exact:
+            self._said_exact = True  # once per store: the gate and each pass ask for the index again
             log.warning(
                 "collection %s has %d dimensions, more than pgvector's HNSW limit of %d: "
                 "postgres searches scan exactly",
