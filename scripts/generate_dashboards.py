@@ -405,6 +405,57 @@ PIPELINE_OVERVIEW = DashboardSpec(
                 ),
             ),
         ),
+        RowSpec(
+            "Access",
+            (
+                PanelSpec(
+                    "Requests refused",
+                    "Data API requests refused, by reason: no credential, an unknown key or token (401), a "
+                    "scope or RBAC that does not allow the call (403), the API server not answering a review "
+                    "(503), a caller past its rate limit (429). Alert FaroAuthDenialBurst above 1/s; each "
+                    "refusal is also an audit line. faro_auth_denied_total (service-account reviews: "
+                    "faro_auth_reviews_total, alert FaroAccessReviewsFailing).",
+                    (
+                        t(
+                            f"sum by (pipeline, reason) ({rate('faro_auth_denied_total')})",
+                            "{{pipeline}} {{reason}}",
+                        ),
+                    ),
+                    "reqps",
+                    thresholds=(("green", None), ("red", 1)),
+                    threshold_style="dashed",
+                    width=12,
+                    stack=True,
+                ),
+                PanelSpec(
+                    "API keys in force",
+                    "Keys that open the data APIs now (the keys file's entries plus the admin key), lowest "
+                    "over the pipeline's pods that use keys: after a rotation, the new count once every pod "
+                    "has loaded it. faro_auth_keys.",
+                    (t(f"min by (pipeline) (faro_auth_keys{{{SEL}}} > 0)", "{{pipeline}}"),),
+                    "short",
+                    kind="stat",
+                    width=6,
+                    decimals=0,
+                ),
+                PanelSpec(
+                    "Keys file loads",
+                    "Loads of the keys file since the pods started, by result: loaded (at start and after "
+                    "each change, e.g. a rotated Secret) or refused (unreadable or invalid: the keys loaded "
+                    "before stay in force, the log says why). faro_auth_key_reloads_total.",
+                    (
+                        t(
+                            f"sum by (pipeline, result) (faro_auth_key_reloads_total{{{SEL}}})",
+                            "{{pipeline}} {{result}}",
+                        ),
+                    ),
+                    "short",
+                    kind="stat",
+                    width=6,
+                    decimals=0,
+                ),
+            ),
+        ),
     ),
 )
 

@@ -59,6 +59,7 @@ import httpx
 import yaml
 
 from faro_workloads.background_server import free_port
+from faro_workloads.contract.access import key_digest, new_key
 
 from support.faro_process import faro_process
 from support.kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail, stop_process
@@ -86,6 +87,7 @@ START_TIMEOUT_SECONDS = 60.0
 EMBEDDER_GRACE = ("--shutdown-grace", "5")
 SETTLE_TIMEOUT_SECONDS = 90.0
 QUERY_INTERVAL_SECONDS = 0.25
+UNAUTHENTICATED_EVERY = 7  # of the key-holding load's requests, one in this many is sent without the key
 QUERIES = (
     "how do I install faro",
     "what happens when qdrant is down",
@@ -306,12 +308,15 @@ class Blackhole:
 
 
 class QueryLoad:
-    """A thread posting queries to one query service every ``QUERY_INTERVAL_SECONDS`` until stopped."""
+    """A thread posting queries to one query service every ``QUERY_INTERVAL_SECONDS`` until stopped; with
+    ``key``, as its bearer, and every ``UNAUTHENTICATED_EVERY``-th request without it (refused: 401)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, key: str | None = None) -> None:
         self._url = url
+        self._key = key
         self._stop = threading.Event()
         self.answered: dict[str, int] = {}
+        self.refused = 0
         self.failures: list[str] = []
         self._thread = threading.Thread(target=self._run, name=f"queries-{url}", daemon=True)
 
@@ -328,14 +333,23 @@ class QueryLoad:
             while not self._stop.is_set():
                 text = QUERIES[turn % len(QUERIES)]
                 turn += 1
+                body = {"query": text, "top_k": 1 + turn % 5}
                 try:
-                    response = client.post("/v1/query", json={"query": text, "top_k": 1 + turn % 5})
+                    if self._key is not None and turn % UNAUTHENTICATED_EVERY == 0:
+                        response = client.post("/v1/query", json=body)
+                        if response.status_code != 401:
+                            self.failures.append(f"{text!r} without a key: {response.status_code}")
+                        self.refused += 1
+                        continue
+                    headers = {"authorization": f"Bearer {self._key}"} if self._key else {}
+                    response = client.post("/v1/query", json=body, headers=headers)
                     response.raise_for_status()
                     backend = response.json()["backend"]
                     self.answered[backend] = self.answered.get(backend, 0) + 1
                 except (httpx.HTTPError, KeyError, ValueError) as exc:
                     self.failures.append(f"{text!r}: {exc}")
-                self._stop.wait(QUERY_INTERVAL_SECONDS)
+                finally:
+                    self._stop.wait(QUERY_INTERVAL_SECONDS)
 
 
 _LABEL_VALUES = re.compile(r"^\s*label_values\((?:(?P<selector>.+),\s*)?(?P<label>\w+)\s*\)\s*$", re.DOTALL)
@@ -415,6 +429,10 @@ class Workloads:
         self.logs = folder / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.log = log
+        self.query_key = new_key()
+        self.keys_file = folder / "keys.json"
+        entry = {"name": "dashboards", "sha256": key_digest(self.query_key), "scope": "query"}
+        self.keys_file.write_text(json.dumps({"keys": [entry]}))
         self.postgres_dsn = postgres_dsn
         self.schema = f"obs_{uuid.uuid4().hex[:10]}"
         self.pushgateway = pushgateway
@@ -522,9 +540,10 @@ class Workloads:
             "FARO_QUERY__BREAKER_RESET_SECONDS": "3",
         }
         down = {"FARO_QDRANT__URL": unanswering_qdrant, "FARO_QDRANT__TIMEOUT_SECONDS": "1"}
+        keys = {"FARO_AUTH__KEYS_FILE": str(self.keys_file)}  # its callers need a key: refusals to show
         return [
             self._faro("query", env={**fast_fallback, "FARO_QDRANT__PATH": str(self.query_qdrant)}),
-            self._faro("query-down", env={**fast_fallback, **down}),
+            self._faro("query-down", env={**fast_fallback, **down, **keys}),
         ]
 
     @contextmanager
@@ -813,8 +832,8 @@ def observability_stack(
         log("starting the query services")
         enter_together(stack, workloads.query_processes(blackhole.url))
         loads = {
-            component: QueryLoad(f"http://127.0.0.1:{workloads.ports[component]}")
-            for component in ("query", "query-down")
+            "query": QueryLoad(f"http://127.0.0.1:{workloads.ports['query']}"),
+            "query-down": QueryLoad(f"http://127.0.0.1:{workloads.ports['query-down']}", workloads.query_key),
         }
         for load in loads.values():
             load.start()
