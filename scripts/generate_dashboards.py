@@ -88,6 +88,11 @@ def t(expr: str, legend: str) -> Target:
     return Target(" ".join(expr.split()), legend)
 
 
+def count_stat(title: str, description: str, targets: tuple[Target, ...], width: int) -> PanelSpec:
+    """A stat panel of whole numbers (counts)."""
+    return PanelSpec(title, description, targets, "short", kind="stat", width=width, decimals=0)
+
+
 # --- label matchers ------------------------------------------------------------------------------------
 
 SEL = 'namespace=~"$namespace", pipeline=~"$pipeline"'
@@ -385,7 +390,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     max=1,
                     width=6,
                 ),
-                PanelSpec(
+                count_stat(
                     "Cutovers",
                     "Switches of the live index generation over the dashboard's time range: promoted, "
                     "blocked by the gate (the CutoverBlocked reason is in the logs and faro generations), "
@@ -398,10 +403,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                             "{{result}}",
                         ),
                     ),
-                    "short",
-                    kind="stat",
                     width=6,
-                    decimals=0,
                 ),
             ),
         ),
@@ -427,18 +429,15 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     width=12,
                     stack=True,
                 ),
-                PanelSpec(
+                count_stat(
                     "API keys in force",
                     "Keys that open the data APIs now (the keys file's entries plus the admin key), lowest "
                     "over the pipeline's pods that use keys: after a rotation, the new count once every pod "
                     "has loaded it. faro_auth_keys.",
                     (t(f"min by (pipeline) (faro_auth_keys{{{SEL}}} > 0)", "{{pipeline}}"),),
-                    "short",
-                    kind="stat",
                     width=6,
-                    decimals=0,
                 ),
-                PanelSpec(
+                count_stat(
                     "Keys file loads",
                     "Loads of the keys file since the pods started, by result: loaded (at start and after "
                     "each change, e.g. a rotated Secret) or refused (unreadable or invalid: the keys loaded "
@@ -449,10 +448,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                             "{{pipeline}} {{result}}",
                         ),
                     ),
-                    "short",
-                    kind="stat",
                     width=6,
-                    decimals=0,
                 ),
             ),
         ),
@@ -553,7 +549,7 @@ STORE_COMPARISON = DashboardSpec(
                     thresholds=(("green", None), ("orange", 0.01), ("red", 0.1)),
                     decimals=1,
                 ),
-                PanelSpec(
+                count_stat(
                     "Queries by store",
                     "Queries answered by each store over the dashboard's time range. faro_queries_total.",
                     (
@@ -562,10 +558,7 @@ STORE_COMPARISON = DashboardSpec(
                             "{{backend}}",
                         ),
                     ),
-                    "short",
-                    kind="stat",
                     width=6,
-                    decimals=0,
                 ),
             ),
         ),
@@ -674,14 +667,11 @@ CONSISTENCY = DashboardSpec(
                     thresholds=(("red", None), ("green", DEFAULT_MIN_OVERLAP)),
                     decimals=1,
                 ),
-                PanelSpec(
+                count_stat(
                     "k",
                     "The k of overlap@k (the number of top results compared). faro_consistency_k.",
                     (t(f"max(faro_consistency_k{{{SEL}}})", "k"),),
-                    "short",
-                    kind="stat",
                     width=4,
-                    decimals=0,
                 ),
             ),
         ),
