@@ -134,7 +134,12 @@ def test_a_bulk_loaded_generation_builds_its_hnsw_index_with_the_parallel_worker
                 "WHERE n.nspname = %s AND c.relname = %s",
                 (postgres_config.schema_name, chunks_table_name(f"par{workers}", 2)),
             ).fetchone()
+            analysed = conn.execute(
+                "SELECT count(*) FROM pg_stats WHERE schemaname = %s AND tablename = %s",
+                (postgres_config.schema_name, chunks_table_name(f"par{workers}", 2)),
+            ).fetchone()
         assert options == (None,)  # the table's parallel_workers is reset after the build
+        assert analysed is not None and analysed[0] > 0  # and analysed: the planner has its statistics
 
         caplog.clear()
         with caplog.at_level(logging.DEBUG, logger="faro_workloads.postgres"):

@@ -151,7 +151,7 @@ class PostgresSchema:
         """Add the chunks table's HNSW index if it has none (idempotent), built by up to
         ``HnswConfig.build_workers`` parallel workers besides the leader: PostgreSQL plans none for a table
         smaller than ``min_parallel_table_scan_size``, so the table is told how many to use while its index
-        is built (and reset in the same transaction)."""
+        is built (and reset in the same transaction). The table is analysed after the build."""
         tables = self._tables
         with self._pool.transaction("build_hnsw_index") as conn:
             if tables.collection.dimension > HNSW_MAX_DIMENSION or self._has_hnsw_index(conn):
@@ -170,6 +170,9 @@ class PostgresSchema:
             )
             self._create_hnsw_index(conn)
             conn.execute(sql.SQL("ALTER TABLE {} RESET (parallel_workers)").format(tables.chunks))
+            # A bulk-loaded table has no statistics until autovacuum gets to it: until then the planner
+            # guesses (a lexical search counted the collection by a sequential scan instead of its index).
+            conn.execute(sql.SQL("ANALYZE {}").format(tables.chunks))
 
     def _has_hnsw_index(self, conn: psycopg.Connection) -> bool:
         tables = self._tables
