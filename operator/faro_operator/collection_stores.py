@@ -14,7 +14,11 @@ from kubernetes.client import CoreV1Api
 from kubernetes.client.exceptions import ApiException
 from pydantic import SecretStr
 
-from faro_operator.builders.resolved_collection import qdrant_layout, resolved_collection_name
+from faro_operator.builders.resolved_collection import (
+    index_parameters,
+    qdrant_layout,
+    resolved_collection_name,
+)
 from faro_operator.specs import CollectionSpec, SecretKeyRef
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.ports import StoreConfigs
@@ -78,9 +82,5 @@ def store_configs(name: str, namespace: str, spec: CollectionSpec, secrets: Secr
             timeout_seconds=5,
             **qdrant_layout(spec),
         ),
-        hnsw=HnswConfig(
-            m=spec.qdrant.hnsw.m,
-            ef_construct=spec.qdrant.hnsw.ef_construct,
-            build_workers=spec.postgres.index_build_workers,
-        ),
+        hnsw=HnswConfig(**index_parameters(spec)),
     )

@@ -53,6 +53,12 @@ def qdrant_layout(spec: CollectionSpec) -> dict[str, int]:
     return spec.qdrant.cluster.model_dump(by_alias=False)
 
 
+def index_parameters(spec: CollectionSpec) -> dict[str, int]:
+    """The indexes' build parameters, as ``HnswConfig`` fields (``FARO_HNSW__*``): the graph's (both stores)
+    and PostgreSQL's parallel build workers."""
+    return spec.qdrant.hnsw.model_dump(by_alias=False) | {"build_workers": spec.postgres.index_build_workers}
+
+
 def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> ResolvedCollection:
     """The values of Collection ``namespace/name`` that the pipeline builders render."""
     return ResolvedCollection(
@@ -65,6 +71,5 @@ def resolve_collection(name: str, namespace: str, spec: CollectionSpec) -> Resol
         postgres_schema=spec.postgres.schema_name,
         postgres_read_dsn=spec.postgres.read_dsn_secret_ref,
         qdrant_layout=qdrant_layout(spec),
-        hnsw=spec.qdrant.hnsw.model_dump(by_alias=False)
-        | {"build_workers": spec.postgres.index_build_workers},
+        hnsw=index_parameters(spec),
     )
