@@ -73,13 +73,10 @@ class PostgresSchema:
                 f"table {qualified} holds {row[0]}-d embeddings but collection "
                 f"{collection.name!r} is configured for {collection.dimension}-d"
             )
-        index = conn.execute(
-            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
-            (tables.schema_name, tables.hnsw_index_name),
-        ).fetchone()
-        if index is not None and tables.opclass not in index[0]:
+        index = self._hnsw_index_definition(conn)
+        if index is not None and tables.opclass not in index:
             raise StoreSchemaMismatch(
-                f"index {tables.hnsw_index_name} was built for another distance ({index[0]}); collection "
+                f"index {tables.hnsw_index_name} was built for another distance ({index}); collection "
                 f"{collection.name!r} uses {collection.distance.value} ({tables.opclass})"
             )
 
@@ -154,8 +151,10 @@ class PostgresSchema:
         is built (and reset in the same transaction). The table is analysed after the build."""
         tables = self._tables
         with self._pool.transaction("build_hnsw_index") as conn:
-            if tables.collection.dimension > HNSW_MAX_DIMENSION or self._has_hnsw_index(conn):
-                self._create_hnsw_index(conn)  # nothing to build (or the warning that there is no index)
+            if tables.collection.dimension > HNSW_MAX_DIMENSION:
+                self._create_hnsw_index(conn)  # none can be built: says so (once)
+                return
+            if self._hnsw_index_definition(conn) is not None:
                 return
             workers = self._hnsw.build_workers
             conn.execute(
@@ -174,13 +173,14 @@ class PostgresSchema:
             # guesses (a lexical search counted the collection by a sequential scan instead of its index).
             conn.execute(sql.SQL("ANALYZE {}").format(tables.chunks))
 
-    def _has_hnsw_index(self, conn: psycopg.Connection) -> bool:
+    def _hnsw_index_definition(self, conn: psycopg.Connection) -> str | None:
+        """The chunks table's HNSW index as ``pg_indexes`` defines it; None when it has none."""
         tables = self._tables
         found = conn.execute(
-            "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
             (tables.schema_name, tables.hnsw_index_name),
         ).fetchone()
-        return found is not None
+        return None if found is None else found[0]
 
     def drop_chunks_table(self) -> None:
         """Drop this generation's chunks table (the collection's other tables stay)."""
