@@ -237,6 +237,12 @@ def pod_spec(manifest: Manifest) -> dict[str, Any]:
     return manifest["spec"]["template"]["spec"]
 
 
+def only_container(manifest: Manifest) -> dict[str, Any]:
+    """The one container of a Deployment's or CronJob's pod (fails if there are more)."""
+    (container,) = pod_spec(manifest)["containers"]
+    return container
+
+
 def env_names(container: dict[str, Any]) -> set[str]:
     """Names of a container's ``env`` entries."""
     return {entry["name"] for entry in container.get("env", [])}

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from faro_operator.builders import (
@@ -21,6 +19,7 @@ from support.operator_builders import (
     PIPELINE,
     assert_service_monitor_shape,
     full_pipeline_spec,
+    only_container,
     pipeline_spec,
     pod_spec,
     resolved,
@@ -29,11 +28,6 @@ from support.operator_builders import (
 )
 
 CHECKSUM = "a" * 64
-
-
-def _container(manifest: dict[str, Any]) -> dict[str, Any]:
-    (container,) = pod_spec(manifest)["containers"]
-    return container
 
 
 # -------------------------------------------------------------------------------- consistency CronJob + RBAC
@@ -57,7 +51,7 @@ def test_consistency_cronjob() -> None:
     assert pod["serviceAccountName"] == "docs-pipeline-consistency"
     assert pod["automountServiceAccountToken"] is True
     assert pod["securityContext"]["runAsUser"] == 10001
-    container = _container(cronjob)
+    container = only_container(cronjob)
     assert container["args"] == ["consistency"]
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["envFrom"] == [{"configMapRef": {"name": "docs-pipeline-settings"}}]

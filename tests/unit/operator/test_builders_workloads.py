@@ -26,6 +26,7 @@ from support.operator_builders import (
     collection_spec,
     env_names,
     full_pipeline_spec,
+    only_container,
     pipeline_spec,
     pod_spec,
     resolved,
@@ -45,11 +46,6 @@ EMBEDDING_SECRETS = {
 
 def _deployment(component: Component, spec: RagPipelineSpec | None = None) -> dict[str, Any]:
     return build_component_deployment(component, PIPELINE, spec or full_pipeline_spec(), resolved(), CHECKSUM)
-
-
-def _container(manifest: dict[str, Any]) -> dict[str, Any]:
-    (container,) = pod_spec(manifest)["containers"]
-    return container
 
 
 # ------------------------------------------------------------------------------------------- Deployments
@@ -77,7 +73,7 @@ def test_deployment_is_valid_owned_and_labelled(component: Component) -> None:
 @pytest.mark.parametrize("component", [Component.CHUNKER, Component.EMBEDDER, Component.QUERY])
 def test_deployment_runs_hardened(component: Component) -> None:
     pod = pod_spec(_deployment(component))
-    container = _container(_deployment(component))
+    container = only_container(_deployment(component))
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (10001, 10001)
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
@@ -111,7 +107,7 @@ def test_deployment_runs_hardened(component: Component) -> None:
 def test_deployment_ports_probes_and_args(
     component: Component, port_name: str, port: int, args: list[str]
 ) -> None:
-    container = _container(_deployment(component))
+    container = only_container(_deployment(component))
     assert container["args"] == args
     assert container["ports"] == [{"name": port_name, "containerPort": port, "protocol": "TCP"}]
     assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port_name}
@@ -121,37 +117,37 @@ def test_deployment_ports_probes_and_args(
 
 def test_embedder_gets_time_to_finish_its_messages() -> None:
     embedder = _deployment(Component.EMBEDDER)
-    worker_grace = int(_container(embedder)["args"][-1])
+    worker_grace = int(only_container(embedder)["args"][-1])
     assert worker_grace == 45
     # the kubelet's SIGKILL comes well after the worker's own grace period
     assert pod_spec(embedder)["terminationGracePeriodSeconds"] >= worker_grace + 10
-    assert "lifecycle" not in _container(embedder)  # nothing routes to it: no pause before SIGTERM
+    assert "lifecycle" not in only_container(embedder)  # nothing routes to it: no pause before SIGTERM
 
 
 @pytest.mark.parametrize("component", [Component.CHUNKER, Component.QUERY])
 def test_http_services_pause_for_endpoint_removal_then_drain_before_the_kill(component: Component) -> None:
     deployment = _deployment(component)
-    pause = _container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
+    pause = only_container(deployment)["lifecycle"]["preStop"]["exec"]["command"]
     assert pause[0] == "sleep" and int(pause[1]) == 5
     # pause + uvicorn's graceful shutdown (open requests finish) + closing, before the SIGKILL
     assert pod_spec(deployment)["terminationGracePeriodSeconds"] >= int(pause[1]) + HTTP_DRAIN_SECONDS + 5
 
 
 def test_each_component_gets_only_the_secrets_it_needs() -> None:
-    assert env_names(_container(_deployment(Component.CHUNKER))) == {"FARO_POSTGRES__DSN"}
-    assert env_names(_container(_deployment(Component.EMBEDDER))) == STORE_SECRETS | EMBEDDING_SECRETS
-    assert env_names(_container(_deployment(Component.QUERY))) == STORE_SECRETS | EMBEDDING_SECRETS | {
+    assert env_names(only_container(_deployment(Component.CHUNKER))) == {"FARO_POSTGRES__DSN"}
+    assert env_names(only_container(_deployment(Component.EMBEDDER))) == STORE_SECRETS | EMBEDDING_SECRETS
+    assert env_names(only_container(_deployment(Component.QUERY))) == STORE_SECRETS | EMBEDDING_SECRETS | {
         "FARO_AUTH__API_KEY"
     }
     cronjob = build_consistency_cronjob(PIPELINE, full_pipeline_spec(), resolved())
-    assert env_names(_container(cronjob)) == STORE_SECRETS | {"FARO_CONSISTENCY__NAMESPACE"}
+    assert env_names(only_container(cronjob)) == STORE_SECRETS | {"FARO_CONSISTENCY__NAMESPACE"}
 
 
 def test_a_semantic_chunker_gets_the_embedding_secrets_too() -> None:
     """It embeds sentences to find its cuts, through the embedder's gateway and keys."""
     spec = full_pipeline_spec()
     semantic = spec.model_copy(update={"chunking": spec.chunking.model_copy(update={"strategy": "semantic"})})
-    assert env_names(_container(_deployment(Component.CHUNKER, semantic))) == {"FARO_POSTGRES__DSN"} | (
+    assert env_names(only_container(_deployment(Component.CHUNKER, semantic))) == {"FARO_POSTGRES__DSN"} | (
         EMBEDDING_SECRETS
     )
 
@@ -159,7 +155,7 @@ def test_a_semantic_chunker_gets_the_embedding_secrets_too() -> None:
 def test_secret_references_point_at_the_spec_secrets() -> None:
     env = {
         entry["name"]: entry["valueFrom"]
-        for entry in _container(_deployment(Component.QUERY))["env"]
+        for entry in only_container(_deployment(Component.QUERY))["env"]
         if "valueFrom" in entry
     }
     assert env["FARO_POSTGRES__DSN"] == {"secretKeyRef": {"name": "pg", "key": "dsn"}}
@@ -175,7 +171,7 @@ def test_only_the_query_service_gets_the_read_endpoint() -> None:
     collection = resolved(collection_spec(**read))
     for component in (Component.CHUNKER, Component.EMBEDDER, Component.QUERY):
         deployment = build_component_deployment(component, PIPELINE, pipeline_spec(), collection, CHECKSUM)
-        env = {entry["name"]: entry.get("valueFrom") for entry in _container(deployment).get("env", [])}
+        env = {entry["name"]: entry.get("valueFrom") for entry in only_container(deployment).get("env", [])}
         if component is Component.QUERY:
             assert env["FARO_POSTGRES__READ_DSN"] == {"secretKeyRef": {"name": "pg", "key": "read-dsn"}}
         else:
@@ -188,7 +184,7 @@ def test_minimal_spec_mounts_only_the_dsn() -> None:
     for component in (Component.EMBEDDER, Component.QUERY):
         deployment = build_component_deployment(component, PIPELINE, spec, collection, CHECKSUM)
         validate_strict(deployment)
-        assert env_names(_container(deployment)) == {"FARO_POSTGRES__DSN"}
+        assert env_names(only_container(deployment)) == {"FARO_POSTGRES__DSN"}
 
 
 def test_images_replicas_and_resources_follow_the_spec() -> None:
@@ -198,18 +194,18 @@ def test_images_replicas_and_resources_follow_the_spec() -> None:
     chunker, embedder, query = (
         _deployment(c, spec) for c in (Component.CHUNKER, Component.EMBEDDER, Component.QUERY)
     )
-    assert _container(chunker)["image"] == "ghcr.io/faro-dev/faro-workloads:0.1.0"
-    assert _container(chunker)["imagePullPolicy"] == "IfNotPresent"
-    assert (_container(query)["image"], _container(query)["imagePullPolicy"]) == (
+    assert only_container(chunker)["image"] == "ghcr.io/faro-dev/faro-workloads:0.1.0"
+    assert only_container(chunker)["imagePullPolicy"] == "IfNotPresent"
+    assert (only_container(query)["image"], only_container(query)["imagePullPolicy"]) == (
         "registry.local/faro:dev",
         "Always",
     )
     assert [d["spec"]["replicas"] for d in (chunker, embedder, query)] == [2, 3, 1]
-    assert _container(chunker)["resources"] == {
+    assert only_container(chunker)["resources"] == {
         "requests": {"cpu": "100m", "memory": "256Mi"},
         "limits": {"memory": "1Gi"},
     }
-    assert _container(embedder)["resources"] == {"requests": {"cpu": "2"}}
+    assert only_container(embedder)["resources"] == {"requests": {"cpu": "2"}}
 
 
 def test_query_deployment_only_when_enabled() -> None:
@@ -312,11 +308,11 @@ def test_only_the_embedder_mounts_the_golden_queries_and_only_when_named(compone
     spec = pipeline_spec(generations={"goldenQueries": golden})
     with_golden = build_component_deployment(component, PIPELINE, spec, resolved(), CHECKSUM)
     validate_strict(with_golden)
-    without = _container(
+    without = only_container(
         build_component_deployment(component, PIPELINE, pipeline_spec(), resolved(), CHECKSUM)
     )
     assert [m["name"] for m in without["volumeMounts"]] == ["tmp"]
-    mounts = {m["name"]: m for m in _container(with_golden)["volumeMounts"]}
+    mounts = {m["name"]: m for m in only_container(with_golden)["volumeMounts"]}
     volumes = {v["name"]: v for v in pod_spec(with_golden)["volumes"]}
     if component is not Component.EMBEDDER:
         assert set(mounts) == set(volumes) == {"tmp"}
