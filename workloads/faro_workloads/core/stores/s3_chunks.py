@@ -41,6 +41,11 @@ def missing(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") in MISSING_CODES
 
 
+def condition_failed(exc: ClientError) -> bool:
+    """Whether ``exc`` says a conditional write or delete found another version than its condition named."""
+    return exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED
+
+
 def normal_etag(etag: str) -> str:
     """An S3 ETag without its quotes (GET, HEAD and listings all quote it)."""
     return etag.strip('"')
@@ -89,7 +94,7 @@ class S3ChunkStore:
             try:
                 self._write(key, obj, chunking, condition)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED:
+                if condition_failed(exc):
                     continue  # written meanwhile: look again
                 raise
             with STORE_SECONDS.labels("s3", "delete_object").time():
@@ -139,7 +144,7 @@ class S3ChunkStore:
                 with STORE_SECONDS.labels("s3", "delete_object").time():
                     self._s3.delete_object(Bucket=self.bucket, Key=key, **condition)
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") in _CONDITION_FAILED or missing(exc):
+                if condition_failed(exc) or missing(exc):
                     continue  # changed or gone meanwhile: look again
                 raise
             break
