@@ -2,14 +2,22 @@
 
 Texts that share words get similar vectors, so lexical queries find the right chunks in tests and quick
 demos, with no model to download. Stable across processes and machines (blake2b, not ``hash()``).
+
+The vector of a text: each distinct word (weight 1) and each distinct pair of neighbouring words (weight
+1/2, the words joined by a space) adds ``sign * weight * tf`` to the bucket its blake2b digest names, with
+``tf = 1`` for one occurrence and ``1 + ln(count)`` otherwise; words first, then pairs, each in first-seen
+order (float32 sums depend on the order, and stored vectors must never change); then the vector is
+normalised. A batch is computed at once with numpy: words become ids in a vocabulary the embedder keeps,
+pairs become pairs of ids, and only features never seen before are hashed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import threading
 from collections import Counter
-from itertools import pairwise
+from itertools import chain, pairwise, repeat
 from math import log
 
 import numpy as np
@@ -17,6 +25,14 @@ import numpy as np
 from faro_workloads.core.embedding.base import Embedder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+_MAX_COUNT = 4096
+_TF = np.array([0.0, 1.0] + [1.0 + log(count) for count in range(2, _MAX_COUNT)], dtype=np.float64)
+"""Term frequency weights by count (math.log, as first released: numpy's log may differ in the last bit)."""
+_PAIR_SHIFT = 32
+_MAX_FEATURES = 500_000
+"""Words (and apart, word pairs) whose codes are kept; beyond, the kept ones are dropped and found again."""
+_FEW_TEXTS = 2
+"""Batches up to this many texts are added text by text (a query), larger ones at once."""
 
 
 class HashingEmbedder(Embedder):
@@ -26,39 +42,119 @@ class HashingEmbedder(Embedder):
 
     def __init__(self, dimension: int = 384, model: str = "faro-hash-v1", batch_size: int = 256) -> None:
         super().__init__(model=model, dimension=dimension, batch_size=batch_size)
-        self._bucket_cache: dict[str, tuple[int, float]] = {}
+        self._lock = threading.Lock()
+        self._vocabulary: dict[str, int] = {}
+        self._words: list[str] = []
+        self._word_codes = np.zeros(0, dtype=np.int64)
+        self._pair_codes: dict[int, int] = {}
 
-    def _bucket(self, feature: str) -> tuple[int, float]:
-        cached = self._bucket_cache.get(feature)
-        if cached is None:
-            digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
-            value = int.from_bytes(digest, "little")
-            cached = (value % self.dimension, 1.0 if (value >> 63) & 1 else -1.0)
-            if len(self._bucket_cache) < 500_000:
-                self._bucket_cache[feature] = cached
-        return cached
+    def _codes(self, features: list[str]) -> np.ndarray:
+        """Each feature's bucket and sign as one code: ``bucket * 2 + (1 if the sign is negative)``."""
+        digests = np.fromiter(
+            (
+                int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "little")
+                for feature in features
+            ),
+            dtype=np.uint64,
+            count=len(features),
+        )
+        negative = (digests >> np.uint64(63)) ^ np.uint64(1)
+        return ((digests % np.uint64(self.dimension)) * np.uint64(2) + negative).astype(np.int64)
+
+    def _word_ids(self, words: list[str]) -> np.ndarray:
+        """The vocabulary ids of ``words``, adding (and hashing) the new ones; the caller holds the lock."""
+        vocabulary = self._vocabulary
+        new = [word for word in dict.fromkeys(words) if word not in vocabulary]
+        if new:
+            if len(self._words) + len(new) > _MAX_FEATURES:
+                vocabulary.clear()
+                self._words, self._word_codes = [], np.zeros(0, dtype=np.int64)
+                self._pair_codes.clear()  # its keys are ids of the vocabulary just dropped
+                new = list(dict.fromkeys(words))
+            start = len(self._words)
+            vocabulary.update(zip(new, range(start, start + len(new)), strict=True))
+            self._words += new
+            self._word_codes = np.concatenate((self._word_codes, self._codes(new)))
+        return np.fromiter(map(vocabulary.__getitem__, words), dtype=np.int64, count=len(words))
+
+    def _pair_codes_of(self, pairs: np.ndarray) -> np.ndarray:
+        """The codes of word-id ``pairs`` (``first << 32 | second``), hashing those never seen; the caller
+        holds the lock."""
+        known = self._pair_codes
+        codes = np.fromiter(map(known.get, pairs.tolist(), repeat(-1)), dtype=np.int64, count=len(pairs))
+        unseen = np.flatnonzero(codes < 0)
+        if len(unseen):
+            keys = pairs[unseen].tolist()
+            words, low = self._words, (1 << _PAIR_SHIFT) - 1
+            codes[unseen] = self._codes([f"{words[key >> _PAIR_SHIFT]} {words[key & low]}" for key in keys])
+            if len(known) + len(keys) > _MAX_FEATURES:
+                known.clear()
+            known.update(zip(keys, codes[unseen].tolist(), strict=True))
+        return codes
 
     def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        rows = [_WORD.findall(text.lower()) for text in texts]
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        cached = self._bucket_cache.get
-        for row, text in enumerate(texts):
-            words = _WORD.findall(text.lower())
-            # Words first, then bigrams, each in first-seen order: the order one Counter of both had (a bigram
-            # holds a space, so it never equals a word), kept because float32 sums depend on it.
-            indices: list[int] = []
-            terms: list[float] = []
-            for features, weight in ((Counter(words), 1.0), (Counter(map(" ".join, pairwise(words))), 0.5)):
-                for feature, count in features.items():
-                    index, sign = cached(feature) or self._bucket(feature)
-                    indices.append(index)
-                    terms.append(sign * (weight if count == 1 else (1.0 + log(count)) * weight))
-            # One vectorised scatter-add per text (in feature order, float64 terms added into float32, as
-            # the per-feature `out[row, index] += term` it replaces): numpy scalar maths per feature was
-            # most of the embedding time.
-            np.add.at(out[row], indices, np.asarray(terms, dtype=np.float64))
+        if len(rows) <= _FEW_TEXTS:
+            for vector, words in zip(out, rows, strict=True):
+                self._add_text(vector, words)
+        else:
+            self._add_batch(out, rows)
+        for row in range(len(out)):
             norm = np.linalg.norm(out[row])
             if norm > 0:
                 out[row] /= norm
             else:
                 out[row, 0] = 1.0  # no words at all: a fixed unit vector, never NaN
         return out
+
+    def _add_text(self, vector: np.ndarray, words: list[str]) -> None:
+        """Add one text's features to ``vector``, feature by feature in first-seen order (a query's path:
+        numpy's fixed cost per call would outweigh the work)."""
+        with self._lock:
+            ids = self._word_ids(words).tolist()
+            unigrams = Counter(ids)
+            pairs = Counter((first << _PAIR_SHIFT) | second for first, second in pairwise(ids))
+            codes = [
+                *self._word_codes[list(unigrams)].tolist(),
+                *self._pair_codes_of(np.array(list(pairs), dtype=np.int64)).tolist(),
+            ]
+        terms = [
+            weight if count == 1 else (1.0 + log(count)) * weight
+            for counter, weight in ((unigrams, 1.0), (pairs, 0.5))
+            for count in counter.values()
+        ]
+        np.add.at(
+            vector,
+            [code >> 1 for code in codes],
+            [-term if code & 1 else term for code, term in zip(codes, terms, strict=True)],
+        )
+
+    def _add_batch(self, out: np.ndarray, rows: list[list[str]]) -> None:
+        """Add every text's features to its row of ``out`` at once: each (text, feature) occurrence becomes
+        one integer; the distinct ones, with first position and count, go back in text order."""
+        words = list(chain.from_iterable(rows))
+        row_of = np.repeat(np.arange(len(rows), dtype=np.int64), [len(row) for row in rows])
+        adjacent = row_of[:-1] == row_of[1:]
+        with self._lock:
+            ids = self._word_ids(words)
+            pairs, pair_index = np.unique(
+                (ids[:-1][adjacent] << _PAIR_SHIFT) | ids[1:][adjacent], return_inverse=True
+            )
+            table = np.concatenate((self._word_codes, self._pair_codes_of(pairs)))  # words, then pairs
+        words_known = len(table) - len(pairs)
+        span = len(table)  # words before pairs in the stream, as in each text's order
+        stream = np.concatenate(
+            (row_of * span + ids, row_of[:-1][adjacent] * span + words_known + pair_index)
+        )
+        distinct, first, counts = np.unique(stream, return_index=True, return_counts=True)
+        row, feature = np.divmod(distinct, span)
+        order = np.lexsort((first, row))
+        row, feature, counts = row[order], feature[order], counts[order]
+        codes = table[feature]
+        weights = _TF[np.minimum(counts, _MAX_COUNT - 1)]
+        frequent = np.flatnonzero(counts >= _MAX_COUNT)
+        weights[frequent] = [1.0 + log(count) for count in counts[frequent].tolist()]
+        weights[feature >= words_known] *= 0.5
+        signed = np.where(codes & 1, -weights, weights)
+        np.add.at(out.reshape(-1), row * self.dimension + (codes >> 1), signed)
