@@ -245,14 +245,5 @@ EXCEPTIONS: dict[str, dict[tuple[str, str], str]] = {
             )
             for resource in _PIPELINE_PODS
         },
-        **{
-            ("CKV_K8S_35", resource): (
-                "the PostgreSQL DSN, the Qdrant and model keys reach the workloads as env from secretKeyRef "
-                "(the manifest holds only the reference; kubectl describe shows no value), read once by "
-                "pydantic-settings at start. Mounting them as files instead is the better practice and not "
-                "done yet (the API keys of the data APIs are files already: spec.access.apiKeysSecretRef)"
-            )
-            for resource in _PIPELINE_PODS
-        },
     },
 }

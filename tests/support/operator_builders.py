@@ -7,13 +7,15 @@
 - ``assert_service_monitor_shape()``: ServiceMonitor is a CRD kind kubernetes-validate has no schema for, so
   its structure is checked explicitly.
 - ``container_environment()``: the environment the kubelet would give a container, from the settings
-  ConfigMap, its ``env`` (secrets taken from a dict, the downward API, ``$(VAR)`` expansion).
+  ConfigMap, its ``env`` (the downward API, ``$(VAR)`` expansion); ``pod_environment()`` also writes the
+  pod's secret files (values taken from a dict) to a local folder, as the kubelet would mount them.
 - ``shared_objects()``: dicts/lists appearing twice in a manifest (YAML would render them as aliases).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -189,27 +191,59 @@ def _expand(value: str, defined: dict[str, str]) -> str:
 def container_environment(
     container: dict[str, Any],
     configmaps: dict[str, dict[str, str]],
-    secrets: dict[tuple[str, str], str] | None = None,
     namespace: str = NAMESPACE,
+    mounted: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The variables the kubelet would give ``container``: ``envFrom`` ConfigMaps (by name), then ``env``."""
-    secrets = SECRET_VALUES if secrets is None else secrets
+    """The variables the kubelet would give ``container``: ``envFrom`` ConfigMaps (by name), then ``env``;
+    a value naming a mount path of ``mounted`` names the local folder standing for it instead."""
     environment: dict[str, str] = {}
     for source in container.get("envFrom", []):
         environment.update(configmaps[source["configMapRef"]["name"]])
     for entry in container.get("env", []):
         if "value" in entry:
-            environment[entry["name"]] = _expand(entry["value"], environment)
-            continue
-        reference = entry["valueFrom"]
-        if "secretKeyRef" in reference:
-            ref = reference["secretKeyRef"]
-            environment[entry["name"]] = secrets[(ref["name"], ref["key"])]
-        elif reference.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            value = _expand(entry["value"], environment)
+            environment[entry["name"]] = (mounted or {}).get(value, value)
+        elif entry["valueFrom"].get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
             environment[entry["name"]] = namespace
-        else:
-            raise AssertionError(f"unexpected env source {reference}")
+        else:  # a Secret's value is never an environment variable: it is a file
+            raise AssertionError(f"unexpected env source {entry['valueFrom']}")
     return environment
+
+
+def write_secret_files(
+    pod: dict[str, Any], folder: Path, secrets: dict[tuple[str, str], str] | None = None
+) -> dict[str, str]:
+    """Write the files the kubelet would project into ``pod``'s container from its Secret volumes, each
+    mount in a folder of its own under ``folder``: ``{mount path: local folder}``. A missing Secret key
+    fails, as the pod would not start."""
+    secrets = SECRET_VALUES if secrets is None else secrets
+    (container,) = pod["containers"]
+    volumes = {volume["name"]: volume for volume in pod.get("volumes", [])}
+    mounted: dict[str, str] = {}
+    for mount in container.get("volumeMounts", []):
+        projected = volumes[mount["name"]].get("projected")
+        if projected is None:
+            continue
+        local = folder / mount["name"]
+        local.mkdir(parents=True)
+        for source in projected["sources"]:
+            for item in source["secret"]["items"]:
+                (local / item["path"]).write_text(secrets[(source["secret"]["name"], item["key"])])
+        mounted[mount["mountPath"]] = str(local)
+    return mounted
+
+
+def pod_environment(
+    pod: dict[str, Any],
+    configmaps: dict[str, dict[str, str]],
+    folder: Path,
+    secrets: dict[tuple[str, str], str] | None = None,
+    namespace: str = NAMESPACE,
+) -> dict[str, str]:
+    """What the pod's container starts with: its variables and, written under ``folder``, its secret files."""
+    mounted = write_secret_files(pod, folder, secrets)
+    (container,) = pod["containers"]
+    return container_environment(container, configmaps, namespace, mounted)
 
 
 def shared_objects(manifest: Any) -> list[Any]:
@@ -243,6 +277,12 @@ def only_container(manifest: Manifest) -> dict[str, Any]:
     return container
 
 
-def env_names(container: dict[str, Any]) -> set[str]:
-    """Names of a container's ``env`` entries."""
-    return {entry["name"] for entry in container.get("env", [])}
+def secret_files(manifest: Manifest) -> dict[str, tuple[str, str]]:
+    """The files of a workload's secret volume: ``{file: (Secret, key)}``."""
+    return {
+        item["path"]: (source["secret"]["name"], item["key"])
+        for volume in pod_spec(manifest)["volumes"]
+        if "projected" in volume
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }

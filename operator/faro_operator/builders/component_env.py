@@ -1,4 +1,4 @@
-"""The ``env`` entries of each component beyond the settings ConfigMap: its secrets, least privilege.
+"""The secrets each component gets, as files of one read-only volume, and the ``env`` that goes with them.
 
 | component   | Postgres DSN | Qdrant key | embedding keys + fallback targets | query auth key |
 |-------------|--------------|------------|-----------------------------------|----------------|
@@ -13,14 +13,13 @@ and keys as the embedder; the consistency job compares stored vectors and never 
 also gets the Collection's read-only endpoint (``readDsnSecretRef``) when it has one. S3 and SQS
 credentials come from the pods' IAM role (IRSA), not from variables.
 
-Embedding fallback targets (``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list) may each have an API key in
-a Secret, and an environment variable cannot be partly taken from a Secret. So each target's key is first
-loaded into its own variable ``FALLBACK_TARGET_<i>_API_KEY`` (ignored by the workloads' settings) and the
-JSON refers to it as ``$(FALLBACK_TARGET_<i>_API_KEY)``, which the kubelet expands when it starts the
-container (a reference resolves only to a variable defined *earlier* in ``env``, hence the order). The
-limitation: the key is pasted into a JSON string verbatim, so a key containing ``"`` or ``\\`` makes the
-setting invalid (the workload then fails at start with a readable error). Literal ``$`` in the JSON are
-written ``$$`` so the kubelet leaves them alone.
+The Secrets' keys are projected into one volume mounted at :data:`SECRETS_DIR`, each as a file named like
+the setting's variable (``FARO_POSTGRES__DSN``); ``FARO_SECRETS_DIR`` tells the workloads' settings to read
+them (:mod:`faro_workloads.contract.secret_files`). No value is in the pod's environment, where every
+process of the container could read it from ``/proc``. Embedding fallback targets
+(``FARO_EMBEDDING__FALLBACK_TARGETS``, a JSON list, a plain variable) name their keys' files
+(``api_key_file``: ``FALLBACK_TARGET_<i>_API_KEY`` in the same folder), so a key may hold any character.
+Literal ``$`` in the JSON are written ``$$``: the kubelet expands ``$(NAME)`` in every variable's value.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from typing import Any
 from faro_operator.builders.components import Component
 from faro_operator.builders.resolved_collection import ResolvedCollection
 from faro_operator.specs import RagPipelineSpec, SecretKeyRef
+from faro_workloads.contract.secret_files import SECRETS_DIR_VARIABLE
 
 POSTGRES_DSN = "FARO_POSTGRES__DSN"
 POSTGRES_READ_DSN = "FARO_POSTGRES__READ_DSN"
@@ -39,74 +39,115 @@ EMBEDDING_API_KEY = "FARO_EMBEDDING__API_KEY"
 PORTKEY_API_KEY = "FARO_EMBEDDING__PORTKEY_API_KEY"
 AUTH_API_KEY = "FARO_AUTH__API_KEY"
 FALLBACK_TARGETS = "FARO_EMBEDDING__FALLBACK_TARGETS"
+SECRETS_VOLUME = "secrets"
+SECRETS_DIR = "/etc/faro/secrets"
+SECRET_FILE_MODE = 0o440
+"""Readable by the pod's user and group (``fsGroup``) only."""
+
+SecretFiles = list[tuple[str, SecretKeyRef]]
+"""(file name, the Secret key it holds), in the order the component's settings list them."""
 
 
-def fallback_key_variable(index: int) -> str:
-    """The variable holding fallback target ``index``'s API key (not a ``FARO_`` setting itself)."""
+def fallback_key_file(index: int) -> str:
+    """The file holding fallback target ``index``'s API key (not a ``FARO_`` setting itself)."""
     return f"FALLBACK_TARGET_{index}_API_KEY"
 
 
-def secret_env(name: str, ref: SecretKeyRef) -> dict[str, Any]:
-    """An ``env`` entry taking ``name`` from a Secret key (the pod does not start while it is missing)."""
-    return {"name": name, "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}}
-
-
-def _store_env(collection: ResolvedCollection) -> list[dict[str, Any]]:
-    env = [secret_env(POSTGRES_DSN, collection.postgres_dsn)]
+def _store_files(collection: ResolvedCollection) -> SecretFiles:
+    files = [(POSTGRES_DSN, collection.postgres_dsn)]
     if collection.qdrant_api_key is not None:
-        env.append(secret_env(QDRANT_API_KEY, collection.qdrant_api_key))
-    return env
+        files.append((QDRANT_API_KEY, collection.qdrant_api_key))
+    return files
 
 
-def _embedding_env(spec: RagPipelineSpec) -> list[dict[str, Any]]:
+def _embedding_files(spec: RagPipelineSpec) -> SecretFiles:
     embedding = spec.embedding
-    env: list[dict[str, Any]] = []
+    files: SecretFiles = []
     if embedding.api_key_secret_ref is not None:
-        env.append(secret_env(EMBEDDING_API_KEY, embedding.api_key_secret_ref))
+        files.append((EMBEDDING_API_KEY, embedding.api_key_secret_ref))
     if embedding.portkey_api_key_secret_ref is not None:
-        env.append(secret_env(PORTKEY_API_KEY, embedding.portkey_api_key_secret_ref))
-    if not embedding.fallback_targets:
-        return env
+        files.append((PORTKEY_API_KEY, embedding.portkey_api_key_secret_ref))
+    files += [
+        (fallback_key_file(index), target.api_key_secret_ref)
+        for index, target in enumerate(embedding.fallback_targets)
+        if target.api_key_secret_ref is not None
+    ]
+    return files
+
+
+def _embeds(component: Component, spec: RagPipelineSpec) -> bool:
+    """Whether ``component`` calls the embedding model (the chunker only to cut semantically)."""
+    if component is Component.CHUNKER:
+        return spec.chunking.strategy == "semantic"
+    return component in (Component.EMBEDDER, Component.QUERY)
+
+
+def component_secret_files(
+    component: Component, spec: RagPipelineSpec, collection: ResolvedCollection
+) -> SecretFiles:
+    """The secret files ``component`` needs, and no others."""
+    chunker = component is Component.CHUNKER  # reads documents' states, never stored vectors
+    files = [(POSTGRES_DSN, collection.postgres_dsn)] if chunker else _store_files(collection)
+    if _embeds(component, spec):
+        files += _embedding_files(spec)
+    if component is Component.QUERY and collection.postgres_read_dsn is not None:
+        files.append((POSTGRES_READ_DSN, collection.postgres_read_dsn))
+    if component is Component.QUERY and spec.query.auth_secret_ref is not None:
+        files.append((AUTH_API_KEY, spec.query.auth_secret_ref))
+    return files
+
+
+def _fallback_targets(spec: RagPipelineSpec) -> str:
     targets: list[dict[str, str]] = []
-    for index, target in enumerate(embedding.fallback_targets):
+    for index, target in enumerate(spec.embedding.fallback_targets):
         rendered = {"provider": target.provider, "custom_host": target.custom_host.replace("$", "$$")}
         if target.model is not None:
             rendered["model"] = target.model.replace("$", "$$")
         if target.api_key_secret_ref is not None:
-            env.append(secret_env(fallback_key_variable(index), target.api_key_secret_ref))
-            rendered["api_key"] = f"$({fallback_key_variable(index)})"
+            rendered["api_key_file"] = fallback_key_file(index)
         targets.append(rendered)
-    env.append({"name": FALLBACK_TARGETS, "value": json.dumps(targets, separators=(",", ":"))})
-    return env
+    return json.dumps(targets, separators=(",", ":"))
 
 
 def component_env(
     component: Component, spec: RagPipelineSpec, collection: ResolvedCollection
 ) -> list[dict[str, Any]]:
-    """The secret (and secret-bearing) ``env`` entries ``component`` needs, and no others."""
-    if component is Component.CHUNKER:
-        env = [secret_env(POSTGRES_DSN, collection.postgres_dsn)]
-        return env + _embedding_env(spec) if spec.chunking.strategy == "semantic" else env
-    env = _store_env(collection)
-    if component in (Component.EMBEDDER, Component.QUERY):
-        env += _embedding_env(spec)
-    if component is Component.QUERY and collection.postgres_read_dsn is not None:
-        env.append(secret_env(POSTGRES_READ_DSN, collection.postgres_read_dsn))
-    if component is Component.QUERY and spec.query.auth_secret_ref is not None:
-        env.append(secret_env(AUTH_API_KEY, spec.query.auth_secret_ref))
+    """The ``env`` entries that go with ``component``'s secret files: where they are, and the fallback
+    targets naming their keys' files."""
+    env: list[dict[str, Any]] = []
+    if component_secret_files(component, spec, collection):
+        env.append({"name": SECRETS_DIR_VARIABLE, "value": SECRETS_DIR})
+    if _embeds(component, spec) and spec.embedding.fallback_targets:
+        env.append({"name": FALLBACK_TARGETS, "value": _fallback_targets(spec)})
     return env
 
 
-def env_secrets(env: list[dict[str, Any]]) -> set[str]:
-    """The names of the Secrets ``env`` takes values from."""
+def secrets_mount(
+    component: Component, spec: RagPipelineSpec, collection: ResolvedCollection
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The (volume, volumeMount) of ``component``'s secret files, or None when it needs none: one projected
+    volume, a source per Secret. No ``optional``: a missing Secret or key keeps the pod from starting."""
+    by_secret: dict[str, list[dict[str, str]]] = {}
+    for file, ref in component_secret_files(component, spec, collection):
+        by_secret.setdefault(ref.name, []).append({"key": ref.key, "path": file})
+    if not by_secret:
+        return None
+    sources = [{"secret": {"name": name, "items": items}} for name, items in by_secret.items()]
+    volume = {"name": SECRETS_VOLUME, "projected": {"defaultMode": SECRET_FILE_MODE, "sources": sources}}
+    return volume, {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True}
+
+
+def volume_secrets(volumes: list[dict[str, Any]]) -> set[str]:
+    """The names of the Secrets the secret-files volume among ``volumes`` projects."""
     return {
-        entry["valueFrom"]["secretKeyRef"]["name"]
-        for entry in env
-        if "secretKeyRef" in entry.get("valueFrom", {})
+        source["secret"]["name"]
+        for volume in volumes
+        if volume["name"] == SECRETS_VOLUME
+        for source in volume["projected"]["sources"]
     }
 
 
 def referenced_secrets(spec: RagPipelineSpec, collection: ResolvedCollection) -> set[str]:
-    """Every Secret the pipeline's Deployments take ``env`` from (their versions roll the pods)."""
+    """Every Secret the pipeline's Deployments read at start (their versions roll the pods)."""
     deployed = [Component.CHUNKER, Component.EMBEDDER] + ([Component.QUERY] if spec.query.enabled else [])
-    return set().union(*(env_secrets(component_env(c, spec, collection)) for c in deployed))
+    return {ref.name for c in deployed for _, ref in component_secret_files(c, spec, collection)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faro_operator.builders.component_env import component_env
+from faro_operator.builders.component_env import component_env, secrets_mount
 from faro_operator.builders.components import Component, component_name, settings_configmap_name
 from faro_operator.builders.labels import object_meta, standard_labels
 from faro_operator.builders.owner import Manifest, Owner
@@ -37,9 +37,10 @@ def build_consistency_cronjob(
 ) -> Manifest:
     """CronJob ``<pipeline>-consistency`` on ``spec.consistency.schedule``, running ``faro consistency``.
 
-    The pod gets the settings ConfigMap, the store secrets (DSN, Qdrant key), and its namespace through the
-    downward API, so the job can write the RagPipeline's ``status.consistency`` with its ServiceAccount
-    (whose token it mounts; see :mod:`faro_operator.builders.rbac`). Runs never overlap (``Forbid``).
+    The pod gets the settings ConfigMap, the store secrets (DSN, Qdrant key) as files, and its namespace
+    through the downward API, so the job can write the RagPipeline's ``status.consistency`` with its
+    ServiceAccount (whose token it mounts; see :mod:`faro_operator.builders.rbac`). Runs never overlap
+    (``Forbid``).
     ``api_version`` may be ``batch/v1beta1`` for clusters older than 1.21: the shape is the same.
     """
     if api_version not in (CRONJOB_V1, CRONJOB_V1BETA1):
@@ -60,6 +61,11 @@ def build_consistency_cronjob(
         "securityContext": container_security_context(),
         "volumeMounts": [tmp_volume_mount()],
     }
+    volumes = [tmp_volume()]
+    secrets = secrets_mount(component, spec, collection)
+    if secrets is not None:
+        volumes.append(secrets[0])
+        container["volumeMounts"].append(secrets[1])
     return {
         "apiVersion": api_version,
         "kind": "CronJob",
@@ -84,7 +90,7 @@ def build_consistency_cronjob(
                             "enableServiceLinks": False,
                             "securityContext": pod_security_context(),
                             "containers": [container],
-                            "volumes": [tmp_volume()],
+                            "volumes": volumes,
                         },
                     },
                 },

@@ -10,7 +10,7 @@ from typing import Any
 
 from faro_operator.builders.access_rbac import reviews_tokens
 from faro_operator.builders.api_keys import api_keys_mount
-from faro_operator.builders.component_env import component_env, env_secrets
+from faro_operator.builders.component_env import component_env, secrets_mount, volume_secrets
 from faro_operator.builders.components import (
     DEPLOYED,
     Component,
@@ -118,11 +118,11 @@ def build_component_deployment(
     """The Deployment ``<pipeline>-<component>`` of the chunker, embedder or query service.
 
     Its container runs ``faro serve <component>`` with the settings ConfigMap as ``envFrom``, the secrets
-    the component needs as ``env`` (:func:`component_env`), liveness ``/healthz`` and readiness ``/readyz``
-    (a startup probe gives slow starts a minute), a hardened security context and a ``/tmp`` emptyDir.
-    ``config_checksum`` (:func:`settings_checksum`) is a pod-template annotation, so settings changes roll
-    the pods; so is, given ``secret_versions`` (Secret name -> resourceVersion, as the cluster has them), a
-    checksum of the versions of the Secrets this component takes as ``env``: a rotated DSN or model key
+    the component needs as files of a read-only volume (:func:`secrets_mount`), liveness ``/healthz`` and
+    readiness ``/readyz`` (a startup probe gives slow starts a minute), a hardened security context and a
+    ``/tmp`` emptyDir. ``config_checksum`` (:func:`settings_checksum`) is a pod-template annotation, so
+    settings changes roll the pods; so is, given ``secret_versions`` (Secret name -> resourceVersion, as the
+    cluster has them), a checksum of the versions of the Secrets of those files: a rotated DSN or model key
     rolls exactly the pods that read it at start. (The keys file is mounted and re-read: its rotation rolls
     nothing.) Only the services that review service-account tokens mount an API token.
     """
@@ -153,6 +153,10 @@ def build_component_deployment(
     if env:
         container["env"] = env
     volumes = [tmp_volume()]
+    secrets = secrets_mount(component, spec, collection)
+    if secrets is not None:
+        volumes.append(secrets[0])
+        container["volumeMounts"].append(secrets[1])
     keys = api_keys_mount(spec, component)
     if keys is not None:
         volumes.append(keys[0])
@@ -175,7 +179,7 @@ def build_component_deployment(
                     "labels": standard_labels(owner, component.value),
                     "annotations": {
                         CHECKSUM_ANNOTATION: config_checksum,
-                        **_secrets_annotation(container.get("env", []), secret_versions),
+                        **_secrets_annotation(volumes, secret_versions),
                     },
                 },
                 "spec": {
@@ -195,12 +199,12 @@ def build_component_deployment(
     }
 
 
-def _secrets_annotation(env: list[dict[str, Any]], versions: Mapping[str, str] | None) -> dict[str, str]:
-    """``faro.dev/secrets-checksum``: SHA-256 of the versions of the Secrets ``env`` reads (none without
-    ``versions``: ``faro render`` knows no cluster)."""
+def _secrets_annotation(volumes: list[dict[str, Any]], versions: Mapping[str, str] | None) -> dict[str, str]:
+    """``faro.dev/secrets-checksum``: SHA-256 of the versions of the Secrets the pod reads at start (its
+    secret files; none without ``versions``: ``faro render`` knows no cluster)."""
     if versions is None:
         return {}
-    seen = sorted((name, versions.get(name, "")) for name in env_secrets(env))
+    seen = sorted((name, versions.get(name, "")) for name in volume_secrets(volumes))
     return {SECRETS_ANNOTATION: hashlib.sha256(json.dumps(seen).encode()).hexdigest()}
 
 

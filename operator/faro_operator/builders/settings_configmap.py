@@ -3,8 +3,8 @@
 The names come from :class:`faro_workloads.contract.settings.FaroSettings` itself
 (:func:`~faro_workloads.contract.settings_env.settings_environment`: prefix ``FARO_``, ``__`` between nested
 fields), so the ConfigMap cannot name a setting the services do not have. Secrets (DSN, API keys) never
-go here: the pods get them with ``secretKeyRef`` (:mod:`faro_operator.builders.component_env`), and so do
-the embedding fallback targets, whose JSON may carry API keys.
+go here: the pods read them from files of a Secret volume (:mod:`faro_operator.builders.component_env`),
+and the embedding fallback targets (a variable of their own) name their keys' files.
 """
 
 from __future__ import annotations

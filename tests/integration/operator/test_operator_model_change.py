@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from kubernetes import client
@@ -32,6 +33,7 @@ from faro_workloads.data_plane import IngestPath
 
 from support.model_servers import ModelsServer
 from support.operator_builders import container_environment
+from support.operator_builders import pod_environment as support_pod_environment
 from support.polling import wait_for
 from support.running_operator import LocalStoreConnector, condition, custom
 
@@ -40,23 +42,29 @@ pytestmark = pytest.mark.integration
 DIMENSION = 384
 
 
-def pod_environment(kube_api_client, namespace: str, deployment: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    """The variables the kubelet would give ``deployment``'s container, read from the API server."""
+def pod_environment(  # type: ignore[no-untyped-def]
+    kube_api_client, namespace: str, deployment: str, folder: Path | None = None
+) -> dict[str, str]:
+    """The variables the kubelet would give ``deployment``'s container, read from the API server; with
+    ``folder``, its secret files too, written there as the kubelet would mount them."""
     apps, core = client.AppsV1Api(kube_api_client), client.CoreV1Api(kube_api_client)
     body = kube_api_client.sanitize_for_serialization(apps.read_namespaced_deployment(deployment, namespace))
-    (container,) = body["spec"]["template"]["spec"]["containers"]
+    pod = body["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
     configmaps = {
         source["configMapRef"]["name"]: core.read_namespaced_config_map(
             source["configMapRef"]["name"], namespace
         ).data
         for source in container.get("envFrom", [])
     }
+    if folder is None:
+        return container_environment(container, configmaps, namespace)
     secrets = {
         (secret.metadata.name, key): base64.b64decode(value).decode()
         for secret in core.list_namespaced_secret(namespace).items
         for key, value in (secret.data or {}).items()
     }
-    return container_environment(container, configmaps, secrets, namespace)
+    return support_pod_environment(pod, configmaps, folder, secrets, namespace)
 
 
 @contextmanager
@@ -153,13 +161,14 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
     connector: LocalStoreConnector,
     portkey_gateway: str,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     pipelines = custom(kube_api_client, namespace, "ragpipelines")
     with ModelsServer(DIMENSION, ["model-a", "model-b"]) as models:
         embedder = "docs-embedder"
         pipeline_on_model_a(resources, kube_api_client, namespace, models.url, portkey_gateway)
         with embedding_engine(
-            pod_environment(kube_api_client, namespace, embedder), connector, monkeypatch
+            pod_environment(kube_api_client, namespace, embedder, tmp_path / "a"), connector, monkeypatch
         ) as a:
             for n in range(6):
                 text = (
@@ -189,7 +198,7 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
         )
         deployments_available(kube_api_client, namespace)  # the rolled pods are ready
         with embedding_engine(
-            pod_environment(kube_api_client, namespace, embedder), connector, monkeypatch
+            pod_environment(kube_api_client, namespace, embedder, tmp_path / "b"), connector, monkeypatch
         ) as b:
             assert b.worker is not None
             plan = b.worker.controller.reconcile()  # the first thing the new pods' generations thread does
@@ -235,7 +244,7 @@ def test_a_model_change_shows_reindexing_then_ready_with_the_new_generation(
             what="the old model back in the embedder's settings",
         )
         with embedding_engine(
-            pod_environment(kube_api_client, namespace, embedder), connector, monkeypatch
+            pod_environment(kube_api_client, namespace, embedder, tmp_path / "a2"), connector, monkeypatch
         ) as a:
             assert a.worker is not None and a.worker.run_once() is not None
         wait_for(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import tempfile
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -14,7 +17,7 @@ from faro_operator.builders import (
     build_settings_configmap,
     settings_checksum,
 )
-from faro_operator.builders.component_env import FALLBACK_TARGETS, fallback_key_variable
+from faro_operator.builders.component_env import FALLBACK_TARGETS, SECRETS_VOLUME, fallback_key_file
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.cli import cli, consistency_command, serve_commands
 from faro_workloads.consistency_job import load_settings
@@ -25,9 +28,9 @@ from support.operator_builders import (
     PIPELINE,
     SECRET_VALUES,
     collection_spec,
-    container_environment,
     full_pipeline_spec,
     pipeline_spec,
+    pod_environment,
     pod_spec,
     resolved,
     validate_strict,
@@ -190,33 +193,42 @@ def test_checksum_ignores_key_order_and_metadata() -> None:
 
 
 @pytest.fixture
-def clean_faro_environment(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """No FARO_* variable of the test process leaks into the settings under test."""
+def clean_faro_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """No FARO_* variable of the test process leaks into the settings under test; the working folder is
+    the test's own (the pods' secret files are written there)."""
     for name in list(os.environ):
         if name.startswith("FARO_"):
             monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
     return monkeypatch
 
 
-def _settings_of(container: dict, configmap: dict, monkeypatch: pytest.MonkeyPatch) -> FaroSettings:
-    environment = container_environment(container, {configmap["metadata"]["name"]: configmap["data"]})
-    for name, value in environment.items():
+def _settings_of(
+    pod: dict,
+    configmap: dict,
+    monkeypatch: pytest.MonkeyPatch,
+    secrets: dict[tuple[str, str], str] | None = None,
+) -> FaroSettings:
+    """The settings ``pod``'s container starts with: its variables, and its secret files as mounted."""
+    folder = Path(tempfile.mkdtemp(dir=Path.cwd()))
+    configmaps = {configmap["metadata"]["name"]: configmap["data"]}
+    for name, value in pod_environment(pod, configmaps, folder, secrets).items():
         monkeypatch.setenv(name, value)
     return FaroSettings()
 
 
-def _container(component: Component, spec: RagPipelineSpec) -> dict:
+def _pod(component: Component, spec: RagPipelineSpec) -> dict:
     collection = resolved()
     if component is Component.CONSISTENCY:
         manifest = build_consistency_cronjob(PIPELINE, spec, collection)
     else:
         manifest = build_component_deployment(component, PIPELINE, spec, collection, "0" * 64)
-    return pod_spec(manifest)["containers"][0]
+    return pod_spec(manifest)
 
 
 def test_embedder_settings_carry_the_spec(clean_faro_environment: pytest.MonkeyPatch) -> None:
     spec = full_pipeline_spec()
-    settings = _settings_of(_container(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
+    settings = _settings_of(_pod(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
     settings.require("s3", "sqs")
     assert settings.pipeline == "docs-pipeline"
     assert settings.collection.name == "docs"
@@ -274,7 +286,7 @@ def test_embedder_settings_carry_the_spec(clean_faro_environment: pytest.MonkeyP
 
 def test_query_settings_carry_the_auth_key_and_top_k(clean_faro_environment: pytest.MonkeyPatch) -> None:
     spec = full_pipeline_spec()
-    settings = _settings_of(_container(Component.QUERY, spec), _configmap(spec), clean_faro_environment)
+    settings = _settings_of(_pod(Component.QUERY, spec), _configmap(spec), clean_faro_environment)
     assert settings.auth.api_key is not None and settings.auth.api_key.get_secret_value() == "bearer-key"
     assert settings.query.default_top_k == 8
     assert settings.embedding.api_key is not None
@@ -283,7 +295,7 @@ def test_query_settings_carry_the_auth_key_and_top_k(clean_faro_environment: pyt
 
 def test_chunker_settings_have_only_the_dsn(clean_faro_environment: pytest.MonkeyPatch) -> None:
     spec = full_pipeline_spec()
-    settings = _settings_of(_container(Component.CHUNKER, spec), _configmap(spec), clean_faro_environment)
+    settings = _settings_of(_pod(Component.CHUNKER, spec), _configmap(spec), clean_faro_environment)
     settings.require("s3")
     # documents' states are read from PostgreSQL (read-only sessions): the chunker is given the DSN
     assert "dsn" in settings.postgres.model_fields_set
@@ -296,8 +308,7 @@ def test_chunker_settings_have_only_the_dsn(clean_faro_environment: pytest.Monke
 
 def test_consistency_job_settings_load(clean_faro_environment: pytest.MonkeyPatch) -> None:
     spec = full_pipeline_spec()
-    container = _container(Component.CONSISTENCY, spec)
-    _settings_of(container, _configmap(spec), clean_faro_environment)
+    _settings_of(_pod(Component.CONSISTENCY, spec), _configmap(spec), clean_faro_environment)
     settings = load_settings()  # the job's own loading and checks
     assert settings.consistency.namespace == NAMESPACE
     assert (settings.consistency.sample_size, settings.consistency.k) == (200, 20)
@@ -314,22 +325,37 @@ def test_minimal_spec_settings_load_for_every_component(clean_faro_environment: 
     )
     for component in Component:
         with clean_faro_environment.context() as patch:
-            settings = _settings_of(_container(component, spec), configmap, patch)
+            settings = _settings_of(_pod(component, spec), configmap, patch)
             assert settings.s3 is not None and settings.s3.prefix == "faro"
             assert settings.embedding.fallback_targets == []
 
 
-def test_fallback_key_reaches_the_json_only_through_a_variable_reference() -> None:
-    container = _container(Component.EMBEDDER, full_pipeline_spec())
-    entries = {entry["name"]: entry for entry in container["env"]}
-    names = [entry["name"] for entry in container["env"]]
-    key_variable = fallback_key_variable(0)
-    assert entries[key_variable]["valueFrom"]["secretKeyRef"] == {"name": "fallback", "key": "key"}
-    assert f'"api_key":"$({key_variable})"' in entries[FALLBACK_TARGETS]["value"]
-    assert fallback_key_variable(1) not in entries
-    # a reference only resolves to a variable defined before it
-    assert names.index(key_variable) < names.index(FALLBACK_TARGETS)
-    assert "sk-fallback" not in str(container)
+def test_a_fallback_targets_key_is_a_file_the_json_names() -> None:
+    pod = _pod(Component.EMBEDDER, full_pipeline_spec())
+    (container,) = pod["containers"]
+    targets = json.loads(next(e["value"] for e in container["env"] if e["name"] == FALLBACK_TARGETS))
+    assert [target.get("api_key_file") for target in targets] == [fallback_key_file(0), None]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == SECRETS_VOLUME]
+    items = {
+        item["path"]: (source["secret"]["name"], item["key"])
+        for source in volume["projected"]["sources"]
+        for item in source["secret"]["items"]
+    }
+    assert items[fallback_key_file(0)] == ("fallback", "key")
+    assert fallback_key_file(1) not in items
+    assert "sk-fallback" not in str(pod)
+
+
+def test_a_fallback_key_with_quotes_and_backslashes_arrives_whole(
+    clean_faro_environment: pytest.MonkeyPatch,
+) -> None:
+    """A key pasted into the JSON would break it; a key read from its file can hold any character."""
+    key = 'sk-"quoted"\\back$(HOME)'
+    spec = full_pipeline_spec()
+    secrets = {**SECRET_VALUES, ("fallback", "key"): key}
+    settings = _settings_of(_pod(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment, secrets)
+    first = settings.embedding.fallback_targets[0]
+    assert first.api_key is not None and first.api_key.get_secret_value() == key
 
 
 def test_dollar_signs_in_fallback_targets_survive_expansion(
@@ -341,7 +367,7 @@ def test_dollar_signs_in_fallback_targets_survive_expansion(
             "retryAttempts": 0,
         }
     )
-    settings = _settings_of(_container(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
+    settings = _settings_of(_pod(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
     assert settings.embedding.fallback_targets[0].model == "m$(HOME)$x"
 
 
@@ -355,7 +381,8 @@ def test_dollar_signs_in_fallback_targets_survive_expansion(
     ],
 )
 def test_cli_accepts_the_rendered_arguments(component: Component, command_path: tuple[str, ...]) -> None:
-    args = _container(component, full_pipeline_spec())["args"]
+    (container,) = _pod(component, full_pipeline_spec())["containers"]
+    args = container["args"]
     assert tuple(args[: len(command_path)]) == command_path
     command = cli
     for name in command_path:
@@ -377,7 +404,7 @@ def test_a_bucket_source_reaches_the_embedder_and_the_consistency_job(
         "sync": False,
     }
     spec = pipeline_spec(source={"documents": documents})
-    settings = _settings_of(_container(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
+    settings = _settings_of(_pod(Component.EMBEDDER, spec), _configmap(spec), clean_faro_environment)
     source = settings.source_documents
     assert source is not None
     assert (source.bucket, source.prefix, source.include, source.exclude, source.sync) == (
@@ -387,7 +414,7 @@ def test_a_bucket_source_reaches_the_embedder_and_the_consistency_job(
         ["drafts/*"],
         False,
     )
-    assert _settings_of(_container(Component.CONSISTENCY, spec), _configmap(spec), clean_faro_environment)
+    assert _settings_of(_pod(Component.CONSISTENCY, spec), _configmap(spec), clean_faro_environment)
 
 
 @pytest.mark.parametrize("prefix", ["/raw", "raw/", "", "raw docs"])

@@ -3,11 +3,12 @@ gateway's route with its fallback targets, and the rules a self-hosted model ser
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
 
 from faro_workloads.contract.api import SettingsModel
+from faro_workloads.contract.secret_files import read_secret_file, secret_file_path
 
 _GATEWAY_RETRYABLE_STATUS = (429, 500, 502, 503, 504)
 CohereInputType = Literal["search_document", "search_query", "classification", "clustering"]
@@ -54,9 +55,26 @@ class GatewayTarget(SettingsModel):
         ),
     )
     api_key: SecretStr | None = Field(None, description="Provider API key of this endpoint (from a Secret).")
+    api_key_file: str | None = Field(
+        None,
+        min_length=1,
+        description=(
+            "A file holding the API key instead (read at start; relative: in the FARO_SECRETS_DIR folder, "
+            "where the operator mounts the target's Secret)."
+        ),
+    )
     model: str | None = Field(
         None, min_length=1, description="Model name at this endpoint; the embedding model when absent."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("api_key_file") is None:
+            return data
+        if data.get("api_key") is not None:
+            raise ValueError("fallback target: give api_key or api_key_file, not both")
+        return {**data, "api_key": read_secret_file(secret_file_path(str(data["api_key_file"])))}
 
     @model_validator(mode="after")
     def _host_fits_provider(self) -> GatewayTarget:

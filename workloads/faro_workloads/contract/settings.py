@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from faro_workloads.contract.api import Distance, SearchMode, SettingsModel
 from faro_workloads.contract.auth_settings import AuthConfig
@@ -35,6 +35,7 @@ from faro_workloads.contract.golden_queries import (
     RecallDrop,
     RecallK,
 )
+from faro_workloads.contract.secret_files import SecretFilesSource
 
 _IDENTIFIER = r"^[a-z_][a-z0-9_]{0,39}$"
 
@@ -346,6 +347,19 @@ class FaroSettings(BaseSettings):
     auth: AuthConfig = AuthConfig()
     consistency: ConsistencyConfig = ConsistencyConfig()
     generations: GenerationsConfig = GenerationsConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then environment variables, then the files of the secrets folder
+        (:mod:`~faro_workloads.contract.secret_files`)."""
+        return init_settings, env_settings, SecretFilesSource(settings_cls), dotenv_settings
 
     def require(self, *sections: str) -> None:
         """Fail with one readable line when a service's required sections are not configured."""

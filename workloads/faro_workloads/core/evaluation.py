@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import yaml
 from pydantic import ValidationError
 
+from faro_workloads.contract.bounded_files import UnreadableFile, read_bounded
 from faro_workloads.contract.golden_queries import MAX_FILE_BYTES, GoldenQueries
 from faro_workloads.errors import ConfigurationError
 
@@ -61,12 +62,9 @@ def load_golden_queries(path: Path) -> GoldenQueries:
     """The golden queries in ``path`` (YAML or JSON). Raises :class:`ConfigurationError` with one line
     naming the file and its first problem when it is missing, too large or not a golden-queries file."""
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ConfigurationError(f"golden queries {path}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigurationError(f"golden queries {path}: larger than {MAX_FILE_BYTES} bytes")
+        raw = read_bounded(path, MAX_FILE_BYTES, "golden queries")
+    except UnreadableFile as exc:
+        raise ConfigurationError(str(exc)) from None
     try:
         text = raw.decode("utf-8")
         data = _json_lines(text) if path.suffix == ".jsonl" else yaml.safe_load(text)
