@@ -40,7 +40,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT / "tests"))
 
 from support.dashboards import iter_rows, load_dashboards, substitute_variables  # noqa: E402
-from support.observability_stack import Prometheus, Stack, local_dependencies, observability_stack  # noqa: E402
+from support.observability_stack import Stack, local_dependencies, observability_stack  # noqa: E402
+from support.prometheus_servers import Prometheus  # noqa: E402
 
 OUTPUT = REPO_ROOT / "docs" / "images" / "dashboards"
 POINTS_PER_LINE = 240

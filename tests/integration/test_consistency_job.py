@@ -2,7 +2,7 @@
 
 Real parts only: PostgreSQL + pgvector (pgserver), qdrant-client local mode (in memory for the core; a
 folder for the command, which opens it itself, so the test's own client is closed first), and the Debian
-``prometheus-pushgateway`` binary on a free 127.0.0.1 port (``support.observability_stack.Pushgateway``),
+``prometheus-pushgateway`` binary on a free 127.0.0.1 port (``support.prometheus_servers.Pushgateway``),
 whose /metrics the tests scrape.
 
 Collections are small (20 points) and every stored vector is sampled with k = 10 = half the collection: when
@@ -48,7 +48,7 @@ from faro_workloads.core.documents import Chunk
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
-from support.observability_stack import Pushgateway, StackError, find_binary
+from support.prometheus_servers import Pushgateway, StackError, find_binary
 
 pytestmark = pytest.mark.integration
 
