@@ -140,6 +140,58 @@ def test_a_stopped_pass_resumes_where_it_stopped_without_embedding_twice(collect
     assert sent_before < len(collection.model_b.sent)
 
 
+class ReadWatch:
+    """The document catalog, noting each batch of records read."""
+
+    def __init__(self, inner: PgVectorStore) -> None:
+        self.inner = inner
+        self.batches: list[list[str]] = []
+        self.second_batch_read = threading.Event()
+
+    def get_documents(self, doc_ids):  # type: ignore[no-untyped-def]
+        self.batches.append(list(doc_ids))
+        if len(self.batches) >= 2:
+            self.second_batch_read.set()
+        return self.inner.get_documents(doc_ids)
+
+
+class WaitingEmbedder(RecordingEmbedder):
+    """A model whose first call lasts until the backfill has read the next batch (10 s at most)."""
+
+    def __init__(self, watch: ReadWatch) -> None:
+        super().__init__(DIMENSION, model="faro-hash-v2")
+        self.watch = watch
+        self.saw_next_batch_read: bool | None = None
+
+    def _embed_batch(self, texts: list[str]):  # type: ignore[no-untyped-def]
+        if self.saw_next_batch_read is None:
+            self.saw_next_batch_read = self.watch.second_batch_read.wait(timeout=10)
+        return super()._embed_batch(texts)
+
+
+def test_the_next_batch_is_read_while_this_one_is_embedded(collection: Collection) -> None:
+    """With a remote PostgreSQL, reading a batch's records, spans and texts takes round trips: they overlap
+    the model's time instead of adding to it."""
+    for n in range(6):
+        collection.ingest(n)
+    watch = ReadWatch(collection.pg)
+    model = WaitingEmbedder(watch)
+    backfill = Backfill(
+        collection.building,
+        collection.building_qdrant,
+        watch,  # type: ignore[arg-type]
+        collection.pg,
+        Chunker(CHUNKING),
+        model,
+        live=collection.pg,
+        batch_documents=2,
+    )
+    result = backfill.run_pass()
+    assert model.saw_next_batch_read is True
+    assert watch.batches == [["doc-00", "doc-01"], ["doc-02", "doc-03"], ["doc-04", "doc-05"]]
+    assert result.filled == 6 and backfill.progress().complete
+
+
 def hnsw_built(store: PgVectorStore) -> bool:
     return any("USING hnsw" in definition for definition in store.index_definitions().values())
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.chunking.context import chunk_contexts, embedded_text
-from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SourceText
 from faro_workloads.core.embedding import Embedder
 from faro_workloads.core.ingest import build_chunks
 from faro_workloads.core.metrics import BACKFILL_DOCUMENTS
@@ -76,6 +76,23 @@ class PassResult:
     stopped: bool = False
     claimed_elsewhere: int = 0
     """Missing documents left to another process filling the same generation (they held its claims)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    """What one batch's documents have in the stores: records, the live generation's cut, kept texts."""
+
+    records: dict[str, DocumentRecord]
+    cut: dict[str, tuple[str, list[ChunkSpan]]]
+    texts: dict[str, SourceText]
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """A batch of claimed documents (doc_id, listed content hash) whose stored state is being read."""
+
+    missing: list[tuple[str, str]]
+    stored: Future[_Stored]
 
 
 class Backfill:
@@ -136,17 +153,20 @@ class Backfill:
         stop: threading.Event | None,
         on_batch: Callable[[PassResult], None] | None,
     ) -> None:
-        """Fill the missing documents a batch at a time, in three overlapping stages: while one batch's points
+        """Fill the missing documents a batch at a time, in four overlapping stages: while one batch's points
         go to Qdrant (:class:`PointPushes`) and the next is written to PostgreSQL (a writer thread), the one
-        after is read, cut and embedded — the model's time and both stores' overlap. Each listed document is
-        claimed first; those another process holds are left to it. A pass that leaves nothing to fill builds
-        the generation's HNSW index while its last points are still on their way to Qdrant."""
+        after is cut and embedded, and the one after that read (records, the live generation's spans, kept
+        texts: a reader thread) — the model's time, both stores' and the reads' overlap. Each listed
+        document is claimed first; those another process holds are left to it. A pass that leaves nothing to
+        fill builds the generation's HNSW index while its last points are still on their way to Qdrant."""
         after = ""
         with (
+            ThreadPoolExecutor(1, thread_name_prefix="backfill-reader") as reader,
             ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer,
             PointPushes(self._drainer) as points,
             self._target.fill_claims() as claims,
         ):
+            reading: _Reading | None = None
             writing: Future[None] | None = None
             in_flight: list[str] = []
             while not (stop and stop.is_set()):
@@ -159,10 +179,16 @@ class Backfill:
                 if not held:
                     continue
                 missing = [(doc_id, digest) for doc_id, digest in listed if doc_id in held]
-                prepared = self._prepare(missing, result)
-                if writing is not None:
-                    self._finish(writing, claims, in_flight, result, on_batch)
-                writing, in_flight = writer.submit(self._write, prepared, result, points), list(held)
+                read = _Reading(missing, reader.submit(self._read, missing))
+                if reading is not None:
+                    writing, in_flight = self._embed_and_write(
+                        reading, writer, points, writing, in_flight, claims, result, on_batch
+                    )
+                reading = read
+            if reading is not None and not (stop and stop.is_set()):
+                writing, in_flight = self._embed_and_write(
+                    reading, writer, points, writing, in_flight, claims, result, on_batch
+                )
             if writing is not None:
                 self._finish(writing, claims, in_flight, result, on_batch)
             if not (stop and stop.is_set()) and not result.claimed_elsewhere:
@@ -171,6 +197,24 @@ class Backfill:
                 self._target.build_hnsw_index()
             points.finish()
         self._drainer.drain()  # rows this pass did not write (e.g. left by a process killed mid-push)
+
+    def _embed_and_write(
+        self,
+        reading: _Reading,
+        writer: ThreadPoolExecutor,
+        points: PointPushes,
+        writing: Future[None] | None,
+        in_flight: list[str],
+        claims: DocumentClaims,
+        result: PassResult,
+        on_batch: Callable[[PassResult], None] | None,
+    ) -> tuple[Future[None], list[str]]:
+        """Cut and embed a read batch, wait for the batch before it to be written, hand this one to the
+        writer: the write now in flight and its documents."""
+        prepared = self._prepare(reading.missing, reading.stored.result(), result)
+        if writing is not None:
+            self._finish(writing, claims, in_flight, result, on_batch)
+        return writer.submit(self._write, prepared, result, points), [doc_id for doc_id, _ in reading.missing]
 
     @staticmethod
     def _finish(
@@ -186,16 +230,22 @@ class Backfill:
         if on_batch:
             on_batch(result)
 
-    def _prepare(
-        self, missing: Sequence[tuple[str, str]], result: PassResult
-    ) -> dict[str, tuple[str, list[Chunk]]]:
-        """The chunks (with their vectors) of the ``missing`` documents still at the listed content, by
-        doc_id with that content hash; the documents that cannot be cut go to ``result.unfillable``."""
+    def _read(self, missing: Sequence[tuple[str, str]]) -> _Stored:
+        """What the stores hold of the ``missing`` documents (doc_id, listed content hash) that cutting them
+        needs: their records, the live generation's spans and, for those it has not cut at the listed
+        content, their kept texts."""
         doc_ids = [doc_id for doc_id, _ in missing]
         records = self._catalog.get_documents(doc_ids)
         cut = self._live.document_spans(doc_ids) if self._live is not None else {}
         uncut = [d for d, digest in missing if cut.get(d, ("",))[0] != digest]
-        texts = self._texts.get_texts(uncut) if uncut else {}
+        return _Stored(records, cut, self._texts.get_texts(uncut) if uncut else {})
+
+    def _prepare(
+        self, missing: Sequence[tuple[str, str]], stored: _Stored, result: PassResult
+    ) -> dict[str, tuple[str, list[Chunk]]]:
+        """The chunks (with their vectors) of the ``missing`` documents still at the listed content, by
+        doc_id with that content hash; the documents that cannot be cut go to ``result.unfillable``."""
+        records, cut, texts = stored.records, stored.cut, stored.texts
         planned: list[tuple[DocumentRecord, list[ChunkSpan]]] = []
         for doc_id, digest in missing:
             record = records.get(doc_id)
