@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -17,7 +16,7 @@ from faro_operator.builders import (
     build_settings_configmap,
     settings_checksum,
 )
-from faro_operator.builders.component_env import FALLBACK_TARGETS, SECRETS_VOLUME, fallback_key_file
+from faro_operator.builders.component_env import FALLBACK_TARGETS
 from faro_operator.specs import RagPipelineSpec
 from faro_workloads.cli import cli, consistency_command, serve_commands
 from faro_workloads.consistency_job import load_settings
@@ -328,22 +327,6 @@ def test_minimal_spec_settings_load_for_every_component(clean_faro_environment: 
             settings = _settings_of(_pod(component, spec), configmap, patch)
             assert settings.s3 is not None and settings.s3.prefix == "faro"
             assert settings.embedding.fallback_targets == []
-
-
-def test_a_fallback_targets_key_is_a_file_the_json_names() -> None:
-    pod = _pod(Component.EMBEDDER, full_pipeline_spec())
-    (container,) = pod["containers"]
-    targets = json.loads(next(e["value"] for e in container["env"] if e["name"] == FALLBACK_TARGETS))
-    assert [target.get("api_key_file") for target in targets] == [fallback_key_file(0), None]
-    (volume,) = [v for v in pod["volumes"] if v["name"] == SECRETS_VOLUME]
-    items = {
-        item["path"]: (source["secret"]["name"], item["key"])
-        for source in volume["projected"]["sources"]
-        for item in source["secret"]["items"]
-    }
-    assert items[fallback_key_file(0)] == ("fallback", "key")
-    assert fallback_key_file(1) not in items
-    assert "sk-fallback" not in str(pod)
 
 
 def test_a_fallback_key_with_quotes_and_backslashes_arrives_whole(
