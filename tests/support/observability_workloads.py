@@ -25,8 +25,9 @@ from faro_workloads.background_server import free_port
 from faro_workloads.contract.access import key_digest, new_key
 
 from support.faro_process import faro_process
-from support.kube_apiserver import KubeApiServer, find_binaries, install_crds, log_tail
+from support.kube_apiserver import KubeApiServer, find_binaries, install_crds
 from support.prometheus_servers import ScrapeTarget, StackError
+from support.server_processes import log_tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO_ROOT / "monitoring" / "prometheus-rules.yaml"

@@ -18,7 +18,7 @@ import yaml
 
 from faro_workloads.background_server import free_port
 
-from support.kube_apiserver import log_tail, stop_process
+from support.server_processes import log_tail, stop_process
 
 SCRAPE_INTERVAL_SECONDS = 1
 START_TIMEOUT_SECONDS = 60.0
