@@ -1,4 +1,4 @@
-"""The Grafana dashboards (monitoring/dashboards/) and their manifests (monitoring/kustomization.yaml).
+"""The Grafana dashboards (monitoring/dashboards/).
 
 - The JSON files are what ``scripts/generate_dashboards.py`` writes.
 - Each dashboard loads into grafana-foundation-sdk's ``Dashboard`` model without loss: decoded with
@@ -9,8 +9,7 @@
   pipeline matchers, ``$__rate_interval``, units, descriptions); every metric is in docs/metrics.md.
   Whether each query returns data from the real workloads is checked by
   ``tests/integration/test_prometheus_observability.py`` against a real Prometheus.
-- ``kubectl kustomize monitoring`` builds; each ConfigMap holds exactly one dashboard file, carries the
-  Grafana sidecar's label, fits ``kubectl apply``'s annotation limit and is valid for Kubernetes 1.34.
+- Their delivery to a cluster: ``tests/unit/test_monitoring_manifests.py``.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import kubernetes_validate
 import pytest
-import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import common, prometheus, stat, timeseries
@@ -41,7 +38,6 @@ from support.dashboards import (
     load_dashboards,
     substitute_variables,
 )
-from support.kustomize import kustomize_build
 from support.metric_catalogue import catalogue, metric_tokens, unknown_metrics
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,11 +52,6 @@ PANEL_TYPES = {"timeseries", "stat", "bargauge", "table"}
 UNITS = {"ops", "reqps", "s", "percentunit", "short", "none"}
 RANGES = {"$__rate_interval", "$__range"}
 GRID_WIDTH = 24
-DASHBOARD_NAMESPACE = "monitoring"
-# `kubectl apply` (client side) stores the whole object in the last-applied-configuration annotation, and
-# annotations are limited to 256 KiB in total; a ConfigMap itself may hold up to 1 MiB.
-KUBECTL_APPLY_LIMIT_BYTES = 256 * 1024
-SIZE_BUDGET_BYTES = KUBECTL_APPLY_LIMIT_BYTES // 2
 
 # What grafana-foundation-sdk's encoder writes although the file does not: (path with list indexes as [],
 # key) -> the value it writes. Only these additions, with exactly these values, are not a difference.
@@ -398,74 +389,3 @@ def test_substitute_variables_escapes_like_grafana_and_rejects_unknown_variables
     assert substitute_variables('x{n=~"$namespace"}', {"namespace": "a.b"}, "1m") == 'x{n=~"a\\\\.b"}'
     with pytest.raises(KeyError, match="nope"):
         substitute_variables("x{n=~'$nope'}", {}, "1m")
-
-
-# --- Kubernetes delivery -------------------------------------------------------------------------------
-
-
-def _config_maps() -> list[dict[str, Any]]:
-    return [obj for obj in kustomize_build(MONITORING) if obj["kind"] == "ConfigMap"]
-
-
-def test_the_kustomization_holds_the_rules_and_one_config_map_per_dashboard() -> None:
-    objects = kustomize_build(MONITORING)
-    assert sorted(obj["kind"] for obj in objects) == [
-        *["ConfigMap"] * len(EXPECTED),
-        "PrometheusRule",
-        "ServiceMonitor",
-    ]
-    (rule,) = [obj for obj in objects if obj["kind"] == "PrometheusRule"]
-    assert rule == yaml.safe_load((MONITORING / "prometheus-rule.yaml").read_text())
-
-
-def test_the_operator_service_monitor_selects_the_operators_metrics_service() -> None:
-    """The operator dashboard's series come from this ServiceMonitor: it must match the install's Service."""
-    (monitor,) = [obj for obj in kustomize_build(MONITORING) if obj["kind"] == "ServiceMonitor"]
-    install = kustomize_build(REPO / "operator" / "deploy" / "base")
-    (service,) = [obj for obj in install if obj["kind"] == "Service"]
-    assert monitor["metadata"]["namespace"] == service["metadata"]["namespace"]
-    assert monitor["spec"]["namespaceSelector"] == {"matchNames": [service["metadata"]["namespace"]]}
-    assert monitor["spec"]["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
-    (endpoint,) = monitor["spec"]["endpoints"]
-    assert endpoint["port"] in {port["name"] for port in service["spec"]["ports"]}
-    assert endpoint["path"] == "/metrics"
-
-
-def test_each_config_map_holds_exactly_one_dashboard_file() -> None:
-    files = {path.name: path.read_text() for path in DASHBOARDS_DIR.glob("*.json")}
-    held: dict[str, str] = {}
-    for config_map in _config_maps():
-        name = config_map["metadata"]["name"]
-        assert list(config_map["data"]) and len(config_map["data"]) == 1, name
-        ((key, value),) = config_map["data"].items()
-        assert key in files, f"{name}: {key} is not a file of monitoring/dashboards"
-        assert value == files[key], f"{name}: {key} differs from the file"
-        assert name == "faro-dashboard-" + key.removeprefix("faro-").removesuffix(".json")
-        held[key] = name
-    assert set(held) == set(files)
-
-
-def test_the_config_maps_are_found_by_the_grafana_sidecar() -> None:
-    for config_map in _config_maps():
-        metadata = config_map["metadata"]
-        assert metadata["namespace"] == DASHBOARD_NAMESPACE
-        assert metadata["labels"]["grafana_dashboard"] == "1"
-        assert metadata["annotations"]["grafana_folder"] == "Faro"
-
-
-def test_the_config_maps_fit_kubectl_apply() -> None:
-    for config_map in _config_maps():
-        size = len(json.dumps(config_map).encode())
-        assert size < SIZE_BUDGET_BYTES, (
-            f"{config_map['metadata']['name']}: {size} bytes; `kubectl apply` copies the object into an "
-            f"annotation limited to {KUBECTL_APPLY_LIMIT_BYTES} bytes"
-        )
-
-
-def test_the_manifests_are_valid_for_kubernetes_1_34() -> None:
-    # kubernetes-validate has schemas for built-in kinds only; the PrometheusRule is the file itself
-    # (checked above) and its content is checked by tests/integration/test_alert_rules.py.
-    config_maps = _config_maps()
-    assert config_maps
-    for config_map in config_maps:
-        kubernetes_validate.validate(config_map, KUBERNETES_VERSION, strict=True)
