@@ -5,6 +5,9 @@
   installs the gateway first with ``npm ci`` when ``node_modules`` is missing or older than the lockfile,
   and stops the process at the end. Needs ``node`` and ``npm`` on PATH. The start and stop code lives in
   ``support.portkey_gateway``, which the benchmarks use too.
+- ``pushgateway`` (module): the URL of a real Pushgateway (the Debian ``prometheus-pushgateway``,
+  ``support.prometheus_servers.Pushgateway``) on a free port with its own persistence file; skipped when the
+  binary is missing.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from contextlib import ExitStack
 import pytest
 
 from support.portkey_gateway import GatewayError, running_gateway
+from support.prometheus_servers import Pushgateway, StackError, find_binary
 
 
 @pytest.fixture(scope="session")
@@ -27,3 +31,16 @@ def portkey_gateway() -> Iterator[str]:
         pytest.fail(str(exc), pytrace=False)
     with gateway:
         yield url
+
+
+@pytest.fixture(scope="module")
+def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real Pushgateway (the Debian binary) on a free port with its own persistence file."""
+    try:
+        find_binary("prometheus-pushgateway")
+    except StackError as missing:
+        pytest.skip(str(missing))
+    server = Pushgateway(tmp_path_factory.mktemp("pushgateway"))
+    server.start()
+    yield server.url
+    server.stop()
