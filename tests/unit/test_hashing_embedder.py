@@ -81,6 +81,21 @@ def test_one_text_at_a_time_and_whole_batches_give_the_reference_vectors_bit_for
     np.testing.assert_array_equal(vectors, expected)
 
 
+def test_a_vocabulary_that_keeps_growing_keeps_giving_the_reference_vectors() -> None:
+    """Thousands of new words, in batches and one text at a time (a query service meeting new words)."""
+    embedder = HashingEmbedder(dimension=40, batch_size=64)
+    texts = [f"w{i} w{i + 1} x{i} shared" for i in range(1500)]
+    np.testing.assert_array_equal(
+        embedder.embed(texts[:1000]), [_reference_vector(t, 40) for t in texts[:1000]]
+    )
+    for text in texts[1000:1100]:
+        np.testing.assert_array_equal(embedder.embed_one(text), _reference_vector(text, 40))
+    np.testing.assert_array_equal(
+        embedder.embed(texts[1100:]), [_reference_vector(t, 40) for t in texts[1100:]]
+    )
+    assert len(embedder._words) > 3000
+
+
 def test_the_kept_codes_are_dropped_beyond_their_bound_and_vectors_stay_the_same(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

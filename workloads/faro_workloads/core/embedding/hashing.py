@@ -45,7 +45,7 @@ class HashingEmbedder(Embedder):
         self._lock = threading.Lock()
         self._vocabulary: dict[str, int] = {}
         self._words: list[str] = []
-        self._word_codes = np.zeros(0, dtype=np.int64)
+        self._code_buffer = np.zeros(1024, dtype=np.int64)  # the words' codes, then room to grow
         self._pair_codes: dict[int, int] = {}
 
     def _codes(self, features: list[str]) -> np.ndarray:
@@ -68,14 +68,23 @@ class HashingEmbedder(Embedder):
         if new:
             if len(self._words) + len(new) > _MAX_FEATURES:
                 vocabulary.clear()
-                self._words, self._word_codes = [], np.zeros(0, dtype=np.int64)
+                self._words = []
                 self._pair_codes.clear()  # its keys are ids of the vocabulary just dropped
                 new = list(dict.fromkeys(words))
             start = len(self._words)
             vocabulary.update(zip(new, range(start, start + len(new)), strict=True))
             self._words += new
-            self._word_codes = np.concatenate((self._word_codes, self._codes(new)))
+            if len(self._words) > len(self._code_buffer):  # doubled: a new word costs no copy of the others
+                grown = np.zeros(max(2 * len(self._code_buffer), len(self._words)), dtype=np.int64)
+                grown[:start] = self._code_buffer[:start]
+                self._code_buffer = grown
+            self._code_buffer[start : len(self._words)] = self._codes(new)
         return np.fromiter(map(vocabulary.__getitem__, words), dtype=np.int64, count=len(words))
+
+    @property
+    def _word_codes(self) -> np.ndarray:
+        """The codes of the vocabulary's words, by id (a view; the caller holds the lock)."""
+        return self._code_buffer[: len(self._words)]
 
     def _pair_codes_of(self, pairs: np.ndarray) -> np.ndarray:
         """The codes of word-id ``pairs`` (``first << 32 | second``), hashing those never seen; the caller
