@@ -17,7 +17,7 @@ import hashlib
 import re
 import threading
 from collections import Counter
-from itertools import chain, pairwise, repeat
+from itertools import chain, repeat
 from math import log
 
 import numpy as np
@@ -33,6 +33,11 @@ _MAX_FEATURES = 500_000
 """Words (and apart, word pairs) whose codes are kept; beyond, the kept ones are dropped and found again."""
 _FEW_TEXTS = 2
 """Batches up to this many texts are added text by text (a query), larger ones at once."""
+
+
+def _pair_key(first: int, second: int) -> int:
+    """One integer for a pair of word ids."""
+    return (first << _PAIR_SHIFT) | second
 
 
 class HashingEmbedder(Embedder):
@@ -121,13 +126,20 @@ class HashingEmbedder(Embedder):
         """Add one text's features to ``vector``, feature by feature in first-seen order (a query's path:
         numpy's fixed cost per call would outweigh the work)."""
         with self._lock:
-            ids = self._word_ids(words).tolist()
+            vocabulary = self._vocabulary
+            if not all(map(vocabulary.__contains__, words)):
+                self._word_ids(words)
+            ids = list(map(vocabulary.__getitem__, words))
             unigrams = Counter(ids)
-            pairs = Counter((first << _PAIR_SHIFT) | second for first, second in pairwise(ids))
-            codes = [
-                *self._word_codes[list(unigrams)].tolist(),
-                *self._pair_codes_of(np.array(list(pairs), dtype=np.int64)).tolist(),
-            ]
+            pairs = Counter(map(_pair_key, ids, ids[1:]))
+            codes = self._word_codes[list(unigrams)].tolist()
+            known = self._pair_codes.get
+            pair_codes = list(map(known, pairs))
+            if None in pair_codes:
+                pair_codes = self._pair_codes_of(
+                    np.fromiter(pairs, dtype=np.int64, count=len(pairs))
+                ).tolist()
+            codes += pair_codes
         terms = [
             weight if count == 1 else (1.0 + log(count)) * weight
             for counter, weight in ((unigrams, 1.0), (pairs, 0.5))
