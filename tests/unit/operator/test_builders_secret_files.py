@@ -59,7 +59,11 @@ def test_no_secret_is_an_environment_variable_and_the_files_are_read_only() -> N
         mount = next(m for m in container["volumeMounts"] if m["name"] == SECRETS_VOLUME)
         assert mount == {"name": SECRETS_VOLUME, "mountPath": env[SECRETS_DIR_VARIABLE], "readOnly": True}
         volume = next(v for v in pod_spec(manifest)["volumes"] if v["name"] == SECRETS_VOLUME)
-        assert volume["projected"]["defaultMode"] == 0o440  # the pod's user and its fsGroup only
+        assert volume["projected"]["defaultMode"] == 0o440  # the pod's user and its fsGroup only ...
+        security = pod_spec(manifest)["securityContext"]
+        assert (
+            security["fsGroup"] == security["runAsGroup"]
+        )  # ... which must be the user's group to read them
 
 
 def test_a_semantic_chunker_gets_the_embedding_secrets_too() -> None:
