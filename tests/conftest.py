@@ -28,27 +28,25 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
-from psycopg import sql
 
-from faro_workloads.contract.settings import CollectionConfig, Distance, PostgresConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, DocumentRecord
 from faro_workloads.core.repair import same_point
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
 from support.postgres import temporary_postgres
-
-# Small vectors keep the tests fast; every fixture defaults to this dimension.
-TEST_DIMENSION = 16
+from support.store_factories import (
+    TEST_DIMENSION,
+    PgStoreFactory,
+    QdrantStoreFactory,
+    new_collection,
+    own_schema,
+)
 
 ChunkFactory = Callable[..., list[Chunk]]
 RecordFactory = Callable[..., DocumentRecord]
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture(scope="session")
@@ -62,104 +60,17 @@ def postgres_dsn() -> Iterator[str]:
         yield dsn
 
 
-def _new_collection(
-    dimension: int = TEST_DIMENSION, distance: Distance = Distance.COSINE
-) -> CollectionConfig:
-    return CollectionConfig(name=_unique("c"), dimension=dimension, distance=distance)
-
-
-@contextmanager
-def _own_schema(dsn: str) -> Iterator[PostgresConfig]:
-    """Postgres settings with a fresh schema, dropped (CASCADE) on exit.
-
-    ``ef_search`` is high so HNSW searches over the tests' small collections are exact.
-    """
-    config = PostgresConfig(dsn=dsn, schema_name=_unique("s"), pool_size=4, ef_search=400)
-    try:
-        yield config
-    finally:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(config.schema_name))
-            )
-
-
-class PgStoreFactory:
-    """Builds :class:`PgVectorStore` objects in one schema and closes them all at the end.
-
-    ``factory(collection=None, *, dimension=TEST_DIMENSION, distance=Distance.COSINE, ensure=True)``: without
-    ``collection``, each call gets a new uniquely named collection; ``ensure`` runs ``ensure_schema()``.
-    """
-
-    def __init__(self, config: PostgresConfig) -> None:
-        self.config = config
-        self._stores: list[PgVectorStore] = []
-
-    def __call__(
-        self,
-        collection: CollectionConfig | None = None,
-        *,
-        dimension: int = TEST_DIMENSION,
-        distance: Distance = Distance.COSINE,
-        ensure: bool = True,
-    ) -> PgVectorStore:
-        store = PgVectorStore(self.config, collection or _new_collection(dimension, distance))
-        self._stores.append(store)
-        if ensure:
-            store.ensure_schema()
-        return store
-
-    def close(self) -> None:
-        for store in self._stores:
-            store.close()
-
-
-class QdrantStoreFactory:
-    """Builds :class:`QdrantStore` objects and closes them all at the end.
-
-    ``factory(collection=None, config=None, *, dimension=TEST_DIMENSION, distance=Distance.COSINE,
-    ensure=True, store_class=QdrantStore)``: ``config`` defaults to a fresh in-memory local-mode Qdrant (each
-    store its own instance); without ``collection`` each call gets a new uniquely named collection;
-    ``ensure`` runs ``ensure_collection()``; ``store_class`` may be a QdrantStore subclass.
-    """
-
-    def __init__(self) -> None:
-        self._stores: list[QdrantStore] = []
-
-    def __call__(
-        self,
-        collection: CollectionConfig | None = None,
-        config: QdrantConfig | None = None,
-        *,
-        dimension: int = TEST_DIMENSION,
-        distance: Distance = Distance.COSINE,
-        ensure: bool = True,
-        store_class: type[QdrantStore] = QdrantStore,
-    ) -> QdrantStore:
-        store = store_class(
-            config or QdrantConfig(path=":memory:"), collection or _new_collection(dimension, distance)
-        )
-        self._stores.append(store)
-        if ensure:
-            store.ensure_collection()
-        return store
-
-    def close(self) -> None:
-        for store in self._stores:
-            store.close()
-
-
 @pytest.fixture
 def postgres_config(postgres_dsn: str) -> Iterator[PostgresConfig]:
     """Postgres settings with a schema of this test's own, dropped after the test."""
-    with _own_schema(postgres_dsn) as config:
+    with own_schema(postgres_dsn) as config:
         yield config
 
 
 @pytest.fixture(scope="module")
 def postgres_config_module(postgres_dsn: str) -> Iterator[PostgresConfig]:
     """Postgres settings with a schema of this test module's own, dropped after the module."""
-    with _own_schema(postgres_dsn) as config:
+    with own_schema(postgres_dsn) as config:
         yield config
 
 
@@ -167,7 +78,7 @@ def postgres_config_module(postgres_dsn: str) -> Iterator[PostgresConfig]:
 def collection_config() -> CollectionConfig:
     """A collection with a unique name (cosine, ``TEST_DIMENSION`` dimensions): what pg_store and
     qdrant_store hold."""
-    return _new_collection()
+    return new_collection()
 
 
 @pytest.fixture
