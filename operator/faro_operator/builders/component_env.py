@@ -109,24 +109,20 @@ def _fallback_targets(spec: RagPipelineSpec) -> str:
     return json.dumps(targets, separators=(",", ":"))
 
 
-def component_env(
-    component: Component, spec: RagPipelineSpec, collection: ResolvedCollection
-) -> list[dict[str, Any]]:
-    """The ``env`` entries that go with ``component``'s secret files: where they are, and the fallback
-    targets naming their keys' files."""
-    env: list[dict[str, Any]] = []
-    if component_secret_files(component, spec, collection):
-        env.append({"name": SECRETS_DIR_VARIABLE, "value": SECRETS_DIR})
+def component_env(component: Component, spec: RagPipelineSpec) -> list[dict[str, Any]]:
+    """The ``env`` entries ``component`` needs beside its secret files: the fallback targets, naming their
+    keys' files."""
     if _embeds(component, spec) and spec.embedding.fallback_targets:
-        env.append({"name": FALLBACK_TARGETS, "value": _fallback_targets(spec)})
-    return env
+        return [{"name": FALLBACK_TARGETS, "value": _fallback_targets(spec)}]
+    return []
 
 
 def secrets_mount(
     component: Component, spec: RagPipelineSpec, collection: ResolvedCollection
-) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """The (volume, volumeMount) of ``component``'s secret files, or None when it needs none: one projected
-    volume, a source per Secret. No ``optional``: a missing Secret or key keeps the pod from starting."""
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
+    """The (volume, volumeMount, env) of ``component``'s secret files, or None when it needs none: one
+    projected volume, a source per Secret, and ``FARO_SECRETS_DIR`` naming where it is mounted. No
+    ``optional``: a missing Secret or key keeps the pod from starting."""
     by_secret: dict[str, list[dict[str, str]]] = {}
     for file, ref in component_secret_files(component, spec, collection):
         by_secret.setdefault(ref.name, []).append({"key": ref.key, "path": file})
@@ -134,7 +130,8 @@ def secrets_mount(
         return None
     sources = [{"secret": {"name": name, "items": items}} for name, items in by_secret.items()]
     volume = {"name": SECRETS_VOLUME, "projected": {"defaultMode": SECRET_FILE_MODE, "sources": sources}}
-    return volume, {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True}
+    mount = {"name": SECRETS_VOLUME, "mountPath": SECRETS_DIR, "readOnly": True}
+    return volume, mount, [{"name": SECRETS_DIR_VARIABLE, "value": SECRETS_DIR}]
 
 
 def volume_secrets(volumes: list[dict[str, Any]]) -> set[str]:

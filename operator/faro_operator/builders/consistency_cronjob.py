@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from faro_operator.builders.component_env import component_env, secrets_mount
+from faro_operator.builders.component_env import secrets_mount
 from faro_operator.builders.components import Component, component_name, settings_configmap_name
 from faro_operator.builders.labels import object_meta, standard_labels
 from faro_operator.builders.owner import Manifest, Owner
@@ -48,7 +48,6 @@ def build_consistency_cronjob(
     component = Component.CONSISTENCY
     name = component_name(owner.name, component)
     env: list[dict[str, Any]] = [
-        *component_env(component, spec, collection),
         {"name": NAMESPACE_VARIABLE, "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
     ]
     container = {
@@ -66,6 +65,7 @@ def build_consistency_cronjob(
     if secrets is not None:
         volumes.append(secrets[0])
         container["volumeMounts"].append(secrets[1])
+        env += secrets[2]
     return {
         "apiVersion": api_version,
         "kind": "CronJob",

@@ -149,19 +149,15 @@ def build_component_deployment(
         container["lifecycle"] = {
             "preStop": {"exec": {"command": ["sleep", str(profile.pre_stop_pause_seconds)]}}
         }
-    env = component_env(component, spec, collection)
+    env = component_env(component, spec)
+    volumes = [tmp_volume()]
+    for mounted in (secrets_mount(component, spec, collection), api_keys_mount(spec, component)):
+        if mounted is not None:
+            volumes.append(mounted[0])
+            container["volumeMounts"].append(mounted[1])
+            env += mounted[2]
     if env:
         container["env"] = env
-    volumes = [tmp_volume()]
-    secrets = secrets_mount(component, spec, collection)
-    if secrets is not None:
-        volumes.append(secrets[0])
-        container["volumeMounts"].append(secrets[1])
-    keys = api_keys_mount(spec, component)
-    if keys is not None:
-        volumes.append(keys[0])
-        container["volumeMounts"].append(keys[1])
-        container["env"] = [*container.get("env", []), *keys[2]]
     golden = golden_queries_volume(spec) if component is Component.EMBEDDER else None
     if golden is not None:  # the embedding engine runs the cutover gate
         volumes.append(golden[0])
