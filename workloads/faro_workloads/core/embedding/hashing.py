@@ -26,8 +26,16 @@ from faro_workloads.core.embedding.base import Embedder
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _MAX_COUNT = 4096
-_TF = np.array([0.0, 1.0] + [1.0 + log(count) for count in range(2, _MAX_COUNT)], dtype=np.float64)
-"""Term frequency weights by count (math.log, as first released: numpy's log may differ in the last bit)."""
+
+
+def _tf(count: int) -> float:
+    """A feature's weight for ``count`` occurrences: 1 for one, ``1 + ln(count)`` beyond (``math.log``, as
+    first released: numpy's log may differ in the last bit)."""
+    return 1.0 + log(count)
+
+
+_TF = np.array([0.0, *map(_tf, range(1, _MAX_COUNT))], dtype=np.float64)
+""":func:`_tf` of the counts below ``_MAX_COUNT``, for whole batches."""
 _PAIR_SHIFT = 32
 _MAX_FEATURES = 500_000
 """Words (and apart, word pairs) whose codes are kept; beyond, the kept ones are dropped and found again."""
@@ -127,9 +135,10 @@ class HashingEmbedder(Embedder):
         numpy's fixed cost per call would outweigh the work)."""
         with self._lock:
             vocabulary = self._vocabulary
-            if not all(map(vocabulary.__contains__, words)):
-                self._word_ids(words)
-            ids = list(map(vocabulary.__getitem__, words))
+            if all(map(vocabulary.__contains__, words)):
+                ids = list(map(vocabulary.__getitem__, words))
+            else:
+                ids = self._word_ids(words).tolist()
             unigrams = Counter(ids)
             pairs = Counter(map(_pair_key, ids, ids[1:]))
             codes = self._word_codes[list(unigrams)].tolist()
@@ -141,7 +150,7 @@ class HashingEmbedder(Embedder):
                 ).tolist()
             codes += pair_codes
         terms = [
-            weight if count == 1 else (1.0 + log(count)) * weight
+            _tf(count) * weight
             for counter, weight in ((unigrams, 1.0), (pairs, 0.5))
             for count in counter.values()
         ]
@@ -175,7 +184,7 @@ class HashingEmbedder(Embedder):
         codes = table[feature]
         weights = _TF[np.minimum(counts, _MAX_COUNT - 1)]
         frequent = np.flatnonzero(counts >= _MAX_COUNT)
-        weights[frequent] = [1.0 + log(count) for count in counts[frequent].tolist()]
+        weights[frequent] = list(map(_tf, counts[frequent].tolist()))
         weights[feature >= words_known] *= 0.5
         signed = np.where(codes & 1, -weights, weights)
         np.add.at(out.reshape(-1), row * self.dimension + (codes >> 1), signed)
