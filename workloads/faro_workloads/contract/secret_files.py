@@ -29,9 +29,9 @@ class SecretFileError(ValueError):
     """A secrets folder or file that cannot be read as one (the message names it and why)."""
 
 
-def secrets_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+def secrets_dir() -> Path | None:
     """The folder ``FARO_SECRETS_DIR`` names, or None when it is unset or empty."""
-    value = (os.environ if environ is None else environ).get(SECRETS_DIR_VARIABLE, "").strip()
+    value = os.environ.get(SECRETS_DIR_VARIABLE, "").strip()
     return Path(value) if value else None
 
 
@@ -56,12 +56,12 @@ def setting_files(folder: Path) -> dict[str, str]:
     }
 
 
-def secret_file_path(name: str, environ: Mapping[str, str] | None = None) -> Path:
+def secret_file_path(name: str) -> Path:
     """Where the secret file ``name`` is: itself when absolute, else in the secrets folder."""
     path = Path(name)
     if path.is_absolute():
         return path
-    folder = secrets_dir(environ)
+    folder = secrets_dir()
     if folder is None:
         raise SecretFileError(f"secret file {name!r} is relative, and {SECRETS_DIR_VARIABLE} is not set")
     return folder / path
