@@ -110,8 +110,28 @@ def _layout(spec: DashboardSpec) -> list[Json]:
     return panels
 
 
+def _label_variable(name: str, label: str, query: str) -> Json:
+    """A multi-value query variable offering ``query``'s label values, "All" (any value) by default."""
+    return {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": dict(DATASOURCE),
+        "query": query,
+        "hide": 0,
+        "skipUrlSync": False,
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".+",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "options": [],
+        "refresh": 2,
+        "sort": 1,
+        "regex": "",
+    }
+
+
 def _variables(spec: DashboardSpec) -> list[Json]:
-    everything = {"selected": True, "text": ["All"], "value": ["$__all"]}
     variables: list[Json] = [
         {
             "type": "datasource",
@@ -126,44 +146,11 @@ def _variables(spec: DashboardSpec) -> list[Json]:
             "refresh": 1,
             "regex": "",
         },
-        {
-            "type": "query",
-            "name": "namespace",
-            "label": "Namespace",
-            "datasource": dict(DATASOURCE),
-            "query": f"label_values({spec.variable_metric}, namespace)",
-            "hide": 0,
-            "skipUrlSync": False,
-            "multi": True,
-            "includeAll": True,
-            "allValue": ".+",
-            "current": dict(everything),
-            "options": [],
-            "refresh": 2,
-            "sort": 1,
-            "regex": "",
-        },
+        _label_variable("namespace", "Namespace", f"label_values({spec.variable_metric}, namespace)"),
     ]
     if spec.with_pipeline:
-        variables.append(
-            {
-                "type": "query",
-                "name": "pipeline",
-                "label": "Pipeline",
-                "datasource": dict(DATASOURCE),
-                "query": f'label_values({spec.variable_metric}{{namespace=~"$namespace"}}, pipeline)',
-                "hide": 0,
-                "skipUrlSync": False,
-                "multi": True,
-                "includeAll": True,
-                "allValue": ".+",
-                "current": dict(everything),
-                "options": [],
-                "refresh": 2,
-                "sort": 1,
-                "regex": "",
-            }
-        )
+        query = f'label_values({spec.variable_metric}{{namespace=~"$namespace"}}, pipeline)'
+        variables.append(_label_variable("pipeline", "Pipeline", query))
     return variables
 
 
