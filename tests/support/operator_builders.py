@@ -226,9 +226,8 @@ def write_secret_files(
             continue
         local = folder / mount["name"]
         local.mkdir(parents=True)
-        for source in projected["sources"]:
-            for item in source["secret"]["items"]:
-                (local / item["path"]).write_text(secrets[(source["secret"]["name"], item["key"])])
+        for path, key in projected_files(projected).items():
+            (local / path).write_text(secrets[key])
         mounted[mount["mountPath"]] = str(local)
     return mounted
 
@@ -277,12 +276,18 @@ def only_container(manifest: Manifest) -> dict[str, Any]:
     return container
 
 
-def secret_files(manifest: Manifest) -> dict[str, tuple[str, str]]:
-    """The files of a workload's secret volume: ``{file: (Secret, key)}``."""
+def projected_files(projected: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The files of a projected Secret volume: ``{file: (Secret, key)}``."""
     return {
         item["path"]: (source["secret"]["name"], item["key"])
-        for volume in pod_spec(manifest)["volumes"]
-        if "projected" in volume
-        for source in volume["projected"]["sources"]
+        for source in projected["sources"]
         for item in source["secret"]["items"]
     }
+
+
+def secret_files(manifest: Manifest) -> dict[str, tuple[str, str]]:
+    """The files of a workload's secret volume: ``{file: (Secret, key)}``."""
+    files: dict[str, tuple[str, str]] = {}
+    for volume in pod_spec(manifest)["volumes"]:
+        files |= projected_files(volume["projected"]) if "projected" in volume else {}
+    return files

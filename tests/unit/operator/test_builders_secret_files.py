@@ -18,6 +18,7 @@ from support.operator_builders import (
     only_container,
     pipeline_spec,
     pod_spec,
+    projected_files,
     resolved,
     secret_files,
     validate_strict,
@@ -112,11 +113,7 @@ def test_a_fallback_targets_key_is_a_file_the_json_names() -> None:
     targets = json.loads(next(e["value"] for e in container["env"] if e["name"] == FALLBACK_TARGETS))
     assert [target.get("api_key_file") for target in targets] == [fallback_key_file(0), None]
     (volume,) = [v for v in pod["volumes"] if v["name"] == SECRETS_VOLUME]
-    items = {
-        item["path"]: (source["secret"]["name"], item["key"])
-        for source in volume["projected"]["sources"]
-        for item in source["secret"]["items"]
-    }
+    items = projected_files(volume["projected"])
     assert items[fallback_key_file(0)] == ("fallback", "key")
     assert fallback_key_file(1) not in items
     assert "sk-fallback" not in str(pod)
