@@ -165,14 +165,18 @@ def test_external_qdrant_is_bridged_and_immutable_fields_are_protected(
     assert service.spec.selector is None and {p.port for p in service.spec.ports} == {6333, 6334}
     slice_version = "discovery.k8s.io/v1" if kube_api.version.at_least(1, 21) else "discovery.k8s.io/v1beta1"
     group, version = slice_version.split("/")
-    slices = client.CustomObjectsApi(kube_api_client).list_namespaced_custom_object(
-        group, version, namespace, "endpointslices"
-    )["items"]
-    [bridge] = [
-        s
-        for s in slices
-        if s["metadata"]["labels"].get("kubernetes.io/service-name") == service.metadata.name
-    ]
+
+    def bridge_slices() -> list[dict]:  # the operator applies the Service, then its EndpointSlice
+        slices = client.CustomObjectsApi(kube_api_client).list_namespaced_custom_object(
+            group, version, namespace, "endpointslices"
+        )["items"]
+        return [
+            s
+            for s in slices
+            if s["metadata"]["labels"].get("kubernetes.io/service-name") == service.metadata.name
+        ]
+
+    [bridge] = wait_for(bridge_slices, what="the bridge EndpointSlice")
     assert bridge["endpoints"][0]["addresses"] == ["192.0.2.10"]
     status = wait_for(lambda: collections.get(name).get("status"), what="status")
     assert status["qdrantUrl"] == f"http://{service.metadata.name}.{namespace}.svc:6333"
