@@ -309,8 +309,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "Data API requests refused, by reason: no credential, an unknown key or token (401), a "
                     "scope or RBAC that does not allow the call (403), the API server not answering a review "
                     "(503), a caller past its rate limit (429). Alert FaroAuthDenialBurst above 1/s; each "
-                    "refusal is also an audit line. faro_auth_denied_total (service-account reviews: "
-                    "faro_auth_reviews_total, alert FaroAccessReviewsFailing).",
+                    "refusal is also an audit line. faro_auth_denied_total.",
                     (
                         t(
                             f"sum by (pipeline, reason) ({rate('faro_auth_denied_total')})",
@@ -320,7 +319,25 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "reqps",
                     thresholds=(("green", None), ("red", 1)),
                     threshold_style="dashed",
-                    width=12,
+                    width=8,
+                    stack=True,
+                ),
+                PanelSpec(
+                    "Service-account reviews",
+                    "Reviews the services ask the Kubernetes API server for callers with a service-account "
+                    "token, by kind (token: a TokenReview of the token's audience; access: a "
+                    "LocalSubjectAccessReview of RBAC) and result (allowed, denied, failed: the API server "
+                    "did not answer, the caller got 503). Answers reused from the services' cache are not "
+                    "counted, so this is the load on the API server. Alert FaroAccessReviewsFailing. "
+                    "faro_auth_reviews_total.",
+                    (
+                        t(
+                            f"sum by (kind, result) ({rate('faro_auth_reviews_total')})",
+                            "{{kind}} {{result}}",
+                        ),
+                    ),
+                    "reqps",
+                    width=8,
                     stack=True,
                 ),
                 count_stat(
@@ -329,7 +346,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                     "over the pipeline's pods that use keys: after a rotation, the new count once every pod "
                     "has loaded it. faro_auth_keys.",
                     (t(f"min by (pipeline) (faro_auth_keys{{{SEL}}} > 0)", "{{pipeline}}"),),
-                    width=6,
+                    width=4,
                 ),
                 count_stat(
                     "Keys file loads",
@@ -342,7 +359,7 @@ PIPELINE_OVERVIEW = DashboardSpec(
                             "{{pipeline}} {{result}}",
                         ),
                     ),
-                    width=6,
+                    width=4,
                 ),
             ),
         ),
