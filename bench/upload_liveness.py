@@ -54,25 +54,19 @@ smoke run (1 s idle, processed cases at a tenth of their size).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import math
 import random
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
 
 from bench.corpus import BENCH_CHUNKING, document_text
-from bench.loadgen import read_response
+from bench.healthz_prober import prober
 from bench.measure import settle_heap
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
@@ -83,7 +77,6 @@ from faro_workloads.core.extraction_pool import shared_pool
 from faro_workloads.data_plane import DataPlane
 
 TARGET_MS = 100.0
-PROBE_TIMEOUT_S = 60.0
 UPLOAD_TIMEOUT_S = 600.0
 
 
@@ -158,86 +151,6 @@ def pathological_uploads(scale: float) -> list[Upload]:
             201,
         ),
     ]
-
-
-# -- the prober: its own process (``--probe URL``), reads nothing but EOF on stdin -----------------------
-
-
-async def _probe(url: str, interval: float, stop: asyncio.Event) -> list[tuple[float, float]]:
-    """(sent at, latency s) of ``GET /healthz`` requests on one keep-alive connection, one at a time, each
-    at the next slot of an ``interval`` grid not yet past, from just after connecting until ``stop``."""
-    parts = urlsplit(url)
-    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-    request = f"GET /healthz HTTP/1.1\r\nHost: {parts.netloc}\r\n\r\n".encode()
-    print("ready", flush=True)
-    samples: list[tuple[float, float]] = []
-    grid = time.perf_counter() + interval
-    slot = 0
-    try:
-        while True:
-            if (wait := grid + slot * interval - time.perf_counter()) > 0:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), wait)
-            if stop.is_set():
-                break
-            sent = time.perf_counter()
-            writer.write(request)
-            status, body = await asyncio.wait_for(read_response(reader), PROBE_TIMEOUT_S)
-            answered = time.perf_counter()
-            if status != 200:
-                raise RuntimeError(f"/healthz answered {status}: {body[:200]!r}")
-            samples.append((sent, answered - sent))
-            slot = max(slot + 1, math.ceil((answered - grid) / interval))
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    return samples
-
-
-def probe_main(url: str, interval: float) -> None:
-    """Probe until stdin reaches EOF, then print the samples as one JSON list."""
-
-    async def run() -> list[tuple[float, float]]:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-
-        def wait_for_eof() -> None:
-            sys.stdin.read()
-            loop.call_soon_threadsafe(stop.set)
-
-        threading.Thread(target=wait_for_eof, name="stdin-eof", daemon=True).start()
-        return await _probe(url, interval, stop)
-
-    samples = asyncio.run(run())
-    print(json.dumps(samples), flush=True)
-
-
-@contextmanager
-def prober(url: str, interval: float) -> Iterator[Callable[[], list[tuple[float, float]]]]:
-    """Starts the prober process; yields a function that stops it and returns its samples."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.upload_liveness", "--probe", url, "--interval", str(interval)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None and process.stderr is not None
-        if process.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"the prober did not start: {process.stderr.read()[-2000:]}")
-
-        def stop() -> list[tuple[float, float]]:
-            out, err = process.communicate(input="", timeout=PROBE_TIMEOUT_S + 30)
-            if process.returncode != 0:
-                raise RuntimeError(f"the prober failed: {err[-2000:]}")
-            return [(sent, latency) for sent, latency in json.loads(out.strip().splitlines()[-1])]
-
-        yield stop
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 # -- the measurement ------------------------------------------------------------------------------------
@@ -435,11 +348,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--interval", type=float, default=0.02, help="Seconds between /healthz probes.")
     parser.add_argument("--scale", type=float, default=1.0, help="Size factor of the processed uploads.")
     parser.add_argument("--quick", action="store_true", help="Smoke run: 1 s idle, processed uploads at 0.1.")
-    parser.add_argument("--probe", metavar="URL", help=argparse.SUPPRESS)  # the prober process
     args = parser.parse_args(argv)
-    if args.probe:
-        probe_main(args.probe, args.interval)
-        return
     if args.quick:
         args.idle_seconds, args.scale = 1.0, 0.1
     run(args).print()
