@@ -144,6 +144,48 @@ def test_multipart_fields_the_server_would_not_read_are_refused(
     assert client.get("/v1/documents/multi.txt").status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("path", "raw", "field"),
+    [
+        ("/v1/documents", b'{"doc_id": "twice", "text": "x", "text": "y"}', "text"),
+        ("/v1/documents", b'{"doc_id": "twice", "text": "x", "metadata": {"a": 1, "a": 2}}', "a"),
+        ("/v1/query", b'{"query": "x", "query": "y"}', "query"),
+        ("/v1/query", b'{"query": "x", "filter": {"doc_ids": ["a"], "doc_ids": ["b"]}}', "doc_ids"),
+    ],
+    ids=["upload", "upload-metadata", "query", "query-filter"],
+)
+def test_a_json_field_sent_twice_is_refused_not_the_last_one_kept(
+    client: TestClient, path: str, raw: bytes, field: str
+) -> None:
+    response = client.post(path, content=raw, headers=RAW_JSON)
+    assert response.status_code == 422, response.text
+    assert _detail(response) == f"JSON field {field!r} sent more than once"
+    assert client.get("/v1/documents/twice").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "request_",
+    [{"data": {"query": "x"}}, {"content": b"x", "headers": {"content-type": "text/plain"}}],
+    ids=["form", "text"],
+)
+def test_a_query_that_is_not_json_is_415(client: TestClient, request_: dict) -> None:
+    response = client.post("/v1/query", **request_)
+    assert response.status_code == 415, response.text
+    assert _detail(response) == "send the body as application/json"
+
+
+@pytest.mark.parametrize("tenant", [5, True, "Not A Tenant", ""])
+def test_the_tenant_key_holds_a_tenant_name_or_the_upload_is_refused(
+    client: TestClient, tenant: object
+) -> None:
+    """A tenant the tenant filter could never match (a number, a name it does not allow) is a 422."""
+    upload = {"doc_id": "tenanted", "text": "words", "metadata": {"faro_tenant": tenant}}
+    response = client.post("/v1/documents", json=upload)
+    assert response.status_code == 422, response.text
+    assert "faro_tenant must be a tenant's name" in _detail(response)
+    assert client.get("/v1/documents/tenanted").status_code == 404
+
+
 def test_a_form_field_that_is_not_utf8_is_refused_not_read_as_latin1(client: TestClient) -> None:
     """Starlette would read the bytes as Latin-1 and store the metadata as mojibake."""
     upload = {"file": ("cafe.txt", b"words"), "doc_id": (None, b"cafe")}

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -33,18 +33,12 @@ from faro_workloads.embedder_worker import EmbedderWorker
 from faro_workloads.services.chunker import build_chunker_app
 from faro_workloads.services.query import build_query_app
 
+from support.polling import wait_for
+
 pytestmark = pytest.mark.integration
 
 DIMENSION = 64
 GUIDE = "# Runbook\n\n## Outbox\n\nThe outbox holds pending Qdrant writes.\n\n## Alerts\n\nPage on drift.\n"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
 
 
 def metric(name: str, **labels: str) -> float:
@@ -115,7 +109,7 @@ def test_upload_flows_through_s3_and_sqs_into_both_stores_and_is_queryable(
     assert [item["Key"] for item in listed] == [layout.document_key("ops/runbook")]
 
     with running_worker(aws_pipeline, plane):
-        wait_until(lambda: plane.pg.count() == 3 and plane.qdrant.count() == 3, what="both stores")
+        wait_for(lambda: plane.pg.count() == 3 and plane.qdrant.count() == 3, what="both stores")
         stored = chunker.get("/v1/documents/ops/runbook").json()
         assert (stored["chunks"], stored["state"]) == (3, "searchable")
         assert stored["indexed_content_hash"] == stored["content_hash"] == accepted.json()["content_hash"]
@@ -140,28 +134,35 @@ def test_upload_flows_through_s3_and_sqs_into_both_stores_and_is_queryable(
         assert unchanged.status_code == 200 and unchanged.json()["status"] == "unchanged"
 
         assert chunker.delete("/v1/documents/ops/runbook").status_code == 202
-        wait_until(lambda: plane.pg.count() == 0 and plane.qdrant.count() == 0, what="delete to propagate")
+        wait_for(lambda: plane.pg.count() == 0 and plane.qdrant.count() == 0, what="delete to propagate")
         assert plane.pg.get_document("ops/runbook") is None
         gone = chunker.get("/v1/documents/ops/runbook")
         assert gone.status_code == 410 and gone.json()["state"] == "deleted"
         assert (gone.json()["content_hash"], gone.json()["chunks"]) == (None, None)
         assert chunker.get("/v1/documents/never-uploaded").status_code == 404
-        wait_until(
-            lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="empty queue"
-        )
+        wait_for(lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="empty queue")
     assert aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 0
 
 
-def test_reupload_with_new_content_replaces_the_chunks(
+def test_reupload_with_new_metadata_or_new_content_replaces_the_chunks(
     chunker: TestClient, plane: DataPlane, aws_pipeline
 ) -> None:
     with running_worker(aws_pipeline, plane):
         chunker.post("/v1/documents", json={"doc_id": "d", "text": GUIDE, "format": "markdown"})
-        wait_until(lambda: plane.pg.count() == 3, what="first version")
+        wait_for(lambda: plane.pg.count() == 3, what="first version")
+        relabelled = {"doc_id": "d", "text": GUIDE, "format": "markdown", "metadata": {"team": "b"}}
+        assert chunker.post("/v1/documents", json=relabelled).json()["status"] == "accepted"
+        wait_for(
+            lambda: (
+                {c.metadata.get("team") for c in plane.pg.fetch_chunks(list(plane.pg.all_ids()))} == {"b"}
+            ),
+            what="the new metadata on every chunk",
+        )
+        assert chunker.post("/v1/documents", json=relabelled).json()["status"] == "unchanged"
         chunker.post(
             "/v1/documents", json={"doc_id": "d", "text": "# One\n\nShort now.", "format": "markdown"}
         )
-        wait_until(lambda: plane.pg.count() == 1 and plane.qdrant.count() == 1, what="replacement")
+        wait_for(lambda: plane.pg.count() == 1 and plane.qdrant.count() == 1, what="replacement")
     assert plane.pg.fetch_chunks(list(plane.pg.all_ids()))[0].text.startswith("# One")
 
 
@@ -171,7 +172,7 @@ def test_a_chunking_change_rewrites_the_chunk_object_and_reembeds_the_same_conte
     upload = {"doc_id": "d", "text": GUIDE, "format": "markdown"}
     with running_worker(aws_pipeline, plane):
         assert chunker.post("/v1/documents", json=upload).json()["status"] == "accepted"
-        wait_until(lambda: plane.pg.count() == 3, what="first cut")
+        wait_for(lambda: plane.pg.count() == 3, what="first cut")
         first = plane.pg.get_document("d")
         assert first is not None and first.profile
         kept = plane.pg.get_texts(["d"])["d"]  # the embedder keeps the text the chunker extracted
@@ -189,11 +190,11 @@ def test_a_chunking_change_rewrites_the_chunk_object_and_reembeds_the_same_conte
         with TestClient(build_chunker_app(recut, aws_pipeline.s3)) as other_chunker:
             again = other_chunker.post("/v1/documents", json=upload).json()
         assert again["status"] == "accepted" and again["chunks"] != 3  # same text, cut another way
-        wait_until(lambda: plane.pg.get_document("d").profile != first.profile, what="second cut")  # type: ignore[union-attr]
+        wait_for(lambda: plane.pg.get_document("d").profile != first.profile, what="second cut")  # type: ignore[union-attr]
         second = plane.pg.get_document("d")
         assert second is not None and second.content_hash == first.content_hash
         assert plane.pg.count() == second.chunk_count == again["chunks"]
-        wait_until(lambda: plane.qdrant.count() == again["chunks"], what="qdrant to follow")
+        wait_for(lambda: plane.qdrant.count() == again["chunks"], what="qdrant to follow")
 
 
 def test_poison_messages_go_to_the_dead_letter_queue_and_the_worker_keeps_going(
@@ -218,8 +219,8 @@ def test_poison_messages_go_to_the_dead_letter_queue_and_the_worker_keeps_going(
 
     with running_worker(aws_pipeline, plane):
         chunker.post("/v1/documents", json={"doc_id": "good", "text": "A healthy document."})
-        wait_until(lambda: plane.pg.count() == 1, what="the good document")
-        wait_until(
+        wait_for(lambda: plane.pg.count() == 1, what="the good document")
+        wait_for(
             lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.dead_letter_queue_url) == 2,
             timeout=60,
             what="both poison messages in the DLQ",
@@ -261,8 +262,8 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven_after_the_fix(
     queued = chunker.get("/v1/documents/guides/a").json()
     assert (queued["state"], queued["indexed_content_hash"], queued["chunks"]) == ("accepted", None, 1)
     with running_worker(aws_pipeline, plane, bucket="another-bucket"):  # a deploy with the wrong bucket
-        wait_until(lambda: aws_pipeline.queue_depth(dlq_url) == 2, timeout=60, what="both dead-lettered")
-        wait_until(
+        wait_for(lambda: aws_pipeline.queue_depth(dlq_url) == 2, timeout=60, what="both dead-lettered")
+        wait_for(
             lambda: chunker.get("/v1/documents/guides/b").json()["state"] == "failed", what="guides/b marked"
         )
     failed = chunker.get("/v1/documents/guides/a").json()
@@ -291,14 +292,14 @@ def test_dead_letters_are_listed_with_their_reason_and_redriven_after_the_fix(
     with running_worker(aws_pipeline, plane):  # fixed
         one = faro_dlq(aws_pipeline, "redrive", "--document", "guides/a")
         assert one.returncode == 0 and "1 sent back to the main queue, 1 left" in one.stdout, one.stderr
-        wait_until(lambda: plane.pg.get_document("guides/a") is not None, what="guides/a embedded")
+        wait_for(lambda: plane.pg.get_document("guides/a") is not None, what="guides/a embedded")
         assert plane.pg.get_document("guides/b") is None
         nothing = faro_dlq(aws_pipeline, "redrive", "no-such-message")
         assert nothing.returncode == 1 and "no dead letter matched (1 left" in nothing.stderr
         rest = faro_dlq(aws_pipeline, "redrive", "--all")
         assert rest.returncode == 0 and "1 sent back" in rest.stdout, rest.stderr
-        wait_until(lambda: plane.pg.get_document("guides/b") is not None, what="guides/b embedded")
-        wait_until(
+        wait_for(lambda: plane.pg.get_document("guides/b") is not None, what="guides/b embedded")
+        wait_for(
             lambda: chunker.get("/v1/documents/guides/b").json()["state"] == "searchable", what="searchable"
         )
     assert chunker.get("/v1/documents/guides/a").json()["reason"] is None
@@ -328,8 +329,8 @@ def test_visibility_is_extended_while_a_slow_document_is_embedded(
     extensions = metric("faro_sqs_visibility_extensions_total")
     with running_worker(aws_pipeline, plane, embedder_ingest=SlowIngest(plane.ingest)):
         chunker.post("/v1/documents", json={"doc_id": "slow", "text": "Takes a while to embed."})
-        wait_until(lambda: plane.pg.count() == 1, timeout=60, what="the slow document")
-        wait_until(lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="ack")
+        wait_for(lambda: plane.pg.count() == 1, timeout=60, what="the slow document")
+        wait_for(lambda: aws_pipeline.queue_depth(aws_pipeline.sqs_config.queue_url) == 0, what="ack")
     assert calls == ["slow"]
     assert metric("faro_sqs_visibility_extensions_total") > extensions
 
@@ -388,7 +389,7 @@ def test_full_path_with_embeddings_through_the_portkey_gateway(
     try:
         with running_worker(aws_pipeline, gateway_plane):
             chunker.post("/v1/documents", json={"doc_id": "ops/runbook", "text": GUIDE, "format": "markdown"})
-            wait_until(lambda: gateway_plane.qdrant.count() == 3 and pg.count() == 3, what="both stores")
+            wait_for(lambda: gateway_plane.qdrant.count() == 3 and pg.count() == 3, what="both stores")
             stored = pg.fetch_chunks(list(pg.all_ids()))
             assert {c.model for c in stored} == {"hash-64"}
             for chunk in stored:  # the vectors are the model's, carried through the gateway unchanged
@@ -398,7 +399,7 @@ def test_full_path_with_embeddings_through_the_portkey_gateway(
             assert answer.backend is Backend.QDRANT and answer.hits[0].doc_id == "ops/runbook"
 
             assert chunker.delete("/v1/documents/ops/runbook").status_code == 202
-            wait_until(lambda: pg.count() == 0 and gateway_plane.qdrant.count() == 0, what="the delete")
+            wait_for(lambda: pg.count() == 0 and gateway_plane.qdrant.count() == 0, what="the delete")
     finally:
         gateway_plane.close()
         gateway_embedder.close()

@@ -127,6 +127,22 @@ def test_new_content_replaces_the_document_and_its_stale_chunks_leave_both_store
     plane.assert_qdrant_mirrors_postgres()
 
 
+def test_new_metadata_for_the_same_text_replaces_the_chunks_metadata_in_both_stores(plane: Plane) -> None:
+    """Filters read the chunks' metadata: a re-upload that only changes it is not "unchanged"."""
+    plane.ingest.ingest(IncomingDocument("guide", LONG, "unit-test", metadata={"team": "a"}))
+
+    relabelled = plane.ingest.ingest(IncomingDocument("guide", LONG, "unit-test", metadata={"team": "b"}))
+    again = plane.ingest.ingest(IncomingDocument("guide", LONG, "unit-test", metadata={"team": "b"}))
+
+    assert (relabelled.status, again.status) == ("replaced", "unchanged")
+    assert plane.pg.documents["guide"].metadata == {"team": "b"}
+    assert {chunk.metadata["team"] for chunk in plane.pg.chunks.values()} == {"b"}
+    plane.assert_qdrant_mirrors_postgres()
+    spans = [ChunkSpan(text="first part", start=0, end=10)]
+    plane.ingest.ingest_chunks("cut", "digest-1", "s3", {"team": "a"}, spans)
+    assert plane.ingest.ingest_chunks("cut", "digest-1", "s3", {"team": "b"}, spans).status == "replaced"
+
+
 def test_delete_removes_a_document_from_both_stores_and_an_unknown_one_is_false(plane: Plane) -> None:
     plane.ingest.ingest(_document("guide", LONG))
     plane.ingest.ingest(_document("other", SHORT))

@@ -11,6 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.strict_json import StrictJsonRoute
 from faro_workloads.contract.generations import (
     CutoverBlock,
     GenerationState,
@@ -52,7 +53,7 @@ GenerationId = Annotated[int, Path(ge=1, le=1_000_000)]
 
 
 def generations_router(controller: GenerationController) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["generations"])
+    router = APIRouter(prefix="/v1", tags=["generations"], route_class=StrictJsonRoute)
 
     @router.get(
         "/generations",

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.strict_json import StrictJsonRoute
 from faro_workloads.api.tenancy import held_tenant, tenant_filter
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
@@ -137,7 +138,7 @@ def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
             StrictInt, Field(ge=0, le=MAX_NEIGHBOURS), BeforeValidator(whole_float_as_int)
         ] = Field(0, description="Also return the chunks up to this many places before and after each hit.")
 
-    router = APIRouter(prefix="/v1", tags=["query"])
+    router = APIRouter(prefix="/v1", tags=["query"], route_class=StrictJsonRoute)
 
     @router.post(
         "/query",

@@ -4,15 +4,18 @@ and fields are bounded here, the text extraction runs in the extraction pool und
 
 from __future__ import annotations
 
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
 
 from faro_workloads.api.errors import one_line
 from faro_workloads.api.strict_form import read_form
+from faro_workloads.api.strict_json import refuse_repeated_fields
+from faro_workloads.contract.access import TENANT_KEY, TENANT_PATTERN
 from faro_workloads.contract.settings import IngestConfig
 from faro_workloads.core.document_errors import DocumentTooComplex, UnsupportedDocument
 from faro_workloads.core.documents import (
@@ -29,7 +32,23 @@ from faro_workloads.core.search_filter import NUL_FREE, KeysNamedByPattern, Meta
 from faro_workloads.core.text_extraction import ExtractedDocument, SourceFormat, detect_format
 
 DocId = Annotated[str, Field(min_length=1, max_length=DOC_ID_MAX_LENGTH, pattern=DOC_ID_PATTERN)]
-Metadata = Annotated[dict[MetadataKey, MetadataValue], Field(max_length=64), KeysNamedByPattern()]
+
+
+def _tenant_named_as_tenants_are(metadata: dict[str, Any]) -> dict[str, Any]:
+    """The reserved tenant key, when an upload names it, holds a tenant's name (a string the tenant filter
+    can match), never another type."""
+    tenant = metadata.get(TENANT_KEY)
+    if tenant is not None and not (isinstance(tenant, str) and re.fullmatch(TENANT_PATTERN, tenant)):
+        raise ValueError(f"{TENANT_KEY} must be a tenant's name (a string matching {TENANT_PATTERN})")
+    return metadata
+
+
+Metadata = Annotated[
+    dict[MetadataKey, MetadataValue],
+    Field(max_length=64),
+    KeysNamedByPattern(),
+    AfterValidator(_tenant_named_as_tenants_are),
+]
 METADATA = TypeAdapter(Metadata)
 # A metadata form field is at most 64 entries of at most 4 KiB each, plus JSON punctuation.
 MAX_METADATA_FIELD_CHARS = 64 * (4096 + 256)
@@ -74,10 +93,12 @@ class UploadReader:
         raise HTTPException(415, "send the document as application/json or multipart/form-data")
 
     async def _read_json(self, request: Request) -> IncomingDocument:
+        raw = await request.body()
         try:
-            body = TextDocument.model_validate_json(await request.body())
+            body = TextDocument.model_validate_json(raw)
         except ValidationError as exc:
             raise HTTPException(422, one_line(exc)) from exc
+        refuse_repeated_fields(raw)
         if "\x00" in body.text:
             raise HTTPException(422, "document text contains NUL characters")
         extracted = await self._extract(body.text, body.format)

@@ -7,6 +7,7 @@ document is always an idempotent upsert, in Postgres and in Qdrant alike.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,12 @@ def normalise_text(text: str) -> str:
 def content_hash(normalised_text: str) -> str:
     """sha256 hex digest of a document's normalised text."""
     return hashlib.sha256(normalised_text.encode("utf-8")).hexdigest()
+
+
+def metadata_digest(metadata: dict[str, Any]) -> str:
+    """sha256 hex digest of a document's metadata as canonical JSON (keys sorted): equal for equal dicts."""
+    encoded = json.dumps(metadata, sort_keys=True, ensure_ascii=True, separators=(",", ":"))
+    return hashlib.sha256(encoded.encode("ascii")).hexdigest()
 
 
 @lru_cache(maxsize=65_536)

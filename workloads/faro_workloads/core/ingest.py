@@ -1,9 +1,10 @@
 """Ingest: a document's canonical text -> chunks -> embeddings -> dual write through the outbox.
 
-Same id + same content hash + same index profile is skipped (no embedding spent); same id + a new hash or
-a new profile (another model or chunking, :mod:`faro_workloads.contract.index_profile`) replaces the
-document's chunks atomically in Postgres (the outbox carries the change to Qdrant); delete removes it from
-both.
+Same id + same content hash + same metadata + same index profile is skipped (no embedding spent); same id
++ a new hash, new metadata (the chunks carry it, for filters and their context) or a new profile (another
+model or chunking, :mod:`faro_workloads.contract.index_profile`) replaces the document's chunks atomically
+in Postgres (the outbox carries the change to Qdrant; the embedding cache spares the model the chunks whose
+text is the same); delete removes it from both.
 """
 
 from __future__ import annotations
@@ -140,9 +141,17 @@ def _texts(prepared: Iterable[_Prepared]) -> dict[str, SourceText]:
     return {item.record.doc_id: item.text for item in prepared if item.text is not None}
 
 
-def _unchanged(existing: DocumentRecord | None, digest: str, fingerprint: str) -> TypeGuard[DocumentRecord]:
-    """Whether the stored document has this content AND was indexed with this profile (nothing to do)."""
-    return existing is not None and existing.content_hash == digest and existing.profile == fingerprint
+def _unchanged(
+    existing: DocumentRecord | None, digest: str, metadata: dict[str, Any], fingerprint: str
+) -> TypeGuard[DocumentRecord]:
+    """Whether the stored document has this content and this metadata AND was indexed with this profile
+    (nothing to do)."""
+    return (
+        existing is not None
+        and existing.content_hash == digest
+        and existing.metadata == metadata
+        and existing.profile == fingerprint
+    )
 
 
 def _groups(items: Iterable[IncomingDocument], size: int) -> Iterator[list[IncomingDocument]]:
@@ -170,7 +179,7 @@ class IngestService:
         return self._chunker
 
     def ingest(self, document: IncomingDocument) -> IngestResult:
-        """Chunk, embed and store a document (skipped when its content is unchanged)."""
+        """Chunk, embed and store a document (skipped when its content and metadata are unchanged)."""
         existing = self._pg.get_document(validate_doc_id(document.doc_id))
         prepared = self._prepare_document(document, existing)
         return prepared if isinstance(prepared, IngestResult) else self._write([prepared])[0]
@@ -273,7 +282,7 @@ class IngestService:
         held = document.held_tenant
         if held is not None and existing is not None and existing.metadata.get(TENANT_KEY) != held:
             raise DocumentIdTaken(doc_id)  # another tenant's (or no tenant's): not even "unchanged"
-        if _unchanged(existing, digest, self.profile.fingerprint):
+        if _unchanged(existing, digest, document.metadata, self.profile.fingerprint):
             return self._unchanged(existing, document.source_etag)
         spans = self._chunker.chunk(text, document.fmt)
         kept = SourceText(text, document.fmt, digest)
@@ -310,7 +319,7 @@ class IngestService:
         doc_id = validate_doc_id(doc_id)
         existing = self._pg.get_document(doc_id)
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
-        if _unchanged(existing, digest, profile.fingerprint):
+        if _unchanged(existing, digest, metadata, profile.fingerprint):
             return self._unchanged(existing, source_etag)
         prepared = self._prepare(
             doc_id, digest, text, profile, source, metadata, spans, existing, source_etag

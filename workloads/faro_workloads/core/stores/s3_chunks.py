@@ -15,7 +15,7 @@ from faro_workloads.core.census import ListedObject
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout, MalformedChunkObject
 from faro_workloads.core.document_errors import DocumentIdTaken
 from faro_workloads.core.document_state import Acknowledgement
-from faro_workloads.core.documents import DocumentRecord
+from faro_workloads.core.documents import DocumentRecord, metadata_digest
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.errors import DependencyUnavailable
 
@@ -67,8 +67,8 @@ class S3ChunkStore:
             return False
 
     def put_document(self, obj: ChunkObject, held_tenant: str | None = None) -> bool:
-        """Write the document's chunk object unless the stored one has the same content hash and was cut
-        the same way (the same chunking fingerprint).
+        """Write the document's chunk object unless the stored one has the same content hash and metadata
+        and was cut the same way (the same chunking fingerprint).
 
         Returns True when written (an ObjectCreated event follows), False when unchanged. Any tombstone of
         the document is removed, so a later delete-then-upload is not undone by the old tombstone. With
@@ -85,9 +85,15 @@ class S3ChunkStore:
             current = None if head is None else head.get("Metadata", {})
             if held_tenant is not None and current is not None and current.get("tenant") != held_tenant:
                 raise DocumentIdTaken(obj.doc_id)
-            if current is not None and (current.get("content-hash"), current.get("chunking", "")) == (
-                obj.content_hash,
-                chunking,
+            same = (obj.content_hash, chunking, metadata_digest(obj.metadata))
+            if (
+                current is not None
+                and (
+                    current.get("content-hash"),
+                    current.get("chunking", ""),
+                    current.get("metadata-hash"),
+                )
+                == same
             ):
                 return False
             condition = {"IfNoneMatch": "*"} if head is None else {"IfMatch": head["ETag"]}
@@ -103,7 +109,14 @@ class S3ChunkStore:
         raise S3Contention(f"document {obj.doc_id!r} kept changing while it was written; send it again")
 
     def _write(self, key: str, obj: ChunkObject, chunking: str, condition: dict[str, str]) -> None:
-        metadata = {"content-hash": obj.content_hash, "chunks": str(len(obj.chunks)), "chunking": chunking}
+        metadata = {
+            "content-hash": obj.content_hash,
+            "chunks": str(len(obj.chunks)),
+            "chunking": chunking,
+            "metadata-hash": metadata_digest(
+                obj.metadata
+            ),  # objects written before it was kept: rewritten once
+        }
         tenant = obj.metadata.get(TENANT_KEY)
         if isinstance(tenant, str):  # always in the head, even when the document's metadata is too long
             metadata["tenant"] = tenant
