@@ -90,6 +90,10 @@ def test_a_bad_file_and_an_unreachable_api_are_one_line_each(tmp_path: Path) -> 
     broken = tmp_path / "questions.jsonl"
     broken.write_text('{"question": "where?"}\n')
     bad = faro("eval", str(broken))
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "docIds: Field required" in bad.stderr
+    assert (
+        bad.returncode == 2
+        and bad.stderr.count("\n") == 1
+        and "questions.jsonl: line 1: doc_ids: Field required" in bad.stderr
+    )
     down = faro("eval", str(QUESTIONS), "--url", f"http://127.0.0.1:{free_port()}")
     assert down.returncode == 3 and down.stderr.startswith("faro: cannot reach the API")

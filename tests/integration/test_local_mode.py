@@ -72,6 +72,11 @@ def test_local_mode_serves_queries_and_keeps_its_data_across_a_restart(tmp_path:
         uploaded = faro("ingest", str(extra), "--url", url)
         assert uploaded.returncode == 0, uploaded.stderr
         assert "1 created" in uploaded.stdout
+        (tmp_path / "again").mkdir()
+        (tmp_path / "again" / "notes.md").write_text("# Other notes\n\nNot these.\n")
+        twice = faro("ingest", str(extra), str(tmp_path / "again" / "notes.md"), "--url", url)
+        assert twice.returncode == 1 and "1 unchanged" in twice.stdout and "1 failed" in twice.stdout
+        assert f"notes.md: document 'notes.md' given twice (also {extra})" in " ".join(twice.stderr.split())
 
         with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1])), timeout=30) as stalled:
             stalled.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finishes its headers
@@ -131,7 +136,9 @@ def test_a_chunking_change_reindexes_the_folder_and_going_back_rolls_back(tmp_pa
     assert same.returncode == 0 and "generation" not in same.stdout  # nothing to do
 
 
-def test_golden_queries_gate_a_reindex_and_a_broken_file_blocks_it_in_one_line(tmp_path: Path) -> None:
+def test_golden_queries_gate_a_reindex_and_a_broken_file_is_refused_before_anything_starts(
+    tmp_path: Path,
+) -> None:
     data_dir = tmp_path / "data"
     assert (
         faro("local", "--data-dir", str(data_dir), "--no-serve", "--docs", str(EXAMPLE_DOCS)).returncode == 0
@@ -144,9 +151,12 @@ def test_golden_queries_gate_a_reindex_and_a_broken_file_blocks_it_in_one_line(t
         "local", "--data-dir", str(data_dir), "--no-serve", *smaller, "--golden-queries", str(golden)
     )
 
-    assert broken.returncode == 1
-    (line,) = [line for line in broken.stderr.splitlines() if "cutover blocked" in line]
-    assert "(GoldenQueriesInvalid)" in line and "queries.0.docIds" in line and "approve generation 2" in line
+    assert broken.returncode == 2, broken.stderr
+    assert (
+        broken.stderr.strip()
+        == f"faro: golden queries {golden}: queries.0.docIds: Input should be a valid list"
+    )
+    assert "generation" not in broken.stdout  # no reindex started
 
     golden.write_text(
         "queries:\n"
@@ -245,8 +255,10 @@ def test_local_mode_with_a_keys_file_lets_in_only_its_keys(tmp_path: Path) -> No
     with running_local(tmp_path / "data", "--keys-file", str(keys)) as url:
         assert httpx.get(f"{url}/v1/documents").status_code == 401
         assert httpx.get(f"{url}/readyz").status_code == 200  # health stays open
-        refused = faro("ingest", str(note), "--url", url, "--api-key", reader)
-        assert refused.returncode != 0 and "Traceback" not in refused.stderr
+        refused = faro("ingest", str(note), "--url", url, "--api-key", reader)  # its scope: query only
+        assert refused.returncode == 2 and refused.stderr.strip().splitlines()[-1].startswith(
+            "faro: HTTP 403"
+        )
         assert faro("ingest", str(note), "--url", url, "--api-key", writer).returncode == 0
         answer = faro("query", "heron inventory", "--url", url, "--api-key", reader, "--json")
         assert answer.returncode == 0 and '"doc_id": "note.md"' in answer.stdout
@@ -303,6 +315,19 @@ def test_local_mode_s3_path_goes_through_s3_sqs_and_the_embedding_worker(tmp_pat
         assert table.returncode == 0 and "searchable" in table.stdout, table.stderr
         ready = httpx.get(f"{url}/readyz").json()
         assert ready["checks"] == {"postgres": True, "qdrant": True, "s3": True}
+
+
+def test_no_serve_exits_1_when_a_file_was_not_stored_and_a_file_over_the_upload_limit_is_not(
+    tmp_path: Path,
+) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "fine.md").write_text("# Fine\n\nA short note.\n")
+    (docs / "huge.txt").write_text("word " * (2 * 1024 * 1024 + 1))  # just over 10 MiB
+    ran = faro("local", "--data-dir", str(tmp_path / "data"), "--no-serve", "--docs", str(docs))
+    assert ran.returncode == 1, ran.stderr
+    assert "1 created" in ran.stdout and "1 failed" in ran.stdout
+    assert "huge.txt: larger than the upload limit (10 MiB)" in " ".join(ran.stderr.split())
 
 
 def test_folder_ingest_batches_files_and_reports_each_bad_one(tmp_path: Path) -> None:

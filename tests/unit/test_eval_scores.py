@@ -59,7 +59,11 @@ def test_json_lines_and_yaml_read_alike(tmp_path: Path) -> None:
     ("content", "message"),
     [
         ('{"question": "a", "doc_ids": ["x"]}\nnot json\n', "questions.jsonl: not JSON Lines: line 2:"),
-        ('{"question": "a"}\n', "questions.jsonl: queries.0.docIds: Field required"),
+        ('{"question": "a"}\n', "questions.jsonl: line 1: doc_ids: Field required"),
+        (
+            '{"question": "a", "doc_ids": ["x"]}\n\n{"question": ""}\n',
+            "questions.jsonl: line 3: question: String",
+        ),
         ("", "questions.jsonl: queries: List should have at least 1 item"),
     ],
 )

@@ -18,6 +18,15 @@ class FaroAPIError(FaroError):
 class RequestRejected(FaroAPIError, InputError):
     """The API refused the request (4xx): sending it again gives the same answer."""
 
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def refuses_the_caller(self) -> bool:
+        """401 or 403: the credential, not the request, is what is wrong (every request gets the same)."""
+        return self.status in (401, 403)
+
 
 class APIUnavailable(FaroAPIError, DependencyUnavailable):
     """The API could not be reached, or answered 5xx (a store or the model behind it is unavailable)."""
@@ -84,5 +93,7 @@ def _json_or_raise(response: httpx.Response) -> dict[str, Any]:
         detail = response.text[:200]
     if isinstance(detail, list):  # FastAPI validation errors
         detail = "; ".join(f"{'.'.join(map(str, d.get('loc', [])))}: {d.get('msg')}" for d in detail)
-    error = RequestRejected if response.is_client_error and response.status_code != 429 else APIUnavailable
-    raise error(f"HTTP {response.status_code}: {detail}")
+    message = f"HTTP {response.status_code}: {detail}"
+    if response.is_client_error and response.status_code != 429:
+        raise RequestRejected(message, response.status_code)
+    raise APIUnavailable(message)

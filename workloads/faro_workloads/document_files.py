@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from faro_workloads.core.documents import doc_id_from_path
-from faro_workloads.errors import InputError
 
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm", ".rst"})
 
@@ -21,8 +20,7 @@ def find_document_files(paths: list[Path]) -> list[DocumentFile]:
     """Files named directly, plus documents found below folders (hidden files skipped).
 
     A file found in a folder gets its path relative to that folder as id (``guides/setup.md``); a file
-    named directly gets its file name. Raises FileNotFoundError for a path that does not exist, and
-    :class:`InputError` when two files would get one id (the second would replace the first).
+    named directly gets its file name. Raises FileNotFoundError for a path that does not exist.
     """
     found: dict[Path, DocumentFile] = {}
     for root in paths:
@@ -37,17 +35,4 @@ def find_document_files(paths: list[Path]) -> list[DocumentFile]:
                 continue
             if path.suffix.lower() in DOCUMENT_SUFFIXES:
                 found.setdefault(path.resolve(), DocumentFile(path, doc_id_from_path(relative.as_posix())))
-    files = list(found.values())
-    _refuse_shared_ids(files)
-    return files
-
-
-def _refuse_shared_ids(files: list[DocumentFile]) -> None:
-    first: dict[str, Path] = {}
-    for item in files:
-        other = first.setdefault(item.doc_id, item.path)
-        if other != item.path:
-            raise InputError(
-                f"{other} and {item.path} would both be document {item.doc_id!r} (a file's id is its name, "
-                "or its path below a folder given): give their common folder instead, or upload them apart"
-            )
+    return list(found.values())

@@ -1,11 +1,17 @@
-"""The crash clean-up for ``faro local``'s embedded PostgreSQL (pgserver, the ``[local]`` extra), whose server
-lives in its data folder: :func:`forget_crashed_users`, run before ``pgserver.get_server``."""
+"""``faro local``'s embedded PostgreSQL (pgserver, the ``[local]`` extra), whose server lives in its data
+folder: :func:`start_embedded_postgres` starts it quietly (pgserver logs every command it runs, and the
+whole server log when one fails), after :func:`forget_crashed_users`, the crash clean-up."""
 
 from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import warnings
 from pathlib import Path
+from typing import Any
+
+from faro_workloads.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -57,3 +63,28 @@ def _user_since(pid: int, written: float) -> bool:
         return False
     except psutil.AccessDenied:  # someone else's process: keep it, as pgserver would
         return True
+
+
+class EmbeddedPostgresError(ConfigurationError):
+    """The embedded PostgreSQL of a data folder did not start (its log says why)."""
+
+
+def start_embedded_postgres(pgdata: Path) -> Any:
+    """pgserver's server for ``pgdata`` (made when missing), started if it is not running; pgserver's own
+    logging kept to critical messages. Raises :class:`EmbeddedPostgresError`, one line naming the server's
+    log, when it does not start."""
+    with warnings.catch_warnings():  # pgserver asks for a runtime folder at import (unset in containers)
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+    logging.getLogger("pgserver").setLevel(logging.CRITICAL)
+    if pgdata.exists():  # a crashed run's pid would keep every later stop from stopping PostgreSQL
+        forget_crashed_users(pgdata)
+    try:
+        return pgserver.get_server(pgdata, cleanup_mode="stop")
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+        server_log = pgdata / "log"  # where pgserver has pg_ctl write it
+        where = f"its log: {server_log}" if server_log.is_file() else f"no server log in {pgdata}"
+        raise EmbeddedPostgresError(
+            f"the embedded PostgreSQL in {pgdata} did not start ({Path(str(exc.cmd[0])).name} "
+            f"{exc.cmd[-1]} failed; {where}): a damaged data folder? Move it aside to start afresh"
+        ) from exc

@@ -15,9 +15,10 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads.cli import UserError, cli
-from faro_workloads.client import APIUnavailable, FaroAPIError, FaroClient
+from faro_workloads.cli import cli
+from faro_workloads.client import APIUnavailable, FaroAPIError, FaroClient, RequestRejected
 from faro_workloads.core.document_state import SETTLED, DocumentState
+from faro_workloads.errors import InputError
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -46,8 +47,9 @@ api_key_option = click.option("--api-key", envvar="FARO_API_KEY", help="Bearer k
 def ingest(paths: tuple[Path, ...], url: str, api_key: str | None, wait: bool, timeout: float) -> None:
     """Upload documents (files, or folders of .md/.txt/.html) to a Faro API.
 
-    Exit code 1 when an upload was refused or, with --wait, when a document failed or was not searchable
-    within the timeout.
+    A document is named by its path below the folder given, or by its file name; a second file with a name
+    already taken is not sent. Exit code 1 when an upload was refused (or not sent) or, with --wait, when a
+    document failed or was not searchable within the timeout; 2 at once when the API refuses the key.
     """
     from rich.progress import Progress
 
@@ -55,20 +57,32 @@ def ingest(paths: tuple[Path, ...], url: str, api_key: str | None, wait: bool, t
 
     files = find_document_files(list(paths))
     if not files:
-        raise UserError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
+        raise InputError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
     client = FaroClient(url, api_key)
     failures = 0
     statuses: Counter[str] = Counter()
     uploaded: list[str] = []
+    named: dict[str, Path] = {}  # doc_id -> the file that got it
     try:
         with Progress(console=err_console) as progress:
             task = progress.add_task("uploading", total=len(files))
             for item in files:
+                first = named.setdefault(item.doc_id, item.path)
+                if first != item.path:  # it would replace the first file's document: not sent
+                    failures += 1
+                    progress.console.print(
+                        f"[red]failed[/red] {item.path}: document {item.doc_id!r} given twice (also {first})",
+                        soft_wrap=True,
+                    )
+                    progress.advance(task)
+                    continue
                 try:
                     result = client.upload_file(item.path, item.doc_id)
                     statuses[result["status"]] += 1
                     uploaded.append(result["doc_id"])
                 except FaroAPIError as exc:
+                    if isinstance(exc, RequestRejected) and exc.refuses_the_caller:
+                        raise  # the same for every document: one line, exit 2 (nothing else is sent)
                     failures += 1
                     progress.console.print(f"[red]failed[/red] {item.path}: {exc}")
                 progress.advance(task)

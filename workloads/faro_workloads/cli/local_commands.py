@@ -132,6 +132,10 @@ def local(
     from faro_workloads.core.generation_plan import Action
     from faro_workloads.services import local as local_mode
 
+    if golden_queries is not None:  # said now, not at a cutover minutes away (it is read again there)
+        from faro_workloads.core.evaluation import load_golden_queries
+
+        load_golden_queries(golden_queries)
     portkey = None
     if embedder == "portkey":
         base = FaroSettings().embedding.model_dump()
@@ -176,6 +180,8 @@ def local(
             report = runtime.reindex(console)
             if report is not None:
                 _print_reindex(report)
+            if docs and summary.failed:
+                sys.exit(1)  # as faro ingest: some documents were not stored
         else:
             console.print(f"Faro local API on http://{host}:{port}  (docs: http://{host}:{port}/docs)")
             runtime.serve()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from faro_workloads.cli import UserError, cli
-from faro_workloads.errors import one_line
+from faro_workloads.errors import InputError, one_line
 
 
 @cli.command()
@@ -65,12 +65,12 @@ def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignor
         try:
             documents += [d for d in yaml.safe_load_all(file) if d]
         except yaml.YAMLError as exc:
-            raise UserError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
+            raise InputError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
     try:
         served = modern_cluster(service_monitors=not no_service_monitors, keda=keda)
         children = render_children(documents, served)
     except RenderError as exc:
-        raise UserError(str(exc)) from exc
+        raise InputError(str(exc)) from exc
     click.echo(yaml.safe_dump_all(children, sort_keys=False, width=110), nl=False)
 
 

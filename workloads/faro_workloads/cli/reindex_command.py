@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 import click
 from rich.console import Console
@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from faro_workloads.cli import UserError, cli
 from faro_workloads.cli.generation_commands import cluster_pipeline, generations_reader, progress_text
+from faro_workloads.contract.chunking import ChunkingStrategy
 from faro_workloads.contract.generations import CutoverBlock
 
 console = Console(stderr=True)
@@ -31,7 +32,7 @@ WAITING = {CutoverBlock.BACKFILL_INCOMPLETE.value}
 @click.option("--provider", type=click.Choice(["openai", "cohere"]), help="New gateway provider.")
 @click.option("--model", help="New embedding model (same dimension, or give --dimension).")
 @click.option("--dimension", type=click.IntRange(1, 16000), help="The new model's dimension.")
-@click.option("--strategy", type=click.Choice(["fixed", "recursive", "markdown", "sentence"]))
+@click.option("--strategy", type=click.Choice(get_args(ChunkingStrategy)), help="New chunking strategy.")
 @click.option("--chunk-size", type=click.IntRange(8, 8192), help="New chunk size in tokens.")
 @click.option("--chunk-overlap", type=click.IntRange(0, 4096), help="New overlap in tokens.")
 @click.option("--timeout", type=click.FloatRange(1), default=3600.0, show_default=True, help="Seconds.")

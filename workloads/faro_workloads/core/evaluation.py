@@ -65,31 +65,38 @@ def load_golden_queries(path: Path) -> GoldenQueries:
         raw = read_bounded(path, MAX_FILE_BYTES, "golden queries")
     except UnreadableFile as exc:
         raise ConfigurationError(str(exc)) from None
+    lines = path.suffix == ".jsonl"
     try:
         text = raw.decode("utf-8")
-        data = _json_lines(text) if path.suffix == ".jsonl" else yaml.safe_load(text)
+        data, numbers = _json_lines(text) if lines else (yaml.safe_load(text), [])
     except (UnicodeDecodeError, yaml.YAMLError, ValueError) as exc:
         problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        kind = "JSON Lines" if path.suffix == ".jsonl" else "YAML or JSON"
+        kind = "JSON Lines" if lines else "YAML or JSON"
         raise ConfigurationError(f"golden queries {path}: not {kind}: {problem}") from None
     try:
         return GoldenQueries.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        place = ".".join(map(str, first["loc"])) or "the file"
+        loc = list(first["loc"])
+        place = ".".join(map(str, loc)) or "the file"
+        if lines and len(loc) >= 2 and loc[0] == "queries" and isinstance(loc[1], int):  # as it was written
+            field = ".".join("doc_ids" if part == "docIds" else str(part) for part in loc[2:])
+            place = f"line {numbers[loc[1]]}" + (f": {field}" if field else "")
         raise ConfigurationError(f"golden queries {path}: {place}: {first['msg']}") from None
 
 
-def _json_lines(text: str) -> dict[str, list[object]]:
-    """A JSON Lines file of questions as the golden-queries document (blank lines skipped)."""
-    queries = []
+def _json_lines(text: str) -> tuple[dict[str, list[object]], list[int]]:
+    """A JSON Lines file of questions as the golden-queries document (blank lines skipped), and the line
+    number of each question (for the errors)."""
+    queries, numbers = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip():
             try:
                 queries.append(json.loads(line))
             except ValueError as exc:
                 raise ValueError(f"line {number}: {exc}") from None
-    return {"queries": queries}
+            numbers.append(number)
+    return {"queries": queries}, numbers
 
 
 def score_retrieval(

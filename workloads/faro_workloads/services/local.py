@@ -40,7 +40,8 @@ from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_document
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
-from faro_workloads.embedded_postgres import forget_crashed_users
+from faro_workloads.embedded_postgres import start_embedded_postgres
+from faro_workloads.services.data_dir_lock import DataDirLock
 from faro_workloads.services.local_models import build_local_embedder, check_dimension, local_embedder_factory
 from faro_workloads.services.local_options import (
     LOCAL_PIPELINE,
@@ -78,6 +79,7 @@ def build(options: LocalOptions) -> LocalRuntime:
     options.data_dir.mkdir(parents=True, exist_ok=True)
     resources = Resources()
     with resources.closed_on_error():
+        resources.add(DataDirLock(options.data_dir).acquire())
         embedder = resources.add(build_local_embedder(options, resources))
         check_dimension(options, embedder)
         stores = resources.add(_open_embedded_stores(options.data_dir, embedder.dimension, resources))
@@ -117,12 +119,7 @@ def build(options: LocalOptions) -> LocalRuntime:
 
 def _open_embedded_stores(data_dir: Path, dimension: int, resources: Resources) -> Stores:
     """An embedded PostgreSQL (added to ``resources``) and Qdrant local mode, both under ``data_dir``."""
-    import pgserver  # the [local] extra
-
-    pgdata = data_dir / "postgres"
-    if pgdata.exists():  # a crashed run's pid would keep every later stop from stopping PostgreSQL
-        forget_crashed_users(pgdata)
-    pg_server = pgserver.get_server(pgdata, cleanup_mode="stop")
+    pg_server = start_embedded_postgres(data_dir / "postgres")
     resources.add_closer("embedded PostgreSQL", pg_server.cleanup)
     return open_stores(
         PostgresConfig(dsn=SecretStr(pg_server.get_uri())),
@@ -148,7 +145,8 @@ class LocalRuntime(Service):
         """Ingest every document below ``paths`` in-process, with a progress bar.
 
         Files are read one by one and stored in batches (:meth:`IngestService.ingest_many`); a file that
-        cannot be read or ingested is reported with its error and the others go on.
+        cannot be read or ingested (or that the API would refuse as too large) is reported with its error
+        and the others go on.
         """
         files = find_document_files(paths)
         counts = {"created": 0, "replaced": 0, "unchanged": 0, "accepted": 0}
@@ -171,6 +169,8 @@ class LocalRuntime(Service):
                 for item in files:
                     progress.update(task, description=item.doc_id)
                     try:
+                        if item.path.stat().st_size > MAX_BODY_BYTES:  # what the API would refuse (413)
+                            raise ValueError(f"larger than the upload limit ({MAX_BODY_BYTES // 2**20} MiB)")
                         fmt = detect_format(item.path.name, None)
                         extracted = extract_document(item.path.read_bytes(), fmt)
                     except (UnsupportedDocument, OSError, ValueError) as exc:
