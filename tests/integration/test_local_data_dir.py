@@ -53,3 +53,23 @@ def test_an_embedded_postgres_that_does_not_start_is_one_line_naming_its_log(tmp
     assert (
         "\n" not in message and f"did not start (pg_ctl start failed; its log: {pgdata / 'log'})" in message
     )
+
+
+def test_damaged_qdrant_data_and_model_record_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    from faro_workloads.contract.settings import QdrantConfig
+    from faro_workloads.core.embedding.hashing import HashingEmbedder
+    from faro_workloads.core.stores.qdrant_connection import LocalDataUnreadable, open_client
+    from faro_workloads.services.local_models import MARKER_FILE, check_dimension
+    from faro_workloads.services.local_options import LocalModeError, LocalOptions
+
+    qdrant = tmp_path / "qdrant"
+    open_client(QdrantConfig(path=str(qdrant))).close()
+    (qdrant / "meta.json").write_text("{bad")
+    with pytest.raises(LocalDataUnreadable, match=rf"cannot be read \({qdrant}/meta\.json: Expecting"):
+        open_client(QdrantConfig(path=str(qdrant)))
+
+    options = LocalOptions(data_dir=tmp_path)
+    check_dimension(options, HashingEmbedder())  # writes the record
+    (tmp_path / MARKER_FILE).write_text("[1")
+    with pytest.raises(LocalModeError, match=rf"^{tmp_path / MARKER_FILE} cannot be read \("):
+        check_dimension(options, HashingEmbedder())

@@ -26,6 +26,7 @@ from faro_workloads.errors import (
     FaroError,
     InputError,
     exit_status,
+    invalid_configuration,
 )
 from faro_workloads.s3_events import MalformedEvent
 from faro_workloads.services.local_options import LocalModeError
@@ -112,3 +113,18 @@ def test_the_cli_exits_2_for_invalid_settings_and_1_for_other_expected_failures(
     assert exit_status(invalid.value) == EXIT_INPUT
     assert exit_status(FileNotFoundError("nope.md")) == EXIT_INPUT
     assert exit_status(FaroError("something else")) == EXIT_FAILED == 1
+
+
+def test_invalid_configuration_is_one_line_in_the_words_of_its_check() -> None:
+    from pydantic import ValidationError
+
+    from faro_workloads.contract.settings import ChunkingConfig
+
+    with pytest.raises(ValidationError) as whole:  # a check of the whole model: no place to name
+        ChunkingConfig(size=10, overlap=20)
+    assert invalid_configuration(whole.value) == (
+        "invalid configuration: chunking overlap (20) must be smaller than size (10)"
+    )
+    with pytest.raises(ValidationError) as field:
+        ChunkingConfig(size=-1)
+    assert invalid_configuration(field.value).startswith("invalid configuration: size: Input should be")

@@ -60,6 +60,9 @@ def one_line(exc: BaseException) -> str:
 
 
 def invalid_configuration(exc: ValidationError) -> str:
-    """Settings that failed validation, as one line naming the first problem's place."""
+    """Settings that failed validation, as one line naming the first problem's place (when it has one: a
+    check of the whole model has none) in the words of its check (without pydantic's "Value error, ")."""
     first = exc.errors()[0]
-    return f"invalid configuration: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+    place = ".".join(map(str, first["loc"]))
+    message = first["msg"].removeprefix("Value error, ")
+    return f"invalid configuration: {place}: {message}" if place else f"invalid configuration: {message}"

@@ -18,6 +18,20 @@ class UserError(click.ClickException):
     codes of Faro's own errors: 2 the input is wrong, 3 a dependency is unavailable)."""
 
 
+url_option = click.option(
+    "--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL", show_envvar=True
+)
+"""The Faro API a command talks to (a local one, or a pipeline's service)."""
+api_key_option = click.option(
+    "--api-key", envvar="FARO_API_KEY", show_envvar=True, help="Bearer key, if the API wants one."
+)
+
+
+def counted(count: int, noun: str) -> str:
+    """``count`` and ``noun``, plural unless it is one: "1 hit", "3 hits", "2 keys"."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 @click.group()
 @click.version_option(__version__, prog_name="faro")
 @click.option("-v", "--verbose", is_flag=True, help="Debug logging.")

@@ -15,7 +15,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads.cli import cli
+from faro_workloads.cli import api_key_option, cli, url_option
 from faro_workloads.client import APIUnavailable, FaroAPIError, FaroClient, RequestRejected
 from faro_workloads.core.document_state import SETTLED, DocumentState
 from faro_workloads.errors import InputError
@@ -27,9 +27,6 @@ UNKNOWN = "unknown"
 """What ``faro status`` prints for a document the API has never heard of."""
 POLL_SECONDS = (0.5, 1.0, 2.0, 5.0)
 """Pauses between the rounds of ``--wait`` (the last one repeats)."""
-
-url_option = click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-api_key_option = click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
 
 
 @cli.command()

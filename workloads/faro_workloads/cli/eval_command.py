@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads.cli import cli
+from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.client import FaroClient
 from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore, first_documents
 
@@ -26,8 +26,8 @@ TOP_K = 50
 
 @cli.command("eval")
 @click.argument("questions", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@url_option
+@api_key_option
 @click.option("-k", "k", type=click.IntRange(1, 100), default=5, show_default=True, help="The k of recall@k.")
 @click.option(
     "--backend",
@@ -77,7 +77,7 @@ def eval_(
             line = {"backend": backend, "mode": mode or "default", "queries": score.queries, "k": k}
             click.echo(json.dumps({**line, **_figures(score)}))
         return
-    table = Table(title=f"{len(golden.queries)} questions from {questions.name}")
+    table = Table(title=f"{counted(len(golden.queries), 'question')} from {questions.name}")
     for column in ("backend", "mode", f"recall@{k}", f"MRR@{DEPTH}", f"nDCG@{DEPTH}"):
         table.add_column(column, justify="left" if column in ("backend", "mode") else "right")
     for (backend, mode), score in scores.items():

@@ -14,15 +14,15 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from faro_workloads.cli import cli
+from faro_workloads.cli import api_key_option, cli, url_option
 from faro_workloads.errors import InputError
 
 console = Console()
 
 
 @cli.group(invoke_without_command=True)
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@url_option
+@api_key_option
 @click.option("--pipeline", help="A RagPipeline in the cluster of the kubeconfig (instead of --url).")
 @click.option("-n", "--namespace", help="The RagPipeline's namespace (default: the context's).")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw JSON answer.")

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from faro_workloads.cli import cli
+from faro_workloads.cli import cli, counted
 from faro_workloads.contract.access import NAME_PATTERN, ApiKeyEntry, KeysFile, Scope, key_digest, new_key
 from faro_workloads.errors import ConfigurationError
 
@@ -45,7 +45,9 @@ def new(name: str, scope: str, keys_file: Path | None, tenant: str | None) -> No
         updated = KeysFile(keys=[*current.keys, entry])
         keys_file.write_text(json.dumps(updated.model_dump(mode="json"), indent=2) + "\n")
         held = f", tenant {tenant}" if tenant else ""
-        click.echo(f"added {name!r} ({scope}{held}) to {keys_file}: {len(updated.keys)} keys", err=True)
+        click.echo(
+            f"added {name!r} ({scope}{held}) to {keys_file}: {counted(len(updated.keys), 'key')}", err=True
+        )
     click.echo(key)
 
 
@@ -57,7 +59,7 @@ def check(keys_file: Path) -> None:
     parsed = _read(keys_file)
     for entry in parsed.keys:
         click.echo(f"{entry.name}\t{entry.scope}\t{entry.tenant or '-'}")
-    click.echo(f"{keys_file}: {len(parsed.keys)} keys, valid", err=True)
+    click.echo(f"{keys_file}: {counted(len(parsed.keys), 'key')}, valid", err=True)
 
 
 def _read(path: Path) -> KeysFile:

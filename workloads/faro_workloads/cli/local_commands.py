@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from faro_workloads.cli import cli
+from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
 
 if TYPE_CHECKING:
@@ -200,8 +200,8 @@ def _print_reindex(report: StepReport) -> None:
 
 @cli.command()
 @click.argument("text")
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@url_option
+@api_key_option
 @click.option("--top-k", type=click.IntRange(1, 1000), help="How many chunks (server default when absent).")
 @click.option(
     "--backend", type=click.Choice(["auto", "qdrant", "postgres"]), default="auto", show_default=True
@@ -248,7 +248,7 @@ def query(
     fallback = f", fallback: {answer['fallback_reason']}" if answer.get("fallback_reason") else ""
     table = Table(
         title=(
-            f"{len(answer['hits'])} hits from {answer['backend']} ({answer.get('mode', 'dense')}) "
+            f"{counted(len(answer['hits']), 'hit')} from {answer['backend']} ({answer.get('mode', 'dense')}) "
             f"in {answer['took_ms']} ms{fallback}"
         )
     )

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from faro_workloads.cli import UserError, cli
+from faro_workloads.cli import UserError, api_key_option, cli, url_option
 from faro_workloads.cli.generation_commands import cluster_pipeline, generations_reader, progress_text
 from faro_workloads.contract.chunking import ChunkingStrategy
 from faro_workloads.contract.generations import CutoverBlock
@@ -25,8 +25,8 @@ WAITING = {CutoverBlock.BACKFILL_INCOMPLETE.value}
 
 
 @cli.command()
-@click.option("--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL")
-@click.option("--api-key", envvar="FARO_API_KEY", help="Bearer key, if the API wants one.")
+@url_option
+@api_key_option
 @click.option("--pipeline", help="A RagPipeline in the cluster of the kubeconfig (instead of --url).")
 @click.option("-n", "--namespace", help="The RagPipeline's namespace (default: the context's).")
 @click.option("--provider", type=click.Choice(["openai", "cohere"]), help="New gateway provider.")

@@ -19,6 +19,7 @@ from faro_workloads.core.embedding import Embedder, build_embedder
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.embedding.minilm import MINILM_MODEL_NAME
 from faro_workloads.core.profile_runtime import EmbedderFactory, gateway_embedder_factory
+from faro_workloads.errors import one_line
 from faro_workloads.services.local_options import MARKER_FILE, LocalModeError, LocalOptions
 from faro_workloads.services.resources import Resources
 
@@ -58,7 +59,15 @@ def check_dimension(options: LocalOptions, embedder: Embedder) -> None:
     """A data folder holds vectors of one dimension: refuse a model of another."""
     marker = options.data_dir / MARKER_FILE
     if marker.exists():
-        previous = json.loads(marker.read_text())
+        try:
+            previous = json.loads(marker.read_text())
+            if not isinstance(previous, dict):
+                raise ValueError("not a JSON object")
+        except (ValueError, OSError) as exc:
+            raise LocalModeError(
+                f"{marker} cannot be read ({one_line(exc)}): it records the model the folder's vectors came "
+                f"from; restore it, or move {options.data_dir} aside"
+            ) from None
         if previous.get("dimension") != embedder.dimension:
             raise LocalModeError(
                 f"{options.data_dir} holds {previous.get('dimension')}-d vectors and {embedder.model!r} "

@@ -21,6 +21,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fi
 from faro_workloads.contract.settings import QdrantConfig
 from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
+from faro_workloads.errors import ConfigurationError, one_line
 
 BACKEND = "qdrant"
 
@@ -37,7 +38,22 @@ def open_client(config: QdrantConfig) -> QdrantClient:
         )
     if config.path == ":memory:":
         return QdrantClient(location=":memory:")
-    return QdrantClient(path=config.path)
+    try:
+        return QdrantClient(path=config.path)
+    except ValueError as exc:  # its meta.json is not JSON (or not Qdrant's)
+        meta = f"{config.path}/meta.json"
+        raise LocalDataUnreadable(
+            f"Qdrant's local data in {config.path} cannot be read ({meta}: {one_line(exc)}): a damaged "
+            "folder; move it aside (local mode rebuilds it from PostgreSQL)"
+        ) from None
+    except RuntimeError as exc:  # "already accessed by another instance of Qdrant client"
+        raise LocalDataUnreadable(
+            f"Qdrant's local data in {config.path} is in use: {one_line(exc)}"
+        ) from None
+
+
+class LocalDataUnreadable(ConfigurationError):
+    """qdrant-client's local mode cannot open its folder (damaged, or held by another process)."""
 
 
 async def _open_async_client(config: QdrantConfig) -> AsyncQdrantClient:
