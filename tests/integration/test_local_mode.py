@@ -206,6 +206,9 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
         assert wrong.returncode == 2 and "is Live, not Building" in wrong.stderr
         approved = faro("generations", "--url", url, "promote", "2")
         assert approved.returncode == 0, approved.stderr
+        assert "generation 2 approved: it goes live at the next cutover check" in " ".join(
+            approved.stdout.split()
+        )
 
         live = wait_for(lambda: status()["live"] == 2, timeout=60, what="the cutover after approval")
         assert live

@@ -57,6 +57,12 @@ def promote(options: dict, generation: int) -> None:
         show(cluster_pipeline(options).approve(generation), options["as_json"])
     else:
         show(_call(options, lambda client: client.approve_generation(generation)), options["as_json"])
+    if not options["as_json"]:  # the table is the state now: the cutover itself follows within seconds
+        console.print(
+            f"generation {generation} approved: it goes live at the next cutover check, once its stores "
+            "agree and it holds every document (`faro reindex` follows it there)",
+            soft_wrap=True,
+        )
 
 
 generations.add_command(promote, name="approve")
