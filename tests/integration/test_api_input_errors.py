@@ -101,7 +101,8 @@ def test_query_fields_keep_their_type_and_range(client: TestClient, body: dict, 
         ({"n": "0" * 5000}, "at most 4096 characters"),
         ({"n": 2**64}, "integers must fit in 64 bits"),
         ({"n": -(2**63) - 1}, "integers must fit in 64 bits"),
-        ({"n": {"nested": 1}}, "metadata.n"),
+        ({"n": {"nested": 1}}, "metadata.n: a metadata value is a string, true or false, a 64-bit integer"),
+        ({"n": None}, "metadata.n: a metadata value is a string"),
     ],
 )
 def test_document_metadata_is_never_silently_coerced(

@@ -14,9 +14,12 @@ from pydantic import (
     StrictFloat,
     StrictInt,
     StrictStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
 )
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema
+from pydantic_core import CoreSchema, PydanticCustomError
 
 from faro_workloads.contract.access import TENANT_PATTERN
 from faro_workloads.core.documents import DOC_ID_MAX_LENGTH, DOC_ID_PATTERN
@@ -50,12 +53,29 @@ def _whole_numbers_as_int64(value: object) -> object:
 # true is a boolean, not 1). Bounds are exact as floats (so ``< 2**63``, not ``<= 2**63-1``), which is how
 # FastAPI's OpenAPI model and some clients hold them; every float beyond 2**53 is a whole number (taken as
 # an integer above), so the float bound takes nothing away.
+_BRANCH_OF = {str: "constrained-str", bool: "bool", int: "constrained-int", float: "constrained-float"}
+METADATA_VALUE_TYPES = "a string, true or false, a 64-bit integer or a finite number"
+
+
+def _one_problem(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """A value no member of the union takes gets one problem, not one per member: the member of its own
+    type's (a string too long, a number not finite), or what a metadata value may be."""
+    try:
+        return handler(value)
+    except ValidationError as exc:
+        branch = _BRANCH_OF.get(type(value))
+        own = [e["msg"] for e in exc.errors() if branch is not None and e["loc"][:1] == (branch,)]
+        message = own[0] if own else f"a metadata value is {METADATA_VALUE_TYPES}"
+        raise PydanticCustomError("metadata_value", message) from None
+
+
 MetadataValue = Annotated[
     Annotated[StrictStr, Field(max_length=4096, pattern=NUL_FREE)]
     | StrictBool
     | Annotated[StrictInt, Field(ge=INT64_MIN, lt=2**63)]
     | Annotated[StrictFloat, Field(ge=-(2**53), le=2**53, allow_inf_nan=False)],
-    BeforeValidator(_whole_numbers_as_int64),
+    WrapValidator(_one_problem),
+    BeforeValidator(_whole_numbers_as_int64),  # outermost: runs first
 ]
 
 
