@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from faro_workloads.document_files import find_document_files
+from faro_workloads.document_files import find_document_files, skipped_note
 
 
 @pytest.fixture
@@ -37,3 +37,12 @@ def test_two_files_with_one_id_are_both_listed_for_the_caller_to_refuse_the_seco
         ("sub/y.txt", "c2/sub/y.txt"),
         ("x.md", "c2/x.md"),
     ]
+
+
+def test_files_of_other_types_below_a_folder_are_counted_for_a_note(tree: Path) -> None:
+    (tree / "c2" / "data.json").write_text("{}")
+    skipped: list[Path] = []
+    find_document_files([tree / "c2"], skipped)
+    assert sorted(path.name for path in skipped) == ["data.json", "notes.pdf"]  # not the hidden one
+    assert skipped_note(skipped).startswith("skipped 2 files of other types (.json, .pdf): Faro reads .htm,")
+    assert skipped_note([]) == ""

@@ -16,8 +16,9 @@ class DocumentFile:
     doc_id: str
 
 
-def find_document_files(paths: list[Path]) -> list[DocumentFile]:
-    """Files named directly, plus documents found below folders (hidden files skipped).
+def find_document_files(paths: list[Path], skipped: list[Path] | None = None) -> list[DocumentFile]:
+    """Files named directly, plus documents found below folders (hidden files skipped; files of other types
+    below a folder are added to ``skipped`` when it is given, for the caller to say so).
 
     A file found in a folder gets its path relative to that folder as id (``guides/setup.md``); a file
     named directly gets its file name. Raises FileNotFoundError for a path that does not exist.
@@ -35,4 +36,16 @@ def find_document_files(paths: list[Path]) -> list[DocumentFile]:
                 continue
             if path.suffix.lower() in DOCUMENT_SUFFIXES:
                 found.setdefault(path.resolve(), DocumentFile(path, doc_id_from_path(relative.as_posix())))
+            elif skipped is not None:
+                skipped.append(path)
     return list(found.values())
+
+
+def skipped_note(skipped: list[Path]) -> str:
+    """One line on the files of other types left out (empty when none were)."""
+    if not skipped:
+        return ""
+    kinds = sorted({path.suffix.lower() or "no suffix" for path in skipped})
+    read = ", ".join(sorted(DOCUMENT_SUFFIXES))
+    count = f"{len(skipped)} file" if len(skipped) == 1 else f"{len(skipped)} files"
+    return f"skipped {count} of other types ({', '.join(kinds)}): Faro reads {read}"

@@ -50,9 +50,12 @@ def ingest(paths: tuple[Path, ...], url: str, api_key: str | None, wait: bool, t
     """
     from rich.progress import Progress
 
-    from faro_workloads.document_files import find_document_files
+    from faro_workloads.document_files import find_document_files, skipped_note
 
-    files = find_document_files(list(paths))
+    skipped: list[Path] = []
+    files = find_document_files(list(paths), skipped)
+    if skipped:
+        err_console.print(skipped_note(skipped), soft_wrap=True)
     if not files:
         raise InputError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
     client = FaroClient(url, api_key)

@@ -152,7 +152,7 @@ def show(answer: dict[str, Any], as_json: bool) -> None:
         return
     table = Table(title=f"live generation: {answer['live']}")
     for column in ("id", "state", "profile", "since", "progress"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # wrapped in a narrow terminal, never cut off
     for generation in answer["generations"]:
         since = generation["live_since"] or generation["retired_at"] or generation["created_at"] or ""
         progress = progress_text(generation)

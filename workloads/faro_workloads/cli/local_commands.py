@@ -14,6 +14,7 @@ from rich.table import Table
 
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
+from faro_workloads.document_files import skipped_note
 
 if TYPE_CHECKING:
     from faro_workloads.core.generation_control import StepReport
@@ -174,6 +175,8 @@ def local(
             )
             for doc_id, reason in summary.failed:
                 err_console.print(f"  [red]failed[/red] {doc_id}: {reason}")
+            if summary.skipped:
+                err_console.print(skipped_note(summary.skipped), soft_wrap=True)
         if runtime.plan.action is Action.ROLLBACK:
             console.print(f"rolled back: generation {runtime.plan.generation} is live")
         if no_serve:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -68,6 +68,8 @@ class FolderIngestSummary:
     unchanged: int
     accepted: int  # handed to the S3 path; stored once the embedding engine has processed them
     failed: list[tuple[str, str]]
+    skipped: list[Path] = field(default_factory=list)
+    """Files of other types below the folders (not read)."""
 
 
 def build(options: LocalOptions) -> LocalRuntime:
@@ -148,7 +150,8 @@ class LocalRuntime(Service):
         cannot be read or ingested (or that the API would refuse as too large) is reported with its error
         and the others go on.
         """
-        files = find_document_files(paths)
+        skipped: list[Path] = []
+        files = find_document_files(paths, skipped)
         counts = {"created": 0, "replaced": 0, "unchanged": 0, "accepted": 0}
         failed: list[tuple[str, str]] = []
         columns = (
@@ -188,7 +191,7 @@ class LocalRuntime(Service):
                 counts[result.status] += 1
                 progress.advance(task)
         return FolderIngestSummary(
-            counts["created"], counts["replaced"], counts["unchanged"], counts["accepted"], failed
+            counts["created"], counts["replaced"], counts["unchanged"], counts["accepted"], failed, skipped
         )
 
     def _ingest_all(
