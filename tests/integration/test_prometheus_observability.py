@@ -41,6 +41,7 @@ ZERO_IN_THIS_RUN = {
     ("faro-consistency", "Outbox backlog at check"): "the job checks settled stores: the outbox is empty",
     ("faro-pipeline-overview", "Backfill rate"): "no model or chunking change in this run: no backfill",
     ("faro-pipeline-overview", "Cutovers"): "no model or chunking change in this run: no cutover",
+    ("faro-pipeline-overview", "Service-account reviews"): "no caller sends a service-account token here",
 }
 # Queries of instantaneous gauges that a 1 s scrape may or may not catch above zero (a message is in flight
 # for milliseconds): they must return series, but are held to neither zero nor non-zero.

@@ -212,7 +212,14 @@ class Workloads:
             "FARO_QUERY__BREAKER_RESET_SECONDS": "3",
         }
         down = {"FARO_QDRANT__URL": unanswering_qdrant, "FARO_QDRANT__TIMEOUT_SECONDS": "1"}
-        keys = {"FARO_AUTH__KEYS_FILE": str(self.keys_file)}  # its callers need a key: refusals to show
+        keys = {
+            "FARO_AUTH__KEYS_FILE": str(self.keys_file),  # its callers need a key: refusals to show
+            # Service-account tokens taken too, as the operator configures a pipeline: no caller here sends
+            # one, so the API server (none at this address) is never asked; the reviews panel shows zeros.
+            "FARO_AUTH__SERVICE_ACCOUNTS__AUDIENCE": f"faro.dev/{NAMESPACE}/{PIPELINE}",
+            "FARO_AUTH__SERVICE_ACCOUNTS__NAMESPACE": NAMESPACE,
+            "FARO_AUTH__SERVICE_ACCOUNTS__API_SERVER": "https://127.0.0.1:9",
+        }
         return [
             self._faro("query", env={**fast_fallback, "FARO_QDRANT__PATH": str(self.query_qdrant)}),
             self._faro("query-down", env={**fast_fallback, **down, **keys}),
