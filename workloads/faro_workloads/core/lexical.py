@@ -28,11 +28,24 @@ from dataclasses import dataclass
 from faro_workloads.contract.index_profile import LEXICAL_VERSION
 from faro_workloads.core.documents import CONTEXT_KEY, Chunk, embedded_text
 
-__all__ = ["LEXICAL_VERSION", "SparseVector", "chunk_vector", "document_vector", "query_vector", "terms"]
+__all__ = [
+    "LEXICAL_VERSION",
+    "MAX_WEIGHT",
+    "SparseVector",
+    "chunk_vector",
+    "document_vector",
+    "query_vector",
+    "terms",
+]
 
 WEIGHTS_CACHED = 4096
 K1 = 1.2
 B = 0.75
+MAX_WEIGHT = K1 + 1
+"""No chunk's weight for a term reaches it (``tf * (K1 + 1) / (tf + norm)`` saturates below ``K1 + 1``): a
+bound on what one query term can add to a chunk's score, by which PostgreSQL's search skips the chunks
+whose terms cannot reach the k-th score. (A chunk in which two terms hash to one id, a 31-bit collision,
+holds their weights added up, which may pass the bound: the pruned search is exact but for such a chunk.)"""
 AVERAGE_TERMS = 120.0
 """BM25's average document length, fixed: chunks are bounded by the chunk size, so their lengths vary
 little, and a fixed value keeps a chunk's weights independent of the rest of the collection (they are

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from contextlib import nullcontext
 from functools import partial
 
 import numpy as np
@@ -52,7 +51,7 @@ class PostgresSearch:
         dense, lexical = self.statements.dense(vector, k, flt), self.statements.lexical(query, k, flt)
 
         def read(conn: psycopg.Connection) -> tuple[list[Row], list[Row]]:
-            with conn.pipeline(), conn.transaction() if dense.settings else nullcontext():
+            with conn.pipeline(), conn.transaction():
                 by_vector = dense.run(conn)
                 by_words = lexical.run(conn)
             return by_vector.fetchall(), by_words.fetchall()
@@ -112,7 +111,10 @@ class AsyncPostgresSearch:
         dense, lexical = self._statements.dense(vector, k, flt), self._statements.lexical(query, k, flt)
 
         async def read(conn: psycopg.AsyncConnection) -> tuple[list[Row], list[Row]]:
-            async with conn.pipeline(), conn.transaction() if dense.settings else nullcontext():
+            async with (
+                conn.pipeline(),
+                conn.transaction(),
+            ):
                 by_vector = await dense.run_async(conn)
                 by_words = await lexical.run_async(conn)
             return await by_vector.fetchall(), await by_words.fetchall()
