@@ -17,7 +17,11 @@ from faro_operator.access_status import report_access
 from faro_operator.builders.component_env import referenced_secrets
 from faro_operator.builders.components import Component, component_name
 from faro_operator.builders.owner import Owner
-from faro_operator.builders.resolved_collection import ResolvedCollection, resolve_collection
+from faro_operator.builders.resolved_collection import (
+    ResolvedCollection,
+    dimension_mismatch,
+    resolve_collection,
+)
 from faro_operator.builders.served_kinds import CRONJOB, ServedKinds
 from faro_operator.collection_stores import store_configs
 from faro_operator.context import OperatorContext
@@ -69,11 +73,7 @@ def _reconcile(body: kopf.Body, patch: kopf.Patch, ctx: OperatorContext) -> str:
         message = f"Collection {spec.collection_ref.name} is invalid: {spec_error_message(exc)}"
         write_conditions(body, patch, [conditions.collection_invalid(message)])
         raise kopf.TemporaryError(message, delay=RETRY_SECONDS) from exc
-    if spec.embedding.dimension != collection_spec.dimension:
-        message = (
-            f"embedding model {spec.embedding.model!r} returns {spec.embedding.dimension}-d vectors, "
-            f"Collection {spec.collection_ref.name} holds {collection_spec.dimension}-d"
-        )
+    if message := dimension_mismatch(spec, collection_spec):
         write_conditions(body, patch, [conditions.dimension_mismatch(message)])
         return "error"
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from faro_operator.builders.owner import Owner
-from faro_operator.builders.resolved_collection import resolve_collection
+from faro_operator.builders.resolved_collection import dimension_mismatch, resolve_collection
 from faro_operator.builders.served_kinds import (
     CRONJOB,
     CRONJOB_VERSIONS,
@@ -26,7 +27,7 @@ from faro_operator.builders.served_kinds import (
 from faro_operator.discovery import ServedKinds
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
-from faro_workloads.contract.api import API_VERSION, COLLECTION, RAGPIPELINE
+from faro_workloads.contract.api import API_VERSION, COLLECTION, GROUP, RAGPIPELINE
 
 
 class RenderError(ValueError):
@@ -59,7 +60,8 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
 
     collections: dict[tuple[str, str], CollectionSpec] = {}
     rendered: list[dict[str, Any]] = []
-    resources = [d for d in documents if isinstance(d, dict) and d.get("apiVersion") == API_VERSION]
+    seen: set[tuple[str, str, str]] = set()
+    resources = [d for d in documents if isinstance(d, dict) and _is_faro(d)]
     if not resources:
         raise RenderError(f"no {API_VERSION} Collection or RagPipeline in the input")
     for doc in sorted(resources, key=lambda d: d.get("kind") != COLLECTION.kind):  # Collections first
@@ -67,6 +69,9 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
         name, namespace, uid = meta.get("name"), meta.get("namespace", "default"), meta.get("uid", "")
         if not name:
             raise RenderError(f"a {doc.get('kind')} has no metadata.name")
+        if (key := (str(doc.get("kind")), namespace, name)) in seen:
+            raise RenderError(f"{doc.get('kind')} {namespace}/{name} is in the input twice")
+        seen.add(key)
         try:
             if doc.get("kind") == COLLECTION.kind:
                 spec = CollectionSpec.model_validate(doc.get("spec") or {})
@@ -78,6 +83,8 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
                 if collection is None:
                     ref = f"{namespace}/{pipeline.collection_ref.name}"
                     raise RenderError(f"RagPipeline {name}: Collection {ref} is not in the input")
+                if mismatch := dimension_mismatch(pipeline, collection):  # the operator refuses it too
+                    raise RenderError(f"RagPipeline {name}: {mismatch}")
                 resolved = resolve_collection(pipeline.collection_ref.name, namespace, collection)
                 children, _ = build_pipeline_children(
                     Owner.pipeline(name, namespace, uid), pipeline, resolved, served
@@ -91,3 +98,31 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
                 child["metadata"].pop("ownerReferences", None)
         rendered.extend(children)
     return rendered
+
+
+def _is_faro(document: dict[str, Any]) -> bool:
+    """A resource of Faro's API group: of its version, or refused (it would be left out without a word)."""
+    api_version = str(document.get("apiVersion", ""))
+    if api_version.partition("/")[0] != GROUP:
+        return False
+    if api_version != API_VERSION:
+        kind = document.get("kind")
+        raise RenderError(f"{kind} has apiVersion {api_version!r}; this Faro serves {API_VERSION!r}")
+    return True
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [self.construct_object(key, deep=True) for key, _ in node.value]
+        repeated = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if repeated:
+            message = f"key {repeated[0]!r} given twice in one mapping"
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def load_manifests(stream: Any) -> list[Any]:
+    """The YAML documents of ``stream`` (empty ones left out), read strictly (:class:`_StrictLoader`)."""
+    return [document for document in yaml.load_all(stream, Loader=_StrictLoader) if document]

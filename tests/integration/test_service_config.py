@@ -27,14 +27,24 @@ def serve(service: str, **env: str) -> subprocess.CompletedProcess[str]:
     ("service", "env", "expected"),
     [
         ("chunker", {}, "missing configuration: s3 (set FARO_S3__...)"),
-        ("embedder", {"FARO_S3__BUCKET": "chunks"}, "missing configuration: sqs"),
+        (
+            "embedder",
+            {"FARO_S3__BUCKET": "chunks", "FARO_QDRANT__URL": "http://q:6333"},
+            "configuration: sqs",
+        ),
         ("query", {"FARO_COLLECTION__DIMENSION": "many"}, "invalid configuration: collection.dimension"),
         ("query", {"FARO_EMBEDDING__KIND": "portkey"}, "needs gateway_url"),
         ("chunker", {"FARO_S3__BUCKET": "Not_A_Bucket"}, "invalid configuration: s3.bucket"),
         (
             "query",
-            {"FARO_COLLECTION__DIMENSION": "768"},
+            {"FARO_COLLECTION__DIMENSION": "768", "FARO_QDRANT__URL": "http://127.0.0.1:1"},
             "returns 384-d vectors but collection 'default' holds 768-d",
+        ),
+        ("query", {}, "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL"),
+        (
+            "query",
+            {"FARO_QDRANT__URL": "http://127.0.0.1:1", "FARO_POSTGRES__DSN": "not-a-dsn"},
+            "DSN is not",
         ),
     ],
 )

@@ -128,3 +128,26 @@ def test_invalid_configuration_is_one_line_in_the_words_of_its_check() -> None:
     with pytest.raises(ValidationError) as field:
         ChunkingConfig(size=-1)
     assert invalid_configuration(field.value).startswith("invalid configuration: size: Input should be")
+
+
+def test_the_libraries_errors_a_command_meets_are_one_line_with_their_exit_code() -> None:
+    import botocore.exceptions
+    import kubernetes.config
+    import urllib3.exceptions
+
+    from faro_workloads.cli import outside_failure
+
+    unreachable = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1/")
+    assert outside_failure(unreachable) == (
+        'cannot reach S3/SQS: Could not connect to the endpoint URL: "http://127.0.0.1:1/"',
+        EXIT_UNAVAILABLE,
+    )
+    assert outside_failure(botocore.exceptions.NoCredentialsError())[1] == EXIT_INPUT  # type: ignore[index]
+    assert outside_failure(kubernetes.config.ConfigException("no config")) == (
+        "no Kubernetes credentials: no config",
+        EXIT_INPUT,
+    )
+    retries = urllib3.exceptions.MaxRetryError(None, "/version", "refused")  # type: ignore[arg-type]
+    assert outside_failure(retries)[1] == EXIT_UNAVAILABLE  # type: ignore[index]
+    assert outside_failure(RecursionError()) == ("the input nests too deeply to read", EXIT_INPUT)
+    assert outside_failure(KeyError("a bug")) is None  # its traceback is what to report

@@ -152,7 +152,7 @@ def test_services_ensure_both_stores(fakes: FakeStoreClasses) -> None:
     with open_stores(POSTGRES, QDRANT, COLLECTION, StoreAccess.SERVICE):
         assert fakes.events == ["pg open", "pg ensure_schema", "qdrant open", "qdrant ensure_collection"]
     assert fakes.events[-2:] == ["qdrant close", "pg close"]
-    assert fakes.probes == []
+    assert fakes.probes == [{"connect_timeout": stores_module.POSTGRES_PROBE_TIMEOUT_SECONDS}]
 
 
 def test_services_go_on_without_a_ready_qdrant(

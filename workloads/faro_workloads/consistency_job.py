@@ -52,7 +52,7 @@ from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 from faro_workloads.errors import ConfigurationError, invalid_configuration, one_line
-from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
+from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores, require_lasting_qdrant
 
 __all__ = [  # the job's parts, importable from here as before the split
     "ID_LIMIT",
@@ -160,11 +160,8 @@ def load_settings(needs_qdrant: bool = True) -> FaroSettings:
         raise ConfigurationError(invalid_configuration(exc)) from None
     except ValueError as exc:  # e.g. a nested section given as malformed JSON
         raise ConfigurationError(f"invalid configuration: {one_line(exc)}") from None
-    if needs_qdrant and settings.qdrant.path == ":memory:":
-        raise ConfigurationError(
-            "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "
-            "(or FARO_QDRANT__PATH to a local-mode folder)"
-        )
+    if needs_qdrant:
+        require_lasting_qdrant(settings.qdrant)
     return settings
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from faro_operator.builders.naming import short_hash
 from faro_operator.builders.qdrant_bridge import resolved_qdrant_url
-from faro_operator.specs import CollectionSpec, SecretKeyRef
+from faro_operator.specs import CollectionSpec, RagPipelineSpec, SecretKeyRef
 from faro_workloads.contract.api import Distance
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,39}$")
@@ -30,6 +30,16 @@ class ResolvedCollection:
     """Shards, replication and write consistency of the collections the workloads create (generations)."""
     hnsw: dict[str, int]
     """The HNSW parameters of the indexes the workloads create (generations), as ``HnswConfig`` fields."""
+
+
+def dimension_mismatch(pipeline: RagPipelineSpec, collection: CollectionSpec) -> str | None:
+    """Why a pipeline's model cannot fill its Collection (vectors of another dimension); None when it can."""
+    if pipeline.embedding.dimension == collection.dimension:
+        return None
+    return (
+        f"embedding model {pipeline.embedding.model!r} returns {pipeline.embedding.dimension}-d vectors, "
+        f"Collection {pipeline.collection_ref.name} holds {collection.dimension}-d"
+    )
 
 
 def resolved_collection_name(name: str, spec: CollectionSpec) -> str:

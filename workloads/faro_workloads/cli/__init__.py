@@ -10,7 +10,7 @@ import httpx
 from pydantic import ValidationError
 
 from faro_workloads import FaroError, __version__
-from faro_workloads.errors import EXIT_UNAVAILABLE, exit_status, invalid_configuration, one_line
+from faro_workloads.errors import EXIT_INPUT, EXIT_UNAVAILABLE, exit_status, invalid_configuration, one_line
 
 
 class UserError(click.ClickException):
@@ -81,6 +81,34 @@ def main() -> None:
         sys.exit(EXIT_UNAVAILABLE)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:
+        known = outside_failure(exc)
+        if known is None:
+            raise
+        message, status = known
+        _fail_line(message)
+        sys.exit(status)
+
+
+def outside_failure(exc: Exception) -> tuple[str, int] | None:
+    """The libraries' own errors a command may meet outside Faro's code (AWS, the Kubernetes client, input
+    nested past Python's recursion limit) as one line and an exit code; None for any other error (a bug:
+    its traceback is what to report)."""
+    import botocore.exceptions
+    import kubernetes.config
+    import urllib3.exceptions
+
+    if isinstance(exc, botocore.exceptions.NoCredentialsError):
+        return f"no AWS credentials: {one_line(exc)}", EXIT_INPUT
+    if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
+        return f"cannot reach S3/SQS: {one_line(exc)}", EXIT_UNAVAILABLE
+    if isinstance(exc, kubernetes.config.ConfigException):
+        return f"no Kubernetes credentials: {one_line(exc)}", EXIT_INPUT
+    if isinstance(exc, urllib3.exceptions.HTTPError):
+        return f"cannot reach the Kubernetes API server: {one_line(exc)}", EXIT_UNAVAILABLE
+    if isinstance(exc, RecursionError):
+        return "the input nests too deeply to read", EXIT_INPUT
+    return None
 
 
 def _fail_line(message: str) -> None:

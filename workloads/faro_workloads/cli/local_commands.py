@@ -285,7 +285,8 @@ def _snippet(text: str, limit: int) -> str:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
 def model_server(embedder: str, dimension: int, model: str, host: str, port: int) -> None:
-    """Serve a local embedding model as an OpenAI-compatible /v1/embeddings endpoint."""
+    """Serve a local embedding model as OpenAI's /v1/embeddings and Cohere's /v2/embed (what the Portkey
+    gateway's cohere provider calls)."""
     import uvicorn
 
     from faro_workloads.core.embedding.hashing import HashingEmbedder

@@ -58,12 +58,12 @@ def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignor
     """Print every child manifest of the Collections and RagPipelines in FILES ('-' for stdin)."""
     import yaml
 
-    from faro_operator.render import RenderError, modern_cluster, render_children
+    from faro_operator.render import RenderError, load_manifests, modern_cluster, render_children
 
     documents = []
     for file in files:
         try:
-            documents += [d for d in yaml.safe_load_all(file) if d]
+            documents += load_manifests(file)
         except yaml.YAMLError as exc:
             raise InputError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
     try:

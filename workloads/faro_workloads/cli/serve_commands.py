@@ -15,10 +15,16 @@ def serve() -> None:
     """Run one of the cluster services (configuration from FARO_* environment variables)."""
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings(needs_qdrant: bool = False):  # type: ignore[no-untyped-def]
+    """The FARO_* settings; with ``needs_qdrant``, refused when they name no Qdrant that lasts (a query
+    service on an empty in-memory Qdrant would answer every query with nothing, and never fall back)."""
     from faro_workloads.contract.settings import FaroSettings
+    from faro_workloads.services.stores import require_lasting_qdrant
 
-    return FaroSettings()
+    settings = FaroSettings()
+    if needs_qdrant:
+        require_lasting_qdrant(settings.qdrant)
+    return settings
 
 
 @serve.command()
@@ -39,7 +45,7 @@ def query(host: str, port: int) -> None:
     """The query service: /v1/query over Qdrant with pgvector fallback."""
     from faro_workloads.services import query as query_service
 
-    with query_service.build(_settings()) as service:
+    with query_service.build(_settings(needs_qdrant=True)) as service:
         service.serve(host, port)
 
 
@@ -59,5 +65,5 @@ def embedder(host: str, port: int, shutdown_grace: float) -> None:
     """The embedding engine: S3 events from SQS -> embeddings via Portkey -> PostgreSQL + Qdrant."""
     from faro_workloads.services import embedder as embedder_service
 
-    with embedder_service.build(_settings()) as service:
+    with embedder_service.build(_settings(needs_qdrant=True)) as service:
         service.run(host, port, shutdown_grace_seconds=shutdown_grace)

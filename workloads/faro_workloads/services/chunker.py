@@ -10,8 +10,11 @@ collection's tables in read-only sessions; without one, an acknowledged document
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI
 
 from faro_workloads.api.app import build_api
@@ -37,6 +40,7 @@ from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.s3_chunks import S3ChunkStore
 from faro_workloads.core.text_extraction import UnsupportedDocument
+from faro_workloads.errors import DependencyUnavailable, one_line
 from faro_workloads.services.resources import HttpService, Resources
 
 ENVELOPE_BYTES = 64 * 1024
@@ -75,19 +79,44 @@ class S3ChunkingBackend:
             chunking=self._chunker.identity,
             text=SourceText(text, document.fmt, digest),
         )
-        written = self._store.put_document(chunk_object, held_tenant=document.held_tenant)
+        with s3_answers():
+            written = self._store.put_document(chunk_object, held_tenant=document.held_tenant)
         status = "accepted" if written else "unchanged"
         CHUNK_OBJECTS_WRITTEN.labels(status).inc()
         return IngestResult(doc_id, status, len(spans), digest, qdrant_synced=False)
 
     def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
-        return self._store.delete_document(validate_doc_id(doc_id), held_tenant=held_tenant)
+        with s3_answers():
+            return self._store.delete_document(validate_doc_id(doc_id), held_tenant=held_tenant)
 
     def get(self, doc_id: str) -> DocumentStatus | None:
-        return self._statuses.status(validate_doc_id(doc_id))
+        with s3_answers():
+            return self._statuses.status(validate_doc_id(doc_id))
 
     def list(self, limit: int = 100, after: str | None = None) -> list[DocumentStatus]:
-        return self._statuses.listed(self._store.list_records(limit=limit, after=after), acknowledged=True)
+        with s3_answers():
+            records = self._store.list_records(limit=limit, after=after)
+            return self._statuses.listed(records, acknowledged=True)
+
+
+class S3Unavailable(DependencyUnavailable):
+    """S3 did not answer, or refused the service's own credentials: the caller may try again later."""
+
+    dependency = "S3"
+
+
+@contextmanager
+def s3_answers() -> Iterator[None]:
+    """botocore's failures (no connection, no credentials, an S3 5xx) as :class:`S3Unavailable`: a 503
+    for the caller, not a 500. S3's own 4xx answers stay the store's to interpret."""
+    try:
+        yield
+    except BotoCoreError as exc:
+        raise S3Unavailable(f"S3 is unavailable: {one_line(exc)}") from exc
+    except ClientError as exc:
+        if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500) >= 500:
+            raise S3Unavailable(f"S3 is unavailable: {one_line(exc)}") from exc
+        raise
 
 
 def build(settings: FaroSettings) -> HttpService:

@@ -7,9 +7,11 @@ What the caller may create, and which failures stop it, depends on who it is (:c
   answers; any error there is only a warning, since writes wait in the outbox and queries fall back.
 - ``LOCAL`` (``faro local``): both are ensured and any error stops (both stores are on this machine).
 - ``AUDIT`` (``faro consistency``): nothing is created (a missing collection is drift to report, or to
-  rebuild with repair). PostgreSQL is probed with one direct connection first, so an unreachable server
-  fails within ``POSTGRES_PROBE_TIMEOUT_SECONDS`` rather than the pool's timeout; that, and a Qdrant folder
-  that cannot be opened, raise :class:`StoreUnavailable`.
+  rebuild with repair); a Qdrant folder that cannot be opened raises :class:`StoreUnavailable`.
+
+Whoever opens them, PostgreSQL is probed with one direct connection first, so an unreachable server fails
+within ``POSTGRES_PROBE_TIMEOUT_SECONDS`` with one line (:class:`StoreUnavailable`) rather than after the
+pool's timeout with its traceback; a DSN that is not a connection string is a :class:`ConfigurationError`.
 
 Whatever fails, what was opened before it is closed first.
 """
@@ -27,7 +29,7 @@ from faro_workloads.contract.settings import CollectionConfig, HnswConfig, Postg
 from faro_workloads.core.stores.ports import CollectionAdmin, SchemaAdmin, StoreConfigs
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.errors import DependencyUnavailable, one_line
+from faro_workloads.errors import ConfigurationError, DependencyUnavailable, one_line
 
 log = logging.getLogger(__name__)
 
@@ -92,13 +94,8 @@ def open_postgres(
 ) -> PgVectorStore:
     """The collection's PostgreSQL store alone (what needs no Qdrant: the bucket sync), as ``access``
     allows."""
+    _probe_postgres(config)
     if access is StoreAccess.AUDIT:
-        dsn = config.dsn.get_secret_value()
-        try:
-            with psycopg.connect(dsn, connect_timeout=POSTGRES_PROBE_TIMEOUT_SECONDS):
-                pass
-        except psycopg.Error as exc:
-            raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(exc)}") from exc
         return PgVectorStore(config, collection, hnsw)
     pg = PgVectorStore(config, collection, hnsw)
     try:
@@ -107,6 +104,30 @@ def open_postgres(
         pg.close()
         raise
     return pg
+
+
+def require_lasting_qdrant(config: QdrantConfig) -> None:
+    """A service (or job) that is to serve or check a collection needs a Qdrant that outlives it: refuse
+    qdrant-client's in-memory store, empty at every start (the default when nothing says where Qdrant is)."""
+    if config.url is None and config.path == ":memory:":
+        raise ConfigurationError(
+            "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "
+            "(or FARO_QDRANT__PATH to a local-mode folder)"
+        )
+
+
+def _probe_postgres(config: PostgresConfig) -> None:
+    """One direct connection: PostgreSQL answers, or one line says why not."""
+    try:
+        with psycopg.connect(config.dsn.get_secret_value(), connect_timeout=POSTGRES_PROBE_TIMEOUT_SECONDS):
+            pass
+    except psycopg.ProgrammingError:  # not a connection string; its text may hold a password: not quoted
+        raise ConfigurationError(
+            "the PostgreSQL DSN is not a connection string (postgresql://user@host:port/db, or key=value "
+            "pairs)"
+        ) from None
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot reach PostgreSQL: {one_line(exc)}") from exc
 
 
 def _open_qdrant(
