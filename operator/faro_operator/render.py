@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -28,6 +29,8 @@ from faro_operator.discovery import ServedKinds
 from faro_operator.spec_errors import spec_error_message
 from faro_operator.specs import CollectionSpec, RagPipelineSpec
 from faro_workloads.contract.api import API_VERSION, COLLECTION, GROUP, RAGPIPELINE
+
+SpecT = TypeVar("SpecT", CollectionSpec, RagPipelineSpec)
 
 
 class RenderError(ValueError):
@@ -74,11 +77,11 @@ def render_children(documents: list[dict[str, Any]], served: ServedKinds) -> lis
         seen.add(key)
         try:
             if doc.get("kind") == COLLECTION.kind:
-                spec = CollectionSpec.model_validate(doc.get("spec") or {})
+                spec = _strict(CollectionSpec, doc)
                 collections[(namespace, name)] = spec
                 children, _ = build_collection_children(Owner.collection(name, namespace, uid), spec, served)
             elif doc.get("kind") == RAGPIPELINE.kind:
-                pipeline = RagPipelineSpec.model_validate(doc.get("spec") or {})
+                pipeline = _strict(RagPipelineSpec, doc)
                 collection = collections.get((namespace, pipeline.collection_ref.name))
                 if collection is None:
                     ref = f"{namespace}/{pipeline.collection_ref.name}"
@@ -126,3 +129,10 @@ class _StrictLoader(yaml.SafeLoader):
 def load_manifests(stream: Any) -> list[Any]:
     """The YAML documents of ``stream`` (empty ones left out), read strictly (:class:`_StrictLoader`)."""
     return [document for document in yaml.load_all(stream, Loader=_StrictLoader) if document]
+
+
+def _strict(model: type[SpecT], document: dict[str, Any]) -> SpecT:
+    """``document``'s spec as the API server reads it: JSON (YAML's dates as strings, as kubectl sends
+    them), each value of its schema's type (``true`` is no integer, ``"250"`` no number), which the
+    operator's lax reading of what the API server already checked would coerce."""
+    return model.model_validate_json(json.dumps(document.get("spec") or {}, default=str), strict=True)

@@ -5,6 +5,7 @@ one mapping, a Faro resource of another API version."""
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,21 @@ def test_a_key_given_twice_in_one_mapping_is_refused() -> None:
     with pytest.raises(yaml.YAMLError, match="key 'dimension' given twice in one mapping"):
         load_manifests(io.StringIO(text))
     assert load_manifests("a: 1\n---\n---\nb: 2\n") == [{"a": 1}, {"b": 2}]  # empty documents left out
+
+
+@pytest.mark.parametrize(
+    ("kind", "path", "value"),
+    [("Collection", ("dimension",), True), ("RagPipeline", ("chunking", "size"), "250")],
+    ids=["bool-as-integer", "string-as-integer"],
+)
+def test_a_value_of_another_type_is_refused_as_the_api_server_refuses_it(
+    kind: str, path: tuple[str, ...], value: object
+) -> None:
+    documents = _examples()[:2]
+    spec = next(d for d in documents if d["kind"] == kind)["spec"]
+    for key in path[:-1]:
+        spec = spec.setdefault(key, {})
+    spec[path[-1]] = value
+    where = re.escape(".".join(("spec", *path)))
+    with pytest.raises(RenderError, match=rf"{kind} \S+: {where}: Input should be a valid"):
+        render_children(documents, modern_cluster())
