@@ -104,7 +104,7 @@ class KeyRing:
                 raise ValueError(f"it has {signature[1]} bytes, more than {MAX_FILE_BYTES}")
             parsed = KeysFile.model_validate_json(self._file.read_bytes())
         except (OSError, ValueError, ValidationError) as exc:
-            reason = one_line(exc)
+            reason = keys_file_problem(exc)
             if initial:
                 raise ConfigurationError(f"keys file {self._file}: {reason}") from exc
             self._refused(reason)
@@ -128,3 +128,13 @@ def _signature(path: Path) -> tuple[int, int, int]:
     """What changes when the file is replaced or rewritten: inode, size, modification time (ns)."""
     stat = path.stat()  # follows the symlinks of a mounted Secret to the current file
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def keys_file_problem(exc: Exception) -> str:
+    """Why a keys file was refused, in one line: its first problem's place and what is wrong (pydantic's
+    report otherwise quotes the bytes it read and a link)."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        where = ".".join(map(str, first["loc"])) or "keys"
+        return f"{where}: {first['msg']}"
+    return one_line(exc)

@@ -66,6 +66,6 @@ def _read(path: Path) -> KeysFile:
     try:
         return KeysFile.model_validate_json(path.read_bytes())
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "keys"
-        raise ConfigurationError(f"keys file {path}: {where}: {first['msg']}") from exc
+        from faro_workloads.api.key_ring import keys_file_problem
+
+        raise ConfigurationError(f"keys file {path}: {keys_file_problem(exc)}") from exc

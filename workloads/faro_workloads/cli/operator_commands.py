@@ -20,13 +20,15 @@ from faro_workloads.errors import InputError, one_line
 @click.option(
     "--check",
     "check_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Exit 1 when the files in this folder differ from the models.",
 )
 def crds(write_dir: Path | None, check_dir: Path | None) -> None:
     """Print (or write, or check) the CRDs generated from the spec models."""
     from faro_operator.crds import CRD_FILES, render_crd_yaml
 
+    if write_dir is not None and check_dir is not None:
+        raise click.UsageError("--write and --check go apart: write the CRDs, or check them")
     if write_dir is not None:
         write_dir.mkdir(parents=True, exist_ok=True)
         for name in CRD_FILES:
@@ -64,6 +66,8 @@ def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignor
     for file in files:
         try:
             documents += load_manifests(file)
+        except UnicodeDecodeError:
+            raise InputError(f"{file.name} is not UTF-8 text") from None
         except yaml.YAMLError as exc:
             raise InputError(f"{file.name} is not valid YAML: {one_line(exc)}") from exc
     try:
