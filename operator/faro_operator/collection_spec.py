@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from pydantic import Field, model_validator
 
-from faro_operator.spec_base import SecretKeyRef, SpecModel
+from faro_operator.spec_base import HOST, HTTP_URL, SecretKeyRef, SpecModel
 from faro_workloads.contract.api import Distance
 from faro_workloads.contract.settings import INDEX_BUILD_WORKERS, MAX_INDEX_BUILD_WORKERS
 
@@ -30,7 +30,7 @@ class ExternalQdrant(SpecModel):
 
     address: str = Field(
         ...,
-        min_length=1,
+        pattern=HOST,
         max_length=253,
         description="IPv4 address (bridged with an EndpointSlice) or DNS name (an ExternalName Service).",
     )
@@ -46,6 +46,13 @@ class ExternalQdrant(SpecModel):
 
     @model_validator(mode="after")
     def _peers_like_the_address(self) -> ExternalQdrant:
+        for address in [self.address, *self.peer_addresses]:
+            looks_like_ip = ":" in address or address.replace(".", "").isdigit()
+            if looks_like_ip:
+                try:
+                    ipaddress.ip_address(address)
+                except ValueError:
+                    raise ValueError(f"{address!r} is neither an IP address nor a DNS name") from None
         if not self.peer_addresses:
             return self
         families = set()
@@ -79,7 +86,12 @@ class QdrantClusterSpec(SpecModel):
 class QdrantSpec(SpecModel):
     """Where the collection's Qdrant copy lives: an in-cluster URL, or an external address to bridge."""
 
-    url: str | None = Field(None, description="In-cluster URL, e.g. http://qdrant.qdrant.svc:6333.")
+    url: str | None = Field(
+        None,
+        pattern=HTTP_URL,
+        max_length=2048,
+        description="In-cluster URL, e.g. http://qdrant.qdrant.svc:6333.",
+    )
     external: ExternalQdrant | None = Field(None, description="Qdrant outside the cluster, bridged in.")
     api_key_secret_ref: SecretKeyRef | None = Field(None, description="Qdrant API key.")
     collection_name: str | None = Field(

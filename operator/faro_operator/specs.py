@@ -22,7 +22,7 @@ from faro_operator.collection_spec import (
     QdrantClusterSpec,
     QdrantSpec,
 )
-from faro_operator.spec_base import K8S_NAME, QUANTITY, SecretKeyRef, SpecModel
+from faro_operator.spec_base import CRON_SCHEDULE, HTTP_URL, K8S_NAME, QUANTITY, SecretKeyRef, SpecModel
 from faro_workloads.contract import chunking
 from faro_workloads.contract.access import TENANT_PATTERN
 from faro_workloads.contract.api import SearchMode
@@ -123,11 +123,21 @@ class SourceSpec(SpecModel):
         "faro", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$", description="Top-level key prefix."
     )
     queue_url: str = Field(
-        ..., min_length=1, description="SQS queue URL receiving the bucket's notifications."
+        ...,
+        pattern=HTTP_URL,
+        max_length=2048,
+        description="SQS queue URL receiving the bucket's notifications.",
     )
-    dead_letter_queue_url: str | None = Field(None, description="Where poison messages go.")
+    dead_letter_queue_url: str | None = Field(
+        None, pattern=HTTP_URL, max_length=2048, description="Where poison messages go."
+    )
     region: str = Field("us-east-1", min_length=1)
-    endpoint_url: str | None = Field(None, description="S3/SQS endpoint override (S3-compatible stores).")
+    endpoint_url: str | None = Field(
+        None,
+        pattern=HTTP_URL,
+        max_length=2048,
+        description="S3/SQS endpoint override (S3-compatible stores).",
+    )
     max_receives: int = Field(5, ge=1, le=1000, description="Receives before a message is dead-lettered.")
     documents: SourceDocumentsSpec | None = Field(
         None, description="A bucket prefix of raw documents to ingest and keep in sync (deletes included)."
@@ -174,10 +184,18 @@ class EmbeddingSpec(SpecModel):
     """The embedding model, reached through the Portkey gateway."""
 
     gateway_url: str = Field(
-        ..., min_length=1, description="Portkey gateway base URL, e.g. http://portkey:8787/v1."
+        ...,
+        pattern=HTTP_URL,
+        max_length=2048,
+        description="Portkey gateway base URL, e.g. http://portkey:8787/v1.",
     )
     provider: Literal["openai", "cohere"] = "openai"
-    custom_host: str | None = Field(None, description="Self-hosted model server the gateway forwards to.")
+    custom_host: str | None = Field(
+        None,
+        pattern=HTTP_URL,
+        max_length=2048,
+        description="Self-hosted model server the gateway forwards to.",
+    )
     model: str = Field(..., min_length=1)
     dimension: int = Field(..., ge=1, le=16000, description="Must equal the Collection's dimension.")
     batch_size: int = Field(64, ge=1, le=2048)
@@ -273,7 +291,7 @@ class AccessSpec(SpecModel):
 
 class ConsistencySpec(SpecModel):
     schedule: str = Field(
-        "*/30 * * * *", min_length=9, max_length=100, description="Cron schedule of the check."
+        "*/30 * * * *", pattern=CRON_SCHEDULE, max_length=100, description="Cron schedule of the check."
     )
     sample_size: int = Field(50, ge=1, le=10000)
     k: int = Field(10, ge=1, le=1000)
@@ -283,7 +301,7 @@ class ConsistencySpec(SpecModel):
         description="Realign Qdrant from Postgres after each check; send documents PostgreSQL lacks to the "
         "embedding engine again and delete orphans (the census).",
     )
-    pushgateway_url: str | None = None
+    pushgateway_url: str | None = Field(None, pattern=HTTP_URL, max_length=2048)
     census: bool = Field(True, description="Count the acknowledged chunk objects against both stores.")
     census_grace_seconds: float = Field(
         300, ge=0, le=86400, description="A document acknowledged this recently is in flight, not missing."

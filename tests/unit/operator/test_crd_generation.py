@@ -109,6 +109,13 @@ def test_the_examples_are_valid_specs() -> None:
         ({"qdrant": {}}, "exactly one of url or external"),
         ({"deletionPolicy": "Shred"}, "Retain"),
         ({"dimension": 0}, "greater than or equal to 1"),
+        ({"qdrant": {"url": "gopher://x"}}, "String should match pattern"),
+        ({"qdrant": {"external": {"address": "not a host!!"}}}, "String should match pattern"),
+        (
+            {"qdrant": {"external": {"address": "999.1.1.1"}}},
+            "'999.1.1.1' is neither an IP address nor a DNS",
+        ),
+        ({"qdrant": {"external": {"address": "fd00:::1::2"}}}, "neither an IP address nor a DNS name"),
     ],
 )
 def test_invalid_collection_specs_are_rejected_with_a_reason(patch: dict[str, Any], message: str) -> None:
@@ -119,3 +126,32 @@ def test_invalid_collection_specs_are_rejected_with_a_reason(patch: dict[str, An
     }
     with pytest.raises(ValueError, match=message):
         CollectionSpec.model_validate({**base, **patch})
+
+
+@pytest.mark.parametrize("address", ["10.0.0.7", "fd00::7", "qdrant.example.com", "Qdrant-1.internal"])
+def test_an_external_qdrant_is_an_ip_address_or_a_dns_name(address: str) -> None:
+    spec = {
+        "dimension": 8,
+        "qdrant": {"external": {"address": address}},
+        "postgres": {"dsnSecretRef": {"name": "p", "key": "k"}},
+    }
+    assert CollectionSpec.model_validate(spec).qdrant.external is not None
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("embedding", "gatewayUrl"), "not-a-url"),
+        (("embedding", "customHost"), "vllm:8000"),
+        (("source", "queueUrl"), "ftp://queue"),
+        (("consistency", "schedule"), "not a cron"),
+        (("consistency", "pushgatewayUrl"), "pushgateway:9091"),
+    ],
+)
+def test_urls_and_schedules_a_pod_could_not_use_are_refused(where: tuple[str, str], value: str) -> None:
+    spec = yaml.safe_load((REPO / "examples" / "kubernetes" / "ragpipeline.yaml").read_text())["spec"]
+    bad = {**spec, where[0]: {**spec.get(where[0], {}), where[1]: value}}
+    with pytest.raises(ValueError, match="String should match pattern"):
+        RagPipelineSpec.model_validate(bad)
+    for schedule in ("@hourly", "*/5 * * * *", "0 3 * * 1-5"):
+        RagPipelineSpec.model_validate({**spec, "consistency": {"schedule": schedule}})
