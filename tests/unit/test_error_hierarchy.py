@@ -143,6 +143,10 @@ def test_the_libraries_errors_a_command_meets_are_one_line_with_their_exit_code(
         EXIT_UNAVAILABLE,
     )
     assert outside_failure(botocore.exceptions.NoCredentialsError())[1] == EXIT_INPUT  # type: ignore[index]
+    denied = {"Error": {"Code": "AccessDenied"}, "ResponseMetadata": {"HTTPStatusCode": 403}}
+    assert outside_failure(botocore.exceptions.ClientError(denied, "ReceiveMessage"))[1] == EXIT_INPUT  # type: ignore[arg-type,index]
+    busy = {"Error": {"Code": "ServiceUnavailable"}, "ResponseMetadata": {"HTTPStatusCode": 503}}
+    assert outside_failure(botocore.exceptions.ClientError(busy, "ReceiveMessage"))[1] == EXIT_UNAVAILABLE  # type: ignore[arg-type,index]
     assert outside_failure(kubernetes.config.ConfigException("no config")) == (
         "no Kubernetes credentials: no config",
         EXIT_INPUT,

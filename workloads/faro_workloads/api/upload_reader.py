@@ -8,6 +8,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException
@@ -98,7 +99,7 @@ class UploadReader:
             body = TextDocument.model_validate_json(raw)
         except ValidationError as exc:
             raise HTTPException(422, one_line(exc)) from exc
-        refuse_repeated_fields(raw)
+        await run_in_threadpool(refuse_repeated_fields, raw)  # up to the body limit: off the event loop
         if "\x00" in body.text:
             raise HTTPException(422, "document text contains NUL characters")
         extracted = await self._extract(body.text, body.format)

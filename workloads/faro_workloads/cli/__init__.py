@@ -100,7 +100,10 @@ def outside_failure(exc: Exception) -> tuple[str, int] | None:
 
     if isinstance(exc, botocore.exceptions.NoCredentialsError):
         return f"no AWS credentials: {one_line(exc)}", EXIT_INPUT
-    if isinstance(exc, botocore.exceptions.BotoCoreError | botocore.exceptions.ClientError):
+    if isinstance(exc, botocore.exceptions.ClientError):  # AWS answered: a 4xx is this side's to fix
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500)
+        return f"S3/SQS refused the call: {one_line(exc)}", EXIT_UNAVAILABLE if status >= 500 else EXIT_INPUT
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
         return f"cannot reach S3/SQS: {one_line(exc)}", EXIT_UNAVAILABLE
     if isinstance(exc, kubernetes.config.ConfigException):
         return f"no Kubernetes credentials: {one_line(exc)}", EXIT_INPUT
