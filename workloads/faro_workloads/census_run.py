@@ -107,11 +107,17 @@ def run_sync(settings: FaroSettings, dry_run: bool) -> CensusReport:
 
     Raises ConfigurationError without a bucket source, StoreUnavailable when a store cannot be reached.
     """
-    if settings.s3 is None or settings.sqs is None or settings.source_documents is None:
-        raise ConfigurationError(
-            "faro sync needs a bucket source: set FARO_S3__BUCKET, FARO_SQS__QUEUE_URL and "
-            "FARO_SOURCE_DOCUMENTS__PREFIX"
+    missing = [
+        variable
+        for variable, section in (
+            ("FARO_S3__BUCKET", settings.s3),
+            ("FARO_SQS__QUEUE_URL", settings.sqs),
+            ("FARO_SOURCE_DOCUMENTS__PREFIX", settings.source_documents),
         )
+        if section is None
+    ]
+    if missing:
+        raise ConfigurationError(f"faro sync needs a bucket source: set {', '.join(missing)}")
     if dry_run:
         settings = settings.model_copy(
             update={"source_documents": settings.source_documents.model_copy(update={"sync": False})}

@@ -84,7 +84,9 @@ class BodySizeLimit:
                 )
 
     def _too_large(self) -> str:
-        return f"request body is larger than the limit of {self.max_bytes} bytes"
+        mib = self.max_bytes / 2**20
+        readable = f" ({mib:.2f} MiB)" if mib >= 1 else f" ({self.max_bytes / 1024:.0f} KiB)"
+        return f"request body is larger than the limit of {self.max_bytes} bytes{readable}"
 
     @staticmethod
     async def _reject(send: Send, status: int, detail: str, close: bool = False) -> None:
