@@ -36,6 +36,9 @@ def test_careless_input_is_one_line_and_exit_2(
     )
     assert "does not exist" in line("crds", "--check", tmp_path / "nowhere")
     assert line("render", binary) == f"faro: {binary} is not UTF-8 text"
+    assert line("model-server", "--embedder", "minilm", "--model", "x").startswith(
+        "faro: --dimension and --model are the hashing model's"
+    )
     assert (
         line("keys", "check", keys)
         == f"faro: keys file {keys}: keys: Invalid JSON: expected value at line 1 column 1"

@@ -280,11 +280,11 @@ def _snippet(text: str, limit: int) -> str:
 
 @cli.command("model-server")
 @click.option("--embedder", type=click.Choice(["hash", "minilm"]), default="hash", show_default=True)
-@click.option("--dimension", type=click.IntRange(1, 16000), default=384, show_default=True, help="hash only.")
-@click.option("--model", default="faro-hash-v1", show_default=True, help="Model name to serve (hash only).")
+@click.option("--dimension", type=click.IntRange(1, 16000), help="hash only  [default: 384]")
+@click.option("--model", help="Model name to serve (hash only)  [default: faro-hash-v1]")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8081, show_default=True)
-def model_server(embedder: str, dimension: int, model: str, host: str, port: int) -> None:
+def model_server(embedder: str, dimension: int | None, model: str | None, host: str, port: int) -> None:
     """Serve a local embedding model as OpenAI's /v1/embeddings and Cohere's /v2/embed (what the Portkey
     gateway's cohere provider calls)."""
     import uvicorn
@@ -293,9 +293,13 @@ def model_server(embedder: str, dimension: int, model: str, host: str, port: int
     from faro_workloads.core.embedding.model_server import build_model_server
 
     if embedder == "minilm":
+        if dimension is not None or model is not None:
+            raise click.UsageError(
+                "--dimension and --model are the hashing model's: MiniLM is 384-d, its own name"
+            )
         from faro_workloads.core.embedding.minilm import MiniLMEmbedder
 
         served = MiniLMEmbedder()
     else:
-        served = HashingEmbedder(dimension=dimension, model=model)
+        served = HashingEmbedder(dimension=dimension or 384, model=model or "faro-hash-v1")
     uvicorn.run(build_model_server(served), host=host, port=port, log_level="info")
