@@ -13,11 +13,15 @@ from typing import Any
 from faro_workloads.contract.api import GROUP, RAGPIPELINE, VERSION, qualified_key
 from faro_workloads.contract.generations import APPROVE_ANNOTATION
 from faro_workloads.contract.index_profile import IndexProfile
-from faro_workloads.errors import DependencyUnavailable, InputError
+from faro_workloads.errors import ConfigurationError, DependencyUnavailable, InputError
 
 
 class KubernetesUnavailable(DependencyUnavailable):
     dependency = "the Kubernetes API"
+
+
+class NoKubernetesCredentials(ConfigurationError):
+    """No kubeconfig (nor in-cluster account) to reach a cluster with: this side's to set, not an outage."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +42,7 @@ class ClusterPipeline:
         try:
             api = load_api_client()
         except config.ConfigException as exc:
-            raise KubernetesUnavailable(f"no Kubernetes credentials: {exc}") from None
+            raise NoKubernetesCredentials(f"no Kubernetes credentials: {exc}") from None
         if namespace is None:
             try:
                 namespace = config.list_kube_config_contexts()[1]["context"].get("namespace") or "default"
