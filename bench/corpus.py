@@ -10,10 +10,11 @@ import random
 from dataclasses import dataclass
 
 from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.chunk_building import build_chunks
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import Chunk, content_hash, normalise_text
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.ingest import IncomingDocument, build_chunks
+from faro_workloads.core.ingest import IncomingDocument
 
 # ~256-token chunks (MiniLM tokens), as the benchmarks in issue 8 ask for.
 BENCH_CHUNKING = ChunkingConfig(size=256, overlap=32)

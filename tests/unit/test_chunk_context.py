@@ -9,6 +9,7 @@ import pytest
 
 from faro_workloads.contract.chunking import ChunkingStrategy
 from faro_workloads.contract.settings import ChunkingConfig
+from faro_workloads.core.chunk_building import build_chunks, embed_spans
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.chunking.context import (
     MAX_CONTEXT_CHARS,
@@ -20,7 +21,6 @@ from faro_workloads.core.chunking.context import (
 from faro_workloads.core.chunking.markdown import markdown_sections
 from faro_workloads.core.documents import CONTEXT_KEY, ChunkSpan, embedded_text
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.ingest import build_chunks, embed_spans
 from faro_workloads.core.text_extraction import ExtractedDocument, extract_document
 
 GUIDE = (

@@ -27,11 +27,11 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from faro_workloads.core.chunk_building import build_chunks
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.chunking.context import chunk_contexts, embedded_text
 from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SourceText
 from faro_workloads.core.embedding import Embedder
-from faro_workloads.core.ingest import build_chunks
 from faro_workloads.core.metrics import BACKFILL_DOCUMENTS
 from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.stores.ports import (
