@@ -80,25 +80,24 @@ class S3ChunkStore:
         """
         key = self.layout.document_key(obj.doc_id)
         chunking = obj.chunking.fingerprint if obj.chunking is not None else ""
+        described = metadata_digest(obj.metadata)  # objects written before it was kept: rewritten once
         for _ in range(CONDITIONAL_WRITE_ATTEMPTS):
             head = self._head_full(key)
             current = None if head is None else head.get("Metadata", {})
             if held_tenant is not None and current is not None and current.get("tenant") != held_tenant:
                 raise DocumentIdTaken(obj.doc_id)
-            same = (obj.content_hash, chunking, metadata_digest(obj.metadata))
-            if (
-                current is not None
-                and (
+            stored = None
+            if current is not None:
+                stored = (
                     current.get("content-hash"),
                     current.get("chunking", ""),
                     current.get("metadata-hash"),
                 )
-                == same
-            ):
+            if stored == (obj.content_hash, chunking, described):
                 return False
             condition = {"IfNoneMatch": "*"} if head is None else {"IfMatch": head["ETag"]}
             try:
-                self._write(key, obj, chunking, condition)
+                self._write(key, obj, chunking, described, condition)
             except ClientError as exc:
                 if condition_failed(exc):
                     continue  # written meanwhile: look again
@@ -108,14 +107,14 @@ class S3ChunkStore:
             return True
         raise S3Contention(f"document {obj.doc_id!r} kept changing while it was written; send it again")
 
-    def _write(self, key: str, obj: ChunkObject, chunking: str, condition: dict[str, str]) -> None:
+    def _write(
+        self, key: str, obj: ChunkObject, chunking: str, described: str, condition: dict[str, str]
+    ) -> None:
         metadata = {
             "content-hash": obj.content_hash,
             "chunks": str(len(obj.chunks)),
             "chunking": chunking,
-            "metadata-hash": metadata_digest(
-                obj.metadata
-            ),  # objects written before it was kept: rewritten once
+            "metadata-hash": described,
         }
         tenant = obj.metadata.get(TENANT_KEY)
         if isinstance(tenant, str):  # always in the head, even when the document's metadata is too long
