@@ -8,6 +8,8 @@ from pathlib import Path
 from faro_workloads.core.documents import doc_id_from_path
 
 DOCUMENT_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".text", ".html", ".htm", ".rst"})
+READ_SUFFIXES = ", ".join(sorted(DOCUMENT_SUFFIXES))
+"""The file types read from a folder, as messages name them."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,5 @@ def skipped_note(skipped: list[Path]) -> str:
     if not skipped:
         return ""
     kinds = sorted({path.suffix.lower() or "no suffix" for path in skipped})
-    read = ", ".join(sorted(DOCUMENT_SUFFIXES))
     count = f"{len(skipped)} file" if len(skipped) == 1 else f"{len(skipped)} files"
-    return f"skipped {count} of other types ({', '.join(kinds)}): Faro reads {read}"
+    return f"skipped {count} of other types ({', '.join(kinds)}): Faro reads {READ_SUFFIXES}"

@@ -50,14 +50,14 @@ def ingest(paths: tuple[Path, ...], url: str, api_key: str | None, wait: bool, t
     """
     from rich.progress import Progress
 
-    from faro_workloads.document_files import find_document_files, skipped_note
+    from faro_workloads.document_files import READ_SUFFIXES, find_document_files, skipped_note
 
     skipped: list[Path] = []
     files = find_document_files(list(paths), skipped)
     if skipped:
         err_console.print(skipped_note(skipped), soft_wrap=True)
     if not files:
-        raise InputError("no documents found (looked for .md, .markdown, .txt, .html, .htm, .rst)")
+        raise InputError(f"no documents found (looked for {READ_SUFFIXES})")
     client = FaroClient(url, api_key)
     failures = 0
     statuses: Counter[str] = Counter()
