@@ -9,9 +9,11 @@ No Qdrant server binary can be had here: the server is qdrant-client's local mod
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 from qdrant_client import models
 
 from faro_workloads.contract.access import TENANT_KEY
@@ -159,6 +161,31 @@ def test_a_store_groups_by_document_as_the_retriever_would(filled, per_document:
                 assert _ranked(store.search_grouped(vector, 4, per_document, 10, flt)) == _ranked(expected)
                 if per_document == 1:
                     assert len({hit.doc_id for hit in expected}) == len(expected)
+
+
+def test_postgres_reads_again_only_the_rows_it_answers_with(filled) -> None:
+    """A grouped search reads its candidates narrow (id, document, distance); only the k it answers with are
+    read again for their text and metadata, not every candidate."""
+    pg, _ = filled
+    statement = pg._search.statements.grouped(EMBEDDER.embed_one(QUESTIONS[1]), 2, 1, 12, None)
+    with pg._pool.connection("test") as conn, conn.transaction():
+        for setting in statement.settings:
+            conn.execute(setting)
+        conn.execute("SET LOCAL enable_seqscan = off")  # a table this small is read whole, not looked up
+        explain = sql.SQL("EXPLAIN (ANALYZE, FORMAT JSON) ") + sql.SQL(statement.statement.as_string(conn))
+        ((plan,),) = conn.execute(explain, statement.params).fetchall()
+    (lookups,) = _primary_key_lookups(plan[0]["Plan"])
+    assert lookups == 2, plan  # of 5 candidates (one per document) and 12 found
+
+
+def _primary_key_lookups(plan: dict[str, Any]) -> list[int]:
+    """Rows found by each scan of the chunks' primary key in ``plan`` (its loops times its rows)."""
+    found = []
+    if plan.get("Index Name", "").endswith("_pkey"):
+        found.append(plan["Actual Loops"] * plan["Actual Rows"])
+    for child in plan.get("Plans", []):
+        found += _primary_key_lookups(child)
+    return found
 
 
 def test_a_qdrant_server_answers_the_asynchronous_client_as_local_mode_does(filled, server) -> None:

@@ -55,8 +55,9 @@ class BodySizeLimit:
             nonlocal received, body_complete
             if body_complete:  # after the body, receive() waits for the disconnect: no deadline
                 return await receive()
-            try:
-                message = await asyncio.wait_for(receive(), self.read_timeout)
+            try:  # a deadline on this await, not wait_for: that wraps receive() in a task per call
+                async with asyncio.timeout(self.read_timeout):
+                    message = await receive()
             except TimeoutError:
                 raise BodyReadTimeout from None
             if message["type"] == "http.request":

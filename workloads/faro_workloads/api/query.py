@@ -9,10 +9,10 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.json_response import FastJSONResponse
 from faro_workloads.api.strict_json import StrictJsonRoute
 from faro_workloads.api.tenancy import held_tenant, tenant_filter
 from faro_workloads.contract.api import SearchMode
@@ -146,7 +146,7 @@ def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
         responses=error_responses(400, 401, 403, 413, 422, 503),
         summary="Search the collection",
     )
-    async def query(request: QueryRequest, http: Request) -> JSONResponse:
+    async def query(request: QueryRequest, http: Request) -> FastJSONResponse:
         if not NOT_BLANK.search(request.query):
             raise HTTPException(422, "query must contain some text")
         search_filter = tenant_filter(request.filter, held_tenant(http))
@@ -165,6 +165,6 @@ def query_router(retriever: Answerer, config: QueryConfig) -> APIRouter:
             if request.backend is Backend.QDRANT:
                 raise HTTPException(503, f"qdrant could not answer: {exc}") from exc
             raise
-        return JSONResponse(response_body(result))
+        return FastJSONResponse(response_body(result))
 
     return router

@@ -118,19 +118,23 @@ class SearchStatements:
             ).format(distance=distance, chunks=self._tables.chunks, where=where)
             return sql.SQL(composed.as_string())
         # The candidates are found by the index as an ungrouped search finds them (narrow rows), numbered
-        # within their document in order of distance; the first per_document of each are the answer.
+        # within their document in order of distance; the first per_document of each, the k nearest of
+        # those, are the answer, and only their k rows are read again for their text and metadata (joined
+        # before the limit, every candidate's row was: 4x the look-ups).
         composed = sql.SQL(
             """
             WITH cand AS MATERIALIZED (
                 SELECT id, doc_id, {distance} AS distance FROM {chunks} {where}
                 ORDER BY {distance} LIMIT %(candidates)s
-            ), ranked AS (
-                SELECT id, distance, row_number() OVER (PARTITION BY doc_id ORDER BY distance) AS nth
-                FROM cand
+            ), chosen AS (
+                SELECT id, distance FROM (
+                    SELECT id, distance, row_number() OVER (PARTITION BY doc_id ORDER BY distance) AS nth
+                    FROM cand
+                ) AS ranked
+                WHERE nth <= %(per_document)s ORDER BY distance LIMIT %(k)s
             )
             SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, r.distance, c.model
-            FROM ranked AS r JOIN {chunks} AS c ON c.id = r.id
-            WHERE r.nth <= %(per_document)s ORDER BY r.distance LIMIT %(k)s
+            FROM chosen AS r JOIN {chunks} AS c ON c.id = r.id ORDER BY r.distance
             """
         ).format(distance=distance, chunks=self._tables.chunks, where=where)
         return sql.SQL(composed.as_string())
