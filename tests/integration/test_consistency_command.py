@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from faro_workloads.background_server import free_port
@@ -238,3 +239,18 @@ def test_command_with_unreachable_postgres_exits_3_with_one_line(deployment: Dep
     assert completed.returncode == 3 and completed.stdout == ""
     lines = completed.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("faro: cannot reach PostgreSQL:"), completed.stderr
+
+
+def test_command_for_a_collection_postgres_does_not_hold_exits_2_naming_it(deployment: Deployment) -> None:
+    """Nothing to check against (a name mistyped, or an engine not started yet): one line, and nothing
+    created in either store."""
+    completed = deployment.faro(FARO_COLLECTION__NAME="never_ingested")
+
+    assert completed.returncode == 2 and completed.stdout == ""
+    lines = completed.stderr.splitlines()
+    assert len(lines) == 1, completed.stderr
+    assert lines[0].startswith("faro: PostgreSQL holds no collection 'never_ingested' in schema "), lines
+    schema = deployment.env["FARO_POSTGRES__SCHEMA_NAME"]
+    with psycopg.connect(deployment.env["FARO_POSTGRES__DSN"]) as conn:
+        created = conn.execute("SELECT to_regclass(%s)", (f"{schema}.never_ingested_documents",)).fetchone()
+    assert created == (None,)

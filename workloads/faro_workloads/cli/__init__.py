@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -18,12 +19,13 @@ class UserError(click.ClickException):
     codes of Faro's own errors: 2 the input is wrong, 3 a dependency is unavailable)."""
 
 
+URL_VARIABLE, API_KEY_VARIABLE = "FARO_URL", "FARO_API_KEY"
 url_option = click.option(
-    "--url", default="http://127.0.0.1:8080", show_default=True, envvar="FARO_URL", show_envvar=True
+    "--url", default="http://127.0.0.1:8080", show_default=True, envvar=URL_VARIABLE, show_envvar=True
 )
 """The Faro API a command talks to (a local one, or a pipeline's service)."""
 api_key_option = click.option(
-    "--api-key", envvar="FARO_API_KEY", show_envvar=True, help="Bearer key, if the API wants one."
+    "--api-key", envvar=API_KEY_VARIABLE, show_envvar=True, help="Bearer key, if the API wants one."
 )
 
 
@@ -43,6 +45,18 @@ def cli(verbose: bool) -> None:
     )
     for noisy in ("httpx", "httpcore", "sentence_transformers", "psycopg.pool", "botocore", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _warn_unknown_variables()
+
+
+def _warn_unknown_variables() -> None:
+    """A warning for each FARO_* variable that names no setting (a typo would otherwise go unnoticed)."""
+    client = (URL_VARIABLE, API_KEY_VARIABLE)
+    if not any(name.startswith("FARO_") and name not in client for name in os.environ):
+        return  # the settings model is not even imported for a command that needs none
+    from faro_workloads.contract.settings_env import unknown_variables
+
+    for line in unknown_variables(os.environ, also_known=client):
+        logging.getLogger(__name__).warning(line)
 
 
 def _register_commands() -> None:

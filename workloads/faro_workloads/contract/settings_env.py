@@ -4,14 +4,16 @@ the variables are built, not silently in a pod that ignores an unknown variable.
 
 from __future__ import annotations
 
+import difflib
 import json
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from faro_workloads.contract.secret_files import SECRETS_DIR_VARIABLE
 from faro_workloads.contract.settings import FaroSettings
 
 PREFIX = "FARO_"
@@ -63,3 +65,36 @@ def _text(value: Any) -> str:
     if isinstance(value, Mapping):
         return json.dumps(dict(value), sort_keys=True)  # and a mapping
     return str(value)
+
+
+def unknown_variables(environ: Mapping[str, str], also_known: Iterable[str] = ()) -> list[str]:
+    """One line for each ``FARO_*`` variable in ``environ`` that names no setting (nor is one of
+    ``also_known``, variables read elsewhere), with the setting it most resembles: ``FARO_COLECTION__NAME``
+    would otherwise be ignored without a word (pydantic-settings skips variables it has no field for; a
+    wrong name inside a group, ``FARO_COLLECTION__NAEM``, is already refused by that group's model)."""
+    known = {SECRETS_DIR_VARIABLE, *also_known}
+    sections, values = [], []
+    for name, field in FaroSettings.model_fields.items():
+        variable = PREFIX + name.upper()
+        if _is_group(field.annotation):
+            sections.append(variable + NESTED_DELIMITER)
+        else:
+            values.append(variable)
+    lines = []
+    for variable in sorted(environ):
+        if not variable.startswith(PREFIX) or variable in known or variable in values:
+            continue
+        if any(variable.startswith(section) for section in sections):
+            continue
+        group, nested, _ = variable.partition(NESTED_DELIMITER)
+        head = group + nested
+        close = difflib.get_close_matches(head, [*sections, *values, *known], n=1, cutoff=0.75)
+        hint = f" (did you mean {close[0]}{variable[len(head) :]}?)" if close else ""
+        lines.append(f"{variable} is not a Faro setting and is ignored{hint}")
+    return lines
+
+
+def _is_group(annotation: Any) -> bool:
+    """Whether a field is a group of settings (set as ``FARO_GROUP__FIELD``), not one value."""
+    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
+    return any(isinstance(c, type) and issubclass(c, BaseModel) for c in candidates)

@@ -6,8 +6,10 @@ What the caller may create, and which failures stop it, depends on who it is (:c
   the service (PostgreSQL is the source of truth: fail fast). The Qdrant collection is ensured when Qdrant
   answers; any error there is only a warning, since writes wait in the outbox and queries fall back.
 - ``LOCAL`` (``faro local``): both are ensured and any error stops (both stores are on this machine).
-- ``AUDIT`` (``faro consistency``): nothing is created (a missing collection is drift to report, or to
-  rebuild with repair); a Qdrant folder that cannot be opened raises :class:`StoreUnavailable`.
+- ``AUDIT`` (``faro consistency``, ``faro sync``): nothing is created. A Qdrant collection that is missing is
+  drift to report (or to rebuild with repair); a Qdrant folder that cannot be opened raises
+  :class:`StoreUnavailable`. A PostgreSQL collection that is missing, the source of truth, is a
+  :class:`ConfigurationError` naming it (nothing to check against).
 
 Whoever opens them, PostgreSQL is probed with one direct connection first, so an unreachable server fails
 within ``POSTGRES_PROBE_TIMEOUT_SECONDS`` with one line (:class:`StoreUnavailable`) rather than after the
@@ -96,7 +98,13 @@ def open_postgres(
     allows."""
     _probe_postgres(config)
     if access is StoreAccess.AUDIT:
-        return PgVectorStore(config, collection, hnsw)
+        audited = PgVectorStore(config, collection, hnsw)
+        try:
+            _require_collection(audited, collection, config.schema_name)
+        except BaseException:
+            audited.close()
+            raise
+        return audited
     pg = PgVectorStore(config, collection, hnsw)
     try:
         pg.ensure_schema()
@@ -104,6 +112,21 @@ def open_postgres(
         pg.close()
         raise
     return pg
+
+
+def _require_collection(pg: PgVectorStore, collection: CollectionConfig, schema: str) -> None:
+    """An audit reads the collection PostgreSQL holds and creates nothing: one that is not there is a
+    configuration to check (or a pipeline whose engine has not started yet), not an unreachable store."""
+    try:
+        exists = pg.schema_exists()
+    except psycopg.Error as exc:
+        raise StoreUnavailable(f"cannot read PostgreSQL: {one_line(exc)}") from exc
+    if not exists:
+        raise ConfigurationError(
+            f"PostgreSQL holds no collection {collection.name!r} in schema {schema!r}: the "
+            "embedding engine (or faro local) creates it when it first starts; check FARO_COLLECTION__NAME "
+            "and FARO_POSTGRES__DSN"
+        )
 
 
 def require_lasting_qdrant(config: QdrantConfig) -> None:

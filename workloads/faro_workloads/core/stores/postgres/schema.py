@@ -58,6 +58,14 @@ class PostgresSchema:
             self._check_existing(conn)
             self._create_tables(conn)
 
+    def exists(self) -> bool:
+        """Whether the collection's tables are there (:meth:`ensure_schema` creates them all at once)."""
+        with self._pool.connection("schema_exists") as conn:
+            found = conn.execute(
+                "SELECT to_regclass(%s)", (self._tables.documents.as_string(conn),)
+            ).fetchone()
+        return found is not None and found[0] is not None
+
     def _check_existing(self, conn: psycopg.Connection) -> None:
         tables, collection = self._tables, self._tables.collection
         qualified = tables.chunks.as_string(conn)

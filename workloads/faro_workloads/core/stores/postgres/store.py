@@ -92,6 +92,10 @@ class PgVectorStore:
         """See :meth:`PostgresSchema.ensure_schema` (raises StoreSchemaMismatch)."""
         self._schema.ensure_schema()
 
+    def schema_exists(self) -> bool:
+        """See :meth:`PostgresSchema.exists`."""
+        return self._schema.exists()
+
     def drop(self) -> None:
         self._schema.drop()
 
