@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import ipaddress
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from faro_operator.spec_base import HOST, HTTP_URL, SecretKeyRef, SpecModel
+from faro_operator.spec_base import HOST, HTTP_URL, IP_ADDRESS, SecretKeyRef, SpecModel
 from faro_workloads.contract.api import Distance
 from faro_workloads.contract.settings import INDEX_BUILD_WORKERS, MAX_INDEX_BUILD_WORKERS
 
@@ -37,7 +38,7 @@ class ExternalQdrant(SpecModel):
     http_port: int = Field(6333, ge=1, le=65535, description="Qdrant REST port.")
     grpc_port: int = Field(6334, ge=1, le=65535, description="Qdrant gRPC port.")
     metrics: bool = Field(True, description="Scrape Qdrant's /metrics through the bridge (ServiceMonitor).")
-    peer_addresses: list[str] = Field(
+    peer_addresses: list[Annotated[str, Field(pattern=IP_ADDRESS, max_length=45)]] = Field(
         default_factory=list,
         max_length=99,
         description="The other nodes of a Qdrant cluster, IP addresses like address: the bridge's "

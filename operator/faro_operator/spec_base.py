@@ -18,6 +18,8 @@ HOST = (
     r"|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$"
 )
 """A DNS name, an IPv4 or an IPv6 address (an address's numbers are checked by the model)."""
+IP_ADDRESS = r"^([0-9]{1,3}(\.[0-9]{1,3}){3}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$"
+"""An IPv4 or an IPv6 address (its numbers are checked by the model)."""
 
 
 class SpecModel(ApiModel):

@@ -254,3 +254,18 @@ def test_command_for_a_collection_postgres_does_not_hold_exits_2_naming_it(deplo
     with psycopg.connect(deployment.env["FARO_POSTGRES__DSN"]) as conn:
         created = conn.execute("SELECT to_regclass(%s)", (f"{schema}.never_ingested_documents",)).fetchone()
     assert created == (None,)
+
+
+def test_command_on_a_qdrant_folder_that_does_not_exist_exits_2_and_creates_none(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    """A mistyped folder would otherwise be a new, empty Qdrant with every point 'missing'."""
+    folder = tmp_path / "qdrant-typo"
+
+    completed = deployment.faro(FARO_QDRANT__PATH=str(folder))
+
+    assert completed.returncode == 2 and completed.stdout == ""
+    assert completed.stderr.splitlines() == [
+        f"faro: the Qdrant folder {folder} does not exist (FARO_QDRANT__PATH)"
+    ]
+    assert not folder.exists()

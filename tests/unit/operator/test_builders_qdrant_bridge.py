@@ -69,7 +69,7 @@ def test_a_qdrant_cluster_is_bridged_with_every_node_in_one_slice() -> None:
     ("external", "message"),
     [
         ({"address": "qdrant.example.com", "peerAddresses": ["10.0.0.2"]}, "must be an IP address"),
-        ({"peerAddresses": ["qdrant-2.internal"]}, "must be an IP address"),
+        ({"peerAddresses": ["qdrant-2.internal"]}, r"peerAddresses\.0\n.*should match pattern"),  # as the CRD
         ({"peerAddresses": ["fd00::2"]}, "must all be IPv4 or all IPv6"),
     ],
 )

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import Enum
+from pathlib import Path
 from types import TracebackType
 
 import psycopg
@@ -157,6 +158,9 @@ def _open_qdrant(
     config: QdrantConfig, collection: CollectionConfig, access: StoreAccess, hnsw: HnswConfig | None
 ) -> QdrantStore:
     if access is StoreAccess.AUDIT:
+        if config.path is not None and config.path != ":memory:" and not Path(config.path).is_dir():
+            # qdrant-client would make an empty store there, and every point would be reported missing
+            raise ConfigurationError(f"the Qdrant folder {config.path} does not exist (FARO_QDRANT__PATH)")
         try:
             return QdrantStore(config, collection, hnsw)
         except (RuntimeError, OSError, ValueError) as exc:  # local mode: folder locked or unusable
