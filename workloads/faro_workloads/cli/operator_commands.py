@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -78,8 +80,40 @@ def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignor
     click.echo(yaml.safe_dump_all(children, sort_keys=False, width=110), nl=False)
 
 
+NAMESPACE_PATTERN = re.compile(r"^!?[a-z0-9*?]([-a-z0-9*?]{0,61}[a-z0-9*?])?$")
+"""A namespace name, or a kopf pattern of names: ``*`` and ``?`` as in a shell, ``!`` first to exclude."""
+
+
+def _namespaces(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not NAMESPACE_PATTERN.match(value):
+            raise click.BadParameter(
+                f"{value!r} is not a namespace name (lowercase letters, digits and '-', at most 63) nor a "
+                "pattern of them ('team-*', '!kube-system')"
+            )
+    return values
+
+
+def _liveness(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``http://HOST:PORT/PATH``, as kopf serves its liveness probe (checked here, before anything starts)."""
+    url = urlsplit(value)
+    try:
+        port = url.port
+    except ValueError:
+        port = None
+    if url.scheme != "http" or not url.hostname or port is None or url.query or url.fragment:
+        raise click.BadParameter(f"{value!r} is not http://HOST:PORT/PATH (e.g. http://0.0.0.0:8080/healthz)")
+    return value
+
+
 @cli.command("operator")
-@click.option("--namespace", "namespaces", multiple=True, help="Watch only these namespaces (repeatable).")
+@click.option(
+    "--namespace",
+    "namespaces",
+    multiple=True,
+    callback=_namespaces,
+    help="Watch only these namespaces (repeatable; 'team-*' and '!kube-system' patterns too).",
+)
 @click.option(
     "--resync-seconds",
     type=click.FloatRange(1, 3600),
@@ -88,7 +122,11 @@ def render(files, no_service_monitors: bool, keda: bool) -> None:  # type: ignor
     help="How often every resource is reconciled again (restores drifted children).",
 )
 @click.option(
-    "--liveness", default="http://0.0.0.0:8080/healthz", show_default=True, help="Liveness endpoint."
+    "--liveness",
+    default="http://0.0.0.0:8080/healthz",
+    show_default=True,
+    callback=_liveness,
+    help="Liveness endpoint.",
 )
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=9090, show_default=True)
 @click.option("--peering", is_flag=True, help="Coordinate several operator replicas (kopf peering).")
