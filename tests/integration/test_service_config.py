@@ -43,6 +43,11 @@ def serve(service: str, **env: str) -> subprocess.CompletedProcess[str]:
         ("query", {}, "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL"),
         (
             "query",
+            {"FARO_QDRANT__PATH": "/nonexistent/faro-qdrant"},
+            "the Qdrant folder /nonexistent/faro-qdrant does not exist (FARO_QDRANT__PATH)",
+        ),
+        (
+            "query",
             {"FARO_QDRANT__URL": "http://127.0.0.1:1", "FARO_POSTGRES__DSN": "not-a-dsn"},
             "DSN is not",
         ),

@@ -132,12 +132,16 @@ def _require_collection(pg: PgVectorStore, collection: CollectionConfig, schema:
 
 def require_lasting_qdrant(config: QdrantConfig) -> None:
     """A service (or job) that is to serve or check a collection needs a Qdrant that outlives it: refuse
-    qdrant-client's in-memory store, empty at every start (the default when nothing says where Qdrant is)."""
+    qdrant-client's in-memory store, empty at every start (the default when nothing says where Qdrant is),
+    and a local-mode folder that is not there (qdrant-client would make an empty store in it: every query
+    answered with nothing and never falling back, every point of a check 'missing')."""
     if config.url is None and config.path == ":memory:":
         raise ConfigurationError(
             "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "
             "(or FARO_QDRANT__PATH to a local-mode folder)"
         )
+    if config.path is not None and config.path != ":memory:" and not Path(config.path).is_dir():
+        raise ConfigurationError(f"the Qdrant folder {config.path} does not exist (FARO_QDRANT__PATH)")
 
 
 def _probe_postgres(config: PostgresConfig) -> None:
@@ -158,9 +162,6 @@ def _open_qdrant(
     config: QdrantConfig, collection: CollectionConfig, access: StoreAccess, hnsw: HnswConfig | None
 ) -> QdrantStore:
     if access is StoreAccess.AUDIT:
-        if config.path is not None and config.path != ":memory:" and not Path(config.path).is_dir():
-            # qdrant-client would make an empty store there, and every point would be reported missing
-            raise ConfigurationError(f"the Qdrant folder {config.path} does not exist (FARO_QDRANT__PATH)")
         try:
             return QdrantStore(config, collection, hnsw)
         except (RuntimeError, OSError, ValueError) as exc:  # local mode: folder locked or unusable
