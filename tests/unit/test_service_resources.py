@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
+from faro_workloads.errors import ConfigurationError
 from faro_workloads.services import stores as stores_module
 from faro_workloads.services.resources import HttpService, Resources, Service
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores
@@ -121,7 +122,13 @@ class FakeStoreClasses:
                 fakes.events.append(f"{kind} close")
 
         setattr(Store, ensure, lambda _self: fakes._event(f"{kind} {ensure}"))
+        if kind == "pg":  # an audit asks whether the collection is there (raise "pg absent" to say no)
+            Store.schema_exists = lambda _self: fakes._exists("pg schema_exists")  # type: ignore[attr-defined]
         return Store
+
+    def _exists(self, event: str) -> bool:
+        self._event(event)
+        return "pg absent" not in self.failures
 
     def _event(self, event: str) -> None:
         self.events.append(event)
@@ -190,8 +197,17 @@ def test_an_audit_creates_nothing_and_probes_postgres_first(fakes: FakeStoreClas
     with open_stores(POSTGRES, QDRANT, COLLECTION, StoreAccess.AUDIT):
         pass
 
-    assert fakes.events == ["pg open", "qdrant open", "qdrant close", "pg close"]
+    assert fakes.events == ["pg open", "pg schema_exists", "qdrant open", "qdrant close", "pg close"]
     assert fakes.probes == [{"connect_timeout": stores_module.POSTGRES_PROBE_TIMEOUT_SECONDS}]
+
+
+def test_an_audit_of_a_collection_postgres_does_not_hold_opens_no_qdrant(fakes: FakeStoreClasses) -> None:
+    fakes.failures["pg absent"] = LookupError()
+
+    with pytest.raises(ConfigurationError, match=r"^PostgreSQL holds no collection 'docs' in schema 'faro'"):
+        open_stores(POSTGRES, QDRANT, COLLECTION, StoreAccess.AUDIT)
+
+    assert fakes.events == ["pg open", "pg schema_exists", "pg close"]
 
 
 def test_an_audit_of_an_unreachable_postgres_opens_nothing(fakes: FakeStoreClasses) -> None:
@@ -210,4 +226,4 @@ def test_an_audit_of_a_locked_qdrant_folder_closes_postgres(fakes: FakeStoreClas
     with pytest.raises(StoreUnavailable, match=r"^cannot open Qdrant: Storage folder is already accessed"):
         open_stores(POSTGRES, QDRANT, COLLECTION, StoreAccess.AUDIT)
 
-    assert fakes.events == ["pg open", "qdrant open", "pg close"]
+    assert fakes.events == ["pg open", "pg schema_exists", "qdrant open", "pg close"]
