@@ -123,6 +123,7 @@ class Workloads:
         self.ports = {component: free_port() for component in components}
         self.embedder_qdrant = folder / "qdrant-embedder"
         self.query_qdrant = folder / "qdrant-query"
+        self.query_qdrant.mkdir(parents=True, exist_ok=True)  # the query service reads a folder, makes none
         self.consistency_qdrant = folder / "qdrant-consistency"
         inherited = {
             key: value

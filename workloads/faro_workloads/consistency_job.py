@@ -161,7 +161,7 @@ def load_settings(needs_qdrant: bool = True) -> FaroSettings:
     except ValueError as exc:  # e.g. a nested section given as malformed JSON
         raise ConfigurationError(f"invalid configuration: {one_line(exc)}") from None
     if needs_qdrant:
-        require_lasting_qdrant(settings.qdrant)
+        require_lasting_qdrant(settings.qdrant, reads=True)
     return settings
 
 

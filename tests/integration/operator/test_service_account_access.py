@@ -230,7 +230,7 @@ def test_rbac_decides_who_may_query_and_write_with_the_rights_the_operator_rende
     stores = {
         "collection": CollectionConfig(name=f"c_{namespace[-10:]}", dimension=384),
         "postgres": PostgresConfig(dsn=postgres_dsn, schema_name=f"s_{namespace[-10:]}"),
-        "qdrant": QdrantConfig(path=str(tmp_path / "qdrant")),
+        "qdrant": QdrantConfig(path=_made_folder(tmp_path / "qdrant")),
     }
     # the review settings as the operator rendered them (audience, namespace, tenants of service accounts)
     rendered = _rendered_review_settings(core, namespace)
@@ -316,3 +316,9 @@ def test_the_review_bindings_go_when_tokens_are_turned_off_and_with_the_pipeline
     pipelines.delete("docs")
     gone("the binding deleted with the pipeline", lambda: rbac.read_cluster_role_binding(binding))
     gone("the pipeline gone (its finalizer released)", lambda: pipelines.get("docs"))
+
+
+def _made_folder(folder: Path) -> str:
+    """``folder``, made (a query service reads a Qdrant folder, it does not make one)."""
+    folder.mkdir()
+    return str(folder)

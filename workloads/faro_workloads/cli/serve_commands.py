@@ -15,15 +15,16 @@ def serve() -> None:
     """Run one of the cluster services (configuration from FARO_* environment variables)."""
 
 
-def _settings(needs_qdrant: bool = False):  # type: ignore[no-untyped-def]
+def _settings(needs_qdrant: bool = False, reads: bool = False):  # type: ignore[no-untyped-def]
     """The FARO_* settings; with ``needs_qdrant``, refused when they name no Qdrant that lasts (a query
-    service on an empty in-memory Qdrant would answer every query with nothing, and never fall back)."""
+    service on an empty in-memory Qdrant would answer every query with nothing, and never fall back), and
+    for a service that only ``reads`` it, no local-mode folder that is not there."""
     from faro_workloads.contract.settings import FaroSettings
     from faro_workloads.services.stores import require_lasting_qdrant
 
     settings = FaroSettings()
     if needs_qdrant:
-        require_lasting_qdrant(settings.qdrant)
+        require_lasting_qdrant(settings.qdrant, reads=reads)
     return settings
 
 
@@ -45,7 +46,7 @@ def query(host: str, port: int) -> None:
     """The query service: /v1/query over Qdrant with pgvector fallback."""
     from faro_workloads.services import query as query_service
 
-    with query_service.build(_settings(needs_qdrant=True)) as service:
+    with query_service.build(_settings(needs_qdrant=True, reads=True)) as service:
         service.serve(host, port)
 
 

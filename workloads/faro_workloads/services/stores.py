@@ -130,17 +130,18 @@ def _require_collection(pg: PgVectorStore, collection: CollectionConfig, schema:
         )
 
 
-def require_lasting_qdrant(config: QdrantConfig) -> None:
+def require_lasting_qdrant(config: QdrantConfig, reads: bool = False) -> None:
     """A service (or job) that is to serve or check a collection needs a Qdrant that outlives it: refuse
-    qdrant-client's in-memory store, empty at every start (the default when nothing says where Qdrant is),
-    and a local-mode folder that is not there (qdrant-client would make an empty store in it: every query
-    answered with nothing and never falling back, every point of a check 'missing')."""
+    qdrant-client's in-memory store, empty at every start (the default when nothing says where Qdrant is).
+    One that only ``reads`` (the query service, the consistency check) also needs a local-mode folder that is
+    there: qdrant-client would make an empty store in it (every query answered with nothing and never
+    falling back, every point of a check 'missing'); a writer makes it on its first start."""
     if config.url is None and config.path == ":memory:":
         raise ConfigurationError(
             "qdrant is an in-memory store, empty in every run: set FARO_QDRANT__URL "
             "(or FARO_QDRANT__PATH to a local-mode folder)"
         )
-    if config.path is not None and config.path != ":memory:" and not Path(config.path).is_dir():
+    if reads and config.path is not None and config.path != ":memory:" and not Path(config.path).is_dir():
         raise ConfigurationError(f"the Qdrant folder {config.path} does not exist (FARO_QDRANT__PATH)")
 
 
