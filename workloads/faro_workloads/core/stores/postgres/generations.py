@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 from faro_workloads.contract.generations import CutoverBlock, Generation, GenerationState
 from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.core.stores.postgres.pool import PostgresPool
-from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.tables import CollectionTables, add_missing_columns
 
 
 def create_generations_table(conn: psycopg.Connection, tables: CollectionTables) -> None:
@@ -40,8 +40,11 @@ def create_generations_table(conn: psycopg.Connection, tables: CollectionTables)
             """
         ).format(tables.generations)
     )
-    for column in ("approved_at timestamptz", "blocked_reason text", "blocked_message text"):
-        conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS " + column).format(tables.generations))
+    add_missing_columns(
+        conn,
+        tables.generations,
+        [("approved_at", "timestamptz"), ("blocked_reason", "text"), ("blocked_message", "text")],
+    )
     name = tables.collection.name
     for state in (GenerationState.LIVE, GenerationState.BUILDING):
         conn.execute(

@@ -26,10 +26,12 @@ from faro_workloads.core.stores.postgres.document_marks import create_marks_tabl
 from faro_workloads.core.stores.postgres.embedding_cache import create_embedding_cache_table
 from faro_workloads.core.stores.postgres.generations import create_generations_table
 from faro_workloads.core.stores.postgres.pool import PostgresPool
-from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.tables import CollectionTables, add_missing_columns
 from faro_workloads.core.stores.postgres.texts import create_texts_table
 
 log = logging.getLogger(__name__)
+
+LEXICAL_COLUMNS = (("lexical_terms", "integer[]"), ("lexical_weights", "real[]"))
 
 # pgvector cannot build an HNSW index on `vector` columns wider than this; wider collections search exactly.
 HNSW_MAX_DIMENSION = 2000
@@ -107,12 +109,11 @@ class PostgresSchema:
             ).format(tables.documents)
         )
         # Tables made before index profiles (or source ETags) were recorded: their documents have none ('').
-        for column in ("profile", "source_etag"):
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} text NOT NULL DEFAULT ''").format(
-                    tables.documents, sql.Identifier(column)
-                )
-            )
+        add_missing_columns(
+            conn,
+            tables.documents,
+            [(column, "text NOT NULL DEFAULT ''") for column in ("profile", "source_etag")],
+        )
         conn.execute(
             sql.SQL(
                 """
@@ -127,11 +128,7 @@ class PostgresSchema:
             ).format(tables.outbox)
         )
         # Outboxes made before generations: every row they hold is the first generation's.
-        conn.execute(
-            sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS generation integer NOT NULL DEFAULT 1").format(
-                tables.outbox
-            )
-        )
+        add_missing_columns(conn, tables.outbox, [("generation", "integer NOT NULL DEFAULT 1")])
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (point_id)").format(
                 sql.Identifier(tables.outbox_index_name), tables.outbox
@@ -219,12 +216,11 @@ class PostgresSchema:
         )
         # Tables made before hybrid search: their rows have no terms until written again (a generation
         # whose profile has no lexical index is searched by vector only).
-        for column, kind in (("lexical_terms", "integer[]"), ("lexical_weights", "real[]")):
-            conn.execute(
-                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} {} NOT NULL DEFAULT '{{}}'").format(
-                    tables.chunks, sql.Identifier(column), sql.SQL(kind)
-                )
-            )
+        add_missing_columns(
+            conn,
+            tables.chunks,
+            [(column, f"{kind} NOT NULL DEFAULT '{{}}'") for column, kind in LEXICAL_COLUMNS],
+        )
         conn.execute(
             sql.SQL("CREATE INDEX IF NOT EXISTS {} ON {} (doc_id)").format(
                 sql.Identifier(tables.doc_index_name), tables.chunks

@@ -12,8 +12,10 @@ the census sent to the embedding engine again) and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import psycopg
 from psycopg import sql
 
 from faro_workloads.contract.generations import FIRST_GENERATION, chunks_table_name
@@ -86,3 +88,23 @@ class CollectionTables:
             opclass=opclass,
             operator=operator,
         )
+
+
+def add_missing_columns(
+    conn: psycopg.Connection, table: sql.Composable, columns: Sequence[tuple[str, str]]
+) -> None:
+    """Add those of ``columns`` (name, SQL definition) that ``table`` lacks (tables made by an older Faro).
+
+    Only the missing ones are altered: ``ADD COLUMN IF NOT EXISTS`` takes the table's ACCESS EXCLUSIVE lock
+    even when the column is there, so every service start would queue behind, and stop, every reader and
+    writer of a live table (and could deadlock with a backfill reading it)."""
+    present = {name for (name,) in conn.execute(_COLUMNS, (table.as_string(conn),)).fetchall()}
+    for name, definition in columns:
+        if name not in present:
+            alter = sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS {} ").format(table, sql.Identifier(name))
+            conn.execute(alter + sql.SQL(definition))  # type: ignore[arg-type]
+
+
+_COLUMNS = (
+    "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped"
+)

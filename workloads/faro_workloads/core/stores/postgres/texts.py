@@ -43,7 +43,14 @@ def create_texts_table(conn: psycopg.Connection, tables: CollectionTables) -> No
             """
         ).format(tables.texts)
     )
-    conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN text_z SET STORAGE EXTERNAL").format(tables.texts))
+    # Stored uncompressed (the text is compressed already); altered only when not yet so: an ALTER takes the
+    # table's ACCESS EXCLUSIVE lock, at every service start otherwise.
+    storage = conn.execute(
+        "SELECT attstorage FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = 'text_z'",
+        (tables.texts.as_string(conn),),
+    ).fetchone()
+    if storage != ("e",):
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN text_z SET STORAGE EXTERNAL").format(tables.texts))
 
 
 def upsert_texts(conn: psycopg.Connection, tables: CollectionTables, texts: Mapping[str, SourceText]) -> None:
