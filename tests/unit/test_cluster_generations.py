@@ -73,3 +73,49 @@ def test_a_followed_reindex_ends_on_the_live_generation_with_every_wanted_value(
     assert _matches(live, {"embedding": {"model": "b"}, "chunking": {"size": 250}})
     assert not _matches(live, {"embedding": {"model": "b"}, "chunking": {"size": 64}})
     assert not _matches({"profile": None}, {"embedding": {"model": "b"}})
+
+
+def test_the_table_says_since_when_each_generation_is_in_its_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from faro_workloads.cli import generation_commands
+
+    recorded = Console(record=True, width=200)
+    monkeypatch.setattr(generation_commands, "console", recorded)
+    made, live, retired = "2026-12-07T15:40:00", "2026-12-07T15:40:57", "2026-12-07T15:42:00"
+    row = {"summary": "m", "approved": False, "documents": None}
+    generation_commands.show(
+        {
+            "live": 2,
+            "generations": [
+                {
+                    **row,
+                    "id": 1,
+                    "state": "Retired",
+                    "created_at": made,
+                    "live_since": live,
+                    "retired_at": retired,
+                },
+                {
+                    **row,
+                    "id": 2,
+                    "state": "Live",
+                    "created_at": made,
+                    "live_since": retired,
+                    "retired_at": None,
+                },
+                {
+                    **row,
+                    "id": 3,
+                    "state": "Building",
+                    "created_at": made,
+                    "live_since": None,
+                    "retired_at": None,
+                },
+            ],
+        },
+        as_json=False,
+    )
+    lines = {line.split("│")[1].strip(): line for line in recorded.export_text().splitlines() if "│" in line}
+    assert retired in lines["1"] and live not in lines["1"]
+    assert retired in lines["2"] and made in lines["3"]

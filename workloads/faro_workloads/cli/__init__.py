@@ -20,8 +20,27 @@ class UserError(click.ClickException):
 
 
 URL_VARIABLE, API_KEY_VARIABLE = "FARO_URL", "FARO_API_KEY"
+
+
+def _api_url(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """An http(s) URL with a host: ``localhost:8080`` would reach httpx as the scheme 'localhost', and read
+    as an API that cannot be reached (exit 3) instead of a mistyped option (exit 2)."""
+    try:
+        url = httpx.URL(value) if "://" in value else None
+    except httpx.InvalidURL:
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        raise click.BadParameter(f"{value!r} is not an http(s) URL (e.g. http://127.0.0.1:8080)")
+    return value
+
+
 url_option = click.option(
-    "--url", default="http://127.0.0.1:8080", show_default=True, envvar=URL_VARIABLE, show_envvar=True
+    "--url",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    envvar=URL_VARIABLE,
+    show_envvar=True,
+    callback=_api_url,
 )
 """The Faro API a command talks to (a local one, or a pipeline's service)."""
 api_key_option = click.option(

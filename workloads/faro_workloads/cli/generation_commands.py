@@ -146,6 +146,11 @@ def progress_text(generation: dict[str, Any]) -> str:
     return text
 
 
+_SINCE = {"Live": "live_since", "Retired": "retired_at"}
+"""Since when a generation is in its state (a Building one: since it was made); a retired generation keeps
+the time it went live too, which is not since when it is retired."""
+
+
 def show(answer: dict[str, Any], as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(answer, indent=2))
@@ -154,7 +159,7 @@ def show(answer: dict[str, Any], as_json: bool) -> None:
     for column in ("id", "state", "profile", "since", "progress"):
         table.add_column(column, overflow="fold")  # wrapped in a narrow terminal, never cut off
     for generation in answer["generations"]:
-        since = generation["live_since"] or generation["retired_at"] or generation["created_at"] or ""
+        since = generation[_SINCE.get(generation["state"], "created_at")] or generation["created_at"] or ""
         progress = progress_text(generation)
         if generation["approved"] and generation["state"] == "Building":
             progress += " (approved)"
