@@ -55,6 +55,8 @@ def test_a_file_in_yaml_or_json_is_read(tmp_path: Path) -> None:
         ("queries: []\n", "queries: List should have at least 1 item"),
         ("queries:\n  - query: q\n    docIds: []\n", "queries.0.docIds: List should have at least 1 item"),
         ("queries:\n  - query: q\n    docIds: [a]\n    extra: 1\n", "queries.0.extra: Extra inputs"),
+        # refused when loaded, as the query API would refuse it mid-run (and in pydantic's words, no prefix)
+        ("queries:\n  - query: '  '\n    docIds: [a]\n", r"queries\.0\.query: must contain some text$"),
         (b"\xff\xfe", "not YAML or JSON"),
     ],
 )

@@ -12,6 +12,9 @@ subclasses only say more precisely what happened. Both carry a message for peopl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from pydantic import ValidationError
 
 
@@ -64,5 +67,10 @@ def invalid_configuration(exc: ValidationError) -> str:
     check of the whole model has none) in the words of its check (without pydantic's "Value error, ")."""
     first = exc.errors()[0]
     place = ".".join(map(str, first["loc"]))
-    message = first["msg"].removeprefix("Value error, ")
+    message = check_message(first)
     return f"invalid configuration: {place}: {message}" if place else f"invalid configuration: {message}"
+
+
+def check_message(error: Mapping[str, Any]) -> str:
+    """A pydantic error's message in the words of its check (without pydantic's "Value error, ")."""
+    return str(error["msg"]).removeprefix("Value error, ")

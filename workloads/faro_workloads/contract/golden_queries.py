@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 DEFAULT_RECALL_K = 10
 DEFAULT_MAX_RECALL_DROP = 0.05
@@ -43,6 +43,14 @@ class GoldenQuery(BaseModel):
         min_length=1, max_length=MAX_QUERY_CHARS, validation_alias=AliasChoices("query", "question")
     )
     doc_ids: list[DocId] = Field(alias="docIds", min_length=1, max_length=MAX_DOC_IDS)
+
+    @field_validator("query")
+    @classmethod
+    def _some_text(cls, query: str) -> str:
+        """Only whitespace is refused here, as the query API refuses it (found at load, not mid-run)."""
+        if not query.strip():
+            raise ValueError("must contain some text")
+        return query
 
 
 class GoldenQueries(BaseModel):

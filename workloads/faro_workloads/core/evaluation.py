@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from faro_workloads.contract.bounded_files import UnreadableFile, read_bounded
 from faro_workloads.contract.golden_queries import MAX_FILE_BYTES, GoldenQueries
-from faro_workloads.errors import ConfigurationError
+from faro_workloads.errors import ConfigurationError, check_message
 
 if TYPE_CHECKING:  # annotations only: `faro eval` and every other command start without the stores' clients
     from faro_workloads.core.embedding import Embedder
@@ -82,7 +82,7 @@ def load_golden_queries(path: Path) -> GoldenQueries:
         if lines and len(loc) >= 2 and loc[0] == "queries" and isinstance(loc[1], int):  # as it was written
             field = ".".join("doc_ids" if part == "docIds" else str(part) for part in loc[2:])
             place = f"line {numbers[loc[1]]}" + (f": {field}" if field else "")
-        raise ConfigurationError(f"golden queries {path}: {place}: {first['msg']}") from None
+        raise ConfigurationError(f"golden queries {path}: {place}: {check_message(first)}") from None
 
 
 def _json_lines(text: str) -> tuple[dict[str, list[object]], list[int]]:
