@@ -109,16 +109,45 @@ def test_a_document_uploaded_again_while_its_delete_ran_is_stored(bucket: Bucket
     assert bucket.stored_hash("guide") == "hash-v2"
 
 
-def test_a_delete_between_its_two_steps_is_left_to_its_tombstone(bucket: Bucket) -> None:
+def test_a_delete_between_its_two_steps_is_left_to_its_tombstone(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
     event = bucket.upload("guide", "v1")
     key = LAYOUT.document_key("guide")
-    bucket.ingest.during_write = [lambda: bucket.objects.objects.pop(key)]  # object gone, no tombstone yet
+    write = bucket.pg.write_documents
+
+    def written_then_gone(*args, **kwargs):  # type: ignore[no-untyped-def]
+        done = write(*args, **kwargs)
+        bucket.objects.objects.pop(key, None)  # object gone after the write, no tombstone yet
+        return done
+
+    monkeypatch.setattr(bucket.pg, "write_documents", written_then_gone)
 
     assert bucket.events.handle(event) == "processed"
 
     assert bucket.stored_hash("guide") == "hash-v1"  # the tombstone's own event deletes it
     assert bucket.events.handle(bucket.delete("guide")) == "processed"
     assert bucket.stored_hash("guide") is None
+
+
+def test_a_version_deleted_while_it_was_embedded_is_never_written(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DELETE answered while a long document was embedded: it must not become searchable meanwhile."""
+    written: list[str] = []
+    write = bucket.pg.write_documents
+
+    def recorded(documents, *args, **kwargs):  # type: ignore[no-untyped-def]
+        written.extend(record.doc_id for record, _ in documents)
+        return write(documents, *args, **kwargs)
+
+    monkeypatch.setattr(bucket.pg, "write_documents", recorded)
+    event = bucket.upload("guide", "v1")
+    bucket.ingest.during_write = [lambda: bucket.delete("guide")]  # read, then deleted while embedding
+
+    assert bucket.events.handle(event) == "processed"
+
+    assert written == [] and bucket.stored_hash("guide") is None
 
 
 def test_an_unchanged_version_is_skipped_without_looking_again(

@@ -8,7 +8,10 @@ last: replica A reads version 1, the chunking service writes version 2, replica 
 longer the one it stored (another version, or deleted), applies the current state again, until what it
 committed is what S3 holds. The last writer of a document always makes that check after its commit, so the
 stores end on the version S3 holds last; writes of one document are serialised by PostgreSQL (its documents
-row), so the rounds converge.
+row), so the rounds converge. Before writing, once the chunks are embedded (the long part), the handler also
+asks S3 whether its version is still the current one, and applies S3's state instead when it is not: a
+version deleted or replaced while it was embedded is never written (it was searchable, for seconds with a
+long document, until the check after the write undid it).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from collections.abc import Callable
 from typing import Literal
 
 from faro_workloads.core.chunk_objects import ChunkObject
-from faro_workloads.core.ingest import IngestService
+from faro_workloads.core.ingest import IngestService, Superseded
 from faro_workloads.core.metrics import DOCUMENTS_REAPPLIED
 from faro_workloads.core.stores.ports import ChunkObjectReader
 from faro_workloads.errors import DependencyUnavailable, InputError
@@ -27,6 +30,8 @@ from faro_workloads.s3_events import S3ObjectEvent
 log = logging.getLogger(__name__)
 
 Outcome = Literal["processed", "skipped"]
+NOTHING_WRITTEN = ""
+"""What :func:`settle` is told was written when nothing was (no object version has an empty ETag)."""
 MAX_ROUNDS = 5
 """Writes of one document per event before the handler gives the message back for a later retry (the
 document keeps changing under it)."""
@@ -69,12 +74,17 @@ class ChunkEvents:
             raise PoisonMessage(f"chunk object {event.key} does not exist")
         if chunk_object.doc_id != doc_id:
             raise PoisonMessage(f"chunk object {event.key} names document {chunk_object.doc_id!r}")
-        if not self._store_object(chunk_object):
-            return "skipped"  # the stores hold this version already: whoever wrote it checks after
+        try:
+            if not self._store_object(chunk_object):
+                return "skipped"  # the stores hold this version already: whoever wrote it checks after
+        except Superseded:  # replaced or deleted while it was embedded: not written, S3's state applied
+            return self._settle(doc_id, stored_etag=NOTHING_WRITTEN)
         return self._settle(doc_id, stored_etag=chunk_object.etag)
 
     def _store_object(self, chunk_object: ChunkObject) -> bool:
-        """Write ``chunk_object``'s document; False when the stores held it already."""
+        """Write ``chunk_object``'s document; False when the stores held it already. Raises
+        :class:`Superseded` when S3 holds another version (or none) once it is embedded."""
+        key = self._store.layout.document_key(chunk_object.doc_id)
         result = self._ingest.ingest_chunks(
             chunk_object.doc_id,
             chunk_object.content_hash,
@@ -84,6 +94,7 @@ class ChunkEvents:
             chunk_object.chunking,
             chunk_object.text,
             chunk_object.etag,
+            still_current=lambda: self._store.etag(key) == chunk_object.etag,
         )
         return result.status != "unchanged"
 
@@ -110,7 +121,10 @@ class ChunkEvents:
         chunk_object = self._store.read(layout.document_key(doc_id))
         if chunk_object is None:
             return current  # deleted again meanwhile: looked at once more
-        self._store_object(chunk_object)
+        try:
+            self._store_object(chunk_object)
+        except Superseded:
+            return NOTHING_WRITTEN  # changed again while it was embedded: looked at once more
         return chunk_object.etag
 
 

@@ -79,6 +79,10 @@ class IngestResult:
     qdrant_synced: bool
 
 
+class Superseded(Exception):
+    """The version being ingested is no longer the current one (see :meth:`IngestService.ingest_chunks`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """A document chunked and embedded, ready to write."""
@@ -262,11 +266,16 @@ class IngestService:
         chunking: ChunkingIdentity | None = None,
         text: SourceText | None = None,
         source_etag: str = "",
+        still_current: Callable[[], bool] | None = None,
     ) -> IngestResult:
         """Embed and store a document someone else chunked (the cluster's chunking service), as
         ``chunking`` says it was cut (this service's own chunking when not said), keeping its extracted
         ``text`` when given (its content hash must be ``digest``) and the ETag of the object it was read
-        from (recorded even when the content is unchanged: the census compares it with a listing)."""
+        from (recorded even when the content is unchanged: the census compares it with a listing).
+
+        ``still_current`` is asked once the chunks are embedded (which takes the time), right before the
+        write: False raises :class:`Superseded` and nothing is written (a version replaced or deleted while
+        it was embedded would otherwise be searchable until its successor is applied)."""
         if text is not None and text.content_hash != digest:
             raise ValueError(f"the text given for {doc_id!r} is not the content {digest!r}")
         doc_id = validate_doc_id(doc_id)
@@ -277,6 +286,8 @@ class IngestService:
         prepared = self._prepare(
             doc_id, digest, text, profile, source, metadata, spans, existing, source_etag
         )
+        if still_current is not None and not still_current():
+            raise Superseded(f"{doc_id} changed while it was embedded")
         return self._write([prepared])[0]
 
     def _unchanged(self, existing: DocumentRecord, source_etag: str = "") -> IngestResult:

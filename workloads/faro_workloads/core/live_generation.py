@@ -196,14 +196,18 @@ class LiveDocuments:
         chunking: ChunkingIdentity | None = None,
         text: SourceText | None = None,
         source_etag: str = "",
+        still_current: Callable[[], bool] | None = None,
     ) -> IngestResult:
         """Chunks cut by the chunking service: used as they are, unless the live generation (followed) cuts
-        another way, when they are cut again from ``text`` as it does (one vector space per generation)."""
+        another way, when they are cut again from ``text`` as it does (one vector space per generation).
+        ``still_current``: see :meth:`IngestService.ingest_chunks`."""
         view = self._live.view()
         recut = self._live.following and chunking is not None and chunking != view.profile.chunking
         if recut and text is not None:
             spans, chunking = view.ingest.chunker.chunk(text.text, text.fmt), view.profile.chunking
-        return view.ingest.ingest_chunks(doc_id, digest, source, metadata, spans, chunking, text, source_etag)
+        return view.ingest.ingest_chunks(
+            doc_id, digest, source, metadata, spans, chunking, text, source_etag, still_current
+        )
 
     def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
         return self._live.view().ingest.delete(doc_id, held_tenant)
