@@ -53,8 +53,9 @@ def eval_(
     modes: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Score a question set against a Faro query API: QUESTIONS is JSON Lines (one {"question": ...,
-    "doc_ids": [...]} a line) or a golden-queries YAML/JSON file (the format the cutover gate reads).
+    """Score a question set against a Faro query API: QUESTIONS is JSON Lines (a *.jsonl file, one
+    {"question": ..., "doc_ids": [...]} a line) or a golden-queries YAML/JSON file (the format the cutover
+    gate reads).
 
     A question's answer is the documents of the chunks found, in the order of their best chunk; recall@k is
     the share of its expected documents among the first k, MRR@10 the reciprocal rank of the first one
