@@ -50,11 +50,19 @@ def _is_mapping(annotation: Any) -> bool:
 
 def _model_of(annotation: Any, where: str) -> type[BaseModel]:
     """The settings model a nested field holds (``S3Config | None`` -> ``S3Config``)."""
+    model = _group_model(annotation)
+    if model is None:
+        raise ValueError(f"setting {where!r} is a value, not a group of settings")
+    return model
+
+
+def _group_model(annotation: Any) -> type[BaseModel] | None:
+    """The settings model a field's annotation holds, if it is a group of settings (``FARO_GROUP__FIELD``)."""
     candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
     for candidate in candidates:
         if isinstance(candidate, type) and issubclass(candidate, BaseModel):
             return candidate
-    raise ValueError(f"setting {where!r} is a value, not a group of settings")
+    return None
 
 
 def _text(value: Any) -> str:
@@ -76,7 +84,7 @@ def unknown_variables(environ: Mapping[str, str], also_known: Iterable[str] = ()
     sections, values = [], []
     for name, field in FaroSettings.model_fields.items():
         variable = PREFIX + name.upper()
-        if _is_group(field.annotation):
+        if _group_model(field.annotation) is not None:
             sections.append(variable + NESTED_DELIMITER)
         else:
             values.append(variable)
@@ -92,9 +100,3 @@ def unknown_variables(environ: Mapping[str, str], also_known: Iterable[str] = ()
         hint = f" (did you mean {close[0]}{variable[len(head) :]}?)" if close else ""
         lines.append(f"{variable} is not a Faro setting and is ignored{hint}")
     return lines
-
-
-def _is_group(annotation: Any) -> bool:
-    """Whether a field is a group of settings (set as ``FARO_GROUP__FIELD``), not one value."""
-    candidates = typing.get_args(annotation) if isinstance(annotation, types.UnionType) else (annotation,)
-    return any(isinstance(c, type) and issubclass(c, BaseModel) for c in candidates)

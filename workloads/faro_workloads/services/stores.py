@@ -98,17 +98,12 @@ def open_postgres(
     """The collection's PostgreSQL store alone (what needs no Qdrant: the bucket sync), as ``access``
     allows."""
     _probe_postgres(config)
-    if access is StoreAccess.AUDIT:
-        audited = PgVectorStore(config, collection, hnsw)
-        try:
-            _require_collection(audited, collection, config.schema_name)
-        except BaseException:
-            audited.close()
-            raise
-        return audited
     pg = PgVectorStore(config, collection, hnsw)
     try:
-        pg.ensure_schema()
+        if access is StoreAccess.AUDIT:
+            _require_collection(pg, collection, config.schema_name)
+        else:
+            pg.ensure_schema()
     except BaseException:
         pg.close()
         raise

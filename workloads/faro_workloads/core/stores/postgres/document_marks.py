@@ -18,7 +18,7 @@ from faro_workloads.core.document_state import DocumentMark, IndexedDocument, Ma
 from faro_workloads.core.documents import DocumentRecord
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.record_columns import RECORD_COLUMNS
-from faro_workloads.core.stores.postgres.tables import CollectionTables
+from faro_workloads.core.stores.postgres.tables import CollectionTables, relation_exists
 
 MAX_REASON_CHARS = 1000
 
@@ -96,7 +96,7 @@ class PostgresDocumentMarks:
         do not exist yet)."""
         tables, ids = self._tables, list(doc_ids)
         with self._pool.transaction("document_evidence") as conn:
-            if conn.execute("SELECT to_regclass(%s)", (tables.marks.as_string(conn),)).fetchone() == (None,):
+            if not relation_exists(conn, tables.marks):
                 return {}, {}
             records = conn.execute(
                 sql.SQL(f"SELECT {RECORD_COLUMNS} FROM {{}} WHERE doc_id = ANY(%s)").format(tables.documents),

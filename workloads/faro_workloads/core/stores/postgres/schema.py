@@ -26,7 +26,7 @@ from faro_workloads.core.stores.postgres.document_marks import create_marks_tabl
 from faro_workloads.core.stores.postgres.embedding_cache import create_embedding_cache_table
 from faro_workloads.core.stores.postgres.generations import create_generations_table
 from faro_workloads.core.stores.postgres.pool import PostgresPool
-from faro_workloads.core.stores.postgres.tables import CollectionTables, add_missing_columns
+from faro_workloads.core.stores.postgres.tables import CollectionTables, add_missing_columns, relation_exists
 from faro_workloads.core.stores.postgres.texts import create_texts_table
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,7 @@ class PostgresSchema:
     def exists(self) -> bool:
         """Whether the collection's tables are there (:meth:`ensure_schema` creates them all at once)."""
         with self._pool.connection("schema_exists") as conn:
-            found = conn.execute(
-                "SELECT to_regclass(%s)", (self._tables.documents.as_string(conn),)
-            ).fetchone()
-        return found is not None and found[0] is not None
+            return relation_exists(conn, self._tables.documents)
 
     def _check_existing(self, conn: psycopg.Connection) -> None:
         tables, collection = self._tables, self._tables.collection
@@ -281,11 +278,8 @@ class PostgresSchema:
         stay)."""
         with self._pool.transaction("drop") as conn:
             tables = self._tables
-            registered = conn.execute(
-                "SELECT to_regclass(%s)", (tables.generations.as_string(conn),)
-            ).fetchone()
             generations = [FIRST_GENERATION]
-            if registered is not None and registered[0] is not None:
+            if relation_exists(conn, tables.generations):
                 rows = conn.execute(sql.SQL("SELECT id FROM {}").format(tables.generations)).fetchall()
                 generations += [row[0] for row in rows]
             chunk_tables = [

@@ -105,6 +105,14 @@ def add_missing_columns(
             conn.execute(alter + sql.SQL(definition))  # type: ignore[arg-type]
 
 
+def relation_exists(conn: psycopg.Connection, relation: sql.Composable) -> bool:
+    """Whether ``relation`` (a table or index) is there."""
+    return conn.execute("SELECT to_regclass(%s)", (relation.as_string(conn),)).fetchone() not in (
+        None,
+        (None,),
+    )
+
+
 _COLUMNS = (
     "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped"
 )
