@@ -51,7 +51,7 @@ from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.stores.ports import AuditedReplica, AuditedSource
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.errors import ConfigurationError, invalid_configuration, one_line
+from faro_workloads.errors import ConfigurationError, first_problem, invalid_configuration, one_line
 from faro_workloads.services.stores import StoreAccess, StoreUnavailable, open_stores, require_lasting_qdrant
 
 __all__ = [  # the job's parts, importable from here as before the split
@@ -146,9 +146,9 @@ def consistency_config(base: ConsistencyConfig, **overrides: Any) -> Consistency
     try:
         return ConsistencyConfig.model_validate({**base.model_dump(), **changes})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise ConfigurationError(f"invalid configuration: consistency.{where}: {first['msg']}") from None
+        raise ConfigurationError(
+            f"invalid configuration: {first_problem(exc, within=('consistency',))}"
+        ) from None
 
 
 def load_settings(needs_qdrant: bool = True) -> FaroSettings:

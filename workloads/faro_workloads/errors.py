@@ -65,10 +65,16 @@ def one_line(exc: BaseException) -> str:
 def invalid_configuration(exc: ValidationError) -> str:
     """Settings that failed validation, as one line naming the first problem's place (when it has one: a
     check of the whole model has none) in the words of its check (without pydantic's "Value error, ")."""
+    return f"invalid configuration: {first_problem(exc)}"
+
+
+def first_problem(exc: ValidationError, within: tuple[str, ...] = (), whole: str = "") -> str:
+    """``exc``'s first problem as ``place: message`` (the place under ``within``; ``whole`` when the problem
+    is the whole input's; just the message when neither), in the words of its check."""
     first = exc.errors()[0]
-    place = ".".join(map(str, first["loc"]))
+    place = ".".join(map(str, (*within, *first["loc"]))) or whole
     message = check_message(first)
-    return f"invalid configuration: {place}: {message}" if place else f"invalid configuration: {message}"
+    return f"{place}: {message}" if place else message
 
 
 def check_message(error: Mapping[str, Any]) -> str:

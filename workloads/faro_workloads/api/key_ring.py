@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from faro_workloads.contract.access import KeysFile, Scope, key_digest
 from faro_workloads.core.metrics import AUTH_KEY_RELOADS, AUTH_KEYS
-from faro_workloads.errors import ConfigurationError, one_line
+from faro_workloads.errors import ConfigurationError, first_problem, one_line
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +134,5 @@ def keys_file_problem(exc: Exception) -> str:
     """Why a keys file was refused, in one line: its first problem's place and what is wrong (pydantic's
     report otherwise quotes the bytes it read and a link)."""
     if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        where = ".".join(map(str, first["loc"])) or "keys"
-        return f"{where}: {first['msg']}"
+        return first_problem(exc, whole="keys")
     return one_line(exc)

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from faro_workloads.cli import cli, counted
 from faro_workloads.contract.access import NAME_PATTERN, ApiKeyEntry, KeysFile, Scope, key_digest, new_key
-from faro_workloads.errors import ConfigurationError
+from faro_workloads.errors import ConfigurationError, first_problem
 
 
 @cli.group()
@@ -34,8 +34,7 @@ def new(name: str, scope: str, keys_file: Path | None, tenant: str | None) -> No
     try:
         entry = ApiKeyEntry(name=name, sha256=key_digest(key), scope=Scope(scope), tenant=tenant)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigurationError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        raise ConfigurationError(first_problem(exc)) from exc
     if keys_file is None:
         click.echo(f"entry: {entry.model_dump_json()}", err=True)
     else:
