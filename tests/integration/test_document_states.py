@@ -85,6 +85,33 @@ def test_while_qdrant_is_down_a_document_reads_embedded_then_searchable_once_dra
         plane.close()
 
 
+def test_a_delete_reads_deleting_until_qdrant_has_let_go_of_the_points(
+    pg_store_factory, qdrant_store_factory, collection_config, dead_qdrant_store
+) -> None:
+    pg = pg_store_factory(collection_config)
+    qdrant = qdrant_store_factory(collection_config)
+    healthy = _plane(pg, qdrant)
+    try:
+        with TestClient(healthy.api()) as client:
+            client.post("/v1/documents", json={"doc_id": "guide", "text": TEXT})
+        down = _plane(pg, dead_qdrant_store)  # Qdrant unreachable while the delete is answered
+        try:
+            with TestClient(down.api()) as client:
+                assert client.delete("/v1/documents/guide").status_code == 204
+                state = client.get("/v1/documents/guide")
+                assert (state.status_code, state.json()["state"]) == (200, "deleting")
+        finally:
+            down.close()
+        assert qdrant.count() > 0  # Qdrant still answers with the document's points
+        healthy.ingest_path.drain()
+        with TestClient(healthy.api()) as client:
+            gone = client.get("/v1/documents/guide")
+            assert (gone.status_code, gone.json()["state"]) == (410, "deleted")
+        assert qdrant.count() == 0
+    finally:
+        healthy.close()
+
+
 def test_a_failure_is_marked_with_its_reason_and_cleared_when_the_document_is_stored(
     pg_store_factory, qdrant_store_factory
 ) -> None:

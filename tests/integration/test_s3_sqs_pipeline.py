@@ -323,8 +323,8 @@ def test_visibility_is_extended_while_a_slow_document_is_embedded(
             time.sleep(aws_pipeline.sqs_config.visibility_timeout_seconds * 1.6)
             return self._inner.ingest_chunks(*args, **kwargs)
 
-        def delete(self, doc_id: str) -> bool:
-            return self._inner.delete(doc_id)
+        def delete(self, doc_id: str, **kwargs) -> bool:
+            return self._inner.delete(doc_id, **kwargs)
 
     extensions = metric("faro_sqs_visibility_extensions_total")
     with running_worker(aws_pipeline, plane, embedder_ingest=SlowIngest(plane.ingest)):
@@ -349,8 +349,8 @@ def test_stop_finishes_in_flight_work_and_returns(
             time.sleep(1.0)
             return self._inner.ingest_chunks(*args, **kwargs)
 
-        def delete(self, doc_id: str) -> bool:
-            return self._inner.delete(doc_id)
+        def delete(self, doc_id: str, **kwargs) -> bool:
+            return self._inner.delete(doc_id, **kwargs)
 
     with running_worker(aws_pipeline, plane, embedder_ingest=GatedIngest(plane.ingest)) as worker:
         chunker.post("/v1/documents", json={"doc_id": "inflight", "text": "Finished before stopping."})

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import numpy as np
 
 from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
+from faro_workloads.core.document_errors import Superseded
 from faro_workloads.core.documents import (
     CONTEXT_KEY,
     Chunk,
@@ -55,6 +57,8 @@ class FakePostgres:
         self.embedding_cache: dict[tuple[str, bytes], np.ndarray] = {}
         self.chunks: dict[uuid.UUID, Chunk] = {}
         self.outbox: list[tuple[int, uuid.UUID, str]] = []  # (row id, point id, doc_id), oldest first
+        self.deleted: dict[str, datetime] = {}  # deleted marks: when each document was deleted
+        self._deletes = itertools.count(1)  # their times: distinct, as PostgreSQL's transaction times are
         self.commits = 0
         self.failure: Exception | None = None
         self._row_ids = itertools.count(1)
@@ -109,15 +113,25 @@ class FakePostgres:
         if doc_id in self.documents:
             self.documents[doc_id] = replace(self.documents[doc_id], source_etag=etag)
 
+    def deletions(self, doc_ids: Sequence[str]) -> dict[str, datetime]:
+        self._available()
+        return {doc_id: self.deleted[doc_id] for doc_id in doc_ids if doc_id in self.deleted}
+
     def write_documents(
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
         self._available()
         doc_ids = [record.doc_id for record, _ in documents]
         if len(set(doc_ids)) != len(doc_ids):
             raise ValueError("a document was given twice in one write")
+        for doc_id, seen in (deletions_seen or {}).items():
+            if self.deleted.get(doc_id) != seen:
+                raise Superseded(f"{doc_id} was deleted while this version of it was written")
+        for doc_id in doc_ids:
+            self.deleted.pop(doc_id, None)
         affected: dict[str, list[uuid.UUID]] = {}
         for record, chunks in documents:
             written = [chunk.id for chunk in chunks]
@@ -135,7 +149,9 @@ class FakePostgres:
         self.commits += 1
         return affected
 
-    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
+    def delete_document(
+        self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False
+    ) -> list[uuid.UUID] | None:
         self._available()
         current = self.documents.get(doc_id)
         if held_tenant is not None and (current is None or current.metadata.get(TENANT_KEY) != held_tenant):
@@ -143,6 +159,8 @@ class FakePostgres:
         known = self.documents.pop(doc_id, None)
         self.texts.pop(doc_id, None)
         removed = [i for i, chunk in self.chunks.items() if chunk.doc_id == doc_id]
+        if known is not None or removed or acknowledged:
+            self.deleted[doc_id] = datetime.fromtimestamp(next(self._deletes), UTC)
         if known is None and not removed:
             return None
         for point in removed:

@@ -38,10 +38,10 @@ class RacedIngest(IngestService):
             self.during_write.pop(0)()
         return super().ingest_chunks(*args, **kwargs)
 
-    def delete(self, doc_id: str) -> bool:
+    def delete(self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False) -> bool:
         if self.during_write:
             self.during_write.pop(0)()
-        return super().delete(doc_id)
+        return super().delete(doc_id, held_tenant, acknowledged)
 
 
 class Bucket:
@@ -148,6 +148,42 @@ def test_a_version_deleted_while_it_was_embedded_is_never_written(
     assert bucket.events.handle(event) == "processed"
 
     assert written == [] and bucket.stored_hash("guide") is None
+
+
+def test_a_delete_applied_while_the_version_was_written_wins(
+    bucket: Bucket, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The delete lands after the check before the write, and another replica applies its tombstone before
+    this write commits: the write's transaction sees the delete and writes nothing, so the document, once
+    deleted, never comes back."""
+    attempted: list[str] = []
+    committed: list[str] = []
+    write = bucket.pg.write_documents
+
+    def raced(documents, *args, **kwargs):  # type: ignore[no-untyped-def]
+        attempted.extend(record.doc_id for record, _ in documents)
+        if len(attempted) == 1:  # the other replica, between this one's check and its commit
+            assert bucket.events.handle(bucket.delete("guide")) == "processed"
+            assert bucket.pg.deletions(["guide"])  # applied, and noted though nothing was stored
+        done = write(documents, *args, **kwargs)
+        committed.extend(done)
+        return done
+
+    monkeypatch.setattr(bucket.pg, "write_documents", raced)
+
+    assert bucket.events.handle(bucket.upload("guide", "v1")) == "processed"
+
+    assert attempted == ["guide"] and committed == []  # never stored, not even until the check after
+    assert bucket.stored_hash("guide") is None and bucket.pg.chunks == {}
+
+
+def test_an_upload_after_an_applied_delete_is_written(bucket: Bucket) -> None:
+    bucket.events.handle(bucket.upload("guide", "v1"))
+    bucket.events.handle(bucket.delete("guide"))
+
+    assert bucket.events.handle(bucket.upload("guide", "v2")) == "processed"
+
+    assert bucket.stored_hash("guide") == "hash-v2" and bucket.pg.deletions(["guide"]) == {}
 
 
 def test_an_unchanged_version_is_skipped_without_looking_again(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from faro_workloads.core.document_state import (
+    UNMARKED_DELETE_SETTLED,
     Acknowledgement,
     DocumentMark,
     DocumentState,
@@ -32,6 +33,11 @@ def failed(content_hash: str = "", at: datetime = T0, reason: str = "dead-letter
 
 LATER = T0 + timedelta(minutes=1)
 EARLIER = T0 - timedelta(minutes=1)
+NOW = T0 + timedelta(seconds=3)
+
+
+def deleted(content_hash: str = "v1", at: datetime = T0, pending: bool = False) -> DocumentMark:
+    return DocumentMark("deleted", content_hash, "", at, pending)
 
 
 @pytest.mark.parametrize(
@@ -48,14 +54,37 @@ EARLIER = T0 - timedelta(minutes=1)
         (version("v2"), IndexedDocument(record("v1"), False), failed("v2"), DocumentState.FAILED),
         (None, None, failed("v1"), DocumentState.FAILED),
         (Acknowledgement(T0), IndexedDocument(record("v1"), False), None, DocumentState.DELETING),
-        (Acknowledgement(T0), None, None, DocumentState.DELETED),
-        (Acknowledgement(T0), None, DocumentMark("deleted", "v1", "", T0), DocumentState.DELETED),
-        (None, None, DocumentMark("deleted", "v1", "", T0), DocumentState.DELETED),
+        (Acknowledgement(T0), None, None, DocumentState.DELETING),  # not applied yet: a write may land
+        (Acknowledgement(T0), None, deleted(at=T0 + timedelta(seconds=1)), DocumentState.DELETED),
+        (Acknowledgement(T0), None, deleted(at=EARLIER), DocumentState.DELETING),  # an earlier delete's
+        (None, None, deleted(), DocumentState.DELETED),
+        (None, None, deleted(pending=True), DocumentState.DELETING),  # Qdrant still holds its points
+        (Acknowledgement(T0), None, deleted(at=NOW, pending=True), DocumentState.DELETING),
     ],
 )
 def test_the_state_follows_from_what_each_store_holds(acknowledged, indexed, mark, state) -> None:
-    status = resolve_state("doc", acknowledged, indexed, mark)
+    status = resolve_state("doc", acknowledged, indexed, mark, now=NOW)
     assert status is not None and status.state is state
+
+
+def test_a_delete_applied_reads_deleted_since_it_was_applied() -> None:
+    applied = T0 + timedelta(seconds=1)
+    status = resolve_state("doc", Acknowledgement(T0), None, deleted(at=applied), now=NOW)
+    assert (status.state, status.at) == (DocumentState.DELETED, applied)
+    # PostgreSQL's clock a little behind S3's: the mark still counts as the delete's
+    lagging = resolve_state("doc", Acknowledgement(T0), None, deleted(at=T0 - timedelta(seconds=2)), now=NOW)
+    assert lagging.state is DocumentState.DELETED
+
+
+def test_an_unmarked_delete_reads_deleted_once_it_is_old() -> None:
+    """Its mark pruned after the retention (or never made, by an older embedder): no write begun before
+    the delete can still land."""
+    ack = Acknowledgement(T0)
+    assert (
+        resolve_state("doc", ack, None, None, now=T0 + timedelta(seconds=119)).state is DocumentState.DELETING
+    )
+    old = resolve_state("doc", ack, None, None, now=T0 + UNMARKED_DELETE_SETTLED)
+    assert (old.state, old.at) == (DocumentState.DELETED, T0)
 
 
 def test_a_failure_of_another_version_does_not_fail_a_newer_upload() -> None:

@@ -7,11 +7,13 @@ last: replica A reads version 1, the chunking service writes version 2, replica 
 2, then A commits version 1. So after every write, the handler looks at S3 again and, when the object is no
 longer the one it stored (another version, or deleted), applies the current state again, until what it
 committed is what S3 holds. The last writer of a document always makes that check after its commit, so the
-stores end on the version S3 holds last; writes of one document are serialised by PostgreSQL (its documents
-row), so the rounds converge. Before writing, once the chunks are embedded (the long part), the handler also
+stores end on the version S3 holds last; writes of one document are serialised by PostgreSQL (the document's
+lock), so the rounds converge. Before writing, once the chunks are embedded (the long part), the handler also
 asks S3 whether its version is still the current one, and applies S3's state instead when it is not: a
 version deleted or replaced while it was embedded is never written (it was searchable, for seconds with a
-long document, until the check after the write undid it).
+long document, until the check after the write undid it). A delete that lands after that check and is
+applied (its tombstone's event, on another replica) before the write commits is seen by the write's own
+transaction, which then writes nothing: once a delete is applied, no version read before it comes back.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from collections.abc import Callable
 from typing import Literal
 
 from faro_workloads.core.chunk_objects import ChunkObject
-from faro_workloads.core.ingest import IngestService, Superseded
+from faro_workloads.core.document_errors import Superseded
+from faro_workloads.core.ingest import IngestService
 from faro_workloads.core.metrics import DOCUMENTS_REAPPLIED
 from faro_workloads.core.stores.ports import ChunkObjectReader
 from faro_workloads.errors import DependencyUnavailable, InputError
@@ -65,7 +68,7 @@ class ChunkEvents:
         if kind == "tombstone":
             if self._store.exists(layout.document_key(doc_id)):
                 return "skipped"  # uploaded again after the delete: the newer version wins
-            self._ingest.delete(doc_id)
+            self._ingest.delete(doc_id, acknowledged=True)
             return self._settle(doc_id, stored_etag=None)
         chunk_object = self._store.read(event.key)
         if chunk_object is None:
@@ -116,7 +119,7 @@ class ChunkEvents:
         layout = self._store.layout
         if current is None:
             if self._store.exists(layout.tombstone_key(doc_id)):
-                self._ingest.delete(doc_id)
+                self._ingest.delete(doc_id, acknowledged=True)
             return None  # without a tombstone: a delete between its two steps, its tombstone's event follows
         chunk_object = self._store.read(layout.document_key(doc_id))
         if chunk_object is None:

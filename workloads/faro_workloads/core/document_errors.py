@@ -1,4 +1,5 @@
-"""Why an uploaded document cannot be indexed: each message is one line for the person who sent it."""
+"""Why an uploaded document cannot be indexed (each message is one line for the person who sent it), or why
+a version of it is not written."""
 
 from __future__ import annotations
 
@@ -18,3 +19,8 @@ class DocumentIdTaken(InputError):
 
     def __init__(self, doc_id: str) -> None:
         super().__init__(f"document id {doc_id!r} is taken: choose another id")
+
+
+class Superseded(Exception):
+    """The version being written is no longer the current one: replaced or deleted while it was embedded
+    (see :meth:`~faro_workloads.core.ingest.IngestService.ingest_chunks`). Nothing of it was written."""

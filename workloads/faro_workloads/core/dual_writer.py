@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
 from faro_workloads.core.outbox import OutboxDrainer
@@ -51,20 +52,23 @@ class DualWriter:
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> list[WriteResult]:
         """Replace several documents in one Postgres transaction (keeping their extracted ``texts``, by
         doc_id), then sync all their points to Qdrant in one drain (full Qdrant batches instead of one small
-        upsert per document). One result per document."""
-        return self.sync_documents(documents, self.commit_documents(documents, texts))
+        upsert per document). One result per document. ``deletions_seen``: the documents' deletions known
+        when their versions were read; one deleted since raises :class:`Superseded`, nothing written."""
+        return self.sync_documents(documents, self.commit_documents(documents, texts, deletions_seen))
 
     def commit_documents(
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
         """The Postgres half of :meth:`write_documents`: one transaction (raises on failure). Returns the
         point ids each document queued in the outbox, for :meth:`sync_documents`."""
-        return self._pg.write_documents(documents, texts)
+        return self._pg.write_documents(documents, texts, deletions_seen)
 
     def sync_documents(
         self,
@@ -83,10 +87,12 @@ class DualWriter:
             for record, chunks in documents
         ]
 
-    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> WriteResult | None:
+    def delete_document(
+        self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False
+    ) -> WriteResult | None:
         """Delete a document from Postgres, then from Qdrant; None when Postgres does not know it (or, with
-        ``held_tenant``, it is another tenant's)."""
-        point_ids = self._pg.delete_document(doc_id, held_tenant)
+        ``held_tenant``, it is another tenant's). ``acknowledged``: answered elsewhere, noted even then."""
+        point_ids = self._pg.delete_document(doc_id, held_tenant, acknowledged)
         if point_ids is None:
             return None
         return self._sync(doc_id, 0, point_ids)

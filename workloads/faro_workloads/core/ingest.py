@@ -22,7 +22,7 @@ from faro_workloads.contract.index_profile import ChunkingIdentity, IndexProfile
 from faro_workloads.core.batch_pipeline import pipelined
 from faro_workloads.core.chunk_building import build_chunks, embed_spans
 from faro_workloads.core.chunking import Chunker
-from faro_workloads.core.document_errors import DocumentIdTaken
+from faro_workloads.core.document_errors import DocumentIdTaken, Superseded
 from faro_workloads.core.documents import (
     Chunk,
     ChunkSpan,
@@ -77,10 +77,6 @@ class IngestResult:
     chunks: int
     content_hash: str
     qdrant_synced: bool
-
-
-class Superseded(Exception):
-    """The version being ingested is no longer the current one (see :meth:`IngestService.ingest_chunks`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,9 +269,12 @@ class IngestService:
         ``text`` when given (its content hash must be ``digest``) and the ETag of the object it was read
         from (recorded even when the content is unchanged: the census compares it with a listing).
 
-        ``still_current`` is asked once the chunks are embedded (which takes the time), right before the
-        write: False raises :class:`Superseded` and nothing is written (a version replaced or deleted while
-        it was embedded would otherwise be searchable until its successor is applied)."""
+        ``still_current`` (given for a version read elsewhere, after it was read) is asked once the chunks
+        are embedded (which takes the time), right before the write: False raises :class:`Superseded` and
+        nothing is written (a version replaced or deleted while it was embedded would otherwise be
+        searchable until its successor is applied). A delete of the document applied after that check (by
+        another replica, from the tombstone) makes the write's transaction raise :class:`Superseded` too:
+        the deletions PostgreSQL knew before the check are what the transaction compares."""
         if text is not None and text.content_hash != digest:
             raise ValueError(f"the text given for {doc_id!r} is not the content {digest!r}")
         doc_id = validate_doc_id(doc_id)
@@ -283,12 +282,15 @@ class IngestService:
         profile = self.profile if chunking is None else self.profile.model_copy(update={"chunking": chunking})
         if _unchanged(existing, digest, metadata, profile.fingerprint):
             return self._unchanged(existing, source_etag)
+        deletions_seen = None
+        if still_current is not None:
+            deletions_seen = {doc_id: self._pg.deletions([doc_id]).get(doc_id)}
         prepared = self._prepare(
             doc_id, digest, text, profile, source, metadata, spans, existing, source_etag
         )
         if still_current is not None and not still_current():
             raise Superseded(f"{doc_id} changed while it was embedded")
-        return self._write([prepared])[0]
+        return self._write([prepared], deletions_seen)[0]
 
     def _unchanged(self, existing: DocumentRecord, source_etag: str = "") -> IngestResult:
         """The result of a document stored already; it was read again from an object with ETag
@@ -330,11 +332,16 @@ class IngestService:
         )
         return _Prepared(record, chunks, "created" if existing is None else "replaced", text)
 
-    def _write(self, prepared: list[_Prepared]) -> list[IngestResult]:
-        """Store prepared documents (one transaction and one Qdrant sync for all of them)."""
+    def _write(
+        self, prepared: list[_Prepared], deletions_seen: dict[str, datetime | None] | None = None
+    ) -> list[IngestResult]:
+        """Store prepared documents (one transaction and one Qdrant sync for all of them); ``deletions_seen``
+        as :meth:`DualWriter.write_documents` says."""
         if not prepared:
             return []
-        written = self._writer.write_documents([(p.record, p.chunks) for p in prepared], _texts(prepared))
+        written = self._writer.write_documents(
+            [(p.record, p.chunks) for p in prepared], _texts(prepared), deletions_seen
+        )
         return self._results(prepared, written)
 
     @staticmethod
@@ -351,10 +358,10 @@ class IngestService:
             )
         return out
 
-    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
+    def delete(self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False) -> bool:
         """Remove a document from both stores; False when it is unknown (or, with ``held_tenant``, another
-        tenant's)."""
-        result = self._writer.delete_document(validate_doc_id(doc_id), held_tenant)
+        tenant's). ``acknowledged``: a delete answered elsewhere (a tombstone), noted even when unknown."""
+        result = self._writer.delete_document(validate_doc_id(doc_id), held_tenant, acknowledged)
         if result is None:
             return False
         DOCUMENTS_INGESTED.labels("deleted").inc()

@@ -209,8 +209,8 @@ class LiveDocuments:
             doc_id, digest, source, metadata, spans, chunking, text, source_etag, still_current
         )
 
-    def delete(self, doc_id: str, held_tenant: str | None = None) -> bool:
-        return self._live.view().ingest.delete(doc_id, held_tenant)
+    def delete(self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False) -> bool:
+        return self._live.view().ingest.delete(doc_id, held_tenant, acknowledged)
 
     def get(self, doc_id: str) -> DocumentStatus | None:
         """The document's state: ``searchable`` once both stores hold it, ``embedded`` while its Qdrant write

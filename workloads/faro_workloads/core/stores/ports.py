@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 import numpy as np
@@ -68,6 +69,10 @@ class DocumentCatalog(Protocol):
 
     def set_source_etag(self, doc_id: str, etag: str) -> None: ...
 
+    def deletions(self, doc_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of those of ``doc_ids`` marked deleted was deleted (compared again by a write)."""
+        ...
+
 
 class DocumentWriter(Protocol):
     """The dual writer: commit documents (chunks + outbox rows) in one transaction, or delete one.
@@ -79,9 +84,12 @@ class DocumentWriter(Protocol):
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, list[uuid.UUID]]: ...
 
-    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None: ...
+    def delete_document(
+        self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False
+    ) -> list[uuid.UUID] | None: ...
 
 
 class EmbeddingCache(Protocol):

@@ -2,14 +2,16 @@
 told by when ``{name}_documents`` no longer (or never) holds it (:mod:`faro_workloads.core.document_state`).
 
 A failure is marked by the embedding engine when it dead-letters a document's message, with the reason; a
-delete in the transaction that deletes the document. Writing the document clears its mark in the write's
-transaction, so a mark never outlives a stored version. Deleted marks older than the retention are pruned
-by the consistency job.
+delete in the transaction that deletes the document (a delete acknowledged elsewhere, a tombstone's, even
+when PostgreSQL never held the document: a version read before it must not be written after it). Writing
+the document clears its mark in the write's transaction, so a mark never outlives a stored version. Deleted
+marks older than the retention are pruned by the consistency job.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -61,6 +63,19 @@ def put_mark(
     )
 
 
+def deletions(
+    conn: psycopg.Connection, tables: CollectionTables, doc_ids: Sequence[str]
+) -> dict[str, datetime]:
+    """When each of those of ``doc_ids`` marked deleted was deleted, by doc_id (the caller's transaction)."""
+    rows = conn.execute(
+        sql.SQL("SELECT doc_id, marked_at FROM {} WHERE doc_id = ANY(%s) AND kind = 'deleted'").format(
+            tables.marks
+        ),
+        (list(doc_ids),),
+    ).fetchall()
+    return dict(rows)
+
+
 def clear_marks(conn: psycopg.Connection, tables: CollectionTables, doc_ids: Sequence[str]) -> None:
     conn.execute(sql.SQL("DELETE FROM {} WHERE doc_id = ANY(%s)").format(tables.marks), (list(doc_ids),))
 
@@ -87,6 +102,12 @@ class PostgresDocumentMarks:
                 put_mark(conn, tables, doc_id, "failed", content_hash, reason)
 
         self._pool.write("mark_failed", mark)
+
+    def deletions(self, doc_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of those of ``doc_ids`` marked deleted was deleted: what a write of a version read
+        elsewhere hands its transaction to compare (:meth:`PostgresDocuments.write_documents`)."""
+        with self._pool.transaction("deletions") as conn:
+            return deletions(conn, self._tables, doc_ids)
 
     def document_evidence(
         self, doc_ids: Sequence[str]
@@ -121,7 +142,7 @@ class PostgresDocumentMarks:
                 (ids,),
             ).fetchall()
         indexed = {row[0]: IndexedDocument(DocumentRecord(*row), row[0] in pending) for row in records}
-        return indexed, {row[0]: DocumentMark(*row[1:]) for row in marks}
+        return indexed, {row[0]: DocumentMark(*row[1:], pending=row[0] in pending) for row in marks}
 
     def prune_deleted_marks(self, older_than_seconds: float) -> int:
         """Forget deleted marks older than ``older_than_seconds``; returns how many."""

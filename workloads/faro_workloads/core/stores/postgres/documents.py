@@ -1,24 +1,29 @@
 """The documents repository: reading document records, and writing and deleting documents with their chunks
 and outbox rows in one transaction each.
 
-Writes lock a document by its ``{name}_documents`` row before touching its chunks (upserting the row, in
-doc_id order in a batch; a delete deletes it first), so a write and a delete, or two writes, of one document
-run one after the other: the later one's chunk statements start after the earlier one committed and see all
-its chunks (READ COMMITTED). A write aborted by a deadlock or serialization failure runs again
+Writes and deletes of a document take its own lock first (a transaction advisory lock, in one order for a
+batch), so a write and a delete, or two writes, of one document run one after the other, whether or not
+PostgreSQL held it: the later one's statements start after the earlier one committed and see all it did
+(READ COMMITTED). A write aborted by a deadlock or serialization failure runs again
 (:meth:`PostgresPool.write`).
+
+A version read elsewhere (a chunk object in S3) can be written on condition that no delete of the document
+was applied since it was read (``deletions_seen``): a delete acknowledged while the version was embedded,
+and applied by another replica before this write, then wins, and the deleted document never comes back.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from faro_workloads.contract.access import TENANT_KEY
-from faro_workloads.core.document_errors import DocumentIdTaken
+from faro_workloads.core.document_errors import DocumentIdTaken, Superseded
 from faro_workloads.core.documents import Chunk, DocumentRecord, SourceText
 from faro_workloads.core.stores.postgres.chunk_writes import (
     enqueue_points,
@@ -26,7 +31,7 @@ from faro_workloads.core.stores.postgres.chunk_writes import (
     upsert_chunks,
     validate_chunks,
 )
-from faro_workloads.core.stores.postgres.document_marks import clear_marks, put_mark
+from faro_workloads.core.stores.postgres.document_marks import clear_marks, deletions, put_mark
 from faro_workloads.core.stores.postgres.generations import writer_lock
 from faro_workloads.core.stores.postgres.pool import PostgresPool
 from faro_workloads.core.stores.postgres.record_columns import RECORD_COLUMNS
@@ -80,9 +85,14 @@ class PostgresDocuments:
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
         """Replace several documents in ONE transaction, as :meth:`write_document` replaces one, keeping
         their extracted ``texts`` (by doc_id; a document without one keeps none).
+
+        ``deletions_seen``: for documents whose version was read elsewhere, when they were last deleted as
+        :meth:`PostgresDocumentMarks.deletions` said before that version was read (None: never). A document
+        deleted again since raises :class:`Superseded` and nothing is written.
 
         One binary COPY carries every chunk and each statement covers every document, so a batch costs a
         handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
@@ -100,6 +110,9 @@ class PostgresDocuments:
 
         def write(conn: psycopg.Connection) -> dict[str, list[uuid.UUID]]:
             writer_lock(conn, tables)
+            lock_documents(conn, tables, doc_ids)
+            if deletions_seen:
+                _refuse_deleted_since(conn, tables, deletions_seen)
             with conn.cursor() as cursor:
                 # A record held to a tenant replaces only that tenant's document: the condition is checked
                 # on the row the upsert locked, so a concurrent upload of another tenant cannot slip between.
@@ -154,19 +167,24 @@ class PostgresDocuments:
                 (etag, doc_id),
             )
 
-    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
+    def delete_document(
+        self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False
+    ) -> list[uuid.UUID] | None:
         """Delete a document and its chunks in one transaction, queueing their deletion from Qdrant.
 
         Returns the queued point ids, or None when Postgres knows neither the document nor any chunk of it
         (with ``held_tenant``: or the document is not that tenant's, which then stays as it is); else the
-        document is marked deleted.
-        The documents row goes first: that waits for a write of the document under way to commit, and the
-        chunks DELETE, a later statement, then sees every chunk it wrote.
+        document is marked deleted. An ``acknowledged`` delete (answered elsewhere: a tombstone in S3) is
+        marked even when Postgres never held the document, so a version of it read before the delete and
+        written after it is refused (``deletions_seen`` of :meth:`write_documents`).
+        The document's lock waits for a write of it under way to commit, and the chunks DELETE, a later
+        statement, then sees every chunk it wrote.
         """
         tables = self._tables
 
         def delete(conn: psycopg.Connection) -> list[uuid.UUID] | None:
             writer_lock(conn, tables)
+            lock_documents(conn, tables, [doc_id])
             known = conn.execute(
                 sql.SQL(
                     "DELETE FROM {} WHERE doc_id = %(doc)s"
@@ -181,6 +199,8 @@ class PostgresDocuments:
             ).fetchall()
             delete_texts(conn, tables, [doc_id])
             if known is None and not removed:
+                if acknowledged:
+                    put_mark(conn, tables, doc_id, "deleted")
                 return None
             put_mark(conn, tables, doc_id, "deleted", known[0] if known is not None else "")
             point_ids = [row[0] for row in removed]
@@ -230,3 +250,25 @@ class PostgresDocuments:
             )
 
         self._pool.write("bulk_load", load)
+
+
+def lock_documents(conn: psycopg.Connection, tables: CollectionTables, doc_ids: Sequence[str]) -> None:
+    """Take each document's own lock for this transaction, in the order of their keys (concurrent batches
+    never wait on each other in a cycle). The keys are in the two-key space, apart from the cutover lock."""
+    conn.execute(
+        sql.SQL(
+            "SELECT count(pg_advisory_xact_lock(hashtext(%s), key)) FROM "
+            "(SELECT DISTINCT hashtext(doc_id) AS key FROM unnest(%s::text[]) AS doc_id ORDER BY key) AS keys"
+        ),
+        (tables.documents.as_string(conn), list(doc_ids)),
+    )
+
+
+def _refuse_deleted_since(
+    conn: psycopg.Connection, tables: CollectionTables, seen: Mapping[str, datetime | None]
+) -> None:
+    """Raise :class:`Superseded` when one of the documents was deleted again since ``seen`` was read."""
+    now = deletions(conn, tables, list(seen))
+    for doc_id, deleted_at in seen.items():
+        if now.get(doc_id) != deleted_at:
+            raise Superseded(f"{doc_id} was deleted while this version of it was written")

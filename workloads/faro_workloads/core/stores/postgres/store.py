@@ -196,8 +196,9 @@ class PgVectorStore:
         self,
         documents: Sequence[tuple[DocumentRecord, list[Chunk]]],
         texts: Mapping[str, SourceText] | None = None,
+        deletions_seen: Mapping[str, datetime | None] | None = None,
     ) -> dict[str, list[uuid.UUID]]:
-        return self._documents.write_documents(documents, texts)
+        return self._documents.write_documents(documents, texts, deletions_seen)
 
     def get_texts(self, doc_ids: Sequence[str]) -> dict[str, SourceText]:
         return self._texts.get_texts(doc_ids)
@@ -206,6 +207,9 @@ class PgVectorStore:
 
     def mark_failed(self, doc_id: str, content_hash: str, reason: str) -> None:
         self._marks.mark_failed(doc_id, content_hash, reason)
+
+    def deletions(self, doc_ids: Sequence[str]) -> dict[str, datetime]:
+        return self._marks.deletions(doc_ids)
 
     def document_evidence(
         self, doc_ids: Sequence[str]
@@ -244,8 +248,10 @@ class PgVectorStore:
     def set_source_etag(self, doc_id: str, etag: str) -> None:
         self._documents.set_source_etag(doc_id, etag)
 
-    def delete_document(self, doc_id: str, held_tenant: str | None = None) -> list[uuid.UUID] | None:
-        return self._documents.delete_document(doc_id, held_tenant)
+    def delete_document(
+        self, doc_id: str, held_tenant: str | None = None, acknowledged: bool = False
+    ) -> list[uuid.UUID] | None:
+        return self._documents.delete_document(doc_id, held_tenant, acknowledged)
 
     def bulk_load(self, chunks: list[Chunk]) -> None:
         self._documents.bulk_load(chunks)
