@@ -1,8 +1,10 @@
-"""Hybrid search's decisions: reciprocal rank fusion, and the retriever asking one store for both signals
-(the other store for both when it falls back), or for the vector alone on an index without lexical terms."""
+"""Rankings' decisions: reciprocal rank fusion, the order of tied chunks, and the retriever asking one store
+for both signals (the other store for both when it falls back), or for the vector alone on an index without
+lexical terms."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import numpy as np
@@ -12,8 +14,8 @@ from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import QueryConfig
 from faro_workloads.core.documents import SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.fusion import at_most_per_document, reciprocal_rank_fusion
-from faro_workloads.core.retrieval import Backend, Retriever
+from faro_workloads.core.fusion import at_most_per_document, reciprocal_rank_fusion, ties_in_id_order
+from faro_workloads.core.retrieval import Backend, Retriever, past_ties
 
 from support.fake_stores import FakeSearch
 
@@ -100,3 +102,28 @@ def test_grouping_keeps_a_documents_first_chunks_and_fills_top_k_with_other_docu
     assert [h.doc_id for h in retriever.query("q", 3, None, Backend.QDRANT, per_document=0).hits] == [
         "big"
     ] * 3
+
+
+def test_tied_chunks_come_in_id_order_whatever_the_direction_of_the_scores() -> None:
+    similarity = [_hit(5, 0.9), _hit(3, 0.7), _hit(1, 0.7), _hit(4, 0.7), _hit(0, 0.2)]
+    assert [hit.seq for hit in ties_in_id_order(similarity)] == [5, 1, 3, 4, 0]
+    distance = [_hit(2, 0.1), _hit(4, 0.3), _hit(0, 0.3)]  # euclid: lower first, the store's order kept
+    assert [hit.seq for hit in ties_in_id_order(distance)] == [2, 0, 4]
+    untied = [_hit(1, 0.9), _hit(0, 0.8)]
+    assert ties_in_id_order(untied) is untied
+
+
+def test_a_tie_at_the_last_place_is_decided_by_id_among_all_the_tied_chunks() -> None:
+    """Five chunks tie for places 2-6; the store hands out tied ones in its own order (here: ids
+    descending), so which make the top 3 depends on how many it was asked for."""
+    ranking = [_hit(5, 0.9), *(_hit(n, 0.5) for n in (4, 3, 2, 1, 0))]
+    asked: list[int] = []
+
+    async def search(n: int) -> list[SearchHit]:
+        asked.append(n)
+        return ties_in_id_order(ranking[:n])
+
+    top = asyncio.run(past_ties(search, 3))
+    assert [hit.seq for hit in top] == [5, 0, 1] and asked == [4, 20]
+    asked.clear()
+    assert [hit.seq for hit in asyncio.run(past_ties(search, 1))] == [5] and asked == [2]  # no tie: one ask

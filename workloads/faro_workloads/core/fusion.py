@@ -1,5 +1,10 @@
-"""Rankings of chunks: reciprocal rank fusion of a hybrid query's dense and lexical rankings, and the
-grouping that keeps at most N chunks of a document.
+"""Rankings of chunks: reciprocal rank fusion of a hybrid query's dense and lexical rankings, the grouping
+that keeps at most N chunks of a document, and the order of tied chunks.
+
+Chunks with equal scores (the same text in several documents, or the same term weights) come from each
+store in its own order: Qdrant's by its segments, PostgreSQL's by the plan. Both stores' hits are put in
+one order, tied chunks by id (:func:`ties_in_id_order`), so a query answers alike whichever store answers
+it — and a hybrid query's ranks, which its fusion scores, are the same too.
 
 A chunk's fused score is ``sum(weight / (k + rank))`` over the rankings it is in (rank from 1). Scores of
 different signals (cosine similarity, BM25) are not comparable; ranks are. Ties go to the chunk with the
@@ -53,3 +58,26 @@ def at_most_per_document(hits: Sequence[SearchHit], per_document: int) -> list[S
             kept.append(hit)
             seen[hit.doc_id] = count + 1
     return kept
+
+
+def ties_in_id_order(hits: list[SearchHit]) -> list[SearchHit]:
+    """``hits`` in a store's order (by score, either direction), each run of equal scores by chunk id."""
+    for i in range(1, len(hits)):
+        if hits[i].score == hits[i - 1].score:
+            break
+    else:
+        return hits  # no tie: the common case costs one pass
+    ordered: list[SearchHit] = []
+    start = 0
+    for end in range(1, len(hits) + 1):
+        if end == len(hits) or hits[end].score != hits[start].score:
+            ordered.extend(sorted(hits[start:end], key=lambda hit: hit.id))
+            start = end
+    return ordered
+
+
+def tied_past(hits: Sequence[SearchHit], wanted: int) -> bool:
+    """Whether the chunk at place ``wanted`` ties with the last of ``hits`` (which hold more than
+    ``wanted``): chunks tied with it may lie beyond, and which of them make the first ``wanted`` is the
+    store's choice until they are all fetched."""
+    return len(hits) > wanted > 0 and hits[wanted - 1].score == hits[-1].score

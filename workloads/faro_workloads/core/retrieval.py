@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -37,6 +38,7 @@ from faro_workloads.core.fusion import (
     MAX_FETCH,
     at_most_per_document,
     reciprocal_rank_fusion,
+    tied_past,
 )
 from faro_workloads.core.lexical import query_vector
 from faro_workloads.core.loop_bound import run_blocking
@@ -232,9 +234,9 @@ class Retriever(Answerer):
             hits = await store.search_grouped(query.vector, top_k, query.per_document, fetch, flt)
             return await with_neighbours(store, hits, query.neighbours)
         if query.mode is SearchMode.DENSE:
-            ranking = await store.search(query.vector, fetch, flt)
+            ranking = await past_ties(lambda n: store.search(query.vector, n, flt), fetch)
         elif query.mode is SearchMode.LEXICAL:
-            ranking = await store.search_lexical(query.terms, fetch, flt)
+            ranking = await past_ties(lambda n: store.search_lexical(query.terms, n, flt), fetch)
         else:
             candidates = max(fetch, self._config.hybrid_candidates)
             dense, lexical = await store.search_both(query.vector, query.terms, candidates, flt)
@@ -251,6 +253,21 @@ class Retriever(Answerer):
             raise QdrantQueryTimeout(
                 f"qdrant did not answer within {self._config.qdrant_timeout_seconds}s"
             ) from exc
+
+
+TIE_REFETCH = 4
+"""How many times as many chunks a search asks for again when its last place ties (see :func:`past_ties`)."""
+
+
+async def past_ties(search: Callable[[int], Awaitable[list[SearchHit]]], wanted: int) -> list[SearchHit]:
+    """The first ``wanted`` hits of ``search(n)`` (a store's ranking, tied chunks in id order), the chunks
+    tied at the last place chosen by id whichever store answers: one more than wanted is asked for, and when
+    it ties with the last place, ``TIE_REFETCH`` times as many once more (a tie running further than that,
+    e.g. a question no chunk's words or vector answers better than any other, stays the store's choice)."""
+    hits = await search(wanted + 1)
+    if tied_past(hits, wanted):
+        hits = await search(min(wanted * TIE_REFETCH + 8, MAX_FETCH))
+    return hits[:wanted]
 
 
 # The metrics' children, looked up once (a lookup takes a lock; a query records three).

@@ -42,7 +42,7 @@ from faro_workloads.core.stores.qdrant_points import (
     lexical_request,
     point_batch,
     point_id,
-    search_hit,
+    search_hits,
     sparse_vector,
 )
 from faro_workloads.core.stores.threaded_search import ThreadedSearch
@@ -296,9 +296,7 @@ class QdrantStore:
         requests = [dense_request(vector, k, flt), lexical_request(query, k, flt)]
         with self._qdrant.call("search_both") as client:
             by_vector, by_words = client.query_batch_points(self._name, requests=requests)
-        return [search_hit(point) for point in by_vector.points], [
-            search_hit(point) for point in by_words.points
-        ]
+        return search_hits(by_vector.points), search_hits(by_words.points)
 
     def _require_lexical(self) -> None:
         if not self.has_lexical():
@@ -317,7 +315,7 @@ class QdrantStore:
                 query_filter=to_qdrant_filter(flt),
                 with_payload=True,
             )
-        return [search_hit(point) for point in response.points]
+        return search_hits(response.points)
 
     def async_search(self) -> AsyncChunkSearch:
         """The same searches on an event loop: through the asynchronous client for a server; in local mode,

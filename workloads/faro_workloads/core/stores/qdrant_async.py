@@ -23,7 +23,7 @@ from faro_workloads.core.stores.qdrant_points import (
     dense_request,
     has_lexical_vectors,
     lexical_request,
-    search_hit,
+    search_hits,
 )
 
 BACKEND = "qdrant"
@@ -80,7 +80,7 @@ class AsyncQdrantSearch:
         client = await self._clients.get()
         with STORE_SECONDS.labels(BACKEND, what).time():
             responses = await client.query_batch_points(self._name, requests=requests)
-        return [[search_hit(point) for point in response.points] for response in responses]
+        return [search_hits(response.points) for response in responses]
 
     async def _require_lexical(self) -> None:
         if self._lexical is None:

@@ -12,6 +12,7 @@ import numpy as np
 from qdrant_client import models
 
 from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.fusion import ties_in_id_order
 from faro_workloads.core.lexical import SparseVector, chunk_vector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
@@ -81,6 +82,11 @@ def point_batch(chunks: Sequence[Chunk], lexical: bool) -> models.Batch:
         vectors=vectors,
         payloads=[chunk.payload() for chunk in chunks],
     )
+
+
+def search_hits(points: list[models.ScoredPoint]) -> list[SearchHit]:
+    """A response's points as hits, tied ones in id order (see :mod:`~faro_workloads.core.fusion`)."""
+    return ties_in_id_order([search_hit(point) for point in points])
 
 
 def search_hit(point: models.ScoredPoint) -> SearchHit:

@@ -18,6 +18,7 @@ from psycopg.types.json import Jsonb
 from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.settings import Distance
 from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.fusion import ties_in_id_order
 from faro_workloads.core.lexical import MAX_WEIGHT, SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres.tables import CollectionTables
@@ -128,13 +129,14 @@ class SearchStatements:
                 ORDER BY {distance} LIMIT %(candidates)s
             ), chosen AS (
                 SELECT id, distance FROM (
-                    SELECT id, distance, row_number() OVER (PARTITION BY doc_id ORDER BY distance) AS nth
+                    SELECT id, distance,
+                        row_number() OVER (PARTITION BY doc_id ORDER BY distance, id) AS nth
                     FROM cand
                 ) AS ranked
-                WHERE nth <= %(per_document)s ORDER BY distance LIMIT %(k)s
+                WHERE nth <= %(per_document)s ORDER BY distance, id LIMIT %(k)s
             )
             SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, r.distance, c.model
-            FROM chosen AS r JOIN {chunks} AS c ON c.id = r.id ORDER BY r.distance
+            FROM chosen AS r JOIN {chunks} AS c ON c.id = r.id ORDER BY r.distance, r.id
             """
         ).format(distance=distance, chunks=self._tables.chunks, where=where)
         return sql.SQL(composed.as_string())
@@ -255,12 +257,12 @@ class SearchStatements:
 
     def dense_hits(self, rows: list[Row]) -> list[SearchHit]:
         """Rows of :meth:`dense`, their distance scored as Qdrant scores (see :class:`SearchHit`)."""
-        return [_hit(row, self._score(row[5])) for row in rows]
+        return ties_in_id_order([_hit(row, self._score(row[5])) for row in rows])
 
     @staticmethod
     def lexical_hits(rows: list[Row]) -> list[SearchHit]:
         """Rows of :meth:`lexical`, scored by BM25."""
-        return [_hit(row, float(row[5])) for row in rows]
+        return ties_in_id_order([_hit(row, float(row[5])) for row in rows])
 
     def _score(self, distance: float) -> float:
         """pgvector's distance in Qdrant's terms: cosine similarity, dot product, or euclidean distance."""
