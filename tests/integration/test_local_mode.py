@@ -220,6 +220,21 @@ def test_a_manual_cutover_serves_the_live_generation_until_approved_with_faro_ge
         assert "--embedder hash --strategy markdown --chunk-size 250 --chunk-overlap 32" in back.stderr
 
 
+def test_a_manual_cutover_without_serving_is_approved_with_faro_local_approve(tmp_path: Path) -> None:
+    data_dir = str(tmp_path / "data")
+    assert faro("local", "--data-dir", data_dir, "--no-serve", "--docs", str(EXAMPLE_DOCS)).returncode == 0
+    smaller = ("--chunk-size", "64", "--chunk-overlap", "8", "--cutover", "manual", "--no-serve")
+
+    blocked = faro("local", "--data-dir", data_dir, *smaller)
+    assert blocked.returncode == 1 and "cutover blocked (AwaitingApproval)" in blocked.stderr
+    assert "run faro local again with --approve 2" in " ".join(blocked.stderr.split())
+    unknown = faro("local", "--data-dir", data_dir, *smaller, "--approve", "9")
+    assert (unknown.returncode, unknown.stderr.strip()) == (2, "error: generation 9 does not exist")
+    approved = faro("local", "--data-dir", data_dir, *smaller, "--approve", "2")
+    assert approved.returncode == 0, approved.stderr
+    assert "generation 2 approved" in approved.stdout and "generation 2 is live" in approved.stdout
+
+
 def test_cli_errors_are_one_line_with_a_nonzero_exit(tmp_path: Path) -> None:
     unreachable = faro("query", "anything", "--url", f"http://127.0.0.1:{free_port()}")
     assert unreachable.returncode == 3  # a dependency (the API) is unavailable

@@ -14,10 +14,11 @@ from rich.table import Table
 
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
+from faro_workloads.contract.generations import APPROVABLE
 from faro_workloads.document_files import skipped_note
 
 if TYPE_CHECKING:
-    from faro_workloads.core.generation_control import StepReport
+    from faro_workloads.core.generation_control import GenerationController, StepReport
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -106,6 +107,13 @@ err_console = Console(stderr=True)
     is_flag=True,
     help="Ingest --docs (and reindex, after a model or chunking change), then exit instead of serving.",
 )
+@click.option(
+    "--approve",
+    type=click.IntRange(1),
+    metavar="GENERATION",
+    help="Approve the cutover to the building GENERATION (a Manual cutover, or one the golden queries "
+    "refused): what `faro generations approve` does through a running API.",
+)
 def local(
     data_dir: Path,
     host: str,
@@ -127,6 +135,7 @@ def local(
     recall_k: int,
     max_recall_drop: float,
     no_serve: bool,
+    approve: int | None,
 ) -> None:
     """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
     from faro_workloads.contract.settings import ChunkingConfig, FaroSettings, GenerationsConfig
@@ -167,6 +176,8 @@ def local(
         ),
     )
     with local_mode.build(options) as runtime:
+        if approve is not None:
+            _approve(runtime.generations, approve)
         if docs:
             summary = runtime.ingest_folder(list(docs), show_progress=True)
             console.print(
@@ -190,14 +201,37 @@ def local(
             runtime.serve()
 
 
+def _approve(controller: GenerationController, generation: int) -> None:
+    """Approve the cutover to ``generation``; exit 2 in one line when it is not building."""
+    from faro_workloads.contract.generations import GenerationState
+
+    found = {g.id: g for g in controller.generations()}
+    if generation not in found:
+        err_console.print(f"error: generation {generation} does not exist", soft_wrap=True)
+        sys.exit(2)
+    if found[generation].state is not GenerationState.BUILDING:
+        state = found[generation].state.value
+        err_console.print(f"error: generation {generation} is {state}, not Building", soft_wrap=True)
+        sys.exit(2)
+    controller.approve(generation)
+    console.print(f"generation {generation} approved: it goes live once it passes the gate")
+
+
 def _print_reindex(report: StepReport) -> None:
-    """What the reindex did, one line; a blocked cutover exits 1 (the live generation still serves)."""
+    """What the reindex did, one line; a blocked cutover exits 1 (the live generation still serves), saying
+    how to approve it where an approval would let it through."""
     if report.promoted is not None:
         console.print(f"generation {report.promoted} is live")
     elif report.blocked is not None:
         err_console.print(
             f"cutover blocked ({report.blocked.reason}): {report.blocked.message}", soft_wrap=True
         )
+        if report.target is not None and report.blocked.reason in APPROVABLE:
+            err_console.print(
+                f"  to approve: run faro local again with --approve {report.target}, or "
+                f"`faro generations approve {report.target}` against it while it serves",
+                soft_wrap=True,
+            )
         sys.exit(1)
 
 

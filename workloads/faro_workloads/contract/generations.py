@@ -45,6 +45,12 @@ class CutoverBlock(StrEnum):
     """The golden-queries file the gate was given cannot be read or is not one."""
 
 
+APPROVABLE = frozenset(
+    {CutoverBlock.AWAITING_APPROVAL, CutoverBlock.RECALL_DROPPED, CutoverBlock.GOLDEN_QUERIES_INVALID}
+)
+"""The blocks an approval lets a cutover through (the others hold whatever anyone approves)."""
+
+
 def chunks_table_name(collection: str, generation: int) -> str:
     """The PostgreSQL table holding generation ``generation``'s chunks."""
     return f"{collection}_chunks" if generation == FIRST_GENERATION else f"{collection}_g{generation}_chunks"
