@@ -69,6 +69,7 @@ def test_each_backend_and_mode_is_scored_and_dense_matches_the_stores_asked_dire
     rows = {(row["backend"], row["mode"]): row for row in map(json.loads, done.stdout.splitlines())}
     assert set(rows) == {(b, m) for b in ("qdrant", "postgres") for m in ("dense", "hybrid")}
     assert rows["qdrant", "dense"]["queries"] == 10 and rows["qdrant", "dense"]["k"] == 3
+    assert rows["qdrant", "dense"]["unknown_ids"] == [] and "warning" not in done.stderr
     for mode in ("dense", "hybrid"):
         for name in ("recall", "mrr", "ndcg"):  # exact search on both; fusion is Faro's on both
             assert rows["qdrant", mode][name] == pytest.approx(rows["postgres", mode][name])
@@ -84,6 +85,26 @@ def test_each_backend_and_mode_is_scored_and_dense_matches_the_stores_asked_dire
 
     table = faro("eval", str(QUESTIONS), "--url", url)
     assert table.returncode == 0 and "recall@5" in table.stdout and "nDCG@10" in table.stdout
+    assert "│ hybrid " in table.stdout  # the mode the server answered with by default, by its name
+
+
+def test_expected_ids_no_document_has_are_named_in_a_warning(served, tmp_path: Path) -> None:
+    url, plane = served
+    plane.ingest.delete("overview.md")
+    questions = tmp_path / "questions.jsonl"
+    lines = [
+        {"question": "How does the outbox reach Qdrant?", "doc_ids": ["dual-write.md"]},
+        {"question": "What does the overview say?", "doc_ids": ["overview.md"]},  # deleted since
+        {"question": "Where is the runbook?", "doc_ids": ["runbok.md", "dual-write.md"]},  # a typo
+    ]
+    questions.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    done = faro("eval", str(questions), "--url", url, "--json")
+
+    assert done.returncode == 0, done.stderr
+    assert "warning: 2 expected document ids match no document" in " ".join(done.stderr.split())
+    assert "overview.md, runbok.md" in done.stderr
+    assert json.loads(done.stdout.splitlines()[0])["unknown_ids"] == ["overview.md", "runbok.md"]
 
 
 def test_a_bad_file_and_an_unreachable_api_are_one_line_each(tmp_path: Path) -> None:

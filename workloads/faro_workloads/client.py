@@ -54,6 +54,15 @@ class FaroClient:
             return response.json()
         return None if response.status_code == 404 else _json_or_raise(response)
 
+    def lists_documents(self) -> bool:
+        """Whether the API has the documents API (a cluster's query service has not: its chunking service
+        has)."""
+        response = self._http.get("/v1/documents", params={"limit": 1})
+        if response.status_code in (404, 405):
+            return False
+        _json_or_raise(response)
+        return True
+
     def query(
         self,
         text: str,

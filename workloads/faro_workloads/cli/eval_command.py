@@ -13,9 +13,11 @@ from rich.table import Table
 
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.client import FaroClient
+from faro_workloads.contract.golden_queries import GoldenQueries
 from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore, first_documents
 
 console = Console()
+err_console = Console(stderr=True)
 
 DEPTH = 10
 """MRR and nDCG are taken over the first 10 documents, whatever the recall's k."""
@@ -66,39 +68,70 @@ def eval_(
     golden = load_golden_queries(questions)
     client = FaroClient(url, api_key)
     try:
-        scores = {
-            (backend, mode): score_retrieval(golden, _api_search(client, backend, mode), k, depth=DEPTH)
-            for mode in modes or (None,)
-            for backend in backends or ("auto",)
-        }
+        unknown = _unknown_ids(client, golden)
+        scores = {}
+        for mode in modes or (None,):
+            for backend in backends or ("auto",):
+                answered: set[str] = set()
+                score = score_retrieval(golden, _api_search(client, backend, mode, answered), k, depth=DEPTH)
+                scores[backend, _mode_label(mode, answered)] = score
     finally:
         client.close()
+    if unknown:
+        err_console.print(
+            f"warning: {counted(len(unknown), 'expected document id')} match no document (or a deleted "
+            f"one), and score as misses: {', '.join(unknown[:10])}{' ...' if len(unknown) > 10 else ''}",
+            soft_wrap=True,
+        )
     if as_json:
         for (backend, mode), score in scores.items():
-            line = {"backend": backend, "mode": mode or "default", "queries": score.queries, "k": k}
-            click.echo(json.dumps({**line, **_figures(score)}))
+            line = {"backend": backend, "mode": mode, "queries": score.queries, "k": k}
+            click.echo(json.dumps({**line, **_figures(score), "unknown_ids": unknown}))
         return
     table = Table(title=f"{counted(len(golden.queries), 'question')} from {questions.name}")
     for column in ("backend", "mode", f"recall@{k}", f"MRR@{DEPTH}", f"nDCG@{DEPTH}"):
         table.add_column(column, justify="left" if column in ("backend", "mode") else "right")
     for (backend, mode), score in scores.items():
         figures = _figures(score)
-        table.add_row(backend, mode or "default", *(f"{value:.3f}" for value in figures.values()))
+        table.add_row(backend, mode, *(f"{value:.3f}" for value in figures.values()))
     console.print(table)
+
+
+def _mode_label(asked: str | None, answered: set[str]) -> str:
+    """The mode a row scores: the one that answered (the server's default when none was asked), and the one
+    asked when it is not what answered (e.g. lexical on an index without terms, answered by vector)."""
+    label = " / ".join(sorted(answered)) or (asked or "default")
+    return label if asked is None or answered <= {asked} else f"{asked} (answered: {label})"
+
+
+def _unknown_ids(client: FaroClient, golden: GoldenQueries) -> list[str] | None:
+    """The expected ids no document of the API has (or only a deleted one); None when the API cannot tell
+    (no documents API: a cluster's query service)."""
+    if not client.lists_documents():
+        return None
+    expected = sorted({doc_id for query in golden.queries for doc_id in query.doc_ids})
+    unknown = []
+    for doc_id in expected:
+        found = client.document(doc_id)
+        if found is None or found.get("state") == "deleted":
+            unknown.append(doc_id)
+    return unknown
 
 
 def _figures(score: RetrievalScore) -> dict[str, float]:
     return {"recall": round(score.recall, 4), "mrr": round(score.mrr, 4), "ndcg": round(score.ndcg, 4)}
 
 
-def _api_search(client: FaroClient, backend: str, mode: str | None) -> DocumentSearch:
-    """The documents the query API finds for each question, best first (a document at its best chunk)."""
+def _api_search(client: FaroClient, backend: str, mode: str | None, answered: set[str]) -> DocumentSearch:
+    """The documents the query API finds for each question, best first (a document at its best chunk); the
+    modes that answered go into ``answered`` (without ``mode``, the server's default)."""
 
     def search(texts: Sequence[str], depth: int) -> list[list[str]]:
         ranked = []
         for text in texts:
-            hits = client.query(text, TOP_K, backend, mode)["hits"]
-            ranked.append(first_documents((hit["doc_id"] for hit in hits), depth))
+            answer = client.query(text, TOP_K, backend, mode)
+            answered.add(answer.get("mode") or "unknown")
+            ranked.append(first_documents((hit["doc_id"] for hit in answer["hits"]), depth))
         return ranked
 
     return search
