@@ -9,13 +9,14 @@ from pydantic import Field, model_validator
 
 from faro_operator.spec_base import SecretKeyRef, SpecModel
 from faro_workloads.contract.access import TENANT_PATTERN
+from faro_workloads.contract.auth_settings import Burst, RequestsPerSecond
 
 
 class RateLimitSpec(SpecModel):
     """Requests each caller (an API key, or a client address on an open API) may make, per replica."""
 
-    requests_per_second: float = Field(..., gt=0, le=100000, description="Sustained rate per caller.")
-    burst: int = Field(..., ge=1, le=100000, description="Requests a caller may make at once.")
+    requests_per_second: RequestsPerSecond
+    burst: Burst
 
 
 # A ServiceAccount in the pipeline's namespace, or in another one as namespace/name.

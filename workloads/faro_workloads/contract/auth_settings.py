@@ -13,11 +13,16 @@ from faro_workloads.contract.api import SettingsModel
 IN_CLUSTER_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
+RequestsPerSecond = Annotated[float, Field(gt=0, le=100_000, description="Sustained rate per caller.")]
+Burst = Annotated[int, Field(ge=1, le=100_000, description="Requests a caller may make at once.")]
+"""A rate limit's two figures, bounded alike in a RagPipeline's spec and in the services' settings."""
+
+
 class RateLimitConfig(SettingsModel):
     """Requests each caller (an API key, or a client address on an open API) may make to the data APIs."""
 
-    requests_per_second: float = Field(..., gt=0, le=100_000, description="Sustained rate per caller.")
-    burst: int = Field(..., ge=1, le=100_000, description="Requests a caller may make at once.")
+    requests_per_second: RequestsPerSecond
+    burst: Burst
 
 
 class ServiceAccountAuthConfig(SettingsModel):
