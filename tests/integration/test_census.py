@@ -166,6 +166,10 @@ def test_orphans_are_found_and_removed_and_a_wrong_prefix_deletes_nothing(
     assert removed.census is not None and removed.census.orphans_deleted == 3 and removed.ok
     assert plane.pg.document_count() == 5
     assert removed.final.qdrant_count == removed.final.postgres_count == plane.pg.count()  # points gone too
+    # Qdrant's points went with the repair; the outbox rows the deletes queued read 'deleting' until the
+    # embedding engine's drainer (not running here) has applied them
+    assert chunker.get("/v1/documents/stray/0").json()["state"] == "deleting"
+    plane.ingest_path.drain()
     assert chunker.get("/v1/documents/stray/0").json()["state"] == "deleted"
 
 

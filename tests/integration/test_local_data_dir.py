@@ -13,6 +13,8 @@ import pytest
 from faro_workloads.embedded_postgres import EmbeddedPostgresError, start_embedded_postgres
 from faro_workloads.services.data_dir_lock import LOCK_FILE, DataDirInUse, DataDirLock
 
+from support.polling import wait_for
+
 pytestmark = pytest.mark.integration
 
 HOLD = """
@@ -53,6 +55,32 @@ def test_an_embedded_postgres_that_does_not_start_is_one_line_naming_its_log(tmp
     assert (
         "\n" not in message and f"did not start (pg_ctl start failed; its log: {pgdata / 'log'})" in message
     )
+
+
+def test_an_embedded_postgres_slower_to_start_than_pgserver_waits_is_joined(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pgserver gives `pg_ctl start` 10 s; on a busy machine (CI's two workers) PostgreSQL took longer and
+    `faro local` refused a fresh folder as damaged. Here pg_ctl starts the server without waiting for it,
+    and then reports its 10 s gone."""
+    import pgserver.postgres_server as pgserver_module
+
+    started = pgserver_module.pg_ctl
+
+    def impatient(args, **kwargs):  # type: ignore[no-untyped-def]
+        if args[-1] != "start":
+            return started(args, **kwargs)
+        started(["-W" if arg == "-w" else arg for arg in args], **kwargs)
+        wait_for((pgdata / "log").is_file, timeout=10, what="the server's log")  # as after 10 s
+        raise subprocess.TimeoutExpired(["pg_ctl", *args], kwargs.get("timeout", 10))
+
+    pgdata = tmp_path / "postgres"
+    monkeypatch.setattr(pgserver_module, "pg_ctl", impatient)
+    server = start_embedded_postgres(pgdata)
+    try:
+        assert server.psql("SELECT 41 + 1;").split()[2] == "42"
+    finally:
+        server.cleanup()
 
 
 def test_damaged_qdrant_data_and_model_record_are_one_line_naming_the_file(tmp_path: Path) -> None:

@@ -220,23 +220,25 @@ def test_delete_racing_a_batched_ingest_leaves_nothing_behind(
     assert_stores_equal(pg_store, qdrant_store)
 
 
-def test_delete_racing_a_first_time_create_comes_first_and_the_create_stands_whole(
+def test_delete_racing_a_first_time_create_waits_for_it_and_deletes_it_whole(
     pg_store: PgVectorStore, qdrant_store: QdrantStore, sessions: Sessions, make_chunks, make_record
 ) -> None:
-    """A document not committed yet does not exist for a delete: it does not wait, finds nothing (404), and
-    the create, committed after it, leaves the whole document in both stores."""
+    """A document not committed yet is locked by its create all the same: the delete waits for the create
+    to commit, then deletes every chunk it wrote, from both stores (it neither slips before the create, nor
+    leaves part of it)."""
     writer = _writer(pg_store, qdrant_store)
     new = make_chunks("doc", 12)
 
     sessions.hold_outbox()
     creating = Background(writer.write_document, make_record(new), new)
-    sessions.wait_for_waiter(sessions.holder, what="the create to reach its outbox INSERT")
-    deleted = Background(writer.delete_document, "doc").result()  # while the create is held open
+    creator = sessions.wait_for_waiter(sessions.holder, what="the create to reach its outbox INSERT")
+    deleting = Background(writer.delete_document, "doc")
+    sessions.wait_for_waiter(creator, what="the delete to wait for the create")
     sessions.release()
 
-    assert deleted is None and creating.result().qdrant_synced
-    _assert_holds_exactly(pg_store, qdrant_store, "doc", new)
-    assert pg_store.all_ids() == _qdrant_ids(qdrant_store) == {chunk.id for chunk in new}
+    assert creating.result().qdrant_synced and deleting.result() is not None
+    assert pg_store.get_document("doc") is None
+    assert pg_store.all_ids() == _qdrant_ids(qdrant_store) == set()
     assert pg_store.outbox_pending() == 0
 
 

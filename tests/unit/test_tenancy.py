@@ -58,6 +58,9 @@ def test_uploads_are_stamped_and_may_not_take_an_id_held_by_someone_else() -> No
         assert taken.value.status_code == 409
     check_writable(_status("x", "a"), "x", "a")
     check_writable(_status("x", "b", DocumentState.DELETED), "x", "a")  # a deleted id is free
+    check_writable(DocumentStatus("x", DocumentState.DELETING, None), "x", "a")  # so is one no store holds
+    with pytest.raises(HTTPException):  # but not one still held while its delete is applied
+        check_writable(_status("x", "b", DocumentState.DELETING), "x", "a")
     check_writable(None, "x", "a")
     document = IncomingDocument("x", "text", "upload")
     held = held_upload(document, "a", lambda doc_id: None)

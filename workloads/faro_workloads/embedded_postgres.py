@@ -4,9 +4,11 @@ whole server log when one fails), after :func:`forget_crashed_users`, the crash 
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import subprocess
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 
 HANDLE_LIST = ".handle_pids.json"  # pgserver's list of the processes using the server of a PGDATA
 CLOCK_SLACK_SECONDS = 2.0  # process start times are known to about a second (boot time in whole seconds)
+STARTUP_SECONDS = 90.0
+"""How long a starting server may take to be ready, beyond pgserver's own 10 s, before it counts as failed."""
 
 
 def forget_crashed_users(pgdata: Path) -> list[int]:
@@ -65,6 +69,33 @@ def _user_since(pid: int, written: float) -> bool:
         return True
 
 
+def _ready_within(pgdata: Path, seconds: float) -> bool:
+    """Whether the server of ``pgdata`` reports itself ready (its ``postmaster.pid``) within ``seconds``."""
+    from pgserver.utils import PostmasterInfo
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+        except (AssertionError, ValueError, OSError):  # the file half written: PostgreSQL fills it in steps
+            info = None
+        if info is not None and info.is_running() and info.status == "ready":
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def _forget_unstarted(pgdata: Path) -> None:
+    """Drop the handle pgserver kept of a server it gave up on (it registers a handle before starting the
+    server, and ``get_server`` would hand that one out again, never started), and its exit hook."""
+    from pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        unstarted = PostgresServer._instances.pop(pgdata.expanduser().resolve(), None)
+    if unstarted is not None:
+        atexit.unregister(unstarted._cleanup)
+
+
 class EmbeddedPostgresError(ConfigurationError):
     """The embedded PostgreSQL of a data folder did not start (its log says why)."""
 
@@ -80,7 +111,14 @@ def start_embedded_postgres(pgdata: Path) -> Any:
     if pgdata.exists():  # a crashed run's pid would keep every later stop from stopping PostgreSQL
         forget_crashed_users(pgdata)
     try:
-        return pgserver.get_server(pgdata, cleanup_mode="stop")
+        try:
+            return pgserver.get_server(pgdata, cleanup_mode="stop")
+        except subprocess.TimeoutExpired:
+            # pgserver gives `pg_ctl start` 10 s; on a busy machine PostgreSQL is still starting then
+            if not _ready_within(pgdata, STARTUP_SECONDS):
+                raise
+            _forget_unstarted(pgdata)
+            return pgserver.get_server(pgdata, cleanup_mode="stop")  # joins the server that came up
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         server_log = pgdata / "log"  # where pgserver has pg_ctl write it
         where = f"its log: {server_log}" if server_log.is_file() else f"no server log in {pgdata}"

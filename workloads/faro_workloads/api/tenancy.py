@@ -82,8 +82,11 @@ def stamped(metadata: dict, tenant: str | None) -> dict:
 
 def check_writable(current: DocumentStatus | None, doc_id: str, tenant: str | None) -> None:
     """409 when a caller held to ``tenant`` would replace a document it does not hold (another tenant's, or
-    one without a tenant); deleted documents are free to take."""
+    one without a tenant); deleted documents are free to take, and so are those being deleted that no store
+    holds (a delete acknowledged before any version was stored)."""
     if tenant is None or current is None or current.state is DocumentState.DELETED:
+        return
+    if current.state is DocumentState.DELETING and current.record is None:
         return
     if owner(current) != tenant:
         raise HTTPException(409, str(DocumentIdTaken(doc_id)))
