@@ -91,8 +91,9 @@ class PostgresDocuments:
         their extracted ``texts`` (by doc_id; a document without one keeps none).
 
         ``deletions_seen``: for documents whose version was read elsewhere, when they were last deleted as
-        :meth:`PostgresDocumentMarks.deletions` said before that version was read (None: never). A document
-        deleted again since raises :class:`Superseded` and nothing is written.
+        :meth:`PostgresDocumentMarks.deletions` said after the version was read and before the writer last
+        checked it was still the current one (None: never). A document deleted again since raises
+        :class:`Superseded` and nothing is written.
 
         One binary COPY carries every chunk and each statement covers every document, so a batch costs a
         handful of round trips and one commit. Returns the queued point ids of each document, by doc_id.
