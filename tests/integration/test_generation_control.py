@@ -155,6 +155,18 @@ def worse_model_blocked(stores: Stores, golden: Path) -> tuple[UnrelatedEmbedder
     return worse, report, stores_scores(report.blocked.message)
 
 
+def test_a_blocked_gate_names_the_expected_ids_no_document_has(stores: Stores, tmp_path: Path) -> None:
+    golden = golden_file(tmp_path / "golden.yaml", range(15))
+    queries = yaml.safe_load(golden.read_text())["queries"]
+    queries.append({"query": "term3w12 term3w13", "docIds": ["doc-3", "doc-03"]})  # a typo beside the id
+    golden.write_text(yaml.safe_dump({"queries": queries}))
+
+    _, blocked, _ = worse_model_blocked(stores, golden)
+
+    assert blocked.blocked is not None
+    assert "1 expected document id(s) match no document and score as misses: doc-3" in blocked.blocked.message
+
+
 def test_the_golden_queries_block_a_worse_model_until_approved_or_allowed(
     stores: Stores, tmp_path: Path
 ) -> None:

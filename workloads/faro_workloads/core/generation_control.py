@@ -313,6 +313,9 @@ class GenerationController:
             GOLDEN_RECALL.labels(role).set(score.recall)
             GOLDEN_MRR.labels(role).set(score.mrr)
         new, old = scores["building"], scores.get("live")
+        unknown = self._unknown_note(golden)
+        if unknown:
+            log.warning("golden queries of generation %d: %s", building.id, unknown)
         if live is None or old is None or new.recall >= old.recall - allowed - 1e-9:
             log.info("generation %d golden queries: %s", building.id, new.describe())
             return None
@@ -320,8 +323,20 @@ class GenerationController:
             CutoverBlock.RECALL_DROPPED,
             f"generation {building.id}: recall@{k} {new.recall:.3f} against {old.recall:.3f} on live "
             f"generation {live.id} (allowed drop {allowed}), MRR {new.mrr:.3f} against {old.mrr:.3f}, "
-            f"{new.queries} golden queries; improve the profile, or {approve}",
+            f"{new.queries} golden queries{'; ' + unknown if unknown else ''}; improve the profile, or "
+            f"{approve}",
         )
+
+    def _unknown_note(self, golden: GoldenQueries) -> str:
+        """What to say of the expected ids no document of the collection has ("" when all are known): they
+        score as misses on every generation."""
+        expected = sorted({doc_id for query in golden.queries for doc_id in query.doc_ids})
+        known = self._pg.get_documents(expected)
+        unknown = [doc_id for doc_id in expected if doc_id not in known]
+        if not unknown:
+            return ""
+        shown = ", ".join(unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        return f"{len(unknown)} expected document id(s) match no document and score as misses: {shown}"
 
     def _score(self, golden: GoldenQueries, model: Embedder, generation: int, k: int) -> RetrievalScore:
         search = vector_document_search(model, self._pg.for_generation(generation))
