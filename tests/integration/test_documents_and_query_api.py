@@ -127,6 +127,19 @@ def test_delete_removes_the_document_from_both_stores(client: TestClient, plane:
     assert client.delete("/v1/documents/gone").status_code == 404
 
 
+def test_listing_refuses_a_query_parameter_it_does_not_take_or_one_given_twice(client: TestClient) -> None:
+    _post_text(client, "guide", GUIDE, format="markdown")
+    assert [d["doc_id"] for d in client.get("/v1/documents?limit=1").json()["documents"]] == ["guide"]
+    typo = client.get("/v1/documents?limt=5")
+    assert typo.status_code == 422
+    assert typo.json()["detail"] == "unknown query parameter 'limt' (this call takes: after, limit)"
+    twice = client.get("/v1/documents?limit=5&limit=10")
+    assert (twice.status_code, twice.json()["detail"]) == (
+        422,
+        "query parameter 'limit' given more than once",
+    )
+
+
 @pytest.mark.parametrize(
     ("request_kwargs", "status", "message"),
     [

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from faro_workloads.api.audit import audit, identity_name
 from faro_workloads.api.errors import error_responses
+from faro_workloads.api.strict_query import check_query
 from faro_workloads.api.tenancy import held_tenant, held_upload, listed_page, visible
 from faro_workloads.api.upload_reader import METADATA, Rejected, TextDocument, UploadReader
 from faro_workloads.contract.settings import IngestConfig
@@ -208,6 +209,7 @@ def documents_router(
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         after: Annotated[str | None, Query(max_length=DOC_ID_MAX_LENGTH, pattern=NUL_FREE)] = None,
     ) -> DocumentList:
+        check_query(request, ("limit", "after"))
         pages = lambda size, cursor: backend.list(limit=size, after=cursor)  # noqa: E731
         records, next_after = listed_page(pages, held_tenant(request), limit, after)
         return DocumentList(documents=[DocumentInfo.of(r) for r in records], next_after=next_after)
