@@ -18,7 +18,7 @@ from faro_workloads.contract.generations import (
     estimated_completion,
     in_state,
 )
-from faro_workloads.core.generation_control import GenerationController
+from faro_workloads.core.generation_control import GenerationController, NotBuilding, UnknownGeneration
 
 
 class GenerationInfo(BaseModel):
@@ -72,14 +72,12 @@ def generations_router(controller: GenerationController) -> APIRouter:
         summary="Approve a Manual cutover to a building generation",
     )
     async def approve(generation: GenerationId) -> GenerationsResponse:
-        found = {g.id: g for g in await run_in_threadpool(controller.generations)}
-        if generation not in found:
-            raise HTTPException(404, f"generation {generation} does not exist")
-        if found[generation].state is not GenerationState.BUILDING:
-            raise HTTPException(
-                409, f"generation {generation} is {found[generation].state.value}, not Building"
-            )
-        await run_in_threadpool(controller.approve, generation)
+        try:
+            await run_in_threadpool(controller.approve_building, generation)
+        except UnknownGeneration as exc:
+            raise HTTPException(404, str(exc)) from None
+        except NotBuilding as exc:
+            raise HTTPException(409, str(exc)) from None
         return await run_in_threadpool(_status, controller)
 
     return router

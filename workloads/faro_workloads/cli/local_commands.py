@@ -203,17 +203,13 @@ def local(
 
 def _approve(controller: GenerationController, generation: int) -> None:
     """Approve the cutover to ``generation``; exit 2 in one line when it is not building."""
-    from faro_workloads.contract.generations import GenerationState
+    from faro_workloads.errors import InputError
 
-    found = {g.id: g for g in controller.generations()}
-    if generation not in found:
-        err_console.print(f"error: generation {generation} does not exist", soft_wrap=True)
+    try:
+        controller.approve_building(generation)
+    except InputError as exc:
+        err_console.print(f"error: {exc}", soft_wrap=True)
         sys.exit(2)
-    if found[generation].state is not GenerationState.BUILDING:
-        state = found[generation].state.value
-        err_console.print(f"error: generation {generation} is {state}, not Building", soft_wrap=True)
-        sys.exit(2)
-    controller.approve(generation)
     console.print(f"generation {generation} approved: it goes live once it passes the gate")
 
 

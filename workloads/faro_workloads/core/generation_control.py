@@ -51,7 +51,7 @@ from faro_workloads.core.outbox import OutboxDrainer
 from faro_workloads.core.profile_runtime import EmbedderFactory, gateway_embedder_factory
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.errors import ConfigurationError
+from faro_workloads.errors import ConfigurationError, InputError
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +65,14 @@ class CutoverBlocked:
 
     reason: CutoverBlock
     message: str
+
+
+class UnknownGeneration(InputError):
+    """A generation id the registry does not hold."""
+
+
+class NotBuilding(InputError):
+    """An approval of a generation that is not building (live or retired already)."""
 
 
 @dataclass(slots=True)
@@ -126,6 +134,16 @@ class GenerationController:
         """Let a ``cutover: Manual`` switch to the building ``generation`` once it passes the gate (recorded
         in the registry, for whichever process runs the cutover); False when it is not building."""
         return self._pg.approve_generation(generation)
+
+    def approve_building(self, generation: int) -> None:
+        """:meth:`approve`, refusing a ``generation`` that does not exist (:class:`UnknownGeneration`) or is
+        not building (:class:`NotBuilding`), each in one line: what the API and ``faro local`` say."""
+        found = {g.id: g for g in self.generations()}
+        if generation not in found:
+            raise UnknownGeneration(f"generation {generation} does not exist")
+        if found[generation].state is not GenerationState.BUILDING:
+            raise NotBuilding(f"generation {generation} is {found[generation].state.value}, not Building")
+        self.approve(generation)
 
     # ------------------------------------------------------------------------------------------ the plan
 
