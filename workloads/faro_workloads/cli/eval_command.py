@@ -14,6 +14,7 @@ from rich.table import Table
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.client import FaroClient
 from faro_workloads.contract.golden_queries import GoldenQueries
+from faro_workloads.core.document_state import DocumentState
 from faro_workloads.core.evaluation import DocumentSearch, RetrievalScore, first_documents
 
 console = Console()
@@ -113,7 +114,7 @@ def _unknown_ids(client: FaroClient, golden: GoldenQueries) -> list[str] | None:
     unknown = []
     for doc_id in expected:
         found = client.document(doc_id)
-        if found is None or found.get("state") == "deleted":
+        if found is None or found.get("state") == DocumentState.DELETED:
             unknown.append(doc_id)
     return unknown
 
