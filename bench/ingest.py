@@ -161,8 +161,9 @@ def main(argv: list[str] | None = None) -> None:
         "repeat": args.repeat,
         "warmup": args.warmup,
         "qdrant": args.qdrant,
+        "qdrant_engine": args.qdrant_engine,
     }
-    with bench_stores(embedder.dimension, args.qdrant) as stores:
+    with bench_stores(embedder.dimension, args.qdrant, args.qdrant_engine) as stores:
         timings = measure(stores, corpus, args.repeat, args.warmup, args.profile)
     build_report(corpus, timings, parameters).print()
 

@@ -1,5 +1,9 @@
 """Qdrant local mode after many deletes: filtered search on a churned collection vs a fresh one.
 
+This measures qdrant-client's Python local mode (``local_engine: python``), whose deleted points stay in
+memory until Faro's compaction rebuilds the collection. Qdrant Edge, local mode's default engine, vacuums
+deleted points with Qdrant's own optimizer (run after deletes) and has no such compaction.
+
 Set-up (not timed): a few live documents (about 24 points, 384-d), then ``--cycles`` churn cycles through
 :class:`QdrantStore`, the way ingest writes: a new document of ``--transient-chunks`` chunks is upserted and
 deleted by its doc_id, and one live document is replaced (deleted by doc_id, upserted again). Measured, same
@@ -134,7 +138,8 @@ def run(args: argparse.Namespace) -> BenchReport:
             ("no compaction", NO_COMPACTION, args.cycles),
         ):
             path = ":memory:" if args.qdrant == "memory" else str(root / name.replace(" ", "_"))
-            store = QdrantStore(QdrantConfig(path=path), collection, compaction=policy)
+            config = QdrantConfig(path=path, local_engine="python")
+            store = QdrantStore(config, collection, compaction=policy)
             try:
                 store.ensure_collection()
                 print(f"{name}: {cycles} churn cycles", file=sys.stderr, flush=True)

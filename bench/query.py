@@ -51,10 +51,10 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from bench.baselines import point_batches, raw_qdrant_upsert
 from bench.corpus import Corpus, build_corpus, make_queries
 from bench.loadgen import due_times, latency_start
 from bench.measure import percentiles_ms, settle_heap
+from bench.options import add_engine_option
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.background_server import BackgroundServer, free_port
@@ -63,7 +63,6 @@ from faro_workloads.contract.settings import (
     CollectionConfig,
     FaroSettings,
     PostgresConfig,
-    QdrantConfig,
     QueryConfig,
 )
 from faro_workloads.core.embedding.hashing import HashingEmbedder
@@ -156,14 +155,12 @@ def in_process_latencies(
 
 
 class RawQueries:
-    """The stores queried directly: a bare Qdrant local-mode client and a psycopg pool, same data."""
+    """The stores queried directly: the bare Qdrant engine of local mode and a psycopg pool, same data."""
 
     def __init__(self, stores: BenchStores, corpus: Corpus, collection: CollectionConfig) -> None:
-        raw = stores.new_collection("rawq")
-        self._qdrant = stores.raw_qdrant(raw)
-        self._qdrant_name = raw.name
+        self._qdrant = stores.raw_qdrant(stores.new_collection("rawq"))
         self._qdrant_lock = threading.Lock()
-        raw_qdrant_upsert(self._qdrant, raw, point_batches(corpus.chunks))
+        self._qdrant.upsert(self._qdrant.batches(corpus.chunks))
         size = PostgresConfig().pool_size
         self._pool = ConnectionPool(stores.dsn, min_size=size, max_size=size, configure=_configure, open=True)
         self._statement = sql.SQL(
@@ -172,10 +169,8 @@ class RawQueries:
         ).format(stores.chunks_table(collection))
 
     def qdrant(self, vector: np.ndarray) -> object:
-        with self._qdrant_lock:
-            return self._qdrant.query_points(
-                self._qdrant_name, query=vector.tolist(), limit=TOP_K, with_payload=True
-            )
+        with self._qdrant_lock:  # one call at a time, as Faro's local mode calls it
+            return self._qdrant.query(vector, TOP_K)
 
     def postgres(self, vector: np.ndarray) -> object:
         with self._pool.connection() as conn:
@@ -200,7 +195,7 @@ def serve_faro(stores: BenchStores, corpus: Corpus) -> tuple[BackgroundServer, R
     settings = FaroSettings(
         collection=collection,
         postgres=stores.postgres_config,
-        qdrant=QdrantConfig(path=":memory:"),
+        qdrant=stores.qdrant_config,
         # Capacity is measured, not the timeout: 50 hybrid queries queued on local mode's lock wait longer
         # than the default 2 s and would be answered by the fallback instead.
         query=QueryConfig(qdrant_timeout_seconds=60),
@@ -332,6 +327,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "with --concurrency clients.",
     )
     parser.add_argument("--quick", action="store_true", help="Smoke run: 200 chunks, 200 queries.")
+    add_engine_option(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.chunks, args.queries, args.warmup = 200, 200, 20
@@ -350,8 +346,9 @@ def main(argv: list[str] | None = None) -> None:
         "open_loop_rates": args.rates,
         "top_k": TOP_K,
         "qdrant": "memory",
+        "qdrant_engine": args.qdrant_engine,
     }
-    with bench_stores(embedder.dimension) as stores:
+    with bench_stores(embedder.dimension, engine=args.qdrant_engine) as stores:
         rows = measure(stores, corpus, args)
     build_report(rows, args.concurrency, parameters).print()
 

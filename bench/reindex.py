@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from bench.baselines import copy_rows, point_batches, raw_pg_copy, raw_qdrant_upsert
+from bench.baselines import copy_rows, raw_pg_copy
 from bench.corpus import BENCH_CHUNKING, Corpus, build_corpus
 from bench.measure import median, timed
 from bench.options import parse_store_bench_args, store_bench_parser
@@ -110,8 +110,8 @@ def raw_load(stores: BenchStores, corpus: Corpus) -> float:
             )
         )
         conn.commit()
-    rows, batches = copy_rows(corpus.chunks), point_batches(corpus.chunks)
-    client = stores.raw_qdrant(collection)
+    raw = stores.raw_qdrant(collection)
+    rows, batches = copy_rows(corpus.chunks), raw.batches(corpus.chunks)
     hnsw = HnswConfig()
 
     def load() -> None:
@@ -120,10 +120,10 @@ def raw_load(stores: BenchStores, corpus: Corpus) -> float:
             create = "CREATE INDEX ON {} USING hnsw (embedding vector_cosine_ops) " + HNSW_WITH
             conn.execute(sql.SQL(create).format(table, sql.Literal(hnsw.m), sql.Literal(hnsw.ef_construct)))
             conn.commit()
-        raw_qdrant_upsert(client, collection, batches)
+        raw.upsert(batches)
 
     seconds = timed(load)
-    stores.close(client)
+    stores.close(raw)
     return seconds
 
 
@@ -217,8 +217,9 @@ def main(argv: list[str] | None = None) -> None:
         "repeat": args.repeat,
         "warmup": args.warmup,
         "qdrant": args.qdrant,
+        "qdrant_engine": args.qdrant_engine,
     }
-    with bench_stores(qdrant=args.qdrant) as stores:
+    with bench_stores(qdrant=args.qdrant, engine=args.qdrant_engine) as stores:
         timings = measure(stores, corpus, args.repeat, args.warmup)
     build_report(timings, parameters).print()
 

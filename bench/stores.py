@@ -1,8 +1,10 @@
 """The real stores the benchmarks run against, started in a temporary folder and stopped afterwards.
 
 PostgreSQL + pgvector is an embedded server (pgserver, reached over its unix socket in the temp folder);
-Qdrant is qdrant-client's local mode, in memory (default) or on a folder (``--qdrant disk``, as ``faro
-local`` runs it; there the client commits SQLite once per point, so disk latency dominates). Every measured
+Qdrant is local mode on the engine ``faro local`` runs (Qdrant Edge; ``--qdrant-engine python`` for
+qdrant-client's Python local mode), in memory (default: a temporary folder for Edge) or on a folder
+(``--qdrant disk``, as ``faro local`` runs it; the Python engine then commits SQLite once per point, so disk
+latency dominates). Every measured
 run gets fresh, uniquely named collections, so no run sees another's data or indexes. Everything is
 stopped on exit, also on Ctrl-C (the context manager's ``finally``).
 """
@@ -21,12 +23,11 @@ from typing import Literal
 import psycopg
 from psycopg import sql
 from pydantic import SecretStr
-from qdrant_client import QdrantClient, models
 
-from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
+from bench.raw_qdrant import QdrantEngine, RawQdrant, open_raw_qdrant
+from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
-from faro_workloads.core.stores.qdrant_points import LEXICAL_VECTOR
 
 from support.postgres import temporary_postgres
 
@@ -43,8 +44,9 @@ class BenchStores:
     dsn: str
     dimension: int = DIMENSION
     qdrant_location: QdrantLocation = "memory"
+    qdrant_engine: QdrantEngine = "edge"
     _counter: Iterator[int] = field(default_factory=itertools.count)
-    _closables: list[PgVectorStore | QdrantStore | QdrantClient] = field(default_factory=list)
+    _closables: list[PgVectorStore | QdrantStore | RawQdrant] = field(default_factory=list)
 
     @property
     def postgres_config(self) -> PostgresConfig:
@@ -59,6 +61,11 @@ class BenchStores:
             return ":memory:"
         return str(self.root / "qdrant" / collection.name)
 
+    @property
+    def qdrant_config(self) -> QdrantConfig:
+        """Local mode in memory on this run's engine (for a service the benchmark configures)."""
+        return QdrantConfig(path=":memory:", local_engine=self.qdrant_engine)
+
     def pg_store(self, collection: CollectionConfig) -> PgVectorStore:
         """The product's store for ``collection``, with its tables created (empty)."""
         store = PgVectorStore(self.postgres_config, collection)
@@ -68,27 +75,19 @@ class BenchStores:
 
     def qdrant_store(self, collection: CollectionConfig) -> QdrantStore:
         """The product's store for ``collection`` in a local-mode folder of its own, collection created."""
-        store = QdrantStore(QdrantConfig(path=self.qdrant_path(collection)), collection)
+        config = QdrantConfig(path=self.qdrant_path(collection), local_engine=self.qdrant_engine)
+        store = QdrantStore(config, collection)
         self._closables.append(store)
         store.ensure_collection()
         return store
 
-    def raw_qdrant(self, collection: CollectionConfig) -> QdrantClient:
-        """A bare local-mode client on a folder of its own, with the collection created as Faro creates it
-        (same dimension, distance and HNSW settings, and the lexical sparse vector with the IDF modifier)."""
+    def raw_qdrant(self, collection: CollectionConfig) -> RawQdrant:
+        """The bare engine on a folder of its own, with the collection created as Faro creates it (same
+        dimension, distance and HNSW settings, and the lexical sparse vector with the IDF modifier)."""
         path = self.qdrant_path(collection)
-        client = QdrantClient(location=path) if path == ":memory:" else QdrantClient(path=path)
-        self._closables.append(client)
-        hnsw = HnswConfig()
-        client.create_collection(
-            collection.name,
-            vectors_config=models.VectorParams(
-                size=collection.dimension, distance=models.Distance[collection.distance.name]
-            ),
-            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            hnsw_config=models.HnswConfigDiff(m=hnsw.m, ef_construct=hnsw.ef_construct),
-        )
-        return client
+        raw = open_raw_qdrant(self.qdrant_engine, collection, None if path == ":memory:" else path)
+        self._closables.append(raw)
+        return raw
 
     def chunks_table(self, collection: CollectionConfig) -> sql.Identifier:
         """The chunks table the product's store uses for ``collection``."""
@@ -102,7 +101,7 @@ class BenchStores:
         register_vector(conn)
         return conn
 
-    def close(self, closable: PgVectorStore | QdrantStore | QdrantClient) -> None:
+    def close(self, closable: PgVectorStore | QdrantStore | RawQdrant) -> None:
         closable.close()
         if closable in self._closables:
             self._closables.remove(closable)
@@ -113,12 +112,16 @@ class BenchStores:
 
 
 @contextmanager
-def bench_stores(dimension: int = DIMENSION, qdrant: QdrantLocation = "memory") -> Iterator[BenchStores]:
+def bench_stores(
+    dimension: int = DIMENSION, qdrant: QdrantLocation = "memory", engine: QdrantEngine = "edge"
+) -> Iterator[BenchStores]:
     """Start PostgreSQL + pgvector (:func:`temporary_postgres`) and a temp folder for Qdrant's files."""
     root = Path(tempfile.mkdtemp(prefix="faro-bench-", dir="/tmp"))
     try:
         with temporary_postgres(prefix="faro-bench-pg-") as dsn:
-            stores = BenchStores(root=root, dsn=dsn, dimension=dimension, qdrant_location=qdrant)
+            stores = BenchStores(
+                root=root, dsn=dsn, dimension=dimension, qdrant_location=qdrant, qdrant_engine=engine
+            )
             try:
                 yield stores
             finally:

@@ -53,8 +53,9 @@ def collection(collection_config: CollectionConfig) -> CollectionConfig:
 
 @pytest.fixture
 def local(collection: CollectionConfig, make_chunks, make_record) -> Iterator[QdrantStore]:
-    """A local-mode store (its connection served as a Qdrant server by the tests that need one)."""
-    store = QdrantStore(QdrantConfig(path=":memory:"), collection, connection=None)
+    """A local-mode store (its connection served as a Qdrant server by the tests that need one: the Python
+    engine, whose answers are qdrant-client's models as a server sends them)."""
+    store = QdrantStore(QdrantConfig(path=":memory:", local_engine="python"), collection, connection=None)
     store.ensure_collection()
     yield store
     store.close()

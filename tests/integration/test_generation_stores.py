@@ -183,7 +183,7 @@ def test_the_live_alias_follows_the_promoted_generation(pg: PgVectorStore, qdran
 def test_compacting_one_generation_in_memory_keeps_the_others_and_the_alias(
     collection_config, make_chunks
 ) -> None:
-    first = QdrantStore(QdrantConfig(path=":memory:"), collection_config)
+    first = QdrantStore(QdrantConfig(path=":memory:", local_engine="python"), collection_config)
     second = first.for_generation(2)
     try:
         first.ensure_collection()

@@ -91,10 +91,11 @@ def test_damaged_qdrant_data_and_model_record_are_one_line_naming_the_file(tmp_p
     from faro_workloads.services.local_options import LocalModeError, LocalOptions
 
     qdrant = tmp_path / "qdrant"
-    open_client(QdrantConfig(path=str(qdrant))).close()
+    python_engine = QdrantConfig(path=str(qdrant), local_engine="python")
+    open_client(python_engine).close()
     (qdrant / "meta.json").write_text("{bad")
     with pytest.raises(LocalDataUnreadable, match=rf"cannot be read \({qdrant}/meta\.json: Expecting"):
-        open_client(QdrantConfig(path=str(qdrant)))
+        open_client(python_engine)
 
     options = LocalOptions(data_dir=tmp_path)
     check_dimension(options, HashingEmbedder())  # writes the record

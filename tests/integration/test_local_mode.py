@@ -90,6 +90,18 @@ def test_local_mode_serves_queries_and_keeps_its_data_across_a_restart(tmp_path:
         assert again["id"] == first["id"] and again["score"] == pytest.approx(first["score"], rel=1e-5)
         assert _top_hit(url, "zebra migration runbook")["doc_id"] == "notes.md"
         assert httpx.get(f"{url}/readyz").json()["checks"] == {"postgres": True, "qdrant": True}
+    assert (data_dir / "qdrant" / "edge").is_dir()  # Qdrant Edge, the default engine
+
+    # Switching engines rebuilds Qdrant from PostgreSQL; the other engine's copy is removed, so that a
+    # switch back cannot serve it (notes.md is deleted on the Python engine, then must be gone on Edge).
+    with running_local(data_dir, "--qdrant-engine", "python") as url:
+        assert not (data_dir / "qdrant" / "edge").exists() and (data_dir / "qdrant" / "meta.json").exists()
+        assert _top_hit(url, "outbox keeps pending work when qdrant is down")["id"] == first["id"]
+        assert httpx.delete(f"{url}/v1/documents/notes.md", timeout=30).status_code == 204
+    with running_local(data_dir) as url:
+        assert not (data_dir / "qdrant" / "meta.json").exists()
+        assert _top_hit(url, "zebra migration runbook")["doc_id"] != "notes.md"
+        assert _top_hit(url, "outbox keeps pending work when qdrant is down")["id"] == first["id"]
 
 
 def test_a_data_dir_refuses_a_model_of_another_dimension_with_one_readable_line(tmp_path: Path) -> None:
@@ -230,6 +242,9 @@ def test_a_manual_cutover_without_serving_is_approved_with_faro_local_approve(tm
     assert "run faro local again with --approve 2" in " ".join(blocked.stderr.split())
     unknown = faro("local", "--data-dir", data_dir, *smaller, "--approve", "9")
     assert (unknown.returncode, unknown.stderr.strip()) == (2, "error: generation 9 does not exist")
+    # Qdrant wiped while stopped: every generation is rebuilt from PostgreSQL at start, the building one
+    # too (else the gate would find its stores disagreeing).
+    shutil.rmtree(tmp_path / "data" / "qdrant")
     approved = faro("local", "--data-dir", data_dir, *smaller, "--approve", "2")
     assert approved.returncode == 0, approved.stderr
     assert "generation 2 approved" in approved.stdout and "generation 2 is live" in approved.stdout

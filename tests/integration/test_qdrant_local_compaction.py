@@ -40,7 +40,8 @@ ChunkFactory = Callable[..., list[Chunk]]
 
 
 def open_store(location: str, collection: CollectionConfig, policy: CompactionPolicy) -> QdrantStore:
-    store = QdrantStore(QdrantConfig(path=location, upsert_batch_size=5), collection, compaction=policy)
+    config = QdrantConfig(path=location, upsert_batch_size=5, local_engine="python")
+    store = QdrantStore(config, collection, compaction=policy)
     store.ensure_collection()
     return store
 

@@ -1,4 +1,5 @@
-"""QdrantStore against qdrant-client's local mode (and a refused connection for an unavailable server)."""
+"""QdrantStore on both local-mode engines, Qdrant Edge and qdrant-client's Python local mode (and a refused
+connection for an unavailable server)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.qdrant import CollectionMismatch, QdrantStore
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["edge", "python"])
+def qdrant_store(qdrant_store_factory, collection_config: CollectionConfig, request) -> QdrantStore:
+    """A ready in-memory store on each local-mode engine."""
+    return qdrant_store_factory(collection_config, QdrantConfig(path=":memory:", local_engine=request.param))
 
 
 def test_ensure_collection_is_idempotent_and_drop_removes_it(qdrant_store: QdrantStore, make_chunks) -> None:

@@ -15,6 +15,7 @@ from rich.table import Table
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
 from faro_workloads.contract.generations import APPROVABLE
+from faro_workloads.contract.settings import LocalEngine
 from faro_workloads.document_files import skipped_note
 
 if TYPE_CHECKING:
@@ -108,6 +109,13 @@ err_console = Console(stderr=True)
     help="Ingest --docs (and reindex, after a model or chunking change), then exit instead of serving.",
 )
 @click.option(
+    "--qdrant-engine",
+    type=click.Choice(get_args(LocalEngine)),
+    default="edge",
+    show_default=True,
+    help="Qdrant's engine: edge (Qdrant's own, in this process) or python (qdrant-client's local mode).",
+)
+@click.option(
     "--approve",
     type=click.IntRange(1),
     metavar="GENERATION",
@@ -135,9 +143,10 @@ def local(
     recall_k: int,
     max_recall_drop: float,
     no_serve: bool,
+    qdrant_engine: str,
     approve: int | None,
 ) -> None:
-    """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant local mode, HTTP API."""
+    """Run the whole pipeline on this machine: embedded PostgreSQL, Qdrant in-process, HTTP API."""
     from faro_workloads.contract.settings import ChunkingConfig, FaroSettings, GenerationsConfig
     from faro_workloads.core.generation_plan import Action
     from faro_workloads.services import local as local_mode
@@ -167,6 +176,7 @@ def local(
         portkey=portkey,
         s3=s3_path,
         keys_file=keys_file,
+        qdrant_engine=qdrant_engine,  # type: ignore[arg-type]
         generations=GenerationsConfig(
             cutover=cutover.capitalize(),  # type: ignore[arg-type]
             retain=retain,

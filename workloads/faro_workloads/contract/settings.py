@@ -123,11 +123,21 @@ class PostgresConfig(SettingsModel):
     )
 
 
+LocalEngine = Literal["edge", "python"]
+"""Local mode's Qdrant engine: Qdrant Edge (Qdrant's own engine in this process) or qdrant-client's local
+mode (pure Python)."""
+
+
 class QdrantConfig(SettingsModel):
-    """The fast store: a Qdrant server URL, or qdrant-client local mode (a folder or ':memory:')."""
+    """The fast store: a Qdrant server URL, or local mode in this process (a folder or ':memory:')."""
 
     url: str | None = Field(None, description="Server URL, e.g. http://qdrant:6333.")
     path: str | None = Field(None, description="Local-mode folder, or ':memory:'.")
+    local_engine: LocalEngine = Field(
+        "edge",
+        description="Local mode's engine: 'edge' (Qdrant Edge, Qdrant's own engine in this process) or "
+        "'python' (qdrant-client's local mode, pure Python).",
+    )
     api_key: SecretStr | None = None
     timeout_seconds: float = Field(2.0, gt=0, le=120, description="Per-request timeout.")
     upsert_batch_size: int = Field(256, ge=1, le=10000)

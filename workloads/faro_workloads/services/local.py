@@ -37,6 +37,7 @@ from faro_workloads.core.generation_plan import GenerationPlan
 from faro_workloads.core.ingest import IncomingDocument, IngestResult
 from faro_workloads.core.live_generation import LiveDocuments
 from faro_workloads.core.repair import repair_qdrant
+from faro_workloads.core.stores.local_engines import discard_other_engine
 from faro_workloads.core.text_extraction import UnsupportedDocument, detect_format, extract_document
 from faro_workloads.data_plane import DataPlane
 from faro_workloads.document_files import find_document_files
@@ -75,8 +76,8 @@ class FolderIngestSummary:
 def build(options: LocalOptions) -> LocalRuntime:
     """Start local mode's stores and services; the runtime closes them (use it as a context manager).
 
-    A previous run's outbox is drained first, and Qdrant is rebuilt from PostgreSQL when their counts
-    differ (e.g. the qdrant folder was deleted).
+    A previous run's outbox is drained first, and each generation's Qdrant collection is rebuilt from
+    PostgreSQL when their counts differ (e.g. the qdrant folder was deleted, or the engine switched).
     """
     options.data_dir.mkdir(parents=True, exist_ok=True)
     resources = Resources()
@@ -84,7 +85,7 @@ def build(options: LocalOptions) -> LocalRuntime:
         resources.add(DataDirLock(options.data_dir).acquire())
         embedder = resources.add(build_local_embedder(options, resources))
         check_dimension(options, embedder)
-        stores = resources.add(_open_embedded_stores(options.data_dir, embedder.dimension, resources))
+        stores = resources.add(_open_embedded_stores(options, embedder.dimension, resources))
         plane = resources.add(
             DataPlane(
                 stores.pg,
@@ -102,11 +103,9 @@ def build(options: LocalOptions) -> LocalRuntime:
         assert path.worker is not None
         # The first generation registered, a new one building, or a retired one live again.
         plan = path.worker.controller.reconcile()
-        live = path.live.refresh()
+        path.live.refresh()
         path.drain()  # anything a previous run left in the outbox
-        if live.qdrant.count() != live.pg.count():
-            report = repair_qdrant(live.pg, live.qdrant)
-            log.info("qdrant realigned from postgres: %s", report.to_dict())
+        _realign_qdrant(stores)
         plane.start_drainer()
         documents: DocumentBackend = plane.ingest
         readiness: dict[str, ReadinessCheck] = {}
@@ -119,13 +118,26 @@ def build(options: LocalOptions) -> LocalRuntime:
     return LocalRuntime(options, plane, app, documents, resources, plan)
 
 
-def _open_embedded_stores(data_dir: Path, dimension: int, resources: Resources) -> Stores:
-    """An embedded PostgreSQL (added to ``resources``) and Qdrant local mode, both under ``data_dir``."""
-    pg_server = start_embedded_postgres(data_dir / "postgres")
+def _realign_qdrant(stores: Stores) -> None:
+    """Rebuild, from PostgreSQL, the Qdrant collection of every generation PostgreSQL holds (live, building,
+    retained for a rollback) whose point count differs from its chunks'."""
+    for generation in stores.pg.generations():
+        pg, qdrant = stores.pg.for_generation(generation.id), stores.qdrant.for_generation(generation.id)
+        if qdrant.exists() and qdrant.count() == pg.count():
+            continue
+        report = repair_qdrant(pg, qdrant)
+        log.info("qdrant realigned from postgres (generation %d): %s", generation.id, report.to_dict())
+
+
+def _open_embedded_stores(options: LocalOptions, dimension: int, resources: Resources) -> Stores:
+    """An embedded PostgreSQL (added to ``resources``) and Qdrant local mode on ``options.qdrant_engine``,
+    both under ``options.data_dir``."""
+    pg_server = start_embedded_postgres(options.data_dir / "postgres")
     resources.add_closer("embedded PostgreSQL", pg_server.cleanup)
+    discard_other_engine(options.data_dir / "qdrant", options.qdrant_engine)
     return open_stores(
         PostgresConfig(dsn=SecretStr(pg_server.get_uri())),
-        QdrantConfig(path=str(data_dir / "qdrant")),
+        QdrantConfig(path=str(options.data_dir / "qdrant"), local_engine=options.qdrant_engine),
         CollectionConfig(name="default", dimension=dimension),
         StoreAccess.LOCAL,
     )

@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Literal
 
 from faro_workloads.contract.auth_settings import AuthConfig
-from faro_workloads.contract.settings import ChunkingConfig, EmbeddingConfig, GenerationsConfig, QueryConfig
+from faro_workloads.contract.settings import (
+    ChunkingConfig,
+    EmbeddingConfig,
+    GenerationsConfig,
+    LocalEngine,
+    QueryConfig,
+)
 from faro_workloads.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -62,3 +68,4 @@ class LocalOptions:
     generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     s3: bool = False  # the S3 -> SQS -> embedding engine path instead of direct ingest
     keys_file: Path | None = None  # API keys (faro keys new): without, the API is open (loopback by default)
+    qdrant_engine: LocalEngine = "edge"

@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
@@ -46,6 +46,9 @@ from faro_workloads.core.stores.qdrant_points import (
     sparse_vector,
 )
 from faro_workloads.core.stores.threaded_search import ThreadedSearch
+
+if TYPE_CHECKING:
+    from faro_workloads.core.stores.qdrant_connection import QdrantApi
 
 __all__ = ["LexicalIndexMissing", "QdrantStore"]
 
@@ -136,7 +139,7 @@ class QdrantStore:
             create_payload_indexes(client, self._name, self._qdrant.local)
         log.info("created qdrant collection %s", self._name)
 
-    def _create_collection(self, client: QdrantClient, defer_indexing: bool = False) -> None:
+    def _create_collection(self, client: QdrantApi, defer_indexing: bool = False) -> None:
         self._lexical = None  # asked again: a collection made now has lexical vectors
         client.create_collection(
             self._name,
@@ -182,12 +185,12 @@ class QdrantStore:
             found = [a.collection_name for a in client.get_aliases().aliases if a.alias_name == alias]
         return found[0] if found else None
 
-    def _create_empty(self, client: QdrantClient) -> None:
+    def _create_empty(self, client: QdrantApi) -> None:
         """The empty collection with its payload index in ``client`` (compaction's fresh in-memory client)."""
         self._create_collection(client)
         create_payload_indexes(client, self._name, self._qdrant.local)
 
-    def _check_existing(self, client: QdrantClient) -> None:
+    def _check_existing(self, client: QdrantApi) -> None:
         params = client.get_collection(self._name).config.params.vectors
         if not isinstance(params, models.VectorParams):
             raise CollectionMismatch(f"qdrant collection {self._name!r} uses named vectors; Faro needs one")

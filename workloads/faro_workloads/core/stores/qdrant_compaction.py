@@ -165,7 +165,7 @@ class LocalCompaction:
         """The collection's point slots (deleted ones included) and its SQLite file's size and free space.
         None for a server, a missing collection, or a qdrant-client that keeps them elsewhere."""
         connection = self._connection
-        if connection.lock is None:
+        if not connection.compacts:
             return None
         with connection.lock:
             counts = local_slot_counts(connection.client, self._name)
@@ -181,7 +181,7 @@ class LocalCompaction:
         """Rebuild the collection from its live points now, whatever the policy says. False (nothing done)
         for a server or a missing collection."""
         connection = self._connection
-        if connection.lock is None:
+        if not connection.compacts:
             return False
         with connection.lock:
             if not connection.client.collection_exists(self._name):
@@ -192,7 +192,7 @@ class LocalCompaction:
     def compact_if_due(self) -> None:
         """After deletes: rebuild the collection once its deleted slots pass the policy's threshold."""
         connection = self._connection
-        if connection.lock is None:
+        if not connection.compacts:
             return
         with connection.lock:
             counts = local_slot_counts(connection.client, self._name)
@@ -207,7 +207,7 @@ class LocalCompaction:
     def vacuum_if_due(self) -> None:
         """A folder: vacuum the SQLite file when the policy says its free pages are enough garbage."""
         folder = self._connection.folder
-        if folder is None:
+        if folder is None or not self._connection.compacts:
             return
         path = storage_file(folder, self._name)
         try:

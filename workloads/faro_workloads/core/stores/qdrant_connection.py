@@ -1,8 +1,11 @@
-"""The qdrant-client of one :class:`~faro_workloads.core.stores.qdrant.QdrantStore`: a Qdrant server
-(``QdrantConfig.url``) or qdrant-client's local mode (``QdrantConfig.path``, a folder or ``":memory:"``).
+"""The client of one :class:`~faro_workloads.core.stores.qdrant.QdrantStore`: qdrant-client for a Qdrant
+server (``QdrantConfig.url``); for local mode (``QdrantConfig.path``, a folder or ``":memory:"``) Qdrant Edge
+through :class:`~faro_workloads.core.stores.edge_client.EdgeClient` (``local_engine: edge``, the default) or
+qdrant-client's own local mode (``python``).
 
 Local mode is not thread-safe: there every call holds one lock, which also covers replacing the client (what
-:class:`~faro_workloads.core.stores.qdrant_compaction.LocalCompaction` does). A server client is used without.
+:class:`~faro_workloads.core.stores.qdrant_compaction.LocalCompaction` does for the Python engine, whose
+deleted points never leave memory). A server client is used without.
 
 For the query service's event loop the connection also keeps, made on first use, an asynchronous client per
 loop (a server) or one thread that runs the blocking calls (local mode, where the lock admits one at a time).
@@ -14,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
+from typing import TYPE_CHECKING
 
 from qdrant_client import AsyncQdrantClient, QdrantClient
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_fixed
@@ -23,10 +27,16 @@ from faro_workloads.core.loop_bound import LoopBound
 from faro_workloads.core.metrics import STORE_SECONDS
 from faro_workloads.errors import ConfigurationError, one_line
 
+if TYPE_CHECKING:
+    from faro_workloads.core.stores.edge_client import EdgeClient
+
+    QdrantApi = QdrantClient | EdgeClient
+    """What a store calls: qdrant-client, or the same calls answered by Qdrant Edge."""
+
 BACKEND = "qdrant"
 
 
-def open_client(config: QdrantConfig) -> QdrantClient:
+def open_client(config: QdrantConfig) -> QdrantApi:
     """A client for ``config``'s server or local-mode location."""
     if config.url is not None:
         # No version probe at construction: the store must come up even while Qdrant is down.
@@ -36,6 +46,20 @@ def open_client(config: QdrantConfig) -> QdrantClient:
             timeout=config.timeout_seconds,
             check_compatibility=False,
         )
+    if config.local_engine == "edge":
+        # Imported here: Qdrant Edge comes with the `local` extra, which a cluster's images leave out.
+        try:
+            from faro_workloads.core.stores.edge_client import EdgeClient, EdgeUnavailable
+        except ImportError as exc:
+            raise ConfigurationError(
+                f"Qdrant local mode on the edge engine needs qdrant-edge-py ({one_line(exc)}): install "
+                "faro's `local` extra, or set local_engine: python"
+            ) from None
+
+        try:
+            return EdgeClient(None if config.path == ":memory:" else config.path)
+        except EdgeUnavailable as exc:
+            raise LocalDataUnreadable(f"Qdrant's local data in {config.path}: {exc}") from None
     if config.path == ":memory:":
         return QdrantClient(location=":memory:")
     try:
@@ -71,11 +95,14 @@ async def _close_async_client(client: AsyncQdrantClient) -> None:
 
 
 class QdrantConnection:
-    """The client (``client``, replaced by compaction in local mode) and, in local mode, its ``lock``."""
+    """The client (``client``, replaced by compaction in Python local mode) and, in local mode, its
+    ``lock``."""
 
     def __init__(self, config: QdrantConfig) -> None:
         self._config = config
         self.local = config.url is None
+        self.compacts = self.local and config.local_engine == "python"
+        """Whether deleted points stay in memory until :class:`LocalCompaction` rebuilds the collection."""
         self.client = open_client(config)
         self.lock = threading.RLock() if self.local else None
         self._async_clients: LoopBound[AsyncQdrantClient] | None = None
@@ -88,7 +115,7 @@ class QdrantConnection:
         return self._config.path if self.local and self._config.path != ":memory:" else None
 
     @contextmanager
-    def call(self, operation: str) -> Iterator[QdrantClient]:
+    def call(self, operation: str) -> Iterator[QdrantApi]:
         """Time ``operation`` and, in local mode, hold the lock; yields the client to call."""
         with STORE_SECONDS.labels(BACKEND, operation).time(), self.lock or nullcontext():
             yield self.client
@@ -122,7 +149,7 @@ class QdrantConnection:
         with self.lock or nullcontext():
             self.client.close()
 
-    def replace(self, client: QdrantClient) -> None:
+    def replace(self, client: QdrantApi) -> None:
         """Use ``client`` from now on and close the one it replaces; the caller holds the lock."""
         old, self.client = self.client, client
         old.close()

@@ -4,13 +4,17 @@ chunks' tenant (every search of a caller held to a tenant filters on it)."""
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 
 from faro_workloads.core.stores.qdrant_filter import TENANT_PAYLOAD_KEY
 
+if TYPE_CHECKING:
+    from faro_workloads.core.stores.qdrant_connection import QdrantApi
 
-def create_payload_indexes(client: QdrantClient, collection: str, local: bool) -> None:
+
+def create_payload_indexes(client: QdrantApi, collection: str, local: bool) -> None:
     """Both indexes on a new ``collection`` (``local``: qdrant-client local mode, which warns that payload
     indexes have no effect there; that is expected)."""
     with warnings.catch_warnings():
@@ -22,7 +26,7 @@ def create_payload_indexes(client: QdrantClient, collection: str, local: bool) -
     create_tenant_index(client, collection, local)
 
 
-def create_tenant_index(client: QdrantClient, collection: str, local: bool) -> None:
+def create_tenant_index(client: QdrantApi, collection: str, local: bool) -> None:
     """The keyword index of the chunks' tenant, marked as the tenant field (Qdrant keeps each tenant's
     points together); also for collections made before tenants (making it again changes nothing)."""
     with warnings.catch_warnings():
