@@ -379,10 +379,10 @@ class QdrantStore:
     # ----------------------------------------------------------------------------------------- compaction
 
     def local_garbage(self) -> LocalGarbage | None:
-        """Local mode: see :meth:`LocalCompaction.garbage` (None for a server)."""
+        """Python local mode: see :meth:`LocalCompaction.garbage` (None for a server or Qdrant Edge)."""
         return self._compaction.garbage()
 
     def compact(self) -> bool:
-        """Local mode: rebuild the collection from its live points now, whatever the policy says. False
-        (nothing done) for a server or a missing collection."""
+        """Python local mode: rebuild the collection from its live points now, whatever the policy says.
+        False (nothing done) for a server, Qdrant Edge or a missing collection."""
         return self._compaction.compact()

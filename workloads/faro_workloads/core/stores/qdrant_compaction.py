@@ -143,7 +143,7 @@ def copy_points(source: QdrantClient, target: QdrantClient, name: str, batch_siz
 
 class LocalCompaction:
     """Rebuilds one store's local-mode collection from its live points: after deletes once ``policy`` says
-    so, or when asked. Does nothing for a server, whose optimizer vacuums by itself.
+    so, or when asked. Does nothing for a server or Qdrant Edge, whose optimizer vacuums.
 
     ``create`` makes the empty collection (with its payload index) in a fresh client, for ``:memory:``.
     """
@@ -163,7 +163,7 @@ class LocalCompaction:
 
     def garbage(self) -> LocalGarbage | None:
         """The collection's point slots (deleted ones included) and its SQLite file's size and free space.
-        None for a server, a missing collection, or a qdrant-client that keeps them elsewhere."""
+        None for a server, Qdrant Edge, a missing collection, or a qdrant-client that keeps them elsewhere."""
         connection = self._connection
         if not connection.compacts:
             return None
@@ -179,7 +179,7 @@ class LocalCompaction:
 
     def compact(self) -> bool:
         """Rebuild the collection from its live points now, whatever the policy says. False (nothing done)
-        for a server or a missing collection."""
+        for a server, Qdrant Edge or a missing collection."""
         connection = self._connection
         if not connection.compacts:
             return False
