@@ -87,11 +87,24 @@ def _fold(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65_536)
+def _word_term(word: str) -> str | None:
+    """A plain word's or number's term (None for a stop word or a single letter); remembered, since a
+    language's words repeat."""
+    if word in STOP_WORDS or (len(word) <= 1 and not word.isdigit()):
+        return None
+    return _fold(word)
+
+
 def terms(text: str) -> list[str]:
     """The terms of ``text``, in order, with repeats (see the module docstring)."""
     found: list[str] = []
-    for match in _TOKEN.finditer(text.lower()):
-        token = match.group()
+    for token in _TOKEN.findall(text.lower()):
+        if token.isalnum():  # a plain word or number (most tokens): one part, itself
+            term = _word_term(token)
+            if term is not None:
+                found.append(term)
+            continue
         parts = [] if token[0].isdigit() else _PARTS.findall(token)  # a version is one term
         if len(parts) > 1 or token.startswith("-"):
             found.append(token)  # the identifier or flag whole
