@@ -31,6 +31,11 @@ def test_stop_words_go_and_plurals_fold_to_one_term() -> None:
     assert terms("queries indexes status analysis") == ["query", "index", "status", "analysis"]
 
 
+def test_single_letters_go_and_single_digits_stay() -> None:
+    assert terms("a b 7 x1 404 Error E") == ["7", "x1", "404", "error"]
+    assert terms("E E7 e-7") == ["e7", "7"]  # "-7" is no flag (a digit follows the dash): the number 7
+
+
 def test_term_ids_are_stable_31_bit_integers() -> None:
     assert term_id("commit") == term_id("commit") != term_id("commits")
     assert all(0 <= term_id(t) < 2**31 for t in ("", "a", "é" * 100))
