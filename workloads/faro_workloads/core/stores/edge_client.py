@@ -17,8 +17,9 @@ JSON file beside them::
 
 Local mode searches exactly, as qdrant-client's local mode always did: no HNSW graph is built. Edge runs
 its optimizer in the calling thread and holds the interpreter while it does, so building a graph stops the
-whole process (15 s for 15,000 points of 384 dimensions here, the API unresponsive meanwhile), while an
-exact search in Rust takes ~2 ms at 10,000 chunks and ~9 ms at 50,000. Collections are created with
+whole process (15 s for 15,000 points of 384 dimensions on a loaded machine here, the API unresponsive
+meanwhile), while an exact search in Rust takes ~2 ms at 10,000 chunks and ~9 ms at 50,000 (same machine,
+same load). Collections are created with
 indexing off, and turning it on after a bulk upload (:meth:`EdgeClient.update_collection`) runs the
 optimizer without it. Edge has no background optimizer either: this client runs it after deletes, so that
 deleted points leave the segments (once a segment of 1,000 points or more is a fifth deleted; 16,000 of
