@@ -17,17 +17,17 @@ from qdrant_client import QdrantClient, models
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.lexical import chunk_vector
+from faro_workloads.core.stores.edge_client import EDGE_DISTANCES
 from faro_workloads.core.stores.qdrant_points import LEXICAL_VECTOR, point_batch
 
 QdrantEngine = Literal["edge", "python"]
 UPSERT_BATCH = QdrantConfig(path=":memory:").upsert_batch_size
-FULL_SCAN_THRESHOLD_KB = 10_000  # Qdrant's default, as Faro's collections have it
-_EDGE_DISTANCES = {"COSINE": qe.Distance.Cosine, "DOT": qe.Distance.Dot, "EUCLID": qe.Distance.Euclid}
 
 
 class RawQdrant(Protocol):
-    """One collection laid out as Faro lays it out (dense vector, lexical sparse vector with the IDF
-    modifier, the same HNSW settings), written and queried with the engine's own calls."""
+    """One collection laid out as Faro lays it out on that engine (dense vector, lexical sparse vector with
+    the IDF modifier; Edge: searched exactly, Python: the same HNSW settings, which local mode ignores),
+    written and queried with the engine's own calls."""
 
     def batches(self, chunks: Sequence[Chunk]) -> list[Any]:
         """``chunks`` as ready-to-send batches of ``UPSERT_BATCH`` points (not timed)."""
@@ -50,15 +50,13 @@ class RawEdge:
     """A bare Qdrant Edge shard in a folder of its own."""
 
     def __init__(self, collection: CollectionConfig, folder: str | None) -> None:
-        hnsw = HnswConfig()
         config = qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(
-                size=collection.dimension, distance=_EDGE_DISTANCES[collection.distance.name]
+                size=collection.dimension,
+                distance=EDGE_DISTANCES[models.Distance[collection.distance.name]],
             ),
             sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
-            hnsw_config=qe.HnswIndexConfig(
-                m=hnsw.m, ef_construct=hnsw.ef_construct, full_scan_threshold=FULL_SCAN_THRESHOLD_KB
-            ),
+            optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0),  # searched exactly, as Faro's
         )
         self._folder = tempfile.TemporaryDirectory(prefix="faro-bench-edge-") if folder is None else None
         path = self._folder.name if self._folder is not None else folder

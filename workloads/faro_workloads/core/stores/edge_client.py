@@ -56,7 +56,7 @@ from faro_workloads.core.stores.edge_requests import (
 from faro_workloads.core.stores.local_engines import EDGE_FOLDER
 from faro_workloads.errors import one_line
 
-_DISTANCES = {
+EDGE_DISTANCES = {
     models.Distance.COSINE: qe.Distance.Cosine,
     models.Distance.DOT: qe.Distance.Dot,
     models.Distance.EUCLID: qe.Distance.Euclid,
@@ -123,7 +123,7 @@ class EdgeClient:
         sparse = sparse_vectors_config or {}
         config = qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(
-                size=vectors_config.size, distance=_DISTANCES[vectors_config.distance]
+                size=vectors_config.size, distance=EDGE_DISTANCES[vectors_config.distance]
             ),
             sparse_vectors={
                 name: qe.EdgeSparseVectorParams(
