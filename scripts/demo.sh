@@ -11,7 +11,7 @@ faro local --embedder minilm --docs examples/docs --data-dir .faro-data --port "
 SERVER=$!
 trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
 
-echo "Starting Faro local mode (embedded PostgreSQL + pgvector, Qdrant local mode, MiniLM) on $URL ..."
+echo "Starting Faro local mode (embedded PostgreSQL + pgvector, Qdrant Edge in-process, MiniLM) on $URL ..."
 for _ in $(seq 1 600); do
   if python3 -c "import urllib.request,sys; urllib.request.urlopen('$URL/readyz', timeout=1)" 2>/dev/null; then
     break
