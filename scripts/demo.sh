@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${FARO_DEMO_PORT:-8080}"
+unset FARO_DEMO_PORT  # the demo's own setting: faro would warn that it is not one of its settings
 URL="http://127.0.0.1:${PORT}"
 LOG="$(mktemp -t faro-demo.XXXXXX.log)"
 
