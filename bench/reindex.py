@@ -23,7 +23,9 @@ Baselines, same run, same chunks and vectors:
   collection (HNSW index maintained row by row, dual write through the outbox); reported as
   ``vs_ingest`` = ingest seconds / backfill seconds (the issue's aim: >= 3).
 
-Run: ``python -m bench.reindex [--chunks 2000] [--repeat 3]``; ``--quick`` for a smoke run.
+Run: ``python -m bench.reindex [--chunks 2000] [--repeat 3]``; ``--quick`` for a smoke run; ``--profile``
+prints a pyinstrument profile of the first measured backfill to stderr (its main thread: listing, cutting and
+embedding; the reads, the PostgreSQL writes and the Qdrant pushes run in threads of their own).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from bench.baselines import copy_rows, raw_pg_copy
 from bench.corpus import BENCH_CHUNKING, Corpus, build_corpus
 from bench.measure import median, timed
 from bench.options import parse_store_bench_args, store_bench_parser
+from bench.profiling import maybe_profile
 from bench.report import BenchReport, Row
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.contract.generations import GenerationState
@@ -63,7 +66,9 @@ class Timings:
     chunks: int = 0
 
 
-def faro_backfill(stores: BenchStores, corpus: Corpus, chunker: Chunker) -> tuple[float, float, int]:
+def faro_backfill(
+    stores: BenchStores, corpus: Corpus, chunker: Chunker, profile: bool = False
+) -> tuple[float, float, int]:
     """(backfill seconds, gate + cutover seconds, chunks in generation 2) for one fresh collection."""
     collection = stores.new_collection("faro")
     pg, qdrant = stores.pg_store(collection), stores.qdrant_store(collection)
@@ -85,7 +90,8 @@ def faro_backfill(stores: BenchStores, corpus: Corpus, chunker: Chunker) -> tupl
         target.build_hnsw_index()
         target_qdrant.enable_indexing()
 
-    seconds = timed(load)
+    with maybe_profile(profile):
+        seconds = timed(load)
     step = timed(controller.step)
     states = {g.id: g.state for g in pg.generations()}
     if states.get(plan.generation) is not GenerationState.LIVE:
@@ -145,11 +151,11 @@ def embedding_alone(corpus: Corpus, dimension: int) -> float:
     return timed(lambda: HashingEmbedder(dimension=dimension, model=MODEL_B).embed(texts))
 
 
-def measure(stores: BenchStores, corpus: Corpus, repeat: int, warmup: int) -> Timings:
+def measure(stores: BenchStores, corpus: Corpus, repeat: int, warmup: int, profile: bool = False) -> Timings:
     chunker = Chunker(BENCH_CHUNKING)
     timings = Timings([], [], [], [], [])
     for run in range(warmup + repeat):
-        backfill, step, chunks = faro_backfill(stores, corpus, chunker)
+        backfill, step, chunks = faro_backfill(stores, corpus, chunker, profile=profile and run == warmup)
         raw, ingest = raw_load(stores, corpus), incremental_ingest(stores, corpus, chunker)
         embedding = embedding_alone(corpus, stores.dimension)
         if run >= warmup:
@@ -220,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
         "qdrant_engine": args.qdrant_engine,
     }
     with bench_stores(qdrant=args.qdrant, engine=args.qdrant_engine) as stores:
-        timings = measure(stores, corpus, args.repeat, args.warmup)
+        timings = measure(stores, corpus, args.repeat, args.warmup, args.profile)
     build_report(timings, parameters).print()
 
 
