@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import get_args
+
+from faro_workloads.contract.settings import DEFAULT_LOCAL_ENGINE, LocalEngine
 
 QUICK_CHUNKS = 200
 
@@ -30,8 +33,8 @@ def store_bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
 def add_engine_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--qdrant-engine",
-        choices=["edge", "python"],
-        default="edge",
+        choices=get_args(LocalEngine),
+        default=DEFAULT_LOCAL_ENGINE,
         help="Local mode's engine, for Faro and the raw baseline alike: Qdrant Edge (as faro local runs) or "
         "qdrant-client's Python local mode.",
     )

@@ -8,19 +8,18 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import qdrant_edge as qe
 from qdrant_client import QdrantClient, models
 
-from faro_workloads.contract.settings import CollectionConfig, HnswConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, LocalEngine, QdrantConfig
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.lexical import chunk_vector
 from faro_workloads.core.stores.edge_client import EDGE_DISTANCES
 from faro_workloads.core.stores.qdrant_points import LEXICAL_VECTOR, point_batch
 
-QdrantEngine = Literal["edge", "python"]
 UPSERT_BATCH = QdrantConfig(path=":memory:").upsert_batch_size
 
 
@@ -128,7 +127,7 @@ class RawPythonLocalMode:
         self._client.close()
 
 
-def open_raw_qdrant(engine: QdrantEngine, collection: CollectionConfig, folder: str | None) -> RawQdrant:
+def open_raw_qdrant(engine: LocalEngine, collection: CollectionConfig, folder: str | None) -> RawQdrant:
     """A fresh raw collection on ``engine`` (``folder`` None: in memory, or a temporary folder for Edge)."""
     if engine == "edge":
         return RawEdge(collection, folder)

@@ -24,8 +24,14 @@ import psycopg
 from psycopg import sql
 from pydantic import SecretStr
 
-from bench.raw_qdrant import QdrantEngine, RawQdrant, open_raw_qdrant
-from faro_workloads.contract.settings import CollectionConfig, PostgresConfig, QdrantConfig
+from bench.raw_qdrant import RawQdrant, open_raw_qdrant
+from faro_workloads.contract.settings import (
+    DEFAULT_LOCAL_ENGINE,
+    CollectionConfig,
+    LocalEngine,
+    PostgresConfig,
+    QdrantConfig,
+)
 from faro_workloads.core.stores.postgres import PgVectorStore
 from faro_workloads.core.stores.qdrant import QdrantStore
 
@@ -44,7 +50,7 @@ class BenchStores:
     dsn: str
     dimension: int = DIMENSION
     qdrant_location: QdrantLocation = "memory"
-    qdrant_engine: QdrantEngine = "edge"
+    qdrant_engine: LocalEngine = DEFAULT_LOCAL_ENGINE
     _counter: Iterator[int] = field(default_factory=itertools.count)
     _closables: list[PgVectorStore | QdrantStore | RawQdrant] = field(default_factory=list)
 
@@ -82,8 +88,8 @@ class BenchStores:
         return store
 
     def raw_qdrant(self, collection: CollectionConfig) -> RawQdrant:
-        """The bare engine on a folder of its own, with the collection created as Faro creates it (same
-        dimension, distance and HNSW settings, and the lexical sparse vector with the IDF modifier)."""
+        """The bare engine on a folder of its own, with the collection laid out as Faro lays it out on that
+        engine (:class:`~bench.raw_qdrant.RawQdrant`)."""
         path = self.qdrant_path(collection)
         raw = open_raw_qdrant(self.qdrant_engine, collection, None if path == ":memory:" else path)
         self._closables.append(raw)
@@ -113,7 +119,7 @@ class BenchStores:
 
 @contextmanager
 def bench_stores(
-    dimension: int = DIMENSION, qdrant: QdrantLocation = "memory", engine: QdrantEngine = "edge"
+    dimension: int = DIMENSION, qdrant: QdrantLocation = "memory", engine: LocalEngine = DEFAULT_LOCAL_ENGINE
 ) -> Iterator[BenchStores]:
     """Start PostgreSQL + pgvector (:func:`temporary_postgres`) and a temp folder for Qdrant's files."""
     root = Path(tempfile.mkdtemp(prefix="faro-bench-", dir="/tmp"))

@@ -15,7 +15,7 @@ from rich.table import Table
 from faro_workloads.cli import api_key_option, cli, counted, url_option
 from faro_workloads.contract.chunking import DEFAULT_SEMANTIC_PERCENTILE, ChunkingStrategy
 from faro_workloads.contract.generations import APPROVABLE
-from faro_workloads.contract.settings import LocalEngine
+from faro_workloads.contract.settings import DEFAULT_LOCAL_ENGINE, LocalEngine
 from faro_workloads.document_files import skipped_note
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ err_console = Console(stderr=True)
 @click.option(
     "--qdrant-engine",
     type=click.Choice(get_args(LocalEngine)),
-    default="edge",
+    default=DEFAULT_LOCAL_ENGINE,
     show_default=True,
     help="Qdrant's engine: edge (Qdrant's own, in this process) or python (qdrant-client's local mode).",
 )

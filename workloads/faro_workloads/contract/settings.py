@@ -126,6 +126,7 @@ class PostgresConfig(SettingsModel):
 LocalEngine = Literal["edge", "python"]
 """Local mode's Qdrant engine: Qdrant Edge (Qdrant's own engine in this process) or qdrant-client's local
 mode (pure Python)."""
+DEFAULT_LOCAL_ENGINE: LocalEngine = "edge"
 
 
 class QdrantConfig(SettingsModel):
@@ -134,7 +135,7 @@ class QdrantConfig(SettingsModel):
     url: str | None = Field(None, description="Server URL, e.g. http://qdrant:6333.")
     path: str | None = Field(None, description="Local-mode folder, or ':memory:'.")
     local_engine: LocalEngine = Field(
-        "edge",
+        DEFAULT_LOCAL_ENGINE,
         description="Local mode's engine: 'edge' (Qdrant Edge, Qdrant's own engine in this process) or "
         "'python' (qdrant-client's local mode, pure Python).",
     )

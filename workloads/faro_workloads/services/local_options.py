@@ -11,6 +11,7 @@ from typing import Literal
 
 from faro_workloads.contract.auth_settings import AuthConfig
 from faro_workloads.contract.settings import (
+    DEFAULT_LOCAL_ENGINE,
     ChunkingConfig,
     EmbeddingConfig,
     GenerationsConfig,
@@ -68,4 +69,4 @@ class LocalOptions:
     generations: GenerationsConfig = field(default_factory=GenerationsConfig)
     s3: bool = False  # the S3 -> SQS -> embedding engine path instead of direct ingest
     keys_file: Path | None = None  # API keys (faro keys new): without, the API is open (loopback by default)
-    qdrant_engine: LocalEngine = "edge"
+    qdrant_engine: LocalEngine = DEFAULT_LOCAL_ENGINE
