@@ -54,6 +54,7 @@ from faro_workloads.core.stores.edge_requests import (
     scored_point,
 )
 from faro_workloads.core.stores.local_engines import EDGE_FOLDER
+from faro_workloads.core.stores.qdrant_points import point_id
 from faro_workloads.errors import one_line
 
 EDGE_DISTANCES = {
@@ -339,10 +340,8 @@ def _write_json(path: Path, value: object) -> None:
 
 
 def _edge_id(value: Any) -> int | uuid.UUID:
-    """A point id as Edge takes it: an integer or a UUID (qdrant-client also takes a UUID's string)."""
-    if isinstance(value, int | uuid.UUID):
-        return value
-    return uuid.UUID(str(value))
+    """A point id as Edge takes it: an integer, or a UUID (qdrant-client also takes a UUID's string)."""
+    return value if isinstance(value, int) else point_id(value)
 
 
 def _with_payload(value: Any) -> bool | list[str]:
