@@ -152,8 +152,10 @@ class SearchStatements:
 
         The chunks holding only terms too common to matter are not scored (MaxScore): no stored weight
         reaches :data:`MAX_WEIGHT`, so a term adds at most its IDF-weight times that to a score. A first
-        look at some chunks holding the query's most telling term (``SEED_FACTOR * k`` of them, admitted
-        by the filter, fully scored) gives a score the k-th hit reaches at least; the terms whose bounds,
+        look at the chunks holding the query's most telling terms (the rarest, then the next rarest as long
+        as their chunks together stay within ``SEED_FACTOR * k``, so that a rare term found in fewer than k
+        chunks does not leave the look short of a k-th score; at most that many chunks, admitted by the
+        filter, fully scored) gives a score the k-th hit reaches at least; the terms whose bounds,
         added up from the least telling, stay below it cannot bring a chunk there on their own, so only
         the chunks holding one of the others are scored. The answer is the one scoring every candidate
         gives; a question's common words ("file", "commit") no longer make most chunks candidates.
@@ -173,8 +175,9 @@ class SearchStatements:
 
         Each term's df is counted once (``d``: a CTE, or the planner copies a count into each place that
         reads it) through the GIN index, N through the partial index of the chunks with terms; ``bounds``
-        lists the terms found, each with its IDF-weight and the sum of the bounds up to
-        it, least telling first; ``seed`` and ``theta`` give the score to reach; ``scored`` scores the
+        lists the terms found, each with its IDF-weight, the sum of the bounds up to it (least telling
+        first) and how many chunks hold the terms rarer than it; ``seed`` and ``theta`` give the score to
+        reach; ``scored`` scores the
         chunks holding a term whose running bound reaches it. A chunk's weights are copied once before
         its look-ups (the ``OFFSET 0`` keeps the planner from folding the copy back into each one):
         PostgreSQL stores them compressed, and every subscript of a compressed array decompresses it again.
@@ -213,14 +216,17 @@ class SearchStatements:
             ), idf AS MATERIALIZED (
                 SELECT {weights} FROM n, d
             ), bounds AS MATERIALIZED (
-                SELECT b.t, b.iw, {bound} * sum(greatest(b.iw, 0))
-                    OVER (ORDER BY b.iw, b.t ROWS UNBOUNDED PRECEDING) AS below
+                SELECT b.t, b.iw, b.df, {bound} * sum(greatest(b.iw, 0))
+                    OVER (ORDER BY b.iw, b.t ROWS UNBOUNDED PRECEDING) AS below,
+                    sum(b.df) OVER (ORDER BY b.iw DESC, b.t ROWS UNBOUNDED PRECEDING) - b.df AS rarer
                 FROM idf, LATERAL (VALUES {rows}) AS b(t, iw, df) WHERE b.df > 0
             ), seed AS MATERIALIZED (
                 SELECT {score} AS score
                 FROM (
                     SELECT c.lexical_terms, c.lexical_weights FROM {chunks} AS c
-                    WHERE c.lexical_terms @> ARRAY[(SELECT t FROM bounds ORDER BY iw DESC, t LIMIT 1)]
+                    WHERE c.lexical_terms && (
+                            SELECT array_agg(t) FROM bounds WHERE rarer = 0 OR rarer + df <= %(seed)s
+                        )
                         AND {admitted}
                     LIMIT %(seed)s
                 ) AS c, {copied}
