@@ -25,6 +25,7 @@ from faro_workloads.contract.settings import (
     QdrantConfig,
     QueryConfig,
 )
+from faro_workloads.core.documents import RankedChunk
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import query_vector
@@ -106,8 +107,9 @@ def _answers(store) -> list[object]:
             store.search(vector, 4, SearchFilter(metadata={"d": "push"})),
             store.search_lexical(terms, 4),
             store.search_lexical(terms, 4, SearchFilter(doc_ids=["pragma"])),
-            store.search_both(vector, terms, 5),
-            store.search_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            store.rank_both(vector, terms, 5),
+            store.rank_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            store.ranked_hits(store.rank_both(vector, terms, 5)[1]),
             store.search_grouped(vector, 3, 1, 12),
             store.search_grouped(vector, 4, 2, 12, SearchFilter(doc_ids=["wal", "busy", "push"])),
         ]
@@ -126,8 +128,9 @@ async def _answers_async(search) -> list[object]:
             await search.search(vector, 4, SearchFilter(metadata={"d": "push"})),
             await search.search_lexical(terms, 4),
             await search.search_lexical(terms, 4, SearchFilter(doc_ids=["pragma"])),
-            await search.search_both(vector, terms, 5),
-            await search.search_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            await search.rank_both(vector, terms, 5),
+            await search.rank_both(vector, terms, 5, SearchFilter(doc_ids=["vacuum", "wal"])),
+            await search.ranked_hits((await search.rank_both(vector, terms, 5))[1]),
             await search.search_grouped(vector, 3, 1, 12),
             await search.search_grouped(vector, 4, 2, 12, SearchFilter(doc_ids=["wal", "busy", "push"])),
         ]
@@ -137,6 +140,8 @@ async def _answers_async(search) -> list[object]:
 def _ranked(answer: object) -> object:
     if isinstance(answer, tuple):
         return tuple(_ranked(part) for part in answer)
+    if answer and isinstance(answer[0], RankedChunk):
+        return [(chunk.id, round(chunk.score, 5)) for chunk in answer]
     return [(hit.id, hit.doc_id, hit.seq, hit.text, round(hit.score, 5), hit.model) for hit in answer]
 
 

@@ -242,9 +242,9 @@ def test_slow_qdrant_times_out_into_the_fallback(make_plane: PlaneFactory, qdran
             release.wait(5)
             return super().search(*args, **kwargs)
 
-        def search_both(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        def rank_both(self, *args, **kwargs):  # type: ignore[no-untyped-def]
             release.wait(5)
-            return super().search_both(*args, **kwargs)
+            return super().rank_both(*args, **kwargs)
 
     plane = make_plane(query=QueryConfig(qdrant_timeout_seconds=0.2))
     slow = qdrant_store_factory(plane.pg.collection, store_class=SlowQdrant)

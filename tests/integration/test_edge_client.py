@@ -84,10 +84,10 @@ def test_edge_answers_as_the_python_engine_does(collection_config: CollectionCon
             assert dense, "every filter here matches something"
             _same(dense, python.search(query, 10, flt))
             _same(edge.search_lexical(words, 10, flt), python.search_lexical(words, 10, flt))
-            for edge_hits, python_hits in zip(
-                edge.search_both(query, words, 5, flt), python.search_both(query, words, 5, flt), strict=True
+            for edge_ranking, python_ranking in zip(
+                edge.rank_both(query, words, 5, flt), python.rank_both(query, words, 5, flt), strict=True
             ):
-                _same(edge_hits, python_hits)
+                _same(edge.ranked_hits(edge_ranking), python.ranked_hits(python_ranking))
         _same(edge.search_grouped(query, 4, 1, 20), python.search_grouped(query, 4, 1, 20))
         ids = [c.id for c in chunks[:3]]
         assert edge.retrieve(ids).keys() == python.retrieve(ids).keys() == set(ids)

@@ -4,14 +4,15 @@ apply to both signals; an exact identifier finds its page by words where the vec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from faro_workloads.contract.settings import ChunkingConfig
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
 from faro_workloads.core.embedding.hashing import HashingEmbedder
 from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.lexical import query_vector
@@ -129,23 +130,53 @@ def test_grouped_answers_cover_distinct_documents_alike_on_both_backends(plane: 
 def test_both_rankings_in_one_round_trip_are_the_two_searches(
     plane: DataPlane, flt: SearchFilter | None, k: int
 ) -> None:
-    """``search_both`` (one pipelined round trip on PostgreSQL, one batch request on Qdrant) answers what
-    the dense and the lexical search answer apart, on both stores — with transaction-local settings (a
-    filter, or k above hnsw.ef_search) and without."""
+    """``rank_both`` (one pipelined round trip on PostgreSQL, one batch request on Qdrant) ranks as the
+    dense and the lexical search rank apart, on both stores — with transaction-local settings (a filter, or
+    k above hnsw.ef_search) and without; ``ranked_hits`` reads those chunks whole, as the searches give
+    them."""
     embedder = HashingEmbedder(dimension=DIMENSION)
     for question in QUESTIONS:
         vector, terms = embedder.embed_one(question), query_vector(question)
         for store in (plane.pg, plane.qdrant):
-            by_vector, by_words = store.search_both(vector, terms, k, flt)
+            by_vector, by_words = store.rank_both(vector, terms, k, flt)
             assert by_words, question
-            _assert_same_ranking(by_vector, store.search(vector, k, flt))
-            _assert_same_ranking(by_words, store.search_lexical(terms, k, flt))
+            dense, lexical = store.search(vector, k, flt), store.search_lexical(terms, k, flt)
+            _assert_same_ranking(by_vector, dense)
+            _assert_same_ranking(by_words, lexical)
+            for ranking, hits in ((by_vector, dense), (by_words, lexical)):
+                whole = store.ranked_hits(ranking)
+                _assert_same_ranking(whole, hits)
+                assert [(h.doc_id, h.seq, h.text, h.metadata, h.model) for h in whole] == [
+                    (h.doc_id, h.seq, h.text, h.metadata, h.model) for h in hits
+                ]
     no_terms = query_vector("the and of")
     assert not no_terms
-    assert plane.pg.search_both(vector, no_terms, 5) == (plane.pg.search(vector, 5), [])
+    for store in (plane.pg, plane.qdrant):
+        by_vector, by_words = store.rank_both(vector, no_terms, 5)
+        _assert_same_ranking(by_vector, store.search(vector, 5))
+        assert by_words == []
 
 
-def _assert_same_ranking(got: list[SearchHit], expected: list[SearchHit]) -> None:
+def test_a_chunk_deleted_after_it_was_ranked_is_left_out(plane: DataPlane) -> None:
+    """Between a hybrid query's rankings and the read of the chunks fusion keeps, a document may go: its
+    chunks are left out of the hits, the others keep their places and scores."""
+    vector = HashingEmbedder(dimension=DIMENSION).embed_one(QUESTIONS[0])
+    for store in (plane.pg, plane.qdrant):
+        ranking, _ = store.rank_both(vector, query_vector(QUESTIONS[0]), 8)
+        gone = {chunk.id for chunk in ranking[1:3]}
+        kept = [chunk for chunk in ranking if chunk.id not in gone]
+        if store is plane.qdrant:
+            plane.qdrant.delete(list(gone))
+        else:
+            with plane.pg._pool.connection("test") as conn:
+                conn.execute(
+                    sql.SQL("DELETE FROM {} WHERE id = ANY(%s)").format(plane.pg._tables.chunks), [list(gone)]
+                )
+        hits = store.ranked_hits(ranking)
+        assert [(h.id, h.score) for h in hits] == [(c.id, c.score) for c in kept]
+
+
+def _assert_same_ranking(got: Sequence[SearchHit | RankedChunk], expected: list[SearchHit]) -> None:
     """The same chunks in the same order, with the same scores (Qdrant's local mode scores a batched query
     in another float precision: equal to 1e-7)."""
     assert [hit.id for hit in got] == [hit.id for hit in expected]

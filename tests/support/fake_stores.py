@@ -9,6 +9,7 @@ it (an outage), until it is set back to None. The real adapters are tested again
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import time
@@ -28,6 +29,7 @@ from faro_workloads.core.documents import (
     CONTEXT_KEY,
     Chunk,
     DocumentRecord,
+    RankedChunk,
     SearchHit,
     SourceText,
     embedded_text,
@@ -249,10 +251,16 @@ class FakeSearch:
         finally:
             self.hits = hits
 
-    def search_both(
+    def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        return self.search(vector, k, flt), self.search_lexical(query, k, flt)
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        dense, lexical = self.search(vector, k, flt), self.search_lexical(query, k, flt)
+        return [RankedChunk(h.id, h.score) for h in dense], [RankedChunk(h.id, h.score) for h in lexical]
+
+    def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        """The hits it answers (``hits`` and ``lexical_hits``) with these ids, scored as ranked."""
+        known = {hit.id: hit for hit in [*self.hits, *self.lexical_hits]}
+        return [dataclasses.replace(known[c.id], score=c.score) for c in ranking if c.id in known]
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         """The texts of the chunks it answers (``hits`` and ``lexical_hits``) that have these ids."""

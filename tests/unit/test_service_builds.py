@@ -51,8 +51,11 @@ class ClosingPostgres(ClosingStore, FakePostgres):
     def search_lexical(self, query: object, k: int, flt: object = None) -> list[object]:
         return []
 
-    def search_both(self, vector: object, query: object, k: int, flt: object = None) -> tuple[list, list]:
+    def rank_both(self, vector: object, query: object, k: int, flt: object = None) -> tuple[list, list]:
         return [], []
+
+    def ranked_hits(self, ranking: object) -> list:
+        return []
 
     def chunk_texts(self, ids: object) -> dict:
         return {}

@@ -183,6 +183,15 @@ class Neighbour:
 
 
 @dataclass(frozen=True, slots=True)
+class RankedChunk:
+    """A chunk's place in one of a hybrid query's rankings: its id and score, without its text or payload
+    (a store sends the candidates of both signals this light; only the chunks fusion keeps are read whole)."""
+
+    id: uuid.UUID
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
 class SearchHit:
     """One search result from either store. ``score`` is in the store's own terms for the distance:
     similarity for cosine and dot (higher is closer), distance for euclid (lower is closer)."""

@@ -19,18 +19,21 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import TypeVar
 
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
+
+Ranked = TypeVar("Ranked", SearchHit, RankedChunk)
 
 
 def reciprocal_rank_fusion(
-    rankings: Sequence[tuple[Sequence[SearchHit], float]], k: int, limit: int
-) -> list[SearchHit]:
+    rankings: Sequence[tuple[Sequence[Ranked], float]], k: int, limit: int
+) -> list[Ranked]:
     """The first ``limit`` chunks of the fused ``rankings`` (each a ranking and its weight), each hit as
     its first ranking gave it, scored with its fused score."""
     scores: dict[object, float] = {}
     best_rank: dict[object, int] = {}
-    hits: dict[object, SearchHit] = {}
+    hits: dict[object, Ranked] = {}
     for ranking, weight in rankings:
         for rank, hit in enumerate(ranking, start=1):
             scores[hit.id] = scores.get(hit.id, 0.0) + weight / (k + rank)
@@ -60,14 +63,14 @@ def at_most_per_document(hits: Sequence[SearchHit], per_document: int) -> list[S
     return kept
 
 
-def ties_in_id_order(hits: list[SearchHit]) -> list[SearchHit]:
+def ties_in_id_order(hits: list[Ranked]) -> list[Ranked]:
     """``hits`` in a store's order (by score, either direction), each run of equal scores by chunk id."""
     for i in range(1, len(hits)):
         if hits[i].score == hits[i - 1].score:
             break
     else:
         return hits  # no tie: the common case costs one pass
-    ordered: list[SearchHit] = []
+    ordered: list[Ranked] = []
     start = 0
     for end in range(1, len(hits) + 1):
         if end == len(hits) or hits[end].score != hits[start].score:

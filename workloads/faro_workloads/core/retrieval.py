@@ -239,9 +239,9 @@ class Retriever(Answerer):
             ranking = await past_ties(lambda n: store.search_lexical(query.terms, n, flt), fetch)
         else:
             candidates = max(fetch, self._config.hybrid_candidates)
-            dense, lexical = await store.search_both(query.vector, query.terms, candidates, flt)
+            dense, lexical = await store.rank_both(query.vector, query.terms, candidates, flt)
             rankings = [(dense, 1.0), (lexical, self._config.lexical_weight)]
-            ranking = reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch)
+            ranking = await store.ranked_hits(reciprocal_rank_fusion(rankings, self._config.rrf_k, fetch))
         hits = at_most_per_document(ranking, query.per_document)[:top_k]
         return await with_neighbours(store, hits, query.neighbours)
 

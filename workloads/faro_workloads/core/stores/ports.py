@@ -26,7 +26,7 @@ from faro_workloads.contract.generations import Generation
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig, QdrantConfig
 from faro_workloads.core.chunk_objects import ChunkObject, ChunkObjectLayout
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
-from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, RankedChunk, SearchHit, SourceText
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.errors import ConfigurationError
@@ -204,7 +204,8 @@ class LexicalSearch(Protocol):
 
 class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
     """What the query path asks of a store: either signal, or both at once (a hybrid query's two
-    rankings, in one round trip to the store), the nearest chunks grouped by document (at most
+    rankings, in one round trip to the store, as ids and scores; then the chunks fusion keeps, read whole
+    by id: most candidates are never read), the nearest chunks grouped by document (at most
     ``per_document`` of one, chosen among the ``candidates`` nearest: what
     :func:`~faro_workloads.core.fusion.at_most_per_document` keeps of that many), and the text of chunks by
     id (a hit's neighbours)."""
@@ -215,9 +216,11 @@ class ChunkSearch(VectorSearch, LexicalSearch, Protocol):
         self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
     ) -> list[SearchHit]: ...
 
-    def search_both(
+    def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]: ...
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]: ...
+
+    def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]: ...
 
 
 class AsyncChunkSearch(Protocol):
@@ -237,9 +240,11 @@ class AsyncChunkSearch(Protocol):
         self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None = None
     ) -> list[SearchHit]: ...
 
-    async def search_both(
+    async def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]: ...
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]: ...
+
+    async def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]: ...
 
     async def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]: ...
 

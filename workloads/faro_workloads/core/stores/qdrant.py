@@ -21,7 +21,7 @@ from qdrant_client import models
 
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
 from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
-from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.documents import Chunk, RankedChunk, SearchHit
 from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
@@ -42,6 +42,8 @@ from faro_workloads.core.stores.qdrant_points import (
     lexical_request,
     point_batch,
     point_id,
+    ranked_chunks,
+    ranked_hits,
     search_hits,
     sparse_vector,
 )
@@ -288,18 +290,30 @@ class QdrantStore:
         self._require_lexical()
         return self._query("search_lexical", sparse_vector(query), LEXICAL_VECTOR, k, flt)
 
-    def search_both(
+    def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        """:meth:`search` and :meth:`search_lexical` (a hybrid query's two rankings) in one request
-        (``query_batch_points``). Raises :class:`LexicalIndexMissing` as :meth:`search_lexical` does."""
-        if not query:
-            return self.search(vector, k, flt), []
-        self._require_lexical()
-        requests = [dense_request(vector, k, flt), lexical_request(query, k, flt)]
-        with self._qdrant.call("search_both") as client:
-            by_vector, by_words = client.query_batch_points(self._name, requests=requests)
-        return search_hits(by_vector.points), search_hits(by_words.points)
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        """A hybrid query's two rankings, :meth:`search`'s and :meth:`search_lexical`'s, as ids and scores
+        (no payload: most candidates are not kept), in one request (``query_batch_points``). Raises
+        :class:`LexicalIndexMissing` as :meth:`search_lexical` does."""
+        requests = [dense_request(vector, k, flt, ranked=True)]
+        if query:
+            self._require_lexical()
+            requests.append(lexical_request(query, k, flt, ranked=True))
+        with self._qdrant.call("rank_both") as client:
+            responses = client.query_batch_points(self._name, requests=requests)
+        rankings = [ranked_chunks(response.points) for response in responses]
+        return rankings[0], rankings[1] if query else []
+
+    def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        """The chunks of ``ranking`` as hits, in its order and with its scores (one ``retrieve``)."""
+        if not ranking:
+            return []
+        with self._qdrant.call("ranked_hits") as client:
+            records = client.retrieve(
+                self._name, ids=[str(chunk.id) for chunk in ranking], with_payload=True, with_vectors=False
+            )
+        return ranked_hits(ranking, records)
 
     def _require_lexical(self) -> None:
         if not self.has_lexical():

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 from qdrant_client import AsyncQdrantClient, models
 
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
 from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.loop_bound import LoopBound
@@ -23,6 +23,8 @@ from faro_workloads.core.stores.qdrant_points import (
     dense_request,
     has_lexical_vectors,
     lexical_request,
+    ranked_chunks,
+    ranked_hits,
     search_hits,
 )
 
@@ -55,15 +57,28 @@ class AsyncQdrantSearch:
         (found,) = await self._batch("search_lexical", [lexical_request(query, k, flt)])
         return found
 
-    async def search_both(
+    async def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        if not query:
-            return await self.search(vector, k, flt), []
-        await self._require_lexical()
-        requests = [dense_request(vector, k, flt), lexical_request(query, k, flt)]
-        by_vector, by_words = await self._batch("search_both", requests)
-        return by_vector, by_words
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        requests = [dense_request(vector, k, flt, ranked=True)]
+        if query:
+            await self._require_lexical()
+            requests.append(lexical_request(query, k, flt, ranked=True))
+        client = await self._clients.get()
+        with STORE_SECONDS.labels(BACKEND, "rank_both").time():
+            responses = await client.query_batch_points(self._name, requests=requests)
+        rankings = [ranked_chunks(response.points) for response in responses]
+        return rankings[0], rankings[1] if query else []
+
+    async def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        if not ranking:
+            return []
+        client = await self._clients.get()
+        with STORE_SECONDS.labels(BACKEND, "ranked_hits").time():
+            records = await client.retrieve(
+                self._name, ids=[str(chunk.id) for chunk in ranking], with_payload=True, with_vectors=False
+            )
+        return ranked_hits(ranking, records)
 
     async def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not ids:

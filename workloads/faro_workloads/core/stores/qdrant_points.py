@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from qdrant_client import models
 
-from faro_workloads.core.documents import Chunk, SearchHit
+from faro_workloads.core.documents import Chunk, RankedChunk, SearchHit
 from faro_workloads.core.fusion import ties_in_id_order
 from faro_workloads.core.lexical import SparseVector, chunk_vector
 from faro_workloads.core.search_filter import SearchFilter
@@ -49,21 +49,27 @@ def chunk_texts_of(records: Sequence[models.Record]) -> dict[uuid.UUID, str]:
     return {point_id(record.id): str((record.payload or {}).get("text", "")) for record in records}
 
 
-def dense_request(vector: np.ndarray, k: int, flt: SearchFilter | None) -> models.QueryRequest:
-    """A query for the ``k`` nearest points to ``vector`` (with their payload)."""
+def dense_request(
+    vector: np.ndarray, k: int, flt: SearchFilter | None, ranked: bool = False
+) -> models.QueryRequest:
+    """A query for the ``k`` nearest points to ``vector`` (with their payload; with ``ranked``, ids and
+    scores only)."""
     return models.QueryRequest(
-        query=dense_query(vector), limit=k, filter=to_qdrant_filter(flt), with_payload=True
+        query=dense_query(vector), limit=k, filter=to_qdrant_filter(flt), with_payload=not ranked
     )
 
 
-def lexical_request(query: SparseVector, k: int, flt: SearchFilter | None) -> models.QueryRequest:
-    """A query for the ``k`` points with the highest BM25 score for ``query`` (with their payload)."""
+def lexical_request(
+    query: SparseVector, k: int, flt: SearchFilter | None, ranked: bool = False
+) -> models.QueryRequest:
+    """A query for the ``k`` points with the highest BM25 score for ``query`` (with their payload; with
+    ``ranked``, ids and scores only)."""
     return models.QueryRequest(
         query=sparse_vector(query),
         using=LEXICAL_VECTOR,
         limit=k,
         filter=to_qdrant_filter(flt),
-        with_payload=True,
+        with_payload=not ranked,
     )
 
 
@@ -89,11 +95,28 @@ def search_hits(points: list[models.ScoredPoint]) -> list[SearchHit]:
     return ties_in_id_order([search_hit(point) for point in points])
 
 
+def ranked_chunks(points: list[models.ScoredPoint]) -> list[RankedChunk]:
+    """A response's points (asked for without payload) as a ranking, tied ones in id order."""
+    return ties_in_id_order([RankedChunk(point_id(point.id), float(point.score)) for point in points])
+
+
+def ranked_hits(ranking: Sequence[RankedChunk], records: Sequence[models.Record]) -> list[SearchHit]:
+    """The chunks of ``ranking`` as hits (their ``records``, retrieved with their payload), in its order and
+    with its scores; a chunk with no record (deleted since it was ranked) is left out."""
+    by_id = {point_id(record.id): record for record in records}
+    return [
+        _hit(chunk.id, chunk.score, by_id[chunk.id].payload or {}) for chunk in ranking if chunk.id in by_id
+    ]
+
+
 def search_hit(point: models.ScoredPoint) -> SearchHit:
-    payload = point.payload or {}
+    return _hit(point_id(point.id), float(point.score), point.payload or {})
+
+
+def _hit(id_: uuid.UUID, score: float, payload: dict[str, Any]) -> SearchHit:
     return SearchHit(
-        id=point_id(point.id),
-        score=float(point.score),
+        id=id_,
+        score=score,
         doc_id=payload["doc_id"],
         seq=int(payload["seq"]),
         text=payload["text"],

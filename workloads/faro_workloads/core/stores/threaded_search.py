@@ -13,7 +13,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import ChunkSearch
@@ -46,10 +46,13 @@ class ThreadedSearch:
     ) -> list[SearchHit]:
         return await self._run(partial(self._store.search_lexical, query, k, flt))
 
-    async def search_both(
+    async def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        return await self._run(partial(self._store.search_both, vector, query, k, flt))
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        return await self._run(partial(self._store.rank_both, vector, query, k, flt))
+
+    async def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        return await self._run(partial(self._store.ranked_hits, ranking))
 
     async def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         return await self._run(partial(self._store.chunk_texts, ids))

@@ -12,12 +12,17 @@ import numpy as np
 import psycopg
 
 from faro_workloads.contract.settings import PostgresConfig
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.postgres.async_pool import AsyncPostgresPool
 from faro_workloads.core.stores.postgres.pool import PostgresPool
-from faro_workloads.core.stores.postgres.search_statements import Row, SearchStatements, Statement
+from faro_workloads.core.stores.postgres.search_statements import (
+    Row,
+    SearchStatements,
+    Statement,
+    ranked_hits,
+)
 from faro_workloads.core.stores.postgres.tables import CollectionTables
 
 
@@ -41,23 +46,29 @@ class PostgresSearch:
         grouped = self.statements.grouped(vector, k, per_document, candidates, flt)
         return self.statements.dense_hits(self._pool.read("search", lambda conn: _rows(conn, grouped)))
 
-    def search_both(
+    def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        """:meth:`search` and :meth:`search_lexical` (a hybrid query's two rankings), pipelined in one
-        round trip on one connection."""
-        if not query:
-            return self.search(vector, k, flt), []
-        dense, lexical = self.statements.dense(vector, k, flt), self.statements.lexical(query, k, flt)
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        """A hybrid query's two rankings, :meth:`search`'s and :meth:`search_lexical`'s, as ids and scores,
+        pipelined in one round trip on one connection."""
+        dense = self.statements.dense(vector, k, flt, ranked=True)
+        lexical = self.statements.lexical(query, k, flt, ranked=True) if query else None
 
         def read(conn: psycopg.Connection) -> tuple[list[Row], list[Row]]:
             with conn.pipeline(), conn.transaction():
                 by_vector = dense.run(conn)
-                by_words = lexical.run(conn)
-            return by_vector.fetchall(), by_words.fetchall()
+                by_words = lexical.run(conn) if lexical is not None else None
+            return by_vector.fetchall(), by_words.fetchall() if by_words is not None else []
 
-        vector_rows, word_rows = self._pool.read("search_both", read)
-        return self.statements.dense_hits(vector_rows), self.statements.lexical_hits(word_rows)
+        vector_rows, word_rows = self._pool.read("rank_both", read)
+        return self.statements.dense_ranking(vector_rows), self.statements.lexical_ranking(word_rows)
+
+    def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        """The chunks of ``ranking`` as hits, in its order and with its scores (one statement)."""
+        if not ranking:
+            return []
+        rows = self.statements.chunk_rows([chunk.id for chunk in ranking])
+        return ranked_hits(ranking, self._pool.read("ranked_hits", lambda conn: _rows(conn, rows)))
 
     def search_lexical(self, query: SparseVector, k: int, flt: SearchFilter | None = None) -> list[SearchHit]:
         """The ``k`` chunks with the highest BM25 score for ``query``'s terms (none without terms; see
@@ -103,24 +114,26 @@ class AsyncPostgresSearch:
         grouped = self._statements.grouped(vector, k, per_document, candidates, flt)
         return self._statements.dense_hits(await self._pool.read("search", partial(_rows_async, grouped)))
 
-    async def search_both(
+    async def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        if not query:
-            return await self.search(vector, k, flt), []
-        dense, lexical = self._statements.dense(vector, k, flt), self._statements.lexical(query, k, flt)
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        dense = self._statements.dense(vector, k, flt, ranked=True)
+        lexical = self._statements.lexical(query, k, flt, ranked=True) if query else None
 
         async def read(conn: psycopg.AsyncConnection) -> tuple[list[Row], list[Row]]:
-            async with (
-                conn.pipeline(),
-                conn.transaction(),
-            ):
+            async with conn.pipeline(), conn.transaction():
                 by_vector = await dense.run_async(conn)
-                by_words = await lexical.run_async(conn)
-            return await by_vector.fetchall(), await by_words.fetchall()
+                by_words = await lexical.run_async(conn) if lexical is not None else None
+            return await by_vector.fetchall(), await by_words.fetchall() if by_words is not None else []
 
-        vector_rows, word_rows = await self._pool.read("search_both", read)
-        return self._statements.dense_hits(vector_rows), self._statements.lexical_hits(word_rows)
+        vector_rows, word_rows = await self._pool.read("rank_both", read)
+        return self._statements.dense_ranking(vector_rows), self._statements.lexical_ranking(word_rows)
+
+    async def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        if not ranking:
+            return []
+        rows = self._statements.chunk_rows([chunk.id for chunk in ranking])
+        return ranked_hits(ranking, await self._pool.read("ranked_hits", partial(_rows_async, rows)))
 
     async def search_lexical(
         self, query: SparseVector, k: int, flt: SearchFilter | None = None

@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from faro_workloads.contract.access import TENANT_KEY
 from faro_workloads.contract.settings import Distance
-from faro_workloads.core.documents import SearchHit
+from faro_workloads.core.documents import RankedChunk, SearchHit
 from faro_workloads.core.fusion import ties_in_id_order
 from faro_workloads.core.lexical import MAX_WEIGHT, SparseVector
 from faro_workloads.core.search_filter import SearchFilter
@@ -64,19 +64,24 @@ class SearchStatements:
     def __init__(self, tables: CollectionTables, ef_search: int) -> None:
         self._tables = tables
         self._ef_search = ef_search
-        self._dense_sql: dict[tuple[str, ...], sql.SQL] = {}  # by the filter's shape
-        self._lexical_sql: dict[tuple[int | str, ...], sql.SQL] = {}  # by query terms and the filter's shape
+        self._dense_sql: dict[tuple[bool | str, ...], sql.SQL] = {}  # by the filter's shape, rows or ranking
+        self._lexical_sql: dict[tuple[bool | int | str, ...], sql.SQL] = {}  # by query terms too
         texts = sql.SQL("SELECT id, text FROM {} WHERE id = ANY(%s)").format(tables.chunks)
         self._texts_sql = sql.SQL(texts.as_string())
+        rows = sql.SQL(
+            "SELECT id, doc_id, seq, text, metadata, NULL, model FROM {} WHERE id = ANY(%s)"
+        ).format(tables.chunks)
+        self._rows_sql = sql.SQL(rows.as_string())
 
-    def dense(self, vector: np.ndarray, k: int, flt: SearchFilter | None) -> Statement:
-        """The ``k`` nearest chunks (rows for :meth:`dense_hits`).
+    def dense(self, vector: np.ndarray, k: int, flt: SearchFilter | None, ranked: bool = False) -> Statement:
+        """The ``k`` nearest chunks (rows for :meth:`dense_hits`; with ``ranked``, their ids and distances
+        only, rows for :meth:`dense_ranking`).
 
         Unfiltered searches use the HNSW index (``hnsw.ef_search`` = max(config.ef_search, k)). Filtered
         searches scan exactly (btree on doc_id where it helps): pgvector 0.6 filters HNSW candidates after the
         scan, which can return fewer than ``k`` hits, whereas Qdrant filters inside the graph.
         """
-        return self._nearest(vector, k, flt, None, k)
+        return self._nearest(vector, k, flt, None, k, ranked)
 
     def grouped(
         self, vector: np.ndarray, k: int, per_document: int, candidates: int, flt: SearchFilter | None
@@ -87,16 +92,24 @@ class SearchStatements:
         return self._nearest(vector, k, flt, per_document, candidates)
 
     def _nearest(
-        self, vector: np.ndarray, k: int, flt: SearchFilter | None, per_document: int | None, candidates: int
+        self,
+        vector: np.ndarray,
+        k: int,
+        flt: SearchFilter | None,
+        per_document: int | None,
+        candidates: int,
+        ranked: bool = False,
     ) -> Statement:
         params: dict[str, Any] = {"q": np.asarray(vector, dtype=np.float32), "k": k}
         if per_document is not None:
             params |= {"per_document": per_document, "candidates": candidates}
         conditions = _filter_conditions(flt, params)
-        shape = tuple(name for name in (*FILTER_PARAMS, "per_document") if name in params)
+        shape = (ranked, *(name for name in (*FILTER_PARAMS, "per_document") if name in params))
         statement = self._dense_sql.get(shape)
         if statement is None:
-            statement = self._dense_sql[shape] = self._dense_statement(conditions, per_document is not None)
+            statement = self._dense_sql[shape] = self._dense_statement(
+                conditions, per_document is not None, ranked
+            )
         # The session's ef_search is config.ef_search (set per connection); only a larger k or a filter needs
         # transaction-local settings, sent with the query in one pipelined round trip.
         settings: list[sql.Composable] = []
@@ -107,16 +120,23 @@ class SearchStatements:
             settings.append(_NO_INDEX_SCAN)
         return Statement(statement, params, settings)
 
-    def _dense_statement(self, conditions: list[sql.Composable], grouped: bool) -> sql.SQL:
-        """The dense search under ``conditions``, grouped by document or not, rendered once (a search sends
-        the text, not a tree)."""
+    def _dense_statement(self, conditions: list[sql.Composable], grouped: bool, ranked: bool) -> sql.SQL:
+        """The dense search under ``conditions``, grouped by document or not, whole rows or a ranking,
+        rendered once (a search sends the text, not a tree)."""
         where = sql.SQL("WHERE ") + sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("")
         distance = sql.SQL("embedding {} %(q)s").format(sql.SQL(self._tables.operator))
         if not grouped:
+            columns = sql.SQL(
+                "id, {distance}" if ranked else "id, doc_id, seq, text, metadata, {distance}, model"
+            )
             composed = sql.SQL(
-                "SELECT id, doc_id, seq, text, metadata, {distance} AS distance, model FROM {chunks} {where} "
-                "ORDER BY {distance} LIMIT %(k)s"
-            ).format(distance=distance, chunks=self._tables.chunks, where=where)
+                "SELECT {columns} FROM {chunks} {where} ORDER BY {distance} LIMIT %(k)s"
+            ).format(
+                columns=columns.format(distance=distance),
+                distance=distance,
+                chunks=self._tables.chunks,
+                where=where,
+            )
             return sql.SQL(composed.as_string())
         # The candidates are found by the index as an ungrouped search finds them (narrow rows), numbered
         # within their document in order of distance; the first per_document of each, the k nearest of
@@ -141,9 +161,11 @@ class SearchStatements:
         ).format(distance=distance, chunks=self._tables.chunks, where=where)
         return sql.SQL(composed.as_string())
 
-    def lexical(self, query: SparseVector, k: int, flt: SearchFilter | None) -> Statement:
+    def lexical(
+        self, query: SparseVector, k: int, flt: SearchFilter | None, ranked: bool = False
+    ) -> Statement:
         """The ``k`` chunks with the highest BM25 score for ``query``'s terms (rows for
-        :meth:`lexical_hits`).
+        :meth:`lexical_hits`; with ``ranked``, their ids and scores only, rows for :meth:`lexical_ranking`).
 
         A term's IDF is ``ln(1 + (N - df + 0.5) / (df + 0.5))`` over the chunks that have terms (N) and
         those holding it (df), as Qdrant computes it, counted over the whole table (filters do not change
@@ -164,14 +186,17 @@ class SearchStatements:
         conditions = _filter_conditions(flt, params, "c.")
         for i, (term, weight) in enumerate(zip(query.indices, query.values, strict=True)):
             params[f"t{i}"], params[f"w{i}"] = term, weight
-        shape = (len(query.indices), *(name for name in FILTER_PARAMS if name in params))
+        shape = (ranked, len(query.indices), *(name for name in FILTER_PARAMS if name in params))
         statement = self._lexical_sql.get(shape)
         if statement is None:
-            statement = self._lexical_sql[shape] = self._lexical_statement(len(query.indices), conditions)
+            statement = self._lexical_sql[shape] = self._lexical_statement(
+                len(query.indices), conditions, ranked
+            )
         return Statement(statement, params, [_NO_SEQUENTIAL_SCAN])
 
-    def _lexical_statement(self, terms: int, conditions: list[sql.Composable]) -> sql.SQL:
-        """The lexical search for ``terms`` query terms under ``conditions``, rendered once.
+    def _lexical_statement(self, terms: int, conditions: list[sql.Composable], ranked: bool) -> sql.SQL:
+        """The lexical search for ``terms`` query terms under ``conditions``, whole rows or a ranking,
+        rendered once.
 
         Each term's df is counted once (``d``: a CTE, or the planner copies a count into each place that
         reads it) through the GIN index, N through the partial index of the chunks with terms; ``bounds``
@@ -241,11 +266,15 @@ class SearchStatements:
                     ) AND {admitted}
                 ORDER BY score DESC, c.id LIMIT %(k)s
             )
-            SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, scored.score, c.model
-            FROM scored JOIN {chunks} AS c ON c.id = scored.id
-            ORDER BY scored.score DESC, c.id
+            {answer}
             """
         ).format(
+            answer=sql.SQL(
+                "SELECT id, score FROM scored ORDER BY score DESC, id"
+                if ranked
+                else "SELECT c.id, c.doc_id, c.seq, c.text, c.metadata, scored.score, c.model"
+                " FROM scored JOIN {chunks} AS c ON c.id = scored.id ORDER BY scored.score DESC, c.id"
+            ).format(chunks=chunks),
             chunks=chunks,
             admitted=admitted,
             weights=sql.SQL(", ").join(weights),
@@ -260,6 +289,19 @@ class SearchStatements:
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> Statement:
         """The id and text of the chunks with these ids that exist."""
         return Statement(self._texts_sql, (list(ids),))
+
+    def chunk_rows(self, ids: Sequence[uuid.UUID]) -> Statement:
+        """The rows of the chunks with these ids that exist (rows for :func:`ranked_hits`)."""
+        return Statement(self._rows_sql, (list(ids),))
+
+    def dense_ranking(self, rows: list[Row]) -> list[RankedChunk]:
+        """Rows of :meth:`dense` with ``ranked``, their distance scored as Qdrant scores."""
+        return ties_in_id_order([RankedChunk(row[0], self._score(row[1])) for row in rows])
+
+    @staticmethod
+    def lexical_ranking(rows: list[Row]) -> list[RankedChunk]:
+        """Rows of :meth:`lexical` with ``ranked``, scored by BM25."""
+        return ties_in_id_order([RankedChunk(row[0], float(row[1])) for row in rows])
 
     def dense_hits(self, rows: list[Row]) -> list[SearchHit]:
         """Rows of :meth:`dense`, their distance scored as Qdrant scores (see :class:`SearchHit`)."""
@@ -277,6 +319,13 @@ class SearchStatements:
         if self._tables.collection.distance is Distance.DOT:
             return -float(distance)
         return float(distance)
+
+
+def ranked_hits(ranking: Sequence[RankedChunk], rows: list[Row]) -> list[SearchHit]:
+    """The chunks of ``ranking`` as hits (their rows, from :meth:`SearchStatements.chunk_rows`), in its order
+    and with its scores; a chunk with no row (deleted since it was ranked) is left out."""
+    by_id = {row[0]: row for row in rows}
+    return [_hit(by_id[chunk.id], chunk.score) for chunk in ranking if chunk.id in by_id]
 
 
 def _hit(row: Row, score: float) -> SearchHit:

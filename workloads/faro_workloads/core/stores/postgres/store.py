@@ -28,7 +28,7 @@ from faro_workloads.contract.index_profile import IndexProfile
 from faro_workloads.contract.settings import CollectionConfig, HnswConfig, PostgresConfig
 from faro_workloads.core.census import CensusScope, ListedObject
 from faro_workloads.core.document_state import DocumentMark, IndexedDocument
-from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, SearchHit, SourceText
+from faro_workloads.core.documents import Chunk, ChunkSpan, DocumentRecord, RankedChunk, SearchHit, SourceText
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
 from faro_workloads.core.stores.ports import OutboxBatch
@@ -269,10 +269,13 @@ class PgVectorStore:
     ) -> list[SearchHit]:
         return self._search.search_grouped(vector, k, per_document, candidates, flt)
 
-    def search_both(
+    def rank_both(
         self, vector: np.ndarray, query: SparseVector, k: int, flt: SearchFilter | None = None
-    ) -> tuple[list[SearchHit], list[SearchHit]]:
-        return self._search.search_both(vector, query, k, flt)
+    ) -> tuple[list[RankedChunk], list[RankedChunk]]:
+        return self._search.rank_both(vector, query, k, flt)
+
+    def ranked_hits(self, ranking: Sequence[RankedChunk]) -> list[SearchHit]:
+        return self._search.ranked_hits(ranking)
 
     def chunk_texts(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         return self._search.chunk_texts(ids)
