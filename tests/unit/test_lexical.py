@@ -49,7 +49,7 @@ def test_a_chunks_weights_are_bm25_term_frequencies() -> None:
     norm = K1 * (1 - B + B * length / AVERAGE_TERMS)
     assert math.isclose(weights[term_id("wal")], 3 * (K1 + 1) / (3 + norm))
     assert math.isclose(weights[term_id("checkpoint")], (K1 + 1) / (1 + norm))
-    assert vector.indices == sorted(vector.indices)
+    assert vector.indices == sorted(vector.indices)  # PostgreSQL finds a term among them by binary search
     assert not document_vector("the and of")
 
 

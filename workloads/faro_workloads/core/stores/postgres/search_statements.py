@@ -206,10 +206,14 @@ class SearchStatements:
         chunks holding a term whose running bound reaches it. A chunk's weights are copied once before
         its look-ups (the ``OFFSET 0`` keeps the planner from folding the copy back into each one):
         PostgreSQL stores them compressed, and every subscript of a compressed array decompresses it again.
+        A query term's place among a chunk's terms is found by binary search (``width_bucket``: the place of
+        the last term not above it; a chunk's terms are stored in ascending order, as
+        :func:`~faro_workloads.core.lexical.chunk_vector` gives them), not by ``array_position``'s scan of
+        every term: on git-doc's 45 questions, 8.3 -> 5.1 ms a lexical search.
         """
         chunks = self._tables.chunks
         admitted = sql.SQL(" AND ").join(conditions) if conditions else sql.SQL("true")
-        counts, weights, rows, parts = [], [], [], []
+        counts, weights, rows, parts, places = [], [], [], [], []
         for i in range(terms):
             t, w = sql.Placeholder(f"t{i}"), sql.Placeholder(f"w{i}")
             df, iw = sql.Identifier(f"df{i}"), sql.Identifier(f"iw{i}")
@@ -224,14 +228,18 @@ class SearchStatements:
                 )
             )
             rows.append(sql.SQL("({}::integer, idf.{}, idf.{})").format(t, iw, df))
+            place = sql.Identifier(f"p{i}")
+            places.append(sql.SQL("width_bucket({}::integer, c.lexical_terms) AS {}").format(t, place))
             parts.append(
                 sql.SQL(
-                    "coalesce(d.weights[array_position(c.lexical_terms, {t}::integer)]::float8, 0)"
-                    " * (SELECT {iw} FROM idf)"
-                ).format(t=t, iw=iw)
+                    "(CASE WHEN c.lexical_terms[d.{p}] = {t}::integer"
+                    " THEN d.weights[d.{p}]::float8 ELSE 0 END) * (SELECT {iw} FROM idf)"
+                ).format(t=t, iw=iw, p=place)
             )
         score = sql.SQL(" + ").join(parts)
-        copied = sql.SQL("LATERAL (SELECT c.lexical_weights || '{}'::real[] AS weights OFFSET 0) AS d")
+        copied = sql.SQL(
+            "LATERAL (SELECT c.lexical_weights || '{{}}'::real[] AS weights, {} OFFSET 0) AS d"
+        ).format(sql.SQL(", ").join(places))
         composed = sql.SQL(
             """
             WITH n AS MATERIALIZED (
