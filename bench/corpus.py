@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from faro_workloads.contract.settings import ChunkingConfig
-from faro_workloads.core.chunk_building import build_chunks
+from faro_workloads.core.chunk_building import build_chunks, embed_spans
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.documents import Chunk, content_hash, normalise_text
 from faro_workloads.core.embedding import Embedder
@@ -82,14 +82,17 @@ def make_queries(count: int, seed: int = 9) -> list[str]:
 
 
 def chunk_and_embed(documents: list[IncomingDocument], chunker: Chunker, embedder: Embedder) -> list[Chunk]:
-    """The chunks ingest makes of ``documents`` (same texts, ids, payloads and vectors), outside any store."""
+    """The chunks ingest makes of ``documents`` (same texts, ids, payloads, contexts and vectors), outside
+    any store."""
     chunks: list[Chunk] = []
     for document in documents:
         text = normalise_text(document.text)
         digest = content_hash(text)
         spans = chunker.chunk(text, document.fmt)
-        vectors = embedder.embed([span.text for span in spans])
-        chunks += build_chunks(document.doc_id, digest, document.metadata, spans, vectors, embedder.model)
+        vectors, contexts = embed_spans(embedder, spans, document.metadata, chunker.identity.embeds_context)
+        chunks += build_chunks(
+            document.doc_id, digest, document.metadata, spans, vectors, embedder.model, contexts
+        )
     return chunks
 
 

@@ -1,20 +1,24 @@
 """Benchmark 3, query: Faro's query service over HTTP against the raw store query in-process, per backend.
 
-Set-up (not timed): the corpus is loaded into PostgreSQL (``bulk_load``) and Qdrant local mode (in memory,
-rebuilt with ``repair_qdrant``). The product's query app (``build_query_app``: FastAPI, ``Retriever`` with
-the hashing embedder, Qdrant first / pgvector fallback) is served by uvicorn on 127.0.0.1:<free port> on a
-thread of this process; the load generator (:mod:`bench.loadgen`) is a separate process: ``--concurrency``
-closed-loop clients, each request asking for the dense search mode (the raw store's work) from Qdrant as
-users ask (``"backend": "auto"``: circuit breaker, timeout and fallback; the answer must come from Qdrant)
-or from PostgreSQL by name (``"backend": "postgres"``).
+Set-up (not timed): the corpus is loaded into PostgreSQL (``bulk_load``, then VACUUM ANALYZE as ``pgbench -i``
+does: the table as autovacuum leaves it) and Qdrant local mode (in memory, rebuilt with ``repair_qdrant``).
+The corpus is synthetic (:mod:`bench.corpus`: words drawn evenly from ~230, so every word of a query is in
+most chunks, a lexical search's worst case), or with ``--corpus`` an evaluation corpus's real pages
+(``bench/eval``) asked its questions in turn. The product's query app (``build_query_app``: FastAPI,
+``Retriever`` with the hashing embedder, Qdrant first / pgvector fallback) is served by uvicorn on
+127.0.0.1:<free port> on a thread of this process; the load generator (:mod:`bench.loadgen`) is a separate
+process: ``--concurrency`` closed-loop clients, each request asking for the dense search mode (the raw store's
+work) from Qdrant as users ask (``"backend": "auto"``: circuit breaker, timeout and fallback; the answer must
+come from Qdrant) or from PostgreSQL by name (``"backend": "postgres"``).
 
-Baseline, same run, same query texts embedded beforehand (the service embeds them itself, per request):
-the raw store query in-process, by the same number of closed-loop threads: ``qdrant_client.query_points``
-on a bare local-mode client holding the same points (one lock: local mode is not thread-safe; Faro runs
-local mode's calls on one thread of their own), and the same pgvector SQL through a psycopg pool as large as
-Faro's. The service answers on its event loop (asynchronous PostgreSQL pool, Qdrant's calls handed to that
-thread) and, by default, groups hits by document (at most one chunk per document, chosen among 4x top_k
-candidates: in PostgreSQL's SQL, after Qdrant's search), which the raw query does not.
+Baseline, same run, same query texts embedded beforehand (the service embeds them itself, per request): the
+raw store query in-process, by the same number of closed-loop threads: the bare engine of local mode holding
+the same points (:mod:`bench.raw_qdrant`: Qdrant Edge's shard, or qdrant-client's local mode with
+``--qdrant-engine python``; one call at a time, as Faro runs local mode's calls on one thread of their own),
+and the same pgvector SQL through a psycopg pool as large as Faro's. The service answers on its event loop
+(asynchronous PostgreSQL pool, Qdrant's calls handed to that thread) and, by default, groups hits by document
+(at most one chunk per document, chosen among 4x top_k candidates: in PostgreSQL's SQL, after Qdrant's
+search), which the raw query does not.
 
     headline = largest added p50 (Faro p50 - raw p50, ms) over both backends at --concurrency
                (target <= 2 ms; lower is better); added p99 is reported too (target <= 5 ms)
@@ -34,6 +38,7 @@ smoke run.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
@@ -51,21 +56,26 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg_pool import ConnectionPool
 
-from bench.corpus import Corpus, build_corpus, make_queries
+from bench.corpus import Corpus, build_corpus, chunk_and_embed, make_queries
+from bench.eval_corpora import CORPORA
 from bench.loadgen import due_times, latency_start
 from bench.measure import percentiles_ms, settle_heap
 from bench.options import add_engine_option
 from bench.report import BenchReport, Row
+from bench.retrieval import EvalSet
 from bench.stores import BenchStores, bench_stores
 from faro_workloads.background_server import BackgroundServer, free_port
 from faro_workloads.contract.api import SearchMode
 from faro_workloads.contract.settings import (
+    ChunkingConfig,
     CollectionConfig,
     FaroSettings,
     PostgresConfig,
     QueryConfig,
 )
+from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.embedding.hashing import HashingEmbedder
+from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.retrieval import Backend, Retriever
 from faro_workloads.services.query import build_query_app
@@ -191,6 +201,7 @@ def serve_faro(stores: BenchStores, corpus: Corpus) -> tuple[BackgroundServer, R
     collection = stores.new_collection("query")
     pg, qdrant = stores.pg_store(collection), stores.qdrant_store(collection)
     pg.bulk_load(corpus.chunks)
+    stores.vacuum_analyze(collection)
     repair_qdrant(pg, qdrant)
     settings = FaroSettings(
         collection=collection,
@@ -206,8 +217,7 @@ def serve_faro(stores: BenchStores, corpus: Corpus) -> tuple[BackgroundServer, R
     return server, retriever, collection
 
 
-def measure(stores: BenchStores, corpus: Corpus, args: argparse.Namespace) -> list[Row]:
-    queries = make_queries(args.queries)
+def measure(stores: BenchStores, corpus: Corpus, queries: list[str], args: argparse.Namespace) -> list[Row]:
     vectors = HashingEmbedder(dimension=stores.dimension).embed(queries)
     server, retriever, collection = serve_faro(stores, corpus)
     raw = RawQueries(stores, corpus, collection)
@@ -311,6 +321,19 @@ def build_report(rows: list[Row], concurrency: int, parameters: dict[str, object
     )
 
 
+def documentation_corpus(name: str, embedder: HashingEmbedder) -> tuple[Corpus, list[str]]:
+    """An evaluation corpus's pages as ``faro ingest`` sends them (text extraction, a page's title), cut by
+    the default chunking with their context, and its questions."""
+    corpus = CORPORA[name]
+    eval_set = EvalSet.of(name, corpus.pages(), corpus.questions(), None)
+    documents = [
+        IncomingDocument(doc_id, text, doc_id, eval_set.formats[doc_id], eval_set.metadata[doc_id])
+        for doc_id, text in eval_set.texts.items()
+    ]
+    chunks = chunk_and_embed(documents, Chunker(ChunkingConfig()), embedder)
+    return Corpus(documents, chunks), [question.query for question in eval_set.golden.queries]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.query", description=(__doc__ or "").split("\n\n")[0]
@@ -326,6 +349,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="Also run open loop at these total rates (requests/s, comma-separated; '' for none), "
         "with --concurrency clients.",
     )
+    parser.add_argument(
+        "--corpus",
+        choices=sorted(CORPORA),
+        help="Real documentation instead of the synthetic corpus: an evaluation corpus's pages (bench/eval),"
+        " chunked as Faro's default chunking cuts them, asked its questions (in turn); --chunks is ignored.",
+    )
     parser.add_argument("--quick", action="store_true", help="Smoke run: 200 chunks, 200 queries.")
     add_engine_option(parser)
     args = parser.parse_args(argv)
@@ -337,8 +366,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     embedder = HashingEmbedder()
-    corpus = build_corpus(args.chunks, 8, embedder)
+    if args.corpus:
+        corpus, questions = documentation_corpus(args.corpus, embedder)
+        queries = list(itertools.islice(itertools.cycle(questions), args.queries))
+    else:
+        corpus, queries = build_corpus(args.chunks, 8, embedder), make_queries(args.queries)
     parameters = {
+        "corpus": args.corpus or "synthetic",
         "chunks": len(corpus.chunks),
         "queries": args.queries,
         "warmup": args.warmup,
@@ -349,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         "qdrant_engine": args.qdrant_engine,
     }
     with bench_stores(embedder.dimension, engine=args.qdrant_engine) as stores:
-        rows = measure(stores, corpus, args)
+        rows = measure(stores, corpus, queries, args)
     build_report(rows, args.concurrency, parameters).print()
 
 

@@ -107,6 +107,13 @@ class BenchStores:
         register_vector(conn)
         return conn
 
+    def vacuum_analyze(self, collection: CollectionConfig) -> None:
+        """VACUUM ANALYZE the collection's chunks table after a bulk load, as ``pgbench -i`` does and
+        autovacuum does by itself within a minute or so of the load: searches are then measured on the table
+        as it serves in steady state (planner statistics; a visibility map for index-only counts)."""
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("VACUUM ANALYZE {}").format(self.chunks_table(collection)))
+
     def close(self, closable: PgVectorStore | QdrantStore | RawQdrant) -> None:
         closable.close()
         if closable in self._closables:
