@@ -68,7 +68,7 @@ class SearchStatements:
         self._lexical_sql: dict[tuple[bool | int | str, ...], sql.SQL] = {}  # by query terms too
         texts = sql.SQL("SELECT id, text FROM {} WHERE id = ANY(%s)").format(tables.chunks)
         self._texts_sql = sql.SQL(texts.as_string())
-        rows = sql.SQL(
+        rows = sql.SQL(  # a search row's columns; its score is the ranking's (the NULL's place)
             "SELECT id, doc_id, seq, text, metadata, NULL, model FROM {} WHERE id = ANY(%s)"
         ).format(tables.chunks)
         self._rows_sql = sql.SQL(rows.as_string())
@@ -202,8 +202,8 @@ class SearchStatements:
         reads it) through the GIN index, N through the partial index of the chunks with terms; ``bounds``
         lists the terms found, each with its IDF-weight, the sum of the bounds up to it (least telling
         first) and how many chunks hold the terms rarer than it; ``seed`` and ``theta`` give the score to
-        reach; ``scored`` scores the
-        chunks holding a term whose running bound reaches it. A chunk's weights are copied once before
+        reach; ``scored`` scores the chunks holding a term whose running bound reaches it (and answers, or
+        is joined back to the chunks for their text). A chunk's weights are copied once before
         its look-ups (the ``OFFSET 0`` keeps the planner from folding the copy back into each one):
         PostgreSQL stores them compressed, and every subscript of a compressed array decompresses it again.
         A query term's place among a chunk's terms is found by binary search (``width_bucket``: the place of
