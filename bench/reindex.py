@@ -67,7 +67,7 @@ class Timings:
 
 
 def faro_backfill(
-    stores: BenchStores, corpus: Corpus, chunker: Chunker, profile: bool = False
+    stores: BenchStores, corpus: Corpus, chunker: Chunker, batch_documents: int, profile: bool = False
 ) -> tuple[float, float, int]:
     """(backfill seconds, gate + cutover seconds, chunks in generation 2) for one fresh collection."""
     collection = stores.new_collection("faro")
@@ -78,7 +78,9 @@ def faro_backfill(
     controller = GenerationController(pg, qdrant, chunker, model_a, GenerationsConfig())
     controller.reconcile()  # registers generation 1
     model_b = HashingEmbedder(dimension=stores.dimension, model=MODEL_B)
-    controller = GenerationController(pg, qdrant, chunker, model_b, GenerationsConfig(batch_documents=64))
+    controller = GenerationController(
+        pg, qdrant, chunker, model_b, GenerationsConfig(batch_documents=batch_documents)
+    )
     plan = controller.reconcile()  # generation 2, building: tables and collection made, not timed
     backfill = controller.backfill(plan.generation)  # the pass alone, as the step runs it
     target, target_qdrant = pg.for_generation(plan.generation), qdrant.for_generation(plan.generation)
@@ -151,11 +153,15 @@ def embedding_alone(corpus: Corpus, dimension: int) -> float:
     return timed(lambda: HashingEmbedder(dimension=dimension, model=MODEL_B).embed(texts))
 
 
-def measure(stores: BenchStores, corpus: Corpus, repeat: int, warmup: int, profile: bool = False) -> Timings:
+def measure(
+    stores: BenchStores, corpus: Corpus, repeat: int, warmup: int, batch_documents: int, profile: bool = False
+) -> Timings:
     chunker = Chunker(BENCH_CHUNKING)
     timings = Timings([], [], [], [], [])
     for run in range(warmup + repeat):
-        backfill, step, chunks = faro_backfill(stores, corpus, chunker, profile=profile and run == warmup)
+        backfill, step, chunks = faro_backfill(
+            stores, corpus, chunker, batch_documents, profile=profile and run == warmup
+        )
         raw, ingest = raw_load(stores, corpus), incremental_ingest(stores, corpus, chunker)
         embedding = embedding_alone(corpus, stores.dimension)
         if run >= warmup:
@@ -214,7 +220,14 @@ def build_report(timings: Timings, parameters: dict[str, object]) -> BenchReport
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_store_bench_args(store_bench_parser("python -m bench.reindex", __doc__), argv)
+    parser = store_bench_parser("python -m bench.reindex", __doc__)
+    parser.add_argument(
+        "--batch-documents",
+        type=int,
+        default=GenerationsConfig().batch_documents,
+        help="Documents the backfill fills per batch (default: the product's, GenerationsConfig).",
+    )
+    args = parse_store_bench_args(parser, argv)
     corpus = build_corpus(args.chunks, args.chunks_per_doc, HashingEmbedder(model=MODEL_B))
     parameters = {
         "chunks": len(corpus.chunks),
@@ -222,11 +235,12 @@ def main(argv: list[str] | None = None) -> None:
         "chunk_tokens": BENCH_CHUNKING.size,
         "repeat": args.repeat,
         "warmup": args.warmup,
+        "batch_documents": args.batch_documents,
         "qdrant": args.qdrant,
         "qdrant_engine": args.qdrant_engine,
     }
     with bench_stores(qdrant=args.qdrant, engine=args.qdrant_engine) as stores:
-        timings = measure(stores, corpus, args.repeat, args.warmup, args.profile)
+        timings = measure(stores, corpus, args.repeat, args.warmup, args.batch_documents, args.profile)
     build_report(timings, parameters).print()
 
 

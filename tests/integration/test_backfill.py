@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -190,6 +191,64 @@ def test_the_next_batch_is_read_while_this_one_is_embedded(collection: Collectio
     assert model.saw_next_batch_read is True
     assert watch.batches == [["doc-00", "doc-01"], ["doc-02", "doc-03"], ["doc-04", "doc-05"]]
     assert result.filled == 6 and backfill.progress().complete
+
+
+class ThreadWatch:
+    """The generation's PostgreSQL side, noting the thread of each listing, claim and release."""
+
+    def __init__(self, inner: PgVectorStore) -> None:
+        self.inner = inner
+        self.threads: dict[str, set[str]] = {"missing_documents": set(), "claim": set(), "release": set()}
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self.inner, name)
+
+    def _note(self, what: str) -> None:
+        self.threads[what].add(threading.current_thread().name)
+
+    def missing_documents(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self._note("missing_documents")
+        return self.inner.missing_documents(*args, **kwargs)
+
+    @contextmanager
+    def fill_claims(self):  # type: ignore[no-untyped-def]
+        with self.inner.fill_claims() as claims:
+            watch = self
+
+            class Noted:
+                def claim(self, doc_ids):  # type: ignore[no-untyped-def]
+                    watch._note("claim")
+                    return claims.claim(doc_ids)
+
+                def release(self, doc_ids):  # type: ignore[no-untyped-def]
+                    watch._note("release")
+                    return claims.release(doc_ids)
+
+            yield Noted()
+
+
+def test_the_embedding_stage_lists_claims_and_releases_nothing_itself(collection: Collection) -> None:
+    """The thread that cuts and embeds bounds a pass: listing the next documents, claiming them and
+    letting go of a written batch's claims are round trips the reader and writer stages make instead."""
+    for n in range(6):
+        collection.ingest(n)
+    target = ThreadWatch(collection.building)
+    backfill = Backfill(
+        target,  # type: ignore[arg-type]
+        collection.building_qdrant,
+        collection.pg,
+        collection.pg,
+        Chunker(CHUNKING),
+        RecordingEmbedder(DIMENSION, model="faro-hash-v2"),
+        live=collection.pg,
+        batch_documents=2,
+    )
+    result = backfill.run_pass()
+    assert result.filled == 6 and backfill.progress().complete
+    assert all(target.threads.values()), target.threads
+    here = threading.current_thread().name
+    assert not any(here in threads for threads in target.threads.values()), target.threads
+    assert target.threads["release"] == {name for name in target.threads["release"] if "writer" in name}
 
 
 def hnsw_built(store: PgVectorStore) -> bool:

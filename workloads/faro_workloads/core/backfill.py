@@ -88,11 +88,15 @@ class _Stored:
 
 
 @dataclass(frozen=True, slots=True)
-class _Reading:
-    """A batch of claimed documents (doc_id, listed content hash) whose stored state is being read."""
+class _Batch:
+    """The next documents the generation lacks, as the reader stage found them: the last doc_id listed
+    (where the next listing starts; "" when nothing was left), those this pass claimed (doc_id, listed
+    content hash) with their stored state, and how many another process holds."""
 
+    after: str
     missing: list[tuple[str, str]]
-    stored: Future[_Stored]
+    stored: _Stored | None
+    claimed_elsewhere: int
 
 
 class Backfill:
@@ -154,43 +158,34 @@ class Backfill:
         on_batch: Callable[[PassResult], None] | None,
     ) -> None:
         """Fill the missing documents a batch at a time, in four overlapping stages: while one batch's points
-        go to Qdrant (:class:`PointPushes`) and the next is written to PostgreSQL (a writer thread), the one
-        after is cut and embedded, and the one after that read (records, the live generation's spans, kept
-        texts: a reader thread) — the model's time, both stores' and the reads' overlap. Each listed
-        document is claimed first; those another process holds are left to it. A pass that leaves nothing to
-        fill builds the generation's HNSW index while its last points are still on their way to Qdrant."""
-        after = ""
-        with (
+        go to Qdrant (:class:`PointPushes`) and the next is written to PostgreSQL, its claims released after
+        (a writer thread), the one after is cut and embedded, and the one after that listed, claimed and read
+        (records, the live generation's spans, kept texts: a reader thread) — the model's time, both stores'
+        and the reads' overlap, and the embedding stage (this thread, the one that bounds a pass) makes no
+        round trip of its own but the embedding cache's. Documents another process holds are left to it. A
+        pass that leaves nothing to fill builds the generation's HNSW index while its last points are still
+        on their way to Qdrant."""
+        with (  # the claims last out: the stages that take and release them end first
+            self._target.fill_claims() as claims,
             ThreadPoolExecutor(1, thread_name_prefix="backfill-reader") as reader,
             ThreadPoolExecutor(1, thread_name_prefix="backfill-writer") as writer,
             PointPushes(self._drainer) as points,
-            self._target.fill_claims() as claims,
         ):
-            reading: _Reading | None = None
             writing: Future[None] | None = None
-            in_flight: list[str] = []
-            while not (stop and stop.is_set()):
-                listed = self._target.missing_documents(self._batch, after)
-                if not listed:
-                    break
-                after = listed[-1][0]
-                held = claims.claim([doc_id for doc_id, _ in listed])
-                result.claimed_elsewhere += len(listed) - len(held)
-                if not held:
+            upcoming: Future[_Batch] | None = reader.submit(self._next_batch, "", claims)
+            while upcoming is not None and not (stop and stop.is_set()):
+                batch = upcoming.result()
+                upcoming = reader.submit(self._next_batch, batch.after, claims) if batch.after else None
+                result.claimed_elsewhere += batch.claimed_elsewhere
+                if batch.stored is None:
                     continue
-                missing = [(doc_id, digest) for doc_id, digest in listed if doc_id in held]
-                read = _Reading(missing, reader.submit(self._read, missing))
-                if reading is not None:
-                    writing, in_flight = self._embed_and_write(
-                        reading, writer, points, writing, in_flight, claims, result, on_batch
-                    )
-                reading = read
-            if reading is not None and not (stop and stop.is_set()):
-                writing, in_flight = self._embed_and_write(
-                    reading, writer, points, writing, in_flight, claims, result, on_batch
-                )
+                prepared = self._prepare(batch.missing, batch.stored, result)
+                if writing is not None:
+                    self._finish(writing, result, on_batch)
+                held = [doc_id for doc_id, _ in batch.missing]
+                writing = writer.submit(self._write, prepared, result, points, claims, held)
             if writing is not None:
-                self._finish(writing, claims, in_flight, result, on_batch)
+                self._finish(writing, result, on_batch)
             if not (stop and stop.is_set()) and not result.claimed_elsewhere:
                 # Filled as far as this process can tell (writes made meanwhile are added to the index as
                 # they come); another process still filling builds it when it is done instead.
@@ -198,37 +193,25 @@ class Backfill:
             points.finish()
         self._drainer.drain()  # rows this pass did not write (e.g. left by a process killed mid-push)
 
-    def _embed_and_write(
-        self,
-        reading: _Reading,
-        writer: ThreadPoolExecutor,
-        points: PointPushes,
-        writing: Future[None] | None,
-        in_flight: list[str],
-        claims: DocumentClaims,
-        result: PassResult,
-        on_batch: Callable[[PassResult], None] | None,
-    ) -> tuple[Future[None], list[str]]:
-        """Cut and embed a read batch, wait for the batch before it to be written, hand this one to the
-        writer: the write now in flight and its documents."""
-        prepared = self._prepare(reading.missing, reading.stored.result(), result)
-        if writing is not None:
-            self._finish(writing, claims, in_flight, result, on_batch)
-        return writer.submit(self._write, prepared, result, points), [doc_id for doc_id, _ in reading.missing]
-
     @staticmethod
     def _finish(
-        writing: Future[None],
-        claims: DocumentClaims,
-        documents: list[str],
-        result: PassResult,
-        on_batch: Callable[[PassResult], None] | None,
+        writing: Future[None], result: PassResult, on_batch: Callable[[PassResult], None] | None
     ) -> None:
-        """Wait for a batch's write, then let go of its documents' claims."""
+        """Wait for a batch's write (and the release of its claims)."""
         writing.result()
-        claims.release(documents)
         if on_batch:
             on_batch(result)
+
+    def _next_batch(self, after: str, claims: DocumentClaims) -> _Batch:
+        """The reader stage: the next documents the generation lacks after ``after``, claimed, and what the
+        stores hold of those this pass now holds."""
+        listed = self._target.missing_documents(self._batch, after)
+        if not listed:
+            return _Batch("", [], None, 0)
+        held = claims.claim([doc_id for doc_id, _ in listed])
+        missing = [(doc_id, digest) for doc_id, digest in listed if doc_id in held]
+        stored = self._read(missing) if missing else None
+        return _Batch(listed[-1][0], missing, stored, len(listed) - len(held))
 
     def _read(self, missing: Sequence[tuple[str, str]]) -> _Stored:
         """What the stores hold of the ``missing`` documents (doc_id, listed content hash) that cutting them
@@ -290,13 +273,22 @@ class Backfill:
         }
 
     def _write(
-        self, documents: dict[str, tuple[str, list[Chunk]]], result: PassResult, points: PointPushes
+        self,
+        documents: dict[str, tuple[str, list[Chunk]]],
+        result: PassResult,
+        points: PointPushes,
+        claims: DocumentClaims,
+        held: list[str],
     ) -> None:
-        """Write ``documents`` (those whose content is still the same) to the generation's PostgreSQL table,
-        then hand their points to ``points`` (the chunks as written, not read back)."""
-        if not documents:
+        """The writer stage: write ``documents`` (those whose content is still the same) to the generation's
+        PostgreSQL table, let go of the batch's claims (``held``), then hand their points to ``points`` (the
+        chunks as written, not read back)."""
+        try:
+            written = self._target.fill_documents(documents) if documents else {}
+        finally:
+            claims.release(held)
+        if not written:
             return
-        written = self._target.fill_documents(documents)
         result.filled += len(written)
         BACKFILL_DOCUMENTS.labels("filled").inc(len(written))
         points.push(

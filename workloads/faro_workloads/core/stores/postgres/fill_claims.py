@@ -21,7 +21,8 @@ _KEYS = "SELECT d, hashtextextended(%(prefix)s || d, 0) AS k FROM unnest(%(docs)
 
 
 class FillClaims:
-    """The claims of one backfill pass, on one connection (used from one thread at a time)."""
+    """The claims of one backfill pass, on one connection (the pass's reader claims, its writer releases:
+    psycopg runs a connection's statements one at a time)."""
 
     def __init__(self, conn: psycopg.Connection, prefix: str) -> None:
         self._conn = conn
