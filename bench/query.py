@@ -75,7 +75,6 @@ from faro_workloads.contract.settings import (
 )
 from faro_workloads.core.chunking import Chunker
 from faro_workloads.core.embedding.hashing import HashingEmbedder
-from faro_workloads.core.ingest import IncomingDocument
 from faro_workloads.core.repair import repair_qdrant
 from faro_workloads.core.retrieval import Backend, Retriever
 from faro_workloads.services.query import build_query_app
@@ -326,10 +325,7 @@ def documentation_corpus(name: str, embedder: HashingEmbedder) -> tuple[Corpus, 
     the default chunking with their context, and its questions."""
     corpus = CORPORA[name]
     eval_set = EvalSet.of(name, corpus.pages(), corpus.questions(), None)
-    documents = [
-        IncomingDocument(doc_id, text, doc_id, eval_set.formats[doc_id], eval_set.metadata[doc_id])
-        for doc_id, text in eval_set.texts.items()
-    ]
+    documents = eval_set.documents()
     chunks = chunk_and_embed(documents, Chunker(ChunkingConfig()), embedder)
     return Corpus(documents, chunks), [question.query for question in eval_set.golden.queries]
 

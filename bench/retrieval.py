@@ -100,6 +100,13 @@ class EvalSet:
         metadata = {doc_id: document.metadata_with_title({}) for doc_id, document in extracted.items()}
         return cls(name, texts, formats, metadata, golden, vector_cache)
 
+    def documents(self) -> list[IncomingDocument]:
+        """The pages as ``faro ingest`` sends them: the extracted text, its format, the page's title."""
+        return [
+            IncomingDocument(doc_id, text, doc_id, self.formats[doc_id], self.metadata[doc_id])
+            for doc_id, text in self.texts.items()
+        ]
+
 
 @dataclass(frozen=True, slots=True)
 class Contender:
@@ -181,11 +188,7 @@ def _faro_pipeline(
         pg,
         DualWriter(pg, qdrant, OutboxDrainer(pg, qdrant)),
     )
-    documents = [
-        IncomingDocument(doc_id, text, doc_id, eval_set.formats[doc_id], eval_set.metadata[doc_id])
-        for doc_id, text in eval_set.texts.items()
-    ]
-    chunks = sum(result.chunks for result in service.ingest_many(documents))
+    chunks = sum(result.chunks for result in service.ingest_many(eval_set.documents()))
     seconds = time.perf_counter() - started
     return Retriever.over(query_embedder, pg, qdrant, QueryConfig(qdrant_timeout_seconds=60)), chunks, seconds
 
