@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -251,10 +252,15 @@ def main(argv: list[str] | None = None) -> None:
             outcomes: dict[Setting, Outcome] = {}
             settings = [Setting(n, args.latency_ms) for n in args.processes]
             settings.append(Setting(max(args.processes), 0.0))
-            for setting in settings:
-                model_url = (slow_model if setting.latency_ms else instant_model).url
-                outcomes[setting] = rig.run(setting, model_url)
-                print(f"{setting}: {outcomes[setting].chunks_per_second:.0f} chunks/s", file=sys.stderr)
+            try:
+                for setting in settings:
+                    model_url = (slow_model if setting.latency_ms else instant_model).url
+                    outcomes[setting] = rig.run(setting, model_url)
+                    print(f"{setting}: {outcomes[setting].chunks_per_second:.0f} chunks/s", file=sys.stderr)
+            except BaseException:
+                print(f"the engines' logs are kept in {rig.logs}", file=sys.stderr)
+                raise
+            shutil.rmtree(rig.logs, ignore_errors=True)  # every run went through: nothing to look into
     finally:
         moto.stop()
     report(args, outcomes).print()
