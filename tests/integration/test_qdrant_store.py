@@ -10,7 +10,8 @@ import pytest
 
 from faro_workloads.contract.settings import CollectionConfig, Distance, QdrantConfig
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.qdrant import CollectionMismatch, QdrantStore
+from faro_workloads.core.stores.ports import CollectionMismatch
+from faro_workloads.core.stores.qdrant import QdrantStore
 
 pytestmark = pytest.mark.integration
 

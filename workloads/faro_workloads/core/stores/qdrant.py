@@ -3,7 +3,8 @@
 Works against a Qdrant server (``QdrantConfig.url``) or qdrant-client's local mode (``QdrantConfig.path``, a
 folder or ``":memory:"``), through :class:`QdrantConnection`. Point ids are the chunks' deterministic UUIDs;
 the payload is :meth:`Chunk.payload`, so a point can be turned back into a :class:`Chunk`; searches filter
-with :func:`to_qdrant_filter`.
+with :func:`to_qdrant_filter`; how a collection is laid out (its vectors, the live alias) is
+:mod:`.qdrant_layout`'s.
 
 Local mode keeps every deleted point in memory, where each search still scans it; after deletes the store
 rebuilds a local collection from its live points once they are enough garbage (:class:`LocalCompaction`).
@@ -20,17 +21,24 @@ import numpy as np
 from qdrant_client import models
 
 from faro_workloads.contract.generations import FIRST_GENERATION, live_alias, qdrant_collection_name
-from faro_workloads.contract.settings import CollectionConfig, Distance, HnswConfig, QdrantConfig
+from faro_workloads.contract.settings import CollectionConfig, HnswConfig, QdrantConfig
 from faro_workloads.core.documents import Chunk, RankedChunk, SearchHit
 from faro_workloads.core.fusion import at_most_per_document
 from faro_workloads.core.lexical import SparseVector
 from faro_workloads.core.search_filter import SearchFilter
-from faro_workloads.core.stores.ports import AsyncChunkSearch, CollectionMismatch
+from faro_workloads.core.stores.ports import AsyncChunkSearch
 from faro_workloads.core.stores.qdrant_async import AsyncQdrantSearch
 from faro_workloads.core.stores.qdrant_compaction import CompactionPolicy, LocalCompaction, LocalGarbage
 from faro_workloads.core.stores.qdrant_connection import QdrantConnection
 from faro_workloads.core.stores.qdrant_filter import to_qdrant_filter
 from faro_workloads.core.stores.qdrant_indexes import create_payload_indexes, create_tenant_index
+from faro_workloads.core.stores.qdrant_layout import (
+    alias_target,
+    check_collection,
+    create_collection,
+    enable_indexing,
+    point_alias,
+)
 from faro_workloads.core.stores.qdrant_points import (
     DENSE_VECTOR,
     LEXICAL_VECTOR,
@@ -55,16 +63,6 @@ if TYPE_CHECKING:
 __all__ = ["LexicalIndexMissing", "QdrantStore"]
 
 log = logging.getLogger(__name__)
-
-_DISTANCES: dict[Distance, models.Distance] = {
-    Distance.COSINE: models.Distance.COSINE,
-    Distance.DOT: models.Distance.DOT,
-    Distance.EUCLID: models.Distance.EUCLID,
-}
-
-
-INDEXING_THRESHOLD_KB = 10_000
-"""Qdrant's default ``indexing_threshold``, restored by :meth:`QdrantStore.enable_indexing`."""
 
 
 class QdrantStore:
@@ -143,49 +141,22 @@ class QdrantStore:
 
     def _create_collection(self, client: QdrantApi, defer_indexing: bool = False) -> None:
         self._lexical = None  # asked again: a collection made now has lexical vectors
-        client.create_collection(
-            self._name,
-            vectors_config=models.VectorParams(
-                size=self._collection.dimension, distance=_DISTANCES[self._collection.distance]
-            ),
-            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            hnsw_config=models.HnswConfigDiff(m=self._hnsw.m, ef_construct=self._hnsw.ef_construct),
-            optimizers_config=models.OptimizersConfigDiff(indexing_threshold=0) if defer_indexing else None,
-            # A Qdrant cluster spreads the shards over its nodes (local mode has one node and ignores them).
-            shard_number=self._config.shards,
-            replication_factor=self._config.replication_factor,
-            write_consistency_factor=self._config.write_consistency_factor,
-        )
+        create_collection(client, self._name, self._collection, self._hnsw, self._config, defer_indexing)
 
     def enable_indexing(self) -> None:
         """Turn vector indexing (back) on at Qdrant's default threshold, after a bulk upload."""
         with self._qdrant.call("enable_indexing") as client:
-            client.update_collection(
-                self._name,
-                optimizers_config=models.OptimizersConfigDiff(indexing_threshold=INDEXING_THRESHOLD_KB),
-            )
+            enable_indexing(client, self._name)
 
     def point_live_alias(self) -> None:
         """Point the alias ``{collection}_live`` at this generation's collection (one atomic change)."""
-        alias = live_alias(self._collection.name)
         with self._qdrant.call("point_live_alias") as client:
-            current = {a.alias_name for a in client.get_aliases().aliases}
-            actions: list[models.AliasOperations] = []
-            if alias in current:
-                actions.append(models.DeleteAliasOperation(delete_alias=models.DeleteAlias(alias_name=alias)))
-            actions.append(
-                models.CreateAliasOperation(
-                    create_alias=models.CreateAlias(collection_name=self._name, alias_name=alias)
-                )
-            )
-            client.update_collection_aliases(change_aliases_operations=actions)
+            point_alias(client, live_alias(self._collection.name), self._name)
 
     def live_alias_target(self) -> str | None:
         """The collection the ``{collection}_live`` alias names, or None."""
-        alias = live_alias(self._collection.name)
         with self._qdrant.call("live_alias_target") as client:
-            found = [a.collection_name for a in client.get_aliases().aliases if a.alias_name == alias]
-        return found[0] if found else None
+            return alias_target(client, live_alias(self._collection.name))
 
     def _create_empty(self, client: QdrantApi) -> None:
         """The empty collection with its payload index in ``client`` (compaction's fresh in-memory client)."""
@@ -193,15 +164,7 @@ class QdrantStore:
         create_payload_indexes(client, self._name, self._qdrant.local)
 
     def _check_existing(self, client: QdrantApi) -> None:
-        params = client.get_collection(self._name).config.params.vectors
-        if not isinstance(params, models.VectorParams):
-            raise CollectionMismatch(f"qdrant collection {self._name!r} uses named vectors; Faro needs one")
-        expected = _DISTANCES[self._collection.distance]
-        if params.size != self._collection.dimension or params.distance != expected:
-            raise CollectionMismatch(
-                f"qdrant collection {self._name!r} holds {params.size}-d {params.distance.value} vectors but "
-                f"is configured for {self._collection.dimension}-d {expected.value}"
-            )
+        check_collection(client, self._name, self._collection)
 
     def exists(self) -> bool:
         """Whether the collection exists (raises when Qdrant cannot be reached)."""
