@@ -18,9 +18,11 @@ from faro_workloads.contract.settings import CollectionConfig, HnswConfig, Local
 from faro_workloads.core.documents import Chunk
 from faro_workloads.core.lexical import chunk_vector
 from faro_workloads.core.stores.edge_client import EDGE_DISTANCES
+from faro_workloads.core.stores.qdrant_layout import DISTANCES, create_collection
 from faro_workloads.core.stores.qdrant_points import LEXICAL_VECTOR, point_batch
 
-UPSERT_BATCH = QdrantConfig(path=":memory:").upsert_batch_size
+LOCAL_MODE = QdrantConfig(path=":memory:")
+UPSERT_BATCH = LOCAL_MODE.upsert_batch_size
 
 
 class RawQdrant(Protocol):
@@ -52,7 +54,7 @@ class RawEdge:
         config = qe.EdgeConfig(
             vectors=qe.EdgeVectorParams(
                 size=collection.dimension,
-                distance=EDGE_DISTANCES[models.Distance[collection.distance.name]],
+                distance=EDGE_DISTANCES[DISTANCES[collection.distance]],
             ),
             sparse_vectors={LEXICAL_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
             optimizers=qe.EdgeOptimizersConfig(indexing_threshold=0),  # searched exactly, as Faro's
@@ -103,14 +105,8 @@ class RawPythonLocalMode:
     def __init__(self, collection: CollectionConfig, folder: str | None) -> None:
         self._name = collection.name
         self._client = QdrantClient(location=":memory:") if folder is None else QdrantClient(path=folder)
-        hnsw = HnswConfig()
-        self._client.create_collection(
-            collection.name,
-            vectors_config=models.VectorParams(
-                size=collection.dimension, distance=models.Distance[collection.distance.name]
-            ),
-            sparse_vectors_config={LEXICAL_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-            hnsw_config=models.HnswConfigDiff(m=hnsw.m, ef_construct=hnsw.ef_construct),
+        create_collection(
+            self._client, collection.name, collection, HnswConfig(), QdrantConfig(path=":memory:")
         )
 
     def batches(self, chunks: Sequence[Chunk]) -> list[models.Batch]:

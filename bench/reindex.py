@@ -24,8 +24,9 @@ Baselines, same run, same chunks and vectors:
   ``vs_ingest`` = ingest seconds / backfill seconds (the issue's aim: >= 3).
 
 Run: ``python -m bench.reindex [--chunks 2000] [--repeat 3]``; ``--quick`` for a smoke run; ``--profile``
-prints a pyinstrument profile of the first measured backfill to stderr (its main thread: listing, cutting and
-embedding; the reads, the PostgreSQL writes and the Qdrant pushes run in threads of their own).
+prints a pyinstrument profile of the first measured backfill to stderr (its main thread: cutting and
+embedding; listing, claiming and reading, the PostgreSQL writes and the Qdrant pushes run in threads of their
+own).
 """
 
 from __future__ import annotations
